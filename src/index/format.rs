@@ -1,0 +1,389 @@
+//! The package file of the release index: its types, validation and canonical serialisation.
+//!
+//! Pure: bytes in, typed values or a [`FormatError`] out. Unknown fields are kept (`extra`) so a
+//! file written by a newer `build-index` survives a rewrite by an older one, and ignored by
+//! readers. The format is specified in `docs/index-format.md`.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The format version this code reads and writes (`"v": 1`).
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The version of the build recipe (flags, packaging) that `build-index build` follows; bumped
+/// when a rebuild of the same source would give a different binary.
+pub const RECIPE_VERSION: u32 = 1;
+
+/// Which ecosystem a package comes from; decides the index path and how versions compare.
+#[derive(Serialize, Deserialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+pub enum PackageKind {
+    Crate,
+}
+
+impl PackageKind {
+    /// The folder name used for this kind inside the index.
+    pub fn dir(self) -> &'static str {
+        match self {
+            Self::Crate => "crates",
+        }
+    }
+}
+
+/// One package's file: every prebuilt release of one crate.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct PackageFile {
+    pub v: u32,
+    pub kind: PackageKind,
+    pub name: String,
+    pub releases: Vec<Release>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// One archive: a version of a package built for one target.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Release {
+    pub version: String,
+    pub target: String,
+    /// Relative to the index root (`archives/…`), or an absolute `https://`/`http://` URL.
+    pub archive: String,
+    /// Lower-case hex SHA-256 of the archive bytes.
+    pub sha256: String,
+    pub size: u64,
+    /// File names of the executables at the top of the archive.
+    pub binaries: Vec<String>,
+    /// For `*-gnu` targets, the oldest glibc the binaries run on (`"2.17"`); absent when the
+    /// binaries are statically linked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_glibc: Option<String>,
+    pub recipe: u32,
+    pub provenance: Provenance,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// Where a build came from.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+pub struct Provenance {
+    /// SHA-256 of the source the binaries were built from: for crates, the `.crate` file whose
+    /// checksum the registry lists (`cksum` in the sparse index).
+    pub source_checksum: Option<String>,
+    /// RFC 3339 UTC time of the build.
+    pub built_at: String,
+    /// `rustc -V` of the toolchain that built it.
+    pub toolchain: String,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// Why a package file was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FormatError {
+    #[error("the index file is not valid JSON for format v{FORMAT_VERSION}: {0}")]
+    Json(String),
+    #[error(
+        "the index file uses format v{0}, newer than this client reads (v{FORMAT_VERSION}); upgrade quickinstall"
+    )]
+    NewerFormat(u32),
+    #[error("the index file describes `{found}`, not `{expected}`")]
+    WrongPackage { expected: String, found: String },
+    #[error("release `{version}` for `{target}` in the index file is invalid: {reason}")]
+    InvalidRelease {
+        version: String,
+        target: String,
+        reason: String,
+    },
+}
+
+impl PackageFile {
+    /// An empty file for a package, to which `publish` adds releases.
+    pub fn new(kind: PackageKind, name: &str) -> Self {
+        Self {
+            v: FORMAT_VERSION,
+            kind,
+            name: name.to_owned(),
+            releases: Vec::new(),
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// Parses and validates a package file that should describe `name` of `kind`.
+    pub fn parse(bytes: &[u8], kind: PackageKind, name: &str) -> Result<Self, FormatError> {
+        let file: Self =
+            serde_json::from_slice(bytes).map_err(|e| FormatError::Json(e.to_string()))?;
+        if file.v > FORMAT_VERSION {
+            return Err(FormatError::NewerFormat(file.v));
+        }
+        if file.kind != kind || !file.name.eq_ignore_ascii_case(name) {
+            return Err(FormatError::WrongPackage {
+                expected: name.to_owned(),
+                found: file.name,
+            });
+        }
+        for release in &file.releases {
+            release.validate()?;
+        }
+        Ok(file)
+    }
+
+    /// Canonical bytes: releases sorted by version then target, pretty JSON, trailing newline.
+    /// The same content always gives the same bytes, which keeps publishing idempotent.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut sorted = self.clone();
+        sorted.releases.sort_by(|a, b| {
+            compare_versions(&a.version, &b.version).then_with(|| a.target.cmp(&b.target))
+        });
+        let mut bytes = serde_json::to_vec_pretty(&sorted).unwrap_or_default();
+        bytes.push(b'\n');
+        bytes
+    }
+
+    /// Adds a release, replacing one for the same version and target. Returns whether the file
+    /// changed.
+    pub fn upsert(&mut self, release: Release) -> bool {
+        match self
+            .releases
+            .iter_mut()
+            .find(|r| r.version == release.version && r.target == release.target)
+        {
+            Some(existing) if *existing == release => false,
+            Some(existing) => {
+                *existing = release;
+                true
+            }
+            None => {
+                self.releases.push(release);
+                true
+            }
+        }
+    }
+
+    /// The releases of `version`, in the order of `targets` (the client's preference).
+    pub fn releases_for<'a>(
+        &'a self,
+        version: &'a str,
+        targets: &'a [String],
+    ) -> impl Iterator<Item = &'a Release> + 'a {
+        targets.iter().filter_map(move |t| {
+            self.releases
+                .iter()
+                .find(|r| &r.target == t && versions_equal(&r.version, version))
+        })
+    }
+}
+
+impl Release {
+    /// Checks every field a client relies on before it touches the archive.
+    pub fn validate(&self) -> Result<(), FormatError> {
+        let fail = |reason: &str| FormatError::InvalidRelease {
+            version: self.version.clone(),
+            target: self.target.clone(),
+            reason: reason.to_owned(),
+        };
+        if semver::Version::parse(&self.version).is_err() {
+            return Err(fail("the version is not a semantic version"));
+        }
+        if !is_valid_target(&self.target) {
+            return Err(fail("the target is not a target triple"));
+        }
+        if !is_sha256_hex(&self.sha256) {
+            return Err(fail("sha256 is not 64 lower-case hex digits"));
+        }
+        if !is_valid_archive_location(&self.archive) {
+            return Err(fail(
+                "the archive location is neither a relative path inside the index nor an http(s) URL",
+            ));
+        }
+        if self.binaries.is_empty() {
+            return Err(fail("it lists no binaries"));
+        }
+        if let Some(bad) = self.binaries.iter().find(|b| !is_valid_binary_name(b)) {
+            return Err(fail(&format!("`{bad}` is not a plain file name")));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `s` is 64 lower-case hex digits.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// A plain file name an installer may create: no separators, no `.`/`..`, no control bytes.
+pub fn is_valid_binary_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name != "."
+        && name != ".."
+        && !name.starts_with('.')
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c == ':' || c.is_control())
+}
+
+/// A target triple's characters: letters, digits, `_`, `-`, `.`, at least one `-`.
+pub fn is_valid_target(target: &str) -> bool {
+    !target.is_empty()
+        && target.len() <= 100
+        && target.contains('-')
+        && target
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+}
+
+fn is_valid_archive_location(archive: &str) -> bool {
+    if archive.starts_with("https://") || archive.starts_with("http://") {
+        return true;
+    }
+    !archive.is_empty()
+        && !archive.starts_with('/')
+        && !archive.contains('\\')
+        && archive
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+}
+
+fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    match (semver::Version::parse(a), semver::Version::parse(b)) {
+        (Ok(a), Ok(b)) => a.cmp(&b),
+        _ => a.cmp(b),
+    }
+}
+
+fn versions_equal(a: &str, b: &str) -> bool {
+    compare_versions(a, b).is_eq()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn release(version: &str, target: &str) -> Release {
+        Release {
+            version: version.into(),
+            target: target.into(),
+            archive: format!("archives/crates/x/{version}/x-{version}-{target}.tar.gz"),
+            sha256: "ab".repeat(32),
+            size: 10,
+            binaries: vec!["x".into()],
+            min_glibc: None,
+            recipe: RECIPE_VERSION,
+            provenance: Provenance {
+                source_checksum: Some("cd".repeat(32)),
+                built_at: "2026-11-25T00:00:00Z".into(),
+                toolchain: "rustc 1.95.0".into(),
+                extra: BTreeMap::new(),
+            },
+            extra: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn round_trips_and_keeps_unknown_fields() {
+        let mut file = PackageFile::new(PackageKind::Crate, "x");
+        file.upsert(release("1.0.0", "x86_64-unknown-linux-musl"));
+        let mut json: Value = serde_json::from_slice(&file.to_bytes()).unwrap();
+        json["future"] = Value::from(1);
+        json["releases"][0]["signed_by_ci"] = Value::from(true);
+        let bytes = serde_json::to_vec(&json).unwrap();
+        let parsed = PackageFile::parse(&bytes, PackageKind::Crate, "x").unwrap();
+        assert_eq!(parsed.extra["future"], Value::from(1));
+        let again: Value = serde_json::from_slice(&parsed.to_bytes()).unwrap();
+        assert_eq!(again["releases"][0]["signed_by_ci"], Value::from(true));
+    }
+
+    #[test]
+    fn upsert_is_idempotent_and_replaces_same_version_and_target() {
+        let mut file = PackageFile::new(PackageKind::Crate, "x");
+        assert!(file.upsert(release("1.0.0", "t-a")));
+        assert!(!file.upsert(release("1.0.0", "t-a")));
+        let mut newer = release("1.0.0", "t-a");
+        newer.size = 11;
+        assert!(file.upsert(newer));
+        assert_eq!(file.releases.len(), 1);
+        assert_eq!(file.releases[0].size, 11);
+    }
+
+    #[test]
+    fn serialisation_is_canonical_whatever_the_insertion_order() {
+        let mut a = PackageFile::new(PackageKind::Crate, "x");
+        let mut b = PackageFile::new(PackageKind::Crate, "x");
+        for r in [
+            release("1.10.0", "t-a"),
+            release("1.9.0", "t-b"),
+            release("1.9.0", "t-a"),
+        ] {
+            a.upsert(r);
+        }
+        for r in [
+            release("1.9.0", "t-a"),
+            release("1.10.0", "t-a"),
+            release("1.9.0", "t-b"),
+        ] {
+            b.upsert(r);
+        }
+        assert_eq!(a.to_bytes(), b.to_bytes());
+        let text = String::from_utf8(a.to_bytes()).unwrap();
+        assert!(text.find("1.9.0").unwrap() < text.find("1.10.0").unwrap());
+    }
+
+    #[test]
+    fn refuses_a_newer_format_and_a_file_for_another_package() {
+        let mut file = PackageFile::new(PackageKind::Crate, "x");
+        file.v = 2;
+        let err = PackageFile::parse(&file.to_bytes(), PackageKind::Crate, "x").unwrap_err();
+        assert_eq!(err, FormatError::NewerFormat(2));
+        let other = PackageFile::new(PackageKind::Crate, "y").to_bytes();
+        assert!(matches!(
+            PackageFile::parse(&other, PackageKind::Crate, "x"),
+            Err(FormatError::WrongPackage { .. })
+        ));
+    }
+
+    #[test]
+    fn refuses_releases_a_client_could_be_tricked_by() {
+        let cases: Vec<(&str, Box<dyn Fn(&mut Release)>)> = vec![
+            ("sha256", Box::new(|r| r.sha256 = "AB".repeat(32))),
+            (
+                "escaping archive",
+                Box::new(|r| r.archive = "../../etc/passwd".into()),
+            ),
+            (
+                "absolute archive",
+                Box::new(|r| r.archive = "/etc/passwd".into()),
+            ),
+            (
+                "binary with slash",
+                Box::new(|r| r.binaries = vec!["../x".into()]),
+            ),
+            ("no binaries", Box::new(|r| r.binaries.clear())),
+            ("bad version", Box::new(|r| r.version = "latest".into())),
+            ("bad target", Box::new(|r| r.target = "x/../y".into())),
+        ];
+        for (what, mutate) in cases {
+            let mut r = release("1.0.0", "x86_64-unknown-linux-musl");
+            mutate(&mut r);
+            assert!(r.validate().is_err(), "{what} was accepted");
+        }
+        let mut ok = release("1.0.0", "x86_64-unknown-linux-musl");
+        ok.archive = "https://example.com/a.tar.gz".into();
+        assert!(ok.validate().is_ok());
+    }
+
+    #[test]
+    fn releases_for_follows_target_preference() {
+        let mut file = PackageFile::new(PackageKind::Crate, "x");
+        file.upsert(release("1.0.0", "t-gnu"));
+        file.upsert(release("1.0.0", "t-musl"));
+        file.upsert(release("2.0.0", "t-musl"));
+        let prefs = vec!["t-musl".to_owned(), "t-gnu".to_owned()];
+        let found: Vec<_> = file
+            .releases_for("1.0.0", &prefs)
+            .map(|r| r.target.as_str())
+            .collect();
+        assert_eq!(found, ["t-musl", "t-gnu"]);
+    }
+}

@@ -1,0 +1,33 @@
+//! quickinstall: install prebuilt, signed, statically linked binaries instead of compiling.
+//!
+//! The crate map, in the order a `cargo quickinstall ripgrep` passes through it:
+//!
+//! - [`cli`]: clap types turned into typed requests; no I/O.
+//! - [`env`]: the one reader of environment variables (`CARGO_HOME`, `QUICKINSTALL_*`, `CI`…).
+//! - [`registry`]: which version to install, from a crates.io-style sparse registry.
+//! - [`target`]: which target triples this host can run, in order of preference (pure).
+//! - [`index`]: the release index contract: file format, paths, signatures, fetching.
+//! - [`resolve`]: request + registry + index + targets → what to install (pure).
+//! - [`download`]: bytes over HTTP(S) or from `file://`, streamed to disk, size- and hash-checked.
+//! - [`unpack`]: a verified `.tar.gz` into a staging directory, by allow-list.
+//! - [`install`]: staged binaries into the bin directory with rollback; cargo's install tracker.
+//! - [`fallback`]: `cargo install`, announced, when no prebuilt exists.
+//! - [`ops`]: the operations the binaries run, wiring the above together.
+//! - [`report`]: the only writer to stdout and stderr: text, progress, `--json`.
+//! - [`error`]: error types, the exit-code table and hints.
+//!
+//! `build-index` (the workspace's second crate) writes the index with the same [`index`] types.
+
+pub mod cli;
+pub mod download;
+pub mod env;
+pub mod error;
+pub mod fallback;
+pub mod index;
+pub mod install;
+pub mod ops;
+pub mod registry;
+pub mod report;
+pub mod resolve;
+pub mod target;
+pub mod unpack;

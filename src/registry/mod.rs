@@ -1,0 +1,3 @@
+//! Package registries that say which versions exist.
+
+pub mod crates;
