@@ -1,1 +1,281 @@
-//! (placeholder: being written)
+//! Command-line arguments of `cargo quickinstall`, turned into a typed [`InstallRequest`].
+//!
+//! clap parses; [`InstallRequest::new`] fills what flags left open from the environment (through
+//! [`Env`], never the process) and validates. No I/O here but reading a `.pub` key file named on
+//! the command line.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use semver::VersionReq;
+
+use crate::env::Env;
+use crate::index::signature::TrustedKeys;
+use crate::registry::crates::parse_version_arg;
+use crate::target;
+
+/// The project's published release index (GitHub Pages). Self-host one with `build-index`.
+pub const DEFAULT_INDEX: &str = "https://quickinstall-dev.github.io/quickinstall-index/";
+
+/// `cargo quickinstall`: install prebuilt, signed binaries of crates, or build them with
+/// `cargo install` when none exists.
+#[derive(Parser, Debug)]
+#[command(
+    name = "cargo-quickinstall",
+    bin_name = "cargo quickinstall",
+    disable_version_flag = true,
+    about = "Install prebuilt, signed, statically linked binaries of crates; fall back to `cargo install`"
+)]
+pub struct Args {
+    /// Crates to install, as `NAME` or `NAME@VERSION` (`1.2.3` means exactly that version;
+    /// `^1.2`, `~1`, `>=1, <2` are requirements, as with `cargo install`)
+    #[arg(value_name = "CRATE[@VERSION]", required = true)]
+    pub crates: Vec<String>,
+    /// Version requirement for the (single) crate given
+    #[arg(long, value_name = "REQ")]
+    pub version: Option<String>,
+    /// Install the build for this target triple instead of the host's
+    #[arg(long, value_name = "TRIPLE")]
+    pub target: Option<String>,
+    /// Directory to install into (binaries go to `<DIR>/bin`) [default: $CARGO_INSTALL_ROOT, else $CARGO_HOME]
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    /// Release index: https://, http://, file:// or a directory [env: QUICKINSTALL_INDEX]
+    #[arg(long, value_name = "URL")]
+    pub index: Option<String>,
+    /// Sparse registry to resolve versions from, with or without `sparse+` [env: QUICKINSTALL_REGISTRY] [default: crates.io]
+    #[arg(long, value_name = "URL")]
+    pub registry: Option<String>,
+    /// Also trust this minisign public key (base64 line or `.pub` file); repeatable [env: QUICKINSTALL_TRUSTED_KEYS, comma-separated]
+    #[arg(long = "trusted-key", value_name = "KEY")]
+    pub trusted_keys: Vec<String>,
+    /// Fail instead of running `cargo install` when no prebuilt exists
+    #[arg(long)]
+    pub no_fallback: bool,
+    /// Reinstall even if already installed, and overwrite binaries of other packages
+    #[arg(long, short)]
+    pub force: bool,
+    /// How many crates to download at once
+    #[arg(long, short, value_name = "N", default_value_t = 4)]
+    pub jobs: usize,
+    /// Print what would be fetched and where it would go; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON object per crate on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// Print only errors
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Seconds without progress before a request is abandoned [env: QUICKINSTALL_TIMEOUT] [default: 15]
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+}
+
+/// One crate to install.
+#[derive(Debug, Clone)]
+pub struct CrateSpec {
+    pub name: String,
+    pub req: Option<VersionReq>,
+    /// The requirement as the user wrote it, recorded in `.crates2.json` as cargo does.
+    pub req_text: Option<String>,
+}
+
+/// Everything an install needs to know, resolved and validated.
+#[derive(Debug, Clone)]
+pub struct InstallRequest {
+    pub crates: Vec<CrateSpec>,
+    /// Targets to try, most preferred first.
+    pub targets: Vec<String>,
+    /// `--target` was given: build for it in a fallback too.
+    pub explicit_target: Option<String>,
+    pub root: PathBuf,
+    pub root_flag: Option<PathBuf>,
+    pub index: String,
+    pub registry: Option<String>,
+    pub keys: TrustedKeys,
+    pub fallback: bool,
+    pub force: bool,
+    pub jobs: usize,
+    pub dry_run: bool,
+    pub json: bool,
+    pub quiet: bool,
+    pub timeout_secs: u64,
+    pub state_dir: PathBuf,
+}
+
+/// A mistake in the arguments (exit status 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The `after_help` text: which triples are tried on this host, in order.
+pub fn targets_help() -> String {
+    let targets = target::host_targets();
+    if targets.is_empty() {
+        "Targets tried on this host: none known; pass --target.".to_owned()
+    } else {
+        format!(
+            "Targets tried on this host, in order: {} (a gnu build only when this host's glibc is at least its minimum).",
+            targets.join(", ")
+        )
+    }
+}
+
+impl InstallRequest {
+    pub fn new(args: Args, env: &Env) -> Result<Self, UsageError> {
+        if args.version.is_some() && args.crates.len() > 1 {
+            return Err(UsageError(
+                "--version applies to one crate; write `crate@VERSION` for each instead".into(),
+            ));
+        }
+        let mut crates = Vec::new();
+        for spec in &args.crates {
+            crates.push(parse_crate_spec(spec, args.version.as_deref())?);
+        }
+        let targets = match &args.target {
+            Some(t) if crate::index::format::is_valid_target(t) => vec![t.clone()],
+            Some(t) => return Err(UsageError(format!("`{t}` is not a target triple"))),
+            None => target::host_targets(),
+        };
+        let root = env.install_root(args.root.as_deref()).map_err(|e| {
+            UsageError(format!(
+                "could not find where to install ({e}); set CARGO_HOME or pass --root"
+            ))
+        })?;
+        let state_dir = env
+            .cargo_home()
+            .unwrap_or_else(|_| root.clone())
+            .join(".quickinstall");
+        let mut keys = TrustedKeys::builtin();
+        let key_specs = args
+            .trusted_keys
+            .iter()
+            .flat_map(|k| k.split(','))
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty())
+            .chain(env.list("QUICKINSTALL_TRUSTED_KEYS"));
+        for spec in key_specs {
+            let text = if spec.ends_with(".pub") || std::path::Path::new(&spec).is_file() {
+                std::fs::read_to_string(env.cwd().join(&spec)).map_err(|e| {
+                    UsageError(format!("could not read the public key file `{spec}`: {e}"))
+                })?
+            } else {
+                spec.clone()
+            };
+            keys.add_text(&text).map_err(|e| UsageError(e.to_string()))?;
+        }
+        let timeout_secs = match args.timeout {
+            Some(t) => t,
+            None => match env.get("QUICKINSTALL_TIMEOUT") {
+                Some(t) => t.parse().map_err(|_| {
+                    UsageError(format!("QUICKINSTALL_TIMEOUT=`{t}` is not a number of seconds"))
+                })?,
+                None => 15,
+            },
+        };
+        Ok(Self {
+            crates,
+            targets,
+            explicit_target: args.target,
+            root,
+            root_flag: args.root,
+            index: args
+                .index
+                .or_else(|| env.get("QUICKINSTALL_INDEX").map(str::to_owned))
+                .unwrap_or_else(|| DEFAULT_INDEX.to_owned()),
+            registry: args
+                .registry
+                .or_else(|| env.get("QUICKINSTALL_REGISTRY").map(str::to_owned)),
+            keys,
+            fallback: !args.no_fallback,
+            force: args.force,
+            jobs: args.jobs.max(1),
+            dry_run: args.dry_run,
+            json: args.json,
+            quiet: args.quiet,
+            timeout_secs: timeout_secs.max(1),
+            state_dir,
+        })
+    }
+}
+
+fn parse_crate_spec(spec: &str, version_flag: Option<&str>) -> Result<CrateSpec, UsageError> {
+    let (name, version) = match spec.split_once('@') {
+        Some((name, v)) => {
+            if version_flag.is_some() {
+                return Err(UsageError(
+                    "cannot use both `crate@VERSION` and `--version`".into(),
+                ));
+            }
+            (name, Some(v))
+        }
+        None => (spec, version_flag),
+    };
+    if !crate::index::path::is_valid_crate_name(name) {
+        return Err(UsageError(format!("`{name}` is not a valid crate name")));
+    }
+    let req = version
+        .map(|v| parse_version_arg(v).map_err(|e| UsageError(format!("for `{name}`: {e}"))))
+        .transpose()?;
+    Ok(CrateSpec {
+        name: name.to_owned(),
+        req_text: req.as_ref().map(ToString::to_string),
+        req,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<InstallRequest, UsageError> {
+        let args = Args::try_parse_from(std::iter::once("cargo-quickinstall").chain(args.iter().copied()))
+            .map_err(|e| UsageError(e.to_string()))?;
+        InstallRequest::new(args, &Env::from_pairs(Path::new("/w"), env.iter().copied()))
+    }
+
+    #[test]
+    fn flags_win_over_environment_and_defaults_apply() {
+        let env = [
+            ("CARGO_HOME", "/ch"),
+            ("QUICKINSTALL_INDEX", "http://env-index/"),
+            ("QUICKINSTALL_TIMEOUT", "3"),
+        ];
+        let r = parse(&["a", "b@1.2.3"], &env).unwrap();
+        assert_eq!(r.index, "http://env-index/");
+        assert_eq!(r.timeout_secs, 3);
+        assert_eq!(r.root, Path::new("/ch"));
+        assert_eq!(r.state_dir, Path::new("/ch/.quickinstall"));
+        assert_eq!(r.crates[1].req_text.as_deref(), Some("=1.2.3"));
+        let r = parse(&["a", "--index", "file:///i", "--root", "/r"], &env).unwrap();
+        assert_eq!(r.index, "file:///i");
+        assert_eq!(r.root, Path::new("/r"));
+        let r = parse(&["a"], &[("CARGO_HOME", "/ch")]).unwrap();
+        assert_eq!(r.index, DEFAULT_INDEX);
+        assert!(r.fallback);
+    }
+
+    #[test]
+    fn refuses_ambiguous_or_malformed_requests() {
+        let env = [("CARGO_HOME", "/ch")];
+        assert!(parse(&["a", "b", "--version", "1.0.0"], &env).is_err());
+        assert!(parse(&["a@1.0.0", "--version", "1.0.0"], &env).is_err());
+        assert!(parse(&["../a"], &env).is_err());
+        assert!(parse(&["a@1.2"], &env).unwrap_err().0.contains("^1.2"));
+        assert!(parse(&["a", "--target", "x/y"], &env).is_err());
+        assert!(parse(&["a", "--trusted-key", "nope"], &env).is_err());
+        assert!(parse(&[], &env).is_err());
+    }
+
+    #[test]
+    fn trusted_keys_add_to_the_builtin_ones() {
+        let kp = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+        let b64 = kp.pk.to_base64();
+        let env = [("CARGO_HOME", "/ch"), ("QUICKINSTALL_TRUSTED_KEYS", b64.as_str())];
+        let r = parse(&["a", "--trusted-key", &b64], &env).unwrap();
+        assert_eq!(r.keys.len(), TrustedKeys::builtin().len() + 2);
+    }
+}

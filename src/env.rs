@@ -1,1 +1,168 @@
-//! (placeholder: being written)
+//! The one reader of the process environment.
+//!
+//! Everything else receives an [`Env`] value, so tests can build an environment as data instead
+//! of mutating the process's (clippy's `disallowed-methods` bans `std::env::var*` elsewhere).
+//! This module only reads and interprets variables; it decides nothing about installs.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// A snapshot of the environment variables quickinstall cares about, plus the working directory.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: BTreeMap<String, OsString>,
+    cwd: PathBuf,
+}
+
+impl Env {
+    /// Reads the real process environment (once, in `main`).
+    #[allow(clippy::disallowed_methods)]
+    pub fn from_process() -> Self {
+        Self {
+            vars: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v)))
+                .collect(),
+            cwd: std::env::current_dir().unwrap_or_default(),
+        }
+    }
+
+    /// An environment built from pairs, for tests.
+    pub fn from_pairs<'a>(cwd: &Path, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Self {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), OsString::from(v)))
+                .collect(),
+            cwd: cwd.to_owned(),
+        }
+    }
+
+    /// A variable's value when it is set, valid UTF-8 and not empty.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars
+            .get(name)
+            .and_then(|v| v.to_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn flag(&self, name: &str) -> bool {
+        self.get(name)
+            .is_some_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "0" | "false" | "no"))
+    }
+
+    pub fn cwd(&self) -> &Path {
+        &self.cwd
+    }
+
+    /// `CI=true` (any value but `0`/`false`): no progress bars, no colour.
+    pub fn is_ci(&self) -> bool {
+        self.flag("CI")
+    }
+
+    /// <https://no-color.org>: any non-empty value disables colour.
+    pub fn no_color(&self) -> bool {
+        self.get("NO_COLOR").is_some()
+    }
+
+    /// <https://consoledonottrack.com>: turns the (future) stats ping off.
+    pub fn do_not_track(&self) -> bool {
+        self.flag("DO_NOT_TRACK")
+    }
+
+    /// `CARGO_HOME` resolved the way cargo does (relative to the working directory; else
+    /// `~/.cargo`).
+    pub fn cargo_home(&self) -> io::Result<PathBuf> {
+        home::env::cargo_home_with_cwd_env(self, &self.cwd)
+    }
+
+    /// Where `cargo install` would install: `--root`, else `CARGO_INSTALL_ROOT`, else the cargo
+    /// home. (cargo also reads `install.root` from its config files; we do not parse cargo
+    /// config, which the README says.)
+    pub fn install_root(&self, flag: Option<&Path>) -> io::Result<PathBuf> {
+        let chosen = flag
+            .map(Path::to_owned)
+            .or_else(|| self.get("CARGO_INSTALL_ROOT").map(PathBuf::from));
+        match chosen {
+            Some(p) if p.is_absolute() => Ok(p),
+            Some(p) => Ok(self.cwd.join(p)),
+            None => self.cargo_home(),
+        }
+    }
+
+    /// The `cargo` to run for fallbacks: `$CARGO` (set when cargo runs us as a subcommand),
+    /// else `cargo` from `PATH`.
+    pub fn cargo(&self) -> OsString {
+        self.vars
+            .get("CARGO")
+            .filter(|v| !v.is_empty())
+            .cloned()
+            .unwrap_or_else(|| OsString::from("cargo"))
+    }
+
+    /// A comma-separated list variable, split and trimmed.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.get(name)
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl home::env::Env for Env {
+    fn home_dir(&self) -> Option<PathBuf> {
+        match self.vars.get("HOME").filter(|h| !h.is_empty()) {
+            Some(h) => Some(PathBuf::from(h)),
+            None => home::env::OS_ENV.home_dir(),
+        }
+    }
+
+    fn current_dir(&self) -> io::Result<PathBuf> {
+        Ok(self.cwd.clone())
+    }
+
+    fn var_os(&self, key: &str) -> Option<OsString> {
+        self.vars.get(key).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_root_prefers_flag_then_env_then_cargo_home() {
+        let cwd = Path::new("/w");
+        let env = Env::from_pairs(
+            cwd,
+            [("CARGO_HOME", "/ch"), ("CARGO_INSTALL_ROOT", "rel-root")],
+        );
+        assert_eq!(
+            env.install_root(Some(Path::new("/flag"))).unwrap(),
+            Path::new("/flag")
+        );
+        assert_eq!(env.install_root(None).unwrap(), Path::new("/w/rel-root"));
+        let env = Env::from_pairs(cwd, [("CARGO_HOME", "ch")]);
+        assert_eq!(env.install_root(None).unwrap(), Path::new("/w/ch"));
+        let env = Env::from_pairs(cwd, [("HOME", "/home/u")]);
+        assert_eq!(env.install_root(None).unwrap(), Path::new("/home/u/.cargo"));
+    }
+
+    #[test]
+    fn flags_and_lists() {
+        let env = Env::from_pairs(
+            Path::new("/"),
+            [("CI", "false"), ("DO_NOT_TRACK", "1"), ("K", " a, b ,,c ")],
+        );
+        assert!(!env.is_ci());
+        assert!(env.do_not_track());
+        assert!(!env.no_color());
+        assert_eq!(env.list("K"), ["a", "b", "c"]);
+    }
+}

@@ -1,1 +1,140 @@
-//! (placeholder: being written)
+//! Why an install failed, as sentences, and the exit-status table.
+//!
+//! Each variant carries its subject (crate, version, target) and wraps the lower layer's error,
+//! whose own message names the URL or path. [`CrateError::is_verification`] classifies by type,
+//! never by message text; [`CrateError::hint`] is the follow-up advice printed on a `help:`
+//! line.
+
+use std::path::PathBuf;
+
+use crate::download::DownloadError;
+use crate::fallback::FallbackError;
+use crate::index::fetch::IndexError;
+use crate::install::InstallError;
+use crate::install::cargo_tracker::TrackerError;
+use crate::registry::crates::RegistryError;
+use crate::resolve::SourceMismatch;
+use crate::unpack::UnpackError;
+
+/// Exit statuses; the README documents this table and tests check each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Every crate is installed (or already was).
+    Success = 0,
+    /// At least one crate failed.
+    Failure = 1,
+    /// The command line was wrong; nothing was attempted.
+    Usage = 2,
+    /// At least one crate failed verification (signature, size, checksum, archive content).
+    Verification = 3,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+/// `name version` with the target, as messages name a build.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub name: String,
+    pub version: String,
+    pub target: String,
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "`{} {}` ({})", self.name, self.version, self.target)
+    }
+}
+
+/// Why one crate was not installed.
+#[derive(Debug, thiserror::Error)]
+pub enum CrateError {
+    #[error("{0}")]
+    Registry(#[from] RegistryError),
+    #[error("{0}; nothing was installed")]
+    Index(#[from] IndexError),
+    #[error("{subject}: {source}; nothing was installed")]
+    Source {
+        subject: Subject,
+        #[source]
+        source: SourceMismatch,
+    },
+    #[error("no prebuilt of `{name} {version}` for {targets} in the release index")]
+    NoPrebuilt {
+        name: String,
+        version: String,
+        targets: String,
+    },
+    #[error("{subject}: {source}; nothing was installed")]
+    Download {
+        subject: Subject,
+        #[source]
+        source: DownloadError,
+    },
+    #[error("the archive of {subject} was refused: {source}; nothing was installed")]
+    Unpack {
+        subject: Subject,
+        #[source]
+        source: UnpackError,
+    },
+    #[error("installing {subject} failed: {source}; nothing was installed")]
+    Install {
+        subject: Subject,
+        #[source]
+        source: InstallError,
+    },
+    #[error("{0}")]
+    Tracker(#[from] TrackerError),
+    #[error(
+        "binary `{bin}` already exists in `{}`{}; nothing was installed",
+        dir.display(),
+        owner.as_ref().map(|o| format!(" as part of `{o}`")).unwrap_or_default()
+    )]
+    Conflict {
+        bin: String,
+        dir: PathBuf,
+        owner: Option<String>,
+    },
+    #[error("could not prepare `{}`: {source}; nothing was installed", path.display())]
+    Prepare {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Fallback(#[from] FallbackError),
+}
+
+impl CrateError {
+    /// Whether the failure means something did not verify: the exit status is then 3.
+    pub fn is_verification(&self) -> bool {
+        match self {
+            Self::Index(e) => !e.is_unreachable(),
+            Self::Source { .. } | Self::Unpack { .. } => true,
+            Self::Download { source, .. } => source.is_verification_failure(),
+            _ => false,
+        }
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::NoPrebuilt { .. } => {
+                Some("run without --no-fallback to build it with `cargo install`".into())
+            }
+            Self::Conflict { .. } => Some("add --force to overwrite it".into()),
+            Self::Install { source, .. } => source.hint(),
+            Self::Prepare { .. } => Some(
+                "choose another directory with --root, or fix the directory's permissions".into(),
+            ),
+            Self::Fallback(e) => e.hint(),
+            e if e.is_verification() => Some(
+                "the index or its mirror served bytes that do not match what was signed; retry later, and report it if it persists"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+}

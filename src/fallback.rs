@@ -1,1 +1,159 @@
-//! (placeholder: being written)
+//! Building from source with `cargo install` when the index has no build for this host.
+//!
+//! The command is built by a pure function (so `--dry-run` can print it and tests can check
+//! it) and run with the user's environment, its output sent to stderr so that stdout stays
+//! clean for `--json`. Always announced before it starts: it can take minutes.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+/// A `cargo install` invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CargoInstall {
+    pub program: OsString,
+    pub args: Vec<String>,
+}
+
+/// Options that carry over from `cargo quickinstall` to `cargo install`.
+#[derive(Debug, Clone, Default)]
+pub struct FallbackOptions<'a> {
+    pub root: Option<&'a Path>,
+    pub target: Option<&'a str>,
+    /// `sparse+<url>` for a registry other than crates.io.
+    pub index: Option<&'a str>,
+    pub force: bool,
+    pub quiet: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FallbackError {
+    #[error("`{program}` was not found, so `{name}` cannot be built from source")]
+    CargoMissing { program: String, name: String },
+    #[error("`{command}` failed ({status})")]
+    Failed { command: String, status: String },
+}
+
+impl FallbackError {
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::CargoMissing { .. } => Some(
+                "install Rust with rustup (https://rustup.rs), or set CARGO to a cargo binary"
+                    .into(),
+            ),
+            Self::Failed { .. } => Some("the compiler output above says why".into()),
+        }
+    }
+}
+
+impl fmt::Display for CargoInstall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", Path::new(&self.program).display())?;
+        for arg in &self.args {
+            if arg.contains(' ') {
+                write!(f, " '{arg}'")?;
+            } else {
+                write!(f, " {arg}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `cargo install <name> --version =<version> --locked …`, the exact version the registry
+/// resolved so the fallback cannot pick something else.
+pub fn cargo_install(
+    cargo: OsString,
+    name: &str,
+    version: &str,
+    options: &FallbackOptions<'_>,
+) -> CargoInstall {
+    let mut args = vec![
+        "install".to_owned(),
+        name.to_owned(),
+        "--version".to_owned(),
+        format!("={version}"),
+        "--locked".to_owned(),
+    ];
+    if let Some(root) = options.root {
+        args.extend(["--root".to_owned(), root.display().to_string()]);
+    }
+    if let Some(target) = options.target {
+        args.extend(["--target".to_owned(), target.to_owned()]);
+    }
+    if let Some(index) = options.index {
+        args.extend(["--index".to_owned(), index.to_owned()]);
+    }
+    if options.force {
+        args.push("--force".to_owned());
+    }
+    if options.quiet {
+        args.push("--quiet".to_owned());
+    }
+    CargoInstall {
+        program: cargo,
+        args,
+    }
+}
+
+impl CargoInstall {
+    /// Runs it; cargo's own output (progress and errors) goes to our stderr.
+    pub fn run(&self, name: &str) -> Result<(), FallbackError> {
+        let status = Command::new(&self.program)
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(std::io::stderr()))
+            .status()
+            .map_err(|_| FallbackError::CargoMissing {
+                program: Path::new(&self.program).display().to_string(),
+                name: name.to_owned(),
+            })?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(FallbackError::Failed {
+                command: self.to_string(),
+                status: status.to_string(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pins_the_resolved_version_and_carries_options_over() {
+        let cmd = cargo_install(
+            "cargo".into(),
+            "ripgrep",
+            "14.1.0",
+            &FallbackOptions {
+                root: Some(Path::new("/r")),
+                target: Some("x86_64-unknown-linux-musl"),
+                index: Some("sparse+http://127.0.0.1:1/"),
+                force: true,
+                quiet: false,
+            },
+        );
+        assert_eq!(
+            cmd.to_string(),
+            "cargo install ripgrep --version =14.1.0 --locked --root /r --target x86_64-unknown-linux-musl --index sparse+http://127.0.0.1:1/ --force"
+        );
+    }
+
+    #[test]
+    fn a_missing_cargo_is_reported_as_such() {
+        let cmd = cargo_install(
+            "/nonexistent/cargo".into(),
+            "x",
+            "1.0.0",
+            &FallbackOptions::default(),
+        );
+        let err = cmd.run("x").unwrap_err();
+        assert!(matches!(err, FallbackError::CargoMissing { .. }), "{err}");
+        assert!(err.hint().is_some());
+    }
+}

@@ -1,1 +1,217 @@
-//! (placeholder: being written)
+//! The only writer to stdout and stderr.
+//!
+//! Data (`--json` objects, `--dry-run` plans) goes to stdout; everything else (status lines,
+//! warnings, errors with their hints, progress) to stderr. Progress bars appear only on a
+//! terminal outside CI; colour only on a terminal without `NO_COLOR`. Shared by the download
+//! threads, so every method takes `&self`.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::io::{IsTerminal, Write};
+use std::time::Duration;
+
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use crate::env::Env;
+
+/// How output should look, decided once from flags, the environment and the terminal.
+pub struct Reporter {
+    quiet: bool,
+    color: bool,
+    bars: Option<MultiProgress>,
+}
+
+/// The result of one crate, as `--json` prints it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CrateResult {
+    pub name: String,
+    pub version: Option<String>,
+    pub target: Option<String>,
+    /// `prebuilt`, `fallback` or `already-installed`; `null` when it failed.
+    pub source: Option<&'static str>,
+    pub binaries: Vec<String>,
+    pub paths: Vec<String>,
+    pub ok: bool,
+    pub error: Option<String>,
+    /// Whether the failure was a verification failure (exit status 3); not printed.
+    #[serde(skip)]
+    pub verification_failure: bool,
+}
+
+/// A download's progress: a bar on a terminal, nothing otherwise.
+pub struct Progress {
+    bar: Option<ProgressBar>,
+}
+
+impl Progress {
+    pub fn set(&self, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.set_position(bytes);
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Reporter {
+    pub fn new(env: &Env, quiet: bool) -> Self {
+        let tty = std::io::stderr().is_terminal();
+        let bars = (tty && !env.is_ci() && !quiet)
+            .then(|| MultiProgress::with_draw_target(ProgressDrawTarget::stderr()));
+        Self {
+            quiet,
+            color: tty && !env.no_color(),
+            bars,
+        }
+    }
+
+    /// A reporter that prints nothing but errors and uses no terminal features.
+    pub fn plain(quiet: bool) -> Self {
+        Self {
+            quiet,
+            color: false,
+            bars: None,
+        }
+    }
+
+    fn line(&self, label: &str, color: &str, message: &str) {
+        let label = if self.color {
+            format!("\x1b[1;{color}m{label:>12}\x1b[0m")
+        } else {
+            format!("{label:>12}")
+        };
+        let text = format!("{label} {message}");
+        match &self.bars {
+            Some(bars) => {
+                let _ = bars.println(text);
+            }
+            None => eprintln!("{text}"),
+        }
+    }
+
+    /// A cargo-style status line: `   Installed `x 1.0.0`…`.
+    pub fn status(&self, label: &str, message: &str) {
+        if !self.quiet {
+            self.line(label, "32", message);
+        }
+    }
+
+    pub fn warn(&self, message: &str) {
+        if !self.quiet {
+            self.prefixed("warning", "33", message);
+        }
+    }
+
+    /// An error, with an optional hint on its own line.
+    pub fn error(&self, message: &str, hint: Option<&str>) {
+        self.prefixed("error", "31", message);
+        if let Some(hint) = hint {
+            self.prefixed("help", "36", hint);
+        }
+    }
+
+    fn prefixed(&self, label: &str, color: &str, message: &str) {
+        let label = if self.color {
+            format!("\x1b[1;{color}m{label}\x1b[0m")
+        } else {
+            label.to_owned()
+        };
+        let text = format!("{label}: {message}");
+        match &self.bars {
+            Some(bars) => {
+                let _ = bars.println(text);
+            }
+            None => eprintln!("{text}"),
+        }
+    }
+
+    /// Starts showing a download. Without a terminal, one plain line instead of a bar.
+    pub fn download(&self, what: &str, total: u64) -> Progress {
+        match &self.bars {
+            Some(bars) => {
+                let bar = bars.add(ProgressBar::new(total));
+                bar.set_style(
+                    ProgressStyle::with_template(
+                        "{prefix:>12} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+                    )
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+                );
+                bar.set_prefix("Downloading");
+                bar.set_message(what.to_owned());
+                bar.enable_steady_tick(Duration::from_millis(120));
+                Progress { bar: Some(bar) }
+            }
+            None => {
+                self.status("Downloading", &format!("{what} ({})", human_bytes(total)));
+                Progress { bar: None }
+            }
+        }
+    }
+
+    /// One `--json` result line on stdout.
+    pub fn json(&self, result: &CrateResult) {
+        let line = serde_json::to_string(result).unwrap_or_default();
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+    }
+
+    /// A line of data (a `--dry-run` plan) on stdout.
+    pub fn data(&self, line: &str) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+/// `5242880` → `5.0 MiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_bytes_reads_naturally() {
+        assert_eq!(human_bytes(12), "12 B");
+        assert_eq!(human_bytes(5 * 1024 * 1024), "5.0 MiB");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+    }
+
+    #[test]
+    fn json_results_have_the_documented_fields() {
+        let r = CrateResult {
+            name: "a".into(),
+            version: Some("1.0.0".into()),
+            target: None,
+            source: Some("prebuilt"),
+            binaries: vec!["a".into()],
+            paths: vec!["/r/bin/a".into()],
+            ok: true,
+            error: None,
+            verification_failure: false,
+        };
+        let v: serde_json::Value = serde_json::to_value(&r).unwrap();
+        let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
+        assert_eq!(
+            keys,
+            ["binaries", "error", "name", "ok", "paths", "source", "target", "version"]
+        );
+    }
+}

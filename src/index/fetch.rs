@@ -1,1 +1,131 @@
-//! (placeholder)
+//! Reading one package's file from a release index and verifying it before anything else
+//! looks at it.
+//!
+//! One request: the signed bundle (`<file>.signed`, the minisign signature followed by the
+//! package file's bytes). Order: check the signature against the pinned keys (which also binds
+//! the path), refuse a rollback, and only then parse the JSON. A missing bundle means "no
+//! prebuilt" (fallback); a bundle without a valid signature is a verification failure.
+
+use crate::download::{DownloadError, Fetcher, Location};
+use crate::index::format::{FormatError, PackageFile, PackageKind};
+use crate::index::path;
+use crate::index::seen::{RollbackError, SeenStore};
+use crate::index::signature::{self, SignatureError, TrustedKeys};
+
+/// Package files are small; this bounds what a hostile server can make us buffer.
+const MAX_PACKAGE_FILE: u64 = 8 * 1024 * 1024;
+
+/// A release index: where it is and which keys it must be signed with.
+#[derive(Debug, Clone)]
+pub struct IndexSource {
+    pub base: Location,
+    pub keys: TrustedKeys,
+}
+
+/// A package file whose signature, path binding and freshness were checked.
+#[derive(Debug, Clone)]
+pub struct VerifiedPackage {
+    pub file: PackageFile,
+    /// Path of the file inside the index (`crates/…/name.json`).
+    pub path: String,
+    /// Signing time from the trusted comment.
+    pub signed_at: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexError {
+    #[error("the release index at `{base}` could not be reached: {source}")]
+    Unreachable {
+        base: String,
+        #[source]
+        source: DownloadError,
+    },
+    #[error("the index file for `{name}` at `{url}` does not start with a signature (the signature is missing)")]
+    SignatureMissing { name: String, url: String },
+    #[error("the index file for `{name}` failed signature verification: {source}")]
+    Signature {
+        name: String,
+        #[source]
+        source: SignatureError,
+    },
+    #[error("{0}")]
+    Rollback(#[from] RollbackError),
+    #[error("the index file for `{name}` is invalid: {source}")]
+    Format {
+        name: String,
+        #[source]
+        source: FormatError,
+    },
+    #[error("`{name}` is not a valid package name")]
+    BadName { name: String },
+}
+
+impl IndexError {
+    /// Whether this means "the index is down" (fall back) rather than "the index is lying"
+    /// (refuse).
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, Self::Unreachable { .. })
+    }
+}
+
+impl IndexSource {
+    /// Fetches and verifies the file for `name`: one request, for the signed bundle.
+    /// `Ok(None)` when the index has no such package. With `seen`, refuses a file signed
+    /// before one already seen and records this one.
+    pub fn package(
+        &self,
+        fetcher: &Fetcher,
+        kind: PackageKind,
+        name: &str,
+        seen: Option<&SeenStore>,
+    ) -> Result<Option<VerifiedPackage>, IndexError> {
+        let file_path = path::package_file(kind, name).ok_or_else(|| IndexError::BadName {
+            name: name.to_owned(),
+        })?;
+        let location = self.base.join(&path::signed_file(&file_path));
+        let Some(bundle) = fetcher
+            .get_small(&location, MAX_PACKAGE_FILE)
+            .map_err(|source| IndexError::Unreachable {
+                base: self.base.to_string(),
+                source,
+            })?
+        else {
+            return Ok(None);
+        };
+        let (signature, bytes) =
+            signature::split_bundle(&bundle).ok_or_else(|| IndexError::SignatureMissing {
+                name: name.to_owned(),
+                url: location.to_string(),
+            })?;
+        let comment = self
+            .keys
+            .verify(bytes, signature, &file_path)
+            .map_err(|source| IndexError::Signature {
+                name: name.to_owned(),
+                source,
+            })?;
+        let base = self.base.to_string();
+        if let Some(seen) = seen {
+            seen.check(&base, &file_path, comment.timestamp)?;
+        }
+        let file =
+            PackageFile::parse(bytes, kind, name).map_err(|source| IndexError::Format {
+                name: name.to_owned(),
+                source,
+            })?;
+        if let Some(seen) = seen {
+            seen.record(&base, &file_path, comment.timestamp);
+        }
+        Ok(Some(VerifiedPackage {
+            file,
+            path: file_path,
+            signed_at: comment.timestamp,
+        }))
+    }
+
+    /// Where an archive named by a release lives: an absolute URL as is, else relative to the
+    /// index root.
+    pub fn archive_location(&self, archive: &str) -> Location {
+        self.base.join(archive)
+    }
+}

@@ -8,4 +8,5 @@
 pub mod fetch;
 pub mod format;
 pub mod path;
+pub mod seen;
 pub mod signature;

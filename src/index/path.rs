@@ -19,6 +19,13 @@ pub fn signature_file(package_file: &str) -> String {
     format!("{package_file}.minisig")
 }
 
+/// The path of the *signed bundle*: the detached signature followed by the package file's
+/// bytes, in one file. Clients read this one, so a lookup is a single request and can never
+/// pair a file with a signature from another publish.
+pub fn signed_file(package_file: &str) -> String {
+    format!("{package_file}.signed")
+}
+
 /// The path, relative to the index root, where `publish` stores an archive.
 pub fn archive_file(kind: PackageKind, name: &str, version: &str, target: &str) -> String {
     format!(

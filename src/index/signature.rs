@@ -149,6 +149,28 @@ impl TrustedKeys {
     }
 }
 
+/// Builds a signed bundle: the minisign signature text (four lines) then the signed bytes.
+pub fn bundle(signature_text: &str, data: &[u8]) -> Vec<u8> {
+    let mut out = signature_text.trim_end_matches('\n').as_bytes().to_vec();
+    out.push(b'\n');
+    out.extend_from_slice(data);
+    out
+}
+
+/// Splits a signed bundle into (signature text, signed bytes). `None` when it does not start
+/// with a four-line minisign signature.
+pub fn split_bundle(bundle: &[u8]) -> Option<(&str, &[u8])> {
+    let mut end = 0;
+    for _ in 0..4 {
+        let newline = bundle.get(end..)?.iter().position(|b| *b == b'\n')?;
+        end += newline + 1;
+    }
+    let signature = std::str::from_utf8(bundle.get(..end)?).ok()?;
+    signature
+        .starts_with("untrusted comment:")
+        .then_some((signature, bundle.get(end..)?))
+}
+
 fn shorten(s: &str) -> String {
     let first = s.lines().next().unwrap_or_default();
     first.chars().take(60).collect()
@@ -226,6 +248,21 @@ mod tests {
             keys.verify(b"data", "garbage", "crates/1/a.json"),
             Err(SignatureError::Malformed)
         );
+    }
+
+    #[test]
+    fn bundles_split_back_into_signature_and_data() {
+        let (kp, b64) = keypair();
+        let mut keys = TrustedKeys::empty();
+        keys.add_text(&b64).unwrap();
+        let data = b"{\n  \"v\": 1\n}\n";
+        let sig = sign(&kp, data, &comment("crates/1/a.json"));
+        let joined = bundle(&sig, data);
+        let (s, d) = split_bundle(&joined).unwrap();
+        assert_eq!(d, data);
+        assert!(keys.verify(d, s, "crates/1/a.json").is_ok());
+        assert_eq!(split_bundle(b"{}"), None);
+        assert_eq!(split_bundle(b"a\nb\nc\nd\n{}"), None);
     }
 
     #[test]

@@ -1,1 +1,351 @@
-//! (placeholder)
+//! A crates.io-style *sparse* registry: which versions of a crate exist, and which one to install.
+//!
+//! One small request per crate (`<base>/<prefix>/<name>`), never the web API. Parsing and the
+//! choice of version are pure functions; [`Registry::versions`] is the I/O shell. Selection
+//! follows `cargo install`: the newest version matching the requirement that is neither yanked
+//! nor (unless asked for explicitly) a prerelease.
+
+use semver::{Version, VersionReq};
+use serde::Deserialize;
+
+use crate::download::{DownloadError, Fetcher, Location};
+
+/// crates.io's sparse index.
+pub const CRATES_IO_SPARSE: &str = "https://index.crates.io/";
+/// How cargo names crates.io in package ids, whatever protocol it used to read it.
+pub const CRATES_IO_SOURCE_ID: &str = "registry+https://github.com/rust-lang/crates.io-index";
+/// A crate's index file is small (ripgrep's is ~60 KiB); anything far larger is not one.
+const MAX_INDEX_FILE: u64 = 32 * 1024 * 1024;
+
+/// A sparse registry, by base URL.
+#[derive(Debug, Clone)]
+pub struct Registry {
+    base: Location,
+    url: String,
+    is_crates_io: bool,
+}
+
+/// One published version as the registry lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryVersion {
+    pub version: Version,
+    pub yanked: bool,
+    /// SHA-256 of the `.crate` file.
+    pub cksum: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("`{url}` is not a registry URL (expected `https://…`, `http://…` or `sparse+…`)")]
+    BadUrl { url: String },
+    #[error("crate `{name}` was not found in the registry `{registry}`")]
+    NotFound { name: String, registry: String },
+    #[error("no version of `{name}` matches `{req}`{}", newest.as_ref().map(|v| format!("; the newest is {v}")).unwrap_or_default())]
+    NoMatch {
+        name: String,
+        req: String,
+        newest: Option<String>,
+    },
+    #[error("every version of `{name}` matching `{req}` is yanked")]
+    AllYanked { name: String, req: String },
+    #[error("could not read the registry entry for `{name}`: {source}")]
+    Download {
+        name: String,
+        #[source]
+        source: DownloadError,
+    },
+}
+
+impl Registry {
+    pub fn crates_io() -> Self {
+        Self {
+            base: Location::Http(CRATES_IO_SPARSE.to_owned()),
+            url: CRATES_IO_SPARSE.to_owned(),
+            is_crates_io: true,
+        }
+    }
+
+    /// A registry from its base URL, with or without cargo's `sparse+` prefix.
+    pub fn from_url(url: &str) -> Result<Self, RegistryError> {
+        let bare = url.strip_prefix("sparse+").unwrap_or(url);
+        let mut bare = bare.to_owned();
+        if !bare.ends_with('/') {
+            bare.push('/');
+        }
+        if bare.trim_end_matches('/') == CRATES_IO_SPARSE.trim_end_matches('/') {
+            return Ok(Self::crates_io());
+        }
+        let base = Location::parse(&bare).map_err(|_| RegistryError::BadUrl {
+            url: url.to_owned(),
+        })?;
+        Ok(Self {
+            base,
+            url: bare,
+            is_crates_io: false,
+        })
+    }
+
+    pub fn is_crates_io(&self) -> bool {
+        self.is_crates_io
+    }
+
+    /// The base URL, with a trailing `/`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The source part of cargo's package id, as `.crates.toml` records it.
+    pub fn source_id(&self) -> String {
+        if self.is_crates_io {
+            CRATES_IO_SOURCE_ID.to_owned()
+        } else {
+            format!("sparse+{}", self.url)
+        }
+    }
+
+    /// Every version of `name` (one request).
+    pub fn versions(
+        &self,
+        fetcher: &Fetcher,
+        name: &str,
+    ) -> Result<Vec<RegistryVersion>, RegistryError> {
+        let not_found = || RegistryError::NotFound {
+            name: name.to_owned(),
+            registry: self.url.clone(),
+        };
+        let path = sparse_path(name).ok_or_else(not_found)?;
+        let bytes = fetcher
+            .get_small(&self.base.join(&path), MAX_INDEX_FILE)
+            .map_err(|source| RegistryError::Download {
+                name: name.to_owned(),
+                source,
+            })?
+            .ok_or_else(not_found)?;
+        let versions = parse_index_file(&bytes, name);
+        if versions.is_empty() {
+            return Err(not_found());
+        }
+        Ok(versions)
+    }
+}
+
+/// The sparse-index path of a crate: `1/a`, `2/ab`, `3/a/abc`, `ab/cd/abcd`, lower case.
+pub fn sparse_path(name: &str) -> Option<String> {
+    if !crate::index::path::is_valid_crate_name(name) {
+        return None;
+    }
+    let lower = name.to_ascii_lowercase();
+    Some(match lower.len() {
+        1 => format!("1/{lower}"),
+        2 => format!("2/{lower}"),
+        3 => format!("3/{}/{lower}", &lower[..1]),
+        _ => format!("{}/{}/{lower}", &lower[..2], &lower[2..4]),
+    })
+}
+
+#[derive(Deserialize)]
+struct IndexLine {
+    name: String,
+    vers: String,
+    cksum: String,
+    #[serde(default)]
+    yanked: bool,
+}
+
+/// Parses a sparse-index file: one JSON object per line. Lines that do not parse, or that
+/// describe another crate, are skipped, as cargo skips entries it cannot read.
+pub fn parse_index_file(bytes: &[u8], name: &str) -> Vec<RegistryVersion> {
+    bytes
+        .split(|b| *b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<IndexLine>(line).ok())
+        .filter(|line| line.name.eq_ignore_ascii_case(name))
+        .filter_map(|line| {
+            Some(RegistryVersion {
+                version: Version::parse(&line.vers).ok()?,
+                yanked: line.yanked,
+                cksum: line.cksum,
+            })
+        })
+        .collect()
+}
+
+/// Parses a version argument the way `cargo install --version` does: a bare `1.2.3` means
+/// exactly that version (`=1.2.3`); operators (`^ ~ = < >`) or `*` make a requirement; a bare
+/// partial version like `1.2` is refused with the same tip cargo gives.
+pub fn parse_version_arg(text: &str) -> Result<VersionReq, String> {
+    let text = text.trim();
+    let first = text
+        .chars()
+        .next()
+        .ok_or_else(|| "no version was given after `@`".to_owned())?;
+    if let Some(stripped) = text.strip_prefix('v') {
+        return Err(format!(
+            "the version `{text}` is not a valid semver requirement; try `{stripped}`"
+        ));
+    }
+    if "<>=^~".contains(first) || text.contains('*') {
+        return VersionReq::parse(text)
+            .map_err(|_| format!("the version `{text}` is not a valid semver requirement"));
+    }
+    match Version::parse(text) {
+        Ok(v) => Ok(exact_req(&v)),
+        Err(e) => {
+            let mut msg = format!("the version `{text}` is not a valid semver version: {e}");
+            if VersionReq::parse(text).is_ok() {
+                msg.push_str(&format!(
+                    "; to ask for a range, add an explicit qualifier, like `^{text}`"
+                ));
+            }
+            Err(msg)
+        }
+    }
+}
+
+/// `=x.y.z`.
+pub fn exact_req(v: &Version) -> VersionReq {
+    VersionReq {
+        comparators: vec![semver::Comparator {
+            op: semver::Op::Exact,
+            major: v.major,
+            minor: Some(v.minor),
+            patch: Some(v.patch),
+            pre: v.pre.clone(),
+        }],
+    }
+}
+
+/// The exact version a requirement pins, if it pins one (`=1.2.3`).
+pub fn pinned_version(req: &VersionReq) -> Option<Version> {
+    match req.comparators.as_slice() {
+        [c] if c.op == semver::Op::Exact => Some(Version {
+            major: c.major,
+            minor: c.minor?,
+            patch: c.patch?,
+            pre: c.pre.clone(),
+            build: semver::BuildMetadata::EMPTY,
+        }),
+        _ => None,
+    }
+}
+
+/// Picks the version to install: the newest non-yanked one matching `req` (any version when
+/// `None`); prereleases only when the requirement names one, as semver matching does.
+pub fn select_version<'a>(
+    name: &str,
+    versions: &'a [RegistryVersion],
+    req: Option<&VersionReq>,
+) -> Result<&'a RegistryVersion, RegistryError> {
+    let matches = |v: &RegistryVersion| match req {
+        Some(req) => req.matches(&v.version),
+        None => v.version.pre.is_empty(),
+    };
+    let req_text = req.map_or_else(|| "*".to_owned(), ToString::to_string);
+    let candidates: Vec<&RegistryVersion> = versions.iter().filter(|v| matches(v)).collect();
+    if candidates.is_empty() {
+        let newest = versions
+            .iter()
+            .filter(|v| !v.yanked && v.version.pre.is_empty())
+            .map(|v| &v.version)
+            .max()
+            .map(ToString::to_string);
+        return Err(RegistryError::NoMatch {
+            name: name.to_owned(),
+            req: req_text,
+            newest,
+        });
+    }
+    candidates
+        .into_iter()
+        .filter(|v| !v.yanked)
+        .max_by(|a, b| a.version.cmp(&b.version))
+        .ok_or(RegistryError::AllYanked {
+            name: name.to_owned(),
+            req: req_text,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(vers: &str, yanked: bool) -> RegistryVersion {
+        RegistryVersion {
+            version: Version::parse(vers).unwrap(),
+            yanked,
+            cksum: "00".repeat(32),
+        }
+    }
+
+    #[test]
+    fn parses_index_lines_and_skips_garbage() {
+        let file = concat!(
+            r#"{"name":"foo","vers":"1.0.0","deps":[],"cksum":"aa","features":{},"yanked":false}"#,
+            "\nnot json\n",
+            r#"{"name":"foo","vers":"1.1.0","deps":[],"cksum":"bb","features":{},"yanked":true,"v":2}"#,
+            "\n",
+            r#"{"name":"bar","vers":"9.0.0","deps":[],"cksum":"cc","features":{}}"#,
+            "\n"
+        );
+        let parsed = parse_index_file(file.as_bytes(), "foo");
+        assert_eq!(parsed.len(), 2);
+        assert!(parsed[1].yanked);
+        assert_eq!(parsed[0].cksum, "aa");
+    }
+
+    #[test]
+    fn selects_newest_stable_non_yanked() {
+        let all = [
+            v("0.1.0", false),
+            v("0.2.0", false),
+            v("0.3.0-beta.1", false),
+            v("0.4.0", true),
+        ];
+        assert_eq!(select_version("x", &all, None).unwrap().version.to_string(), "0.2.0");
+        let req = parse_version_arg("^0.1").unwrap();
+        assert_eq!(select_version("x", &all, Some(&req)).unwrap().version.to_string(), "0.1.0");
+        let req = parse_version_arg("0.3.0-beta.1").unwrap();
+        assert_eq!(
+            select_version("x", &all, Some(&req)).unwrap().version.to_string(),
+            "0.3.0-beta.1"
+        );
+    }
+
+    #[test]
+    fn explains_unmatched_and_yanked_requirements() {
+        let all = [v("0.1.0", false), v("0.4.0", true)];
+        let req = parse_version_arg("^9").unwrap();
+        let err = select_version("x", &all, Some(&req)).unwrap_err().to_string();
+        assert_eq!(err, "no version of `x` matches `^9`; the newest is 0.1.0");
+        let req = parse_version_arg("^0.4").unwrap();
+        let err = select_version("x", &all, Some(&req)).unwrap_err().to_string();
+        assert_eq!(err, "every version of `x` matching `^0.4` is yanked");
+    }
+
+    #[test]
+    fn version_arguments_follow_cargo_install() {
+        assert_eq!(parse_version_arg("1.2.3").unwrap().to_string(), "=1.2.3");
+        assert_eq!(parse_version_arg("^1.2").unwrap().to_string(), "^1.2");
+        assert_eq!(parse_version_arg("~1").unwrap().to_string(), "~1");
+        let tip = parse_version_arg("1.2").unwrap_err();
+        assert!(tip.contains("`^1.2`"), "{tip}");
+        assert!(parse_version_arg("v1.2.3").unwrap_err().contains("try `1.2.3`"));
+        assert_eq!(
+            pinned_version(&parse_version_arg("1.2.3").unwrap()).map(|v| v.to_string()),
+            Some("1.2.3".to_owned())
+        );
+        assert_eq!(pinned_version(&parse_version_arg("^1.2.3").unwrap()), None);
+    }
+
+    #[test]
+    fn sparse_paths_and_source_ids() {
+        assert_eq!(sparse_path("Serde").as_deref(), Some("se/rd/serde"));
+        assert_eq!(sparse_path("syn").as_deref(), Some("3/s/syn"));
+        assert_eq!(sparse_path("../x"), None);
+        assert_eq!(
+            Registry::from_url("sparse+https://index.crates.io").unwrap().source_id(),
+            CRATES_IO_SOURCE_ID
+        );
+        let alt = Registry::from_url("http://127.0.0.1:9/reg").unwrap();
+        assert_eq!(alt.source_id(), "sparse+http://127.0.0.1:9/reg/");
+    }
+}

@@ -1,0 +1,4 @@
+//! The operations the binaries run: each wires the layers together for one command.
+//! Binaries parse arguments and call one of these; these never parse arguments themselves.
+
+pub mod install_crates;
