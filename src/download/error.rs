@@ -1,0 +1,289 @@
+//! The download layer's error type, and how ureq's and the OS's failures map onto it.
+//!
+//! Every message names its subject (URL or path) and reads as one sentence; callers classify with
+//! [`DownloadError::is_verification_failure`] and [`DownloadError::is_unreachable`], never by text.
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// A failure to get bytes from a [`Location`](crate::download::Location).
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    /// HTTP 404/410, or a missing file, where the caller needs the bytes.
+    #[error("`{url}` was not found")]
+    NotFound { url: String },
+    /// An HTTP status the download cannot use (after retries, for 5xx and 429).
+    #[error("`{url}` answered HTTP {status}")]
+    Status { url: String, status: u16 },
+    /// The connection failed or broke (after retries, when that can be transient).
+    #[error("could not reach `{url}`: {reason}")]
+    Network { url: String, reason: String },
+    /// Nothing arrived for longer than the configured timeout.
+    #[error("`{url}` sent nothing for more than {}", seconds(*after))]
+    Timeout { url: String, after: Duration },
+    /// A small document was larger than the caller allows.
+    #[error("`{url}` is larger than the {limit} bytes allowed for it")]
+    TooLarge { url: String, limit: u64 },
+    /// An archive's size differs from the signed index's; `actual` is `None` when the body went
+    /// on past the expected size (it is not read to its end).
+    #[error("{}", size_mismatch(url, *expected, *actual))]
+    SizeMismatch {
+        url: String,
+        expected: u64,
+        actual: Option<u64>,
+    },
+    /// An archive's sha256 differs from the signed index's.
+    #[error("checksum mismatch for `{url}`: expected {expected}, got {actual}")]
+    ChecksumMismatch {
+        url: String,
+        expected: String,
+        actual: String,
+    },
+    /// A local source could not be read.
+    #[error("could not read `{}`: {}", path.display(), plain_io(source))]
+    Read { path: PathBuf, source: io::Error },
+    /// The destination could not be written.
+    #[error("could not write `{}`: {}", path.display(), plain_io(source))]
+    Io { path: PathBuf, source: io::Error },
+    /// A base that is neither an `http(s)://` URL, a `file://` URL nor a path.
+    #[error("`{location}` is not an http://, https:// or file:// URL, nor a directory path")]
+    BadLocation { location: String },
+    /// A destination file name that is not a single plain path component.
+    #[error("`{name}` is not a plain file name to download to")]
+    BadFileName { name: String },
+}
+
+impl DownloadError {
+    /// The bytes arrived but are not the ones the signed index describes (size or checksum).
+    pub fn is_verification_failure(&self) -> bool {
+        matches!(
+            self,
+            Self::SizeMismatch { .. } | Self::ChecksumMismatch { .. }
+        )
+    }
+
+    /// The host is down or unreachable: network failure, timeout, or a 5xx answer.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            Self::Network { .. } | Self::Timeout { .. } => true,
+            Self::Status { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
+}
+
+/// A failed attempt, and whether trying again from scratch may succeed.
+pub(super) struct Failure {
+    pub(super) error: DownloadError,
+    pub(super) transient: bool,
+}
+
+impl Failure {
+    pub(super) fn fatal(error: DownloadError) -> Self {
+        Self {
+            error,
+            transient: false,
+        }
+    }
+}
+
+impl From<DownloadError> for Failure {
+    fn from(error: DownloadError) -> Self {
+        Self::fatal(error)
+    }
+}
+
+/// Classifies a status that is not a success: 5xx and 429 are worth retrying (overload, a
+/// restarting server, a CDN hiccup); any other 4xx will answer the same again.
+pub(super) fn status_failure(url: &str, status: u16) -> Failure {
+    Failure {
+        error: DownloadError::Status {
+            url: url.to_owned(),
+            status,
+        },
+        transient: status >= 500 || status == 429,
+    }
+}
+
+/// Maps a ureq error (from sending the request or reading the body) to ours.
+pub(super) fn transport_failure(url: &str, error: ureq::Error, timeout: Duration) -> Failure {
+    let url = url.to_owned();
+    match error {
+        ureq::Error::Timeout(_) => Failure {
+            error: DownloadError::Timeout {
+                url,
+                after: timeout,
+            },
+            transient: true,
+        },
+        ureq::Error::Io(e) if e.kind() == io::ErrorKind::TimedOut => Failure {
+            error: DownloadError::Timeout {
+                url,
+                after: timeout,
+            },
+            transient: true,
+        },
+        other => {
+            let transient = match &other {
+                // A flaky resolver or a server restarting behind its address.
+                ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => true,
+                ureq::Error::Io(e) => is_transient_io(e),
+                _ => false,
+            };
+            Failure {
+                error: DownloadError::Network {
+                    url,
+                    reason: network_reason(&other),
+                },
+                transient,
+            }
+        }
+    }
+}
+
+/// A body read error: ureq hands its own errors back wrapped in `io::Error`; unwrap them so a
+/// per-read timeout is reported as a timeout.
+pub(super) fn body_failure(url: &str, error: io::Error, timeout: Duration) -> Failure {
+    transport_failure(url, ureq::Error::from(error), timeout)
+}
+
+fn is_transient_io(e: &io::Error) -> bool {
+    use io::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::ConnectionRefused
+            | K::ConnectionReset
+            | K::ConnectionAborted
+            | K::NotConnected
+            | K::BrokenPipe
+            | K::UnexpectedEof
+            | K::TimedOut
+            | K::WouldBlock
+            | K::Interrupted
+    )
+}
+
+/// A plain reason for a transport failure, without Debug output or OS error codes.
+fn network_reason(error: &ureq::Error) -> String {
+    match error {
+        ureq::Error::HostNotFound => "the host name could not be resolved".to_owned(),
+        ureq::Error::ConnectionFailed => "the connection failed".to_owned(),
+        ureq::Error::TooManyRedirects => "too many redirects".to_owned(),
+        ureq::Error::Io(e) => match e.kind() {
+            io::ErrorKind::ConnectionRefused => "connection refused".to_owned(),
+            io::ErrorKind::ConnectionReset => "the connection was reset".to_owned(),
+            io::ErrorKind::UnexpectedEof => {
+                "the connection closed before the whole response arrived".to_owned()
+            }
+            _ => plain_io(e),
+        },
+        other => other.to_string(),
+    }
+}
+
+/// An io error's message without the ` (os error N)` suffix users cannot act on.
+pub(super) fn plain_io(error: &io::Error) -> String {
+    let text = error.to_string();
+    match text.find(" (os error ") {
+        Some(at) => text.get(..at).unwrap_or(&text).to_owned(),
+        None => text,
+    }
+}
+
+fn seconds(duration: Duration) -> String {
+    if duration.subsec_millis() == 0 {
+        format!("{} s", duration.as_secs())
+    } else {
+        format!("{:.1} s", duration.as_secs_f64())
+    }
+}
+
+fn size_mismatch(url: &str, expected: u64, actual: Option<u64>) -> String {
+    match actual {
+        Some(actual) => {
+            format!("`{url}` sent {actual} bytes where the signed index says {expected}")
+        }
+        None => format!("`{url}` sent more than the {expected} bytes the signed index says"),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // tests fail loudly by unwrapping
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_their_subject_in_one_sentence() {
+        let url = "https://h/a.tar.gz".to_owned();
+        let cases = [
+            (
+                DownloadError::Status {
+                    url: url.clone(),
+                    status: 500,
+                },
+                "`https://h/a.tar.gz` answered HTTP 500",
+            ),
+            (
+                DownloadError::SizeMismatch {
+                    url: url.clone(),
+                    expected: 10,
+                    actual: Some(7),
+                },
+                "`https://h/a.tar.gz` sent 7 bytes where the signed index says 10",
+            ),
+            (
+                DownloadError::SizeMismatch {
+                    url: url.clone(),
+                    expected: 10,
+                    actual: None,
+                },
+                "`https://h/a.tar.gz` sent more than the 10 bytes the signed index says",
+            ),
+            (
+                DownloadError::Timeout {
+                    url,
+                    after: Duration::from_secs(15),
+                },
+                "`https://h/a.tar.gz` sent nothing for more than 15 s",
+            ),
+            (
+                DownloadError::Io {
+                    path: PathBuf::from("/d/x"),
+                    source: io::Error::from_raw_os_error(28),
+                },
+                "could not write `/d/x`: No space left on device",
+            ),
+        ];
+        for (error, text) in cases {
+            assert_eq!(error.to_string(), text);
+        }
+    }
+
+    #[test]
+    fn classifies_verification_and_unreachable() {
+        let url = String::new();
+        let status = |status| DownloadError::Status {
+            url: url.clone(),
+            status,
+        };
+        assert!(status(503).is_unreachable());
+        assert!(!status(403).is_unreachable());
+        assert!(
+            DownloadError::ChecksumMismatch {
+                url: url.clone(),
+                expected: String::new(),
+                actual: String::new(),
+            }
+            .is_verification_failure()
+        );
+        assert!(!status(500).is_verification_failure());
+    }
+
+    #[test]
+    fn retries_server_errors_and_rate_limits_only() {
+        assert!(status_failure("u", 500).transient);
+        assert!(status_failure("u", 429).transient);
+        assert!(!status_failure("u", 403).transient);
+    }
+}

@@ -1,0 +1,432 @@
+//! Bytes over HTTP(S) or from local files: small documents into memory with a size cap, archives
+//! streamed to `<dir>/<name>.partial` while hashing, then size- and sha256-checked and renamed.
+//!
+//! This layer moves bytes only: it never parses index files and never touches install dirs.
+//! Transient failures (connect/reset errors, timeouts, 5xx, 429) are retried from scratch, a
+//! bounded number of times.
+
+mod error;
+mod location;
+
+#[cfg(test)]
+mod tests;
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+pub use self::error::DownloadError;
+use self::error::{Failure, body_failure, status_failure, transport_failure};
+pub use self::location::Location;
+
+/// Streaming buffer size: large enough for few syscalls, small enough to never matter in memory.
+const CHUNK: usize = 64 * 1024;
+
+/// Error bodies up to this size are read and dropped so the connection goes back to the pool.
+const DRAIN_LIMIT: u64 = 64 * 1024;
+
+/// Network settings for a [`Fetcher`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetConfig {
+    /// Connect timeout, and the longest a server may go without sending anything (per read, not
+    /// a whole-body deadline, so a big archive on a slow but live link is not cut off).
+    pub timeout: Duration,
+    /// Extra attempts after a transient failure.
+    pub retries: u32,
+    /// The `User-Agent` header sent with every request.
+    pub user_agent: String,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(15),
+            retries: 2,
+            user_agent: concat!("quickinstall/", env!("CARGO_PKG_VERSION")).to_owned(),
+        }
+    }
+}
+
+/// Fetches from [`Location`]s. Cheap to clone; clones share one connection pool and one request
+/// counter, so the archive download reuses the index request's connection.
+#[derive(Clone, Debug)]
+pub struct Fetcher {
+    agent: ureq::Agent,
+    timeout: Duration,
+    retries: u32,
+    requests: Arc<AtomicU64>,
+}
+
+impl Fetcher {
+    /// A fetcher with proxies taken from `ALL_PROXY`/`HTTPS_PROXY`/`HTTP_PROXY` and `NO_PROXY`
+    /// (ureq's default `Proxy::try_from_env()`).
+    pub fn new(config: &NetConfig) -> Self {
+        Self::with_proxy(config, ureq::Proxy::try_from_env())
+    }
+
+    fn with_proxy(config: &NetConfig, proxy: Option<ureq::Proxy>) -> Self {
+        let timeout = Some(config.timeout);
+        let agent = ureq::Agent::config_builder()
+            // Statuses are classified here (404 → None, 5xx → retry), not by ureq.
+            .http_status_as_error(false)
+            .proxy(proxy)
+            .user_agent(config.user_agent.as_str())
+            .timeout_connect(timeout)
+            // Headers must be complete within `timeout` of sending the request: a server
+            // dripping header bytes cannot hold us forever.
+            .timeout_recv_response(timeout)
+            // Inactivity, not a deadline: each read may wait `timeout`, however long the body.
+            .timeout_per_read(timeout)
+            .timeout_per_write(timeout)
+            .build()
+            .new_agent();
+        Self {
+            agent,
+            timeout: config.timeout,
+            retries: config.retries,
+            requests: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// How many HTTP requests this fetcher (and its clones) has sent, retries included;
+    /// redirects ureq follows inside one request are not counted.
+    pub fn requests_sent(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// A small document, at most `limit` bytes (more → [`DownloadError::TooLarge`]).
+    /// `Ok(None)` for HTTP 404/410 or a missing file.
+    pub fn get_small(&self, loc: &Location, limit: u64) -> Result<Option<Vec<u8>>, DownloadError> {
+        match loc {
+            Location::File(path) => read_small_file(path, limit),
+            Location::Http(url) => self.retrying(|| self.get_small_http(url, limit)),
+        }
+    }
+
+    /// Streams an archive into `<dir>/<file_name>.partial`, hashing it and reporting
+    /// `progress(bytes_so_far)` (which restarts from 0 if a transient failure is retried), then
+    /// checks size and sha256, syncs, renames to `<dir>/<file_name>` and returns that path.
+    /// At most `expected_size + 1` bytes are read. On any failure nothing is left in `dir`.
+    /// A 404/410 or a missing file is [`DownloadError::NotFound`].
+    pub fn download_verified(
+        &self,
+        loc: &Location,
+        dir: &Path,
+        file_name: &str,
+        expected_size: u64,
+        expected_sha256: &str,
+        progress: &dyn Fn(u64),
+    ) -> Result<PathBuf, DownloadError> {
+        if !is_plain_file_name(file_name) {
+            return Err(DownloadError::BadFileName {
+                name: file_name.to_owned(),
+            });
+        }
+        let target = Target {
+            partial: dir.join(format!("{file_name}.partial")),
+            dest: dir.join(file_name),
+            url: loc.to_string(),
+            expected_size,
+            expected_sha256: expected_sha256.to_ascii_lowercase(),
+        };
+        match loc {
+            Location::File(path) => {
+                let source = File::open(path).map_err(|e| {
+                    if e.kind() == io::ErrorKind::NotFound {
+                        DownloadError::NotFound {
+                            url: target.url.clone(),
+                        }
+                    } else {
+                        DownloadError::Read {
+                            path: path.clone(),
+                            source: e,
+                        }
+                    }
+                })?;
+                let read_error = |e: io::Error| {
+                    Failure::fatal(DownloadError::Read {
+                        path: path.clone(),
+                        source: e,
+                    })
+                };
+                target
+                    .stream(source, None, progress, read_error)
+                    .map_err(|f| f.error)
+            }
+            Location::Http(url) => self.retrying(|| {
+                let response = self.send(url)?;
+                let status = response.status().as_u16();
+                if is_gone(status) {
+                    return Err(Failure::fatal(DownloadError::NotFound { url: url.clone() }));
+                }
+                if !response.status().is_success() {
+                    drain(response);
+                    return Err(status_failure(url, status));
+                }
+                let body = response.into_body();
+                let announced = body.content_length();
+                let timeout = self.timeout;
+                target.stream(body.into_reader(), announced, progress, |e| {
+                    body_failure(url, e, timeout)
+                })
+            }),
+        }
+    }
+
+    fn get_small_http(&self, url: &str, limit: u64) -> Result<Option<Vec<u8>>, Failure> {
+        let response = self.send(url)?;
+        let status = response.status().as_u16();
+        if is_gone(status) {
+            drain(response);
+            return Ok(None);
+        }
+        if !response.status().is_success() {
+            drain(response);
+            return Err(status_failure(url, status));
+        }
+        let mut body = response.into_body();
+        if body.content_length().is_some_and(|len| len > limit) {
+            return Err(too_large(url, limit));
+        }
+        match body.with_config().limit(limit).read_to_vec() {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(ureq::Error::BodyExceedsLimit(_)) => Err(too_large(url, limit)),
+            Err(e) => Err(transport_failure(url, e, self.timeout)),
+        }
+    }
+
+    fn send(&self, url: &str) -> Result<ureq::http::Response<ureq::Body>, Failure> {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        self.agent
+            .get(url)
+            .call()
+            .map_err(|e| transport_failure(url, e, self.timeout))
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the retries are spent.
+    fn retrying<T>(
+        &self,
+        mut attempt: impl FnMut() -> Result<T, Failure>,
+    ) -> Result<T, DownloadError> {
+        let mut failures = 0;
+        loop {
+            match attempt() {
+                Ok(value) => return Ok(value),
+                Err(failure) if failure.transient && failures < self.retries => {
+                    std::thread::sleep(backoff(failures));
+                    failures += 1;
+                }
+                Err(failure) => return Err(failure.error),
+            }
+        }
+    }
+}
+
+/// 200 ms, 800 ms, 3.2 s, then 5 s: long enough for a restarting server, short for a person.
+fn backoff(failures: u32) -> Duration {
+    let millis = 200u64.saturating_mul(4u64.saturating_pow(failures));
+    Duration::from_millis(millis.min(5_000))
+}
+
+/// HTTP statuses that mean "this file does not exist".
+fn is_gone(status: u16) -> bool {
+    status == 404 || status == 410
+}
+
+fn too_large(url: &str, limit: u64) -> Failure {
+    Failure::fatal(DownloadError::TooLarge {
+        url: url.to_owned(),
+        limit,
+    })
+}
+
+/// Reads a small error body when its length is known and small, so keep-alive can reuse the
+/// connection; otherwise drops it (closing the connection) rather than wait on it.
+fn drain(response: ureq::http::Response<ureq::Body>) {
+    let mut body = response.into_body();
+    if body.content_length().is_some_and(|len| len <= DRAIN_LIMIT) {
+        // Best effort: a failure here only costs the pooled connection.
+        let _ = body.with_config().limit(DRAIN_LIMIT).read_to_vec();
+    }
+}
+
+fn read_small_file(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, DownloadError> {
+    let read_error = |source| DownloadError::Read {
+        path: path.to_owned(),
+        source,
+    };
+    let file = match File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(read_error(e)),
+    };
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if u64::try_from(bytes.len()).map_or(true, |len| len > limit) {
+        return Err(DownloadError::TooLarge {
+            url: path.display().to_string(),
+            limit,
+        });
+    }
+    Ok(Some(bytes))
+}
+
+/// A single path component: no separators, not `.`/`..`, so the file lands in `dir` itself.
+fn is_plain_file_name(name: &str) -> bool {
+    !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
+}
+
+/// Where and what one archive download must produce.
+struct Target {
+    partial: PathBuf,
+    dest: PathBuf,
+    url: String,
+    expected_size: u64,
+    expected_sha256: String,
+}
+
+impl Target {
+    /// One attempt: source → `.partial` (hashing) → checks → sync → rename.
+    /// `read_error` maps a source read failure (and says whether it is worth retrying).
+    fn stream(
+        &self,
+        source: impl Read,
+        announced_size: Option<u64>,
+        progress: &dyn Fn(u64),
+        read_error: impl Fn(io::Error) -> Failure,
+    ) -> Result<PathBuf, Failure> {
+        // The signed size is known up front: refuse a mismatching Content-Length before
+        // writing anything.
+        if let Some(announced) = announced_size
+            && announced != self.expected_size
+        {
+            return Err(self.size_mismatch(Some(announced)));
+        }
+        let mut partial = Partial::create(&self.partial)?;
+        // One byte more than expected tells "too long" from "exact" without reading further.
+        let mut source = source.take(self.expected_size.saturating_add(1));
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; CHUNK];
+        let mut total: u64 = 0;
+        loop {
+            let n = match source.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(read_error(e)),
+            };
+            let chunk = buf.get(..n).unwrap_or_default();
+            total = total.saturating_add(n as u64);
+            if total > self.expected_size {
+                return Err(self.size_mismatch(None));
+            }
+            partial.write(chunk)?;
+            hasher.update(chunk);
+            progress(total);
+        }
+        if total != self.expected_size {
+            return Err(self.size_mismatch(Some(total)));
+        }
+        let actual = to_hex(&hasher.finalize());
+        if actual != self.expected_sha256 {
+            return Err(Failure::fatal(DownloadError::ChecksumMismatch {
+                url: self.url.clone(),
+                expected: self.expected_sha256.clone(),
+                actual,
+            }));
+        }
+        partial.persist(&self.dest)?;
+        Ok(self.dest.clone())
+    }
+
+    fn size_mismatch(&self, actual: Option<u64>) -> Failure {
+        Failure::fatal(DownloadError::SizeMismatch {
+            url: self.url.clone(),
+            expected: self.expected_size,
+            actual,
+        })
+    }
+}
+
+/// The `.partial` file being written; removed on drop unless persisted, so no failure path
+/// (error, retry or panic) leaves it behind.
+struct Partial {
+    /// `None` once closed: Windows cannot rename or remove a file that is still open.
+    file: Option<File>,
+    path: PathBuf,
+    persisted: bool,
+}
+
+impl Partial {
+    fn create(path: &Path) -> Result<Self, Failure> {
+        let io_error = |e| write_failure(path, e);
+        // A `.partial` from an interrupted earlier run is ours to replace.
+        match fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_error(e)),
+        }
+        // `create_new`: if someone else creates it between the remove and here, fail rather
+        // than interleave writes with them.
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(io_error)?;
+        Ok(Self {
+            file: Some(file),
+            path: path.to_owned(),
+            persisted: false,
+        })
+    }
+
+    fn write(&mut self, chunk: &[u8]) -> Result<(), Failure> {
+        match &mut self.file {
+            Some(file) => file
+                .write_all(chunk)
+                .map_err(|e| write_failure(&self.path, e)),
+            None => Ok(()),
+        }
+    }
+
+    fn persist(mut self, dest: &Path) -> Result<(), Failure> {
+        if let Some(file) = self.file.take() {
+            file.sync_data().map_err(|e| write_failure(&self.path, e))?;
+        }
+        fs::rename(&self.path, dest).map_err(|e| write_failure(dest, e))?;
+        self.persisted = true;
+        Ok(())
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        drop(self.file.take());
+        if !self.persisted {
+            // Best effort: the error being returned matters more than a failed cleanup.
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+fn write_failure(path: &Path, source: io::Error) -> Failure {
+    Failure::fatal(DownloadError::Io {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn to_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}

@@ -1,0 +1,559 @@
+//! Behaviour of the fetcher against canned loopback servers and local files.
+
+#![allow(clippy::unwrap_used)] // tests fail loudly by unwrapping
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::{DownloadError, Fetcher, Location, NetConfig, to_hex};
+
+/// What the test server does with one request.
+enum Reply {
+    /// A complete response with `Content-Length`; the connection stays open.
+    Full(u16, &'static [u8]),
+    /// Announces `Content-Length: announced`, sends `body`, closes: a truncated body.
+    Truncated(usize, &'static [u8]),
+    /// No `Content-Length`: the body runs until the connection closes.
+    UntilClose(&'static [u8]),
+    /// Reads the request, answers nothing, and waits for the client to give up.
+    Silent,
+    /// Sends `body` with `Content-Length`, one byte-chunk of it every `gap`: slow but alive.
+    Drip(&'static [u8], Duration),
+}
+
+/// A loopback HTTP/1.1 server answering requests, in arrival order, from a script.
+struct Server {
+    base: String,
+    connections: Arc<AtomicUsize>,
+}
+
+impl Server {
+    fn start(replies: Vec<Reply>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let connections = Arc::new(AtomicUsize::new(0));
+        let script = Arc::new(Mutex::new(VecDeque::from(replies)));
+        let counter = Arc::clone(&connections);
+        // The accept loop ends with the test process; each connection thread ends when the
+        // client closes its side.
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { continue };
+                counter.fetch_add(1, Ordering::SeqCst);
+                let script = Arc::clone(&script);
+                std::thread::spawn(move || serve_connection(stream, &script));
+            }
+        });
+        Self { base, connections }
+    }
+
+    fn location(&self, path: &str) -> Location {
+        Location::parse(&self.base).unwrap().join(path)
+    }
+
+    fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+fn serve_connection(stream: TcpStream, script: &Mutex<VecDeque<Reply>>) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut out = stream;
+    loop {
+        // Read one request head (GET requests have no body).
+        let mut saw_request = false;
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) if line == "\r\n" && saw_request => break,
+                Ok(_) => saw_request = true,
+            }
+        }
+        let Some(reply) = script.lock().unwrap().pop_front() else {
+            return;
+        };
+        match reply {
+            Reply::Full(status, body) => {
+                let head = format!(
+                    "HTTP/1.1 {status} Canned\r\nContent-Length: {}\r\n\r\n",
+                    body.len()
+                );
+                out.write_all(head.as_bytes()).unwrap();
+                out.write_all(body).unwrap();
+            }
+            Reply::Truncated(announced, body) => {
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {announced}\r\n\r\n");
+                out.write_all(head.as_bytes()).unwrap();
+                out.write_all(body).unwrap();
+                return;
+            }
+            Reply::UntilClose(body) => {
+                out.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n")
+                    .unwrap();
+                out.write_all(body).unwrap();
+                return;
+            }
+            Reply::Drip(body, gap) => {
+                let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+                out.write_all(head.as_bytes()).unwrap();
+                for chunk in body.chunks(body.len().div_ceil(6)) {
+                    std::thread::sleep(gap);
+                    out.write_all(chunk).unwrap();
+                }
+            }
+            Reply::Silent => {
+                // Blocks until the client closes the connection after its timeout.
+                let _ = reader.read_to_end(&mut Vec::new());
+                return;
+            }
+        }
+    }
+}
+
+/// A fetcher that ignores proxy variables, so loopback requests stay on loopback.
+fn fetcher(retries: u32, timeout: Duration) -> Fetcher {
+    let config = NetConfig {
+        timeout,
+        retries,
+        ..NetConfig::default()
+    };
+    Fetcher::with_proxy(&config, None)
+}
+
+fn quick_fetcher(retries: u32) -> Fetcher {
+    fetcher(retries, Duration::from_secs(5))
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    to_hex(&Sha256::digest(bytes))
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+const ARCHIVE: &[u8] = b"pretend this is a tar.gz archive";
+
+fn download(
+    fetcher: &Fetcher,
+    loc: &Location,
+    dir: &Path,
+    size: u64,
+    sha: &str,
+) -> Result<std::path::PathBuf, DownloadError> {
+    fetcher.download_verified(loc, dir, "a.tar.gz", size, sha, &|_| {})
+}
+
+#[test]
+fn get_small_returns_body_of_200() {
+    let server = Server::start(vec![Reply::Full(200, b"{\"v\":1}")]);
+    let bytes = quick_fetcher(0)
+        .get_small(&server.location("crates/ri/pg/ripgrep.json"), 1024)
+        .unwrap();
+    assert_eq!(bytes.as_deref(), Some(&b"{\"v\":1}"[..]));
+}
+
+#[test]
+fn get_small_returns_none_for_404_and_410() {
+    let server = Server::start(vec![Reply::Full(404, b"nope"), Reply::Full(410, b"")]);
+    let fetcher = quick_fetcher(0);
+    assert_eq!(
+        fetcher.get_small(&server.location("a"), 1024).unwrap(),
+        None
+    );
+    assert_eq!(
+        fetcher.get_small(&server.location("b"), 1024).unwrap(),
+        None
+    );
+}
+
+#[test]
+fn retries_after_500_and_counts_both_requests() {
+    let server = Server::start(vec![Reply::Full(500, b"oops"), Reply::Full(200, b"ok")]);
+    let fetcher = quick_fetcher(2);
+    let bytes = fetcher.get_small(&server.location("a"), 1024).unwrap();
+    assert_eq!(bytes.as_deref(), Some(&b"ok"[..]));
+    assert_eq!(fetcher.requests_sent(), 2);
+}
+
+#[test]
+fn gives_up_after_the_configured_retries() {
+    let server = Server::start(vec![
+        Reply::Full(503, b""),
+        Reply::Full(503, b""),
+        Reply::Full(200, b"too late"),
+    ]);
+    let fetcher = quick_fetcher(1);
+    let err = fetcher.get_small(&server.location("a"), 1024).unwrap_err();
+    assert!(
+        matches!(err, DownloadError::Status { status: 503, .. }),
+        "{err}"
+    );
+    assert!(err.is_unreachable());
+    assert_eq!(fetcher.requests_sent(), 2);
+}
+
+#[test]
+fn does_not_retry_other_client_errors() {
+    let server = Server::start(vec![Reply::Full(403, b""), Reply::Full(200, b"ok")]);
+    let fetcher = quick_fetcher(2);
+    let err = fetcher.get_small(&server.location("a"), 1024).unwrap_err();
+    assert!(
+        matches!(err, DownloadError::Status { status: 403, .. }),
+        "{err}"
+    );
+    assert_eq!(fetcher.requests_sent(), 1);
+}
+
+#[test]
+fn get_small_refuses_a_body_over_the_limit() {
+    // One with an honest Content-Length, one without: both are refused.
+    let server = Server::start(vec![
+        Reply::Full(200, b"0123456789"),
+        Reply::UntilClose(b"0123456789"),
+    ]);
+    let fetcher = quick_fetcher(0);
+    for path in ["a", "b"] {
+        let err = fetcher.get_small(&server.location(path), 9).unwrap_err();
+        assert!(
+            matches!(err, DownloadError::TooLarge { limit: 9, .. }),
+            "{err}"
+        );
+    }
+}
+
+#[test]
+fn get_small_accepts_a_body_exactly_at_the_limit() {
+    let server = Server::start(vec![Reply::Full(200, b"0123456789")]);
+    let bytes = quick_fetcher(0)
+        .get_small(&server.location("a"), 10)
+        .unwrap();
+    assert_eq!(bytes.map(|b| b.len()), Some(10));
+}
+
+#[test]
+fn two_requests_reuse_one_connection() {
+    let server = Server::start(vec![Reply::Full(200, b"index"), Reply::Full(200, ARCHIVE)]);
+    let fetcher = quick_fetcher(0);
+    fetcher.get_small(&server.location("i.json"), 1024).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    download(
+        &fetcher,
+        &server.location("a.tar.gz"),
+        dir.path(),
+        ARCHIVE.len() as u64,
+        &sha256(ARCHIVE),
+    )
+    .unwrap();
+    assert_eq!(fetcher.requests_sent(), 2);
+    assert_eq!(server.connections(), 1);
+}
+
+#[test]
+fn silent_server_ends_in_timeout() {
+    let server = Server::start(vec![Reply::Silent]);
+    let err = fetcher(0, Duration::from_secs(1))
+        .get_small(&server.location("a"), 1024)
+        .unwrap_err();
+    assert!(matches!(err, DownloadError::Timeout { .. }), "{err}");
+    assert!(err.is_unreachable());
+}
+
+#[test]
+fn slow_but_alive_body_outlasts_the_timeout() {
+    // Six chunks half a second apart: three seconds in all, against a two-second timeout that
+    // must apply to silence between reads, not to the whole body.
+    let server = Server::start(vec![Reply::Drip(ARCHIVE, Duration::from_millis(500))]);
+    let dir = tempfile::tempdir().unwrap();
+    let path = download(
+        &fetcher(0, Duration::from_secs(2)),
+        &server.location("a.tar.gz"),
+        dir.path(),
+        ARCHIVE.len() as u64,
+        &sha256(ARCHIVE),
+    )
+    .unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), ARCHIVE);
+}
+
+#[test]
+fn refused_connection_is_a_network_error() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    let err = quick_fetcher(0)
+        .get_small(&Location::parse(&base).unwrap().join("a"), 1024)
+        .unwrap_err();
+    assert!(matches!(err, DownloadError::Network { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with(&format!("could not reach `{base}/a`: "))
+    );
+}
+
+#[test]
+fn downloads_verified_archive_and_reports_progress() {
+    let server = Server::start(vec![Reply::Full(200, ARCHIVE)]);
+    let dir = tempfile::tempdir().unwrap();
+    let seen = Mutex::new(Vec::new());
+    let path = quick_fetcher(0)
+        .download_verified(
+            &server.location("a.tar.gz"),
+            dir.path(),
+            "a.tar.gz",
+            ARCHIVE.len() as u64,
+            &sha256(ARCHIVE).to_uppercase(),
+            &|n| seen.lock().unwrap().push(n),
+        )
+        .unwrap();
+    assert_eq!(path, dir.path().join("a.tar.gz"));
+    assert_eq!(std::fs::read(&path).unwrap(), ARCHIVE);
+    assert_eq!(entries(dir.path()), ["a.tar.gz"]);
+    let seen = seen.into_inner().unwrap();
+    assert_eq!(seen.last(), Some(&(ARCHIVE.len() as u64)));
+    assert!(seen.windows(2).all(|w| w[0] <= w[1]));
+}
+
+#[test]
+fn replaces_a_stale_partial_file() {
+    let server = Server::start(vec![Reply::Full(200, ARCHIVE)]);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.tar.gz.partial"), b"left by a crash").unwrap();
+    let path = download(
+        &quick_fetcher(0),
+        &server.location("a.tar.gz"),
+        dir.path(),
+        ARCHIVE.len() as u64,
+        &sha256(ARCHIVE),
+    )
+    .unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), ARCHIVE);
+    assert_eq!(entries(dir.path()), ["a.tar.gz"]);
+}
+
+#[test]
+fn missing_archive_is_not_found() {
+    let server = Server::start(vec![Reply::Full(404, b"")]);
+    let dir = tempfile::tempdir().unwrap();
+    let err = download(
+        &quick_fetcher(2),
+        &server.location("a"),
+        dir.path(),
+        1,
+        "00",
+    )
+    .unwrap_err();
+    assert!(matches!(err, DownloadError::NotFound { .. }), "{err}");
+    assert!(entries(dir.path()).is_empty());
+}
+
+#[test]
+fn truncated_body_fails_and_leaves_nothing() {
+    // Retried once (a broken connection may be transient), truncated again.
+    let server = Server::start(vec![
+        Reply::Truncated(ARCHIVE.len(), &ARCHIVE[..10]),
+        Reply::Truncated(ARCHIVE.len(), &ARCHIVE[..10]),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = quick_fetcher(1);
+    let err = download(
+        &fetcher,
+        &server.location("a.tar.gz"),
+        dir.path(),
+        ARCHIVE.len() as u64,
+        &sha256(ARCHIVE),
+    )
+    .unwrap_err();
+    assert!(matches!(err, DownloadError::Network { .. }), "{err}");
+    assert_eq!(fetcher.requests_sent(), 2);
+    assert!(entries(dir.path()).is_empty());
+}
+
+#[test]
+fn wrong_checksum_fails_and_leaves_nothing() {
+    let server = Server::start(vec![Reply::Full(200, ARCHIVE)]);
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = quick_fetcher(2);
+    let err = download(
+        &fetcher,
+        &server.location("a.tar.gz"),
+        dir.path(),
+        ARCHIVE.len() as u64,
+        &sha256(b"something else"),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, DownloadError::ChecksumMismatch { .. }),
+        "{err}"
+    );
+    assert!(err.is_verification_failure());
+    // A verification failure is not retried: the same URL would send the same bytes.
+    assert_eq!(fetcher.requests_sent(), 1);
+    assert!(entries(dir.path()).is_empty());
+}
+
+#[test]
+fn too_long_body_is_a_size_mismatch() {
+    // Content-Length announces the wrong size: refused before writing.
+    let server = Server::start(vec![Reply::Full(200, ARCHIVE)]);
+    let dir = tempfile::tempdir().unwrap();
+    let err = download(
+        &quick_fetcher(0),
+        &server.location("a.tar.gz"),
+        dir.path(),
+        10,
+        &sha256(&ARCHIVE[..10]),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, DownloadError::SizeMismatch { expected: 10, actual: Some(n), .. } if n == ARCHIVE.len() as u64),
+        "{err}"
+    );
+    assert!(entries(dir.path()).is_empty());
+}
+
+#[test]
+fn too_long_body_without_length_stops_one_byte_past_expected() {
+    let server = Server::start(vec![Reply::UntilClose(ARCHIVE)]);
+    let dir = tempfile::tempdir().unwrap();
+    let err = download(
+        &quick_fetcher(0),
+        &server.location("a.tar.gz"),
+        dir.path(),
+        10,
+        &sha256(&ARCHIVE[..10]),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            DownloadError::SizeMismatch {
+                expected: 10,
+                actual: None,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.is_verification_failure());
+    assert!(entries(dir.path()).is_empty());
+}
+
+#[test]
+fn refuses_file_names_that_are_not_one_component() {
+    let dir = tempfile::tempdir().unwrap();
+    let loc = Location::File(dir.path().join("src"));
+    for name in ["", "..", "a/b", "../x"] {
+        let err = quick_fetcher(0)
+            .download_verified(&loc, dir.path(), name, 0, "", &|_| {})
+            .unwrap_err();
+        assert!(
+            matches!(err, DownloadError::BadFileName { .. }),
+            "{name}: {err}"
+        );
+    }
+}
+
+#[test]
+fn file_get_small_reads_or_reports_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("x.json"), b"{}").unwrap();
+    let base = Location::parse(&format!("file://{}", dir.path().display())).unwrap();
+    let fetcher = quick_fetcher(0);
+    assert_eq!(
+        fetcher
+            .get_small(&base.join("x.json"), 2)
+            .unwrap()
+            .as_deref(),
+        Some(&b"{}"[..])
+    );
+    assert_eq!(
+        fetcher.get_small(&base.join("missing.json"), 2).unwrap(),
+        None
+    );
+    let err = fetcher.get_small(&base.join("x.json"), 1).unwrap_err();
+    assert!(
+        matches!(err, DownloadError::TooLarge { limit: 1, .. }),
+        "{err}"
+    );
+    assert_eq!(fetcher.requests_sent(), 0);
+}
+
+#[test]
+fn file_download_is_verified_and_renamed() {
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("a.tar.gz"), ARCHIVE).unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let loc = Location::File(src.path().to_owned()).join("a.tar.gz");
+    let path = download(
+        &quick_fetcher(0),
+        &loc,
+        dest.path(),
+        ARCHIVE.len() as u64,
+        &sha256(ARCHIVE),
+    )
+    .unwrap();
+    assert_eq!(std::fs::read(path).unwrap(), ARCHIVE);
+    assert_eq!(entries(dest.path()), ["a.tar.gz"]);
+}
+
+#[test]
+fn file_download_failures_leave_nothing() {
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("a.tar.gz"), ARCHIVE).unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let base = Location::File(src.path().to_owned());
+    let fetcher = quick_fetcher(0);
+    let size = ARCHIVE.len() as u64;
+
+    let err = download(
+        &fetcher,
+        &base.join("a.tar.gz"),
+        dest.path(),
+        size,
+        &sha256(b"x"),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, DownloadError::ChecksumMismatch { .. }),
+        "{err}"
+    );
+
+    let err = download(
+        &fetcher,
+        &base.join("a.tar.gz"),
+        dest.path(),
+        size + 5,
+        &sha256(ARCHIVE),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, DownloadError::SizeMismatch { actual: Some(n), .. } if n == size),
+        "{err}"
+    );
+
+    let err = download(
+        &fetcher,
+        &base.join("gone.tar.gz"),
+        dest.path(),
+        size,
+        &sha256(ARCHIVE),
+    )
+    .unwrap_err();
+    assert!(matches!(err, DownloadError::NotFound { .. }), "{err}");
+
+    assert!(entries(dest.path()).is_empty());
+}

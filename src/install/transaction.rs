@@ -1,0 +1,396 @@
+//! Staged binaries into the bin directory, all or nothing.
+//!
+//! Like cargo's `install_one`: every binary is first copied into a temp file inside the bin
+//! directory (so a full disk or a read-only directory fails before any existing binary is
+//! touched), then each existing binary is renamed aside and the new one renamed into place.
+//! A [`Transaction`] dropped without [`Transaction::commit`] puts everything back. Writing the
+//! install tracker is the caller's job, after this succeeded and before it commits.
+
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+use super::InstallError;
+use crate::index::format::is_valid_binary_name;
+use crate::unpack::StagedBinary;
+
+/// Binaries placed in the bin directory, with the binaries they replaced kept aside until
+/// [`Transaction::commit`]. Dropping it uncommitted restores the bin directory.
+#[must_use = "dropping a Transaction without commit() rolls the installation back"]
+#[derive(Debug)]
+pub struct Transaction {
+    bin_dir: PathBuf,
+    steps: Vec<Step>,
+    installed: Vec<PathBuf>,
+    committed: bool,
+}
+
+/// One destination: the binary that was there (moved to `backup`), and whether the new one is
+/// in place yet.
+#[derive(Debug)]
+struct Step {
+    dest: PathBuf,
+    backup: Option<PathBuf>,
+    placed: bool,
+}
+
+/// Installs `staged` into `bin_dir` (created if missing), replacing binaries of the same name.
+/// On error nothing in `bin_dir` has changed and no temp file is left behind.
+pub fn install_binaries(
+    staged: &[StagedBinary],
+    bin_dir: &Path,
+) -> Result<Transaction, InstallError> {
+    if let Some(bad) = staged.iter().find(|b| !is_valid_binary_name(&b.name)) {
+        return Err(InstallError::InvalidName {
+            name: bad.name.clone(),
+        });
+    }
+    fs::create_dir_all(bin_dir).map_err(|source| InstallError::CreateDir {
+        path: bin_dir.to_owned(),
+        source,
+    })?;
+
+    // Everything is written before anything is replaced.
+    let mut copies = Vec::with_capacity(staged.len());
+    for binary in staged {
+        copies.push((copy_into(binary, bin_dir)?, bin_dir.join(&binary.name)));
+    }
+
+    let mut transaction = Transaction {
+        bin_dir: bin_dir.to_owned(),
+        steps: Vec::with_capacity(copies.len()),
+        installed: Vec::with_capacity(copies.len()),
+        committed: false,
+    };
+    // On error, `transaction` rolls back what was placed and the unplaced copies delete
+    // themselves as they drop.
+    for (copy, dest) in copies {
+        transaction.place(copy, dest)?;
+    }
+    sync_dir(bin_dir);
+    Ok(transaction)
+}
+
+impl Transaction {
+    /// The binaries placed, in the order they were given.
+    pub fn installed(&self) -> &[PathBuf] {
+        &self.installed
+    }
+
+    /// Keeps the new binaries and deletes the replaced ones. Returns the installed paths.
+    pub fn commit(mut self) -> Vec<PathBuf> {
+        self.committed = true;
+        for step in &self.steps {
+            if let Some(backup) = &step.backup {
+                // Best effort: on Windows a running executable cannot be deleted, and a
+                // leftover hidden backup is harmless.
+                let _ = fs::remove_file(backup);
+            }
+        }
+        sync_dir(&self.bin_dir);
+        std::mem::take(&mut self.installed)
+    }
+
+    /// Moves any existing `dest` aside, then renames `copy` onto `dest`.
+    fn place(&mut self, copy: NamedTempFile, dest: PathBuf) -> Result<(), InstallError> {
+        let backup = match fs::symlink_metadata(&dest) {
+            Ok(_) => Some(self.move_aside(&dest)?),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(source) => return Err(InstallError::Replace { path: dest, source }),
+        };
+        // Recorded before the rename so that a failed rename still restores the backup.
+        self.steps.push(Step {
+            dest: dest.clone(),
+            backup,
+            placed: false,
+        });
+        copy.persist(&dest).map_err(|e| InstallError::Replace {
+            path: dest.clone(),
+            source: e.error,
+        })?;
+        if let Some(step) = self.steps.last_mut() {
+            step.placed = true;
+        }
+        self.installed.push(dest);
+        Ok(())
+    }
+
+    /// Renames `dest` to a fresh hidden name in the bin directory and returns that name.
+    fn move_aside(&self, dest: &Path) -> Result<PathBuf, InstallError> {
+        let name = dest
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        // Reserve a unique name with an empty file, then rename over it: rename replaces it
+        // atomically, and the reservation means no other file of that name can be clobbered.
+        let backup = tempfile::Builder::new()
+            .prefix(&format!(".{name}.quickinstall-old-"))
+            .tempfile_in(&self.bin_dir)
+            .and_then(|placeholder| placeholder.into_temp_path().keep().map_err(|e| e.error))
+            .map_err(|source| InstallError::Write {
+                dir: self.bin_dir.clone(),
+                source,
+            })?;
+        if let Err(source) = fs::rename(dest, &backup) {
+            let _ = fs::remove_file(&backup);
+            return Err(InstallError::Replace {
+                path: dest.to_owned(),
+                source,
+            });
+        }
+        Ok(backup)
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if self.committed {
+            return;
+        }
+        // Undo in reverse, so a name given twice ends with its original file.
+        for step in self.steps.iter().rev() {
+            if step.placed {
+                let _ = fs::remove_file(&step.dest);
+            }
+            if let Some(backup) = &step.backup {
+                let _ = fs::rename(backup, &step.dest);
+            }
+        }
+        sync_dir(&self.bin_dir);
+    }
+}
+
+/// Copies a staged binary into a temp file in `bin_dir`, executable and synced to disk.
+fn copy_into(binary: &StagedBinary, bin_dir: &Path) -> Result<NamedTempFile, InstallError> {
+    let mut source = File::open(&binary.path).map_err(|source| InstallError::ReadStaged {
+        path: binary.path.clone(),
+        source,
+    })?;
+    let write_error = |source| InstallError::Write {
+        dir: bin_dir.to_owned(),
+        source,
+    };
+    let mut copy = tempfile::Builder::new()
+        .prefix(&format!(".{}.quickinstall-", binary.name))
+        .tempfile_in(bin_dir)
+        .map_err(write_error)?;
+    io::copy(&mut source, copy.as_file_mut()).map_err(write_error)?;
+    set_executable(copy.as_file()).map_err(write_error)?;
+    copy.as_file().sync_all().map_err(write_error)?;
+    Ok(copy)
+}
+
+#[cfg(unix)]
+fn set_executable(file: &File) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(fs::Permissions::from_mode(0o755))
+}
+
+#[cfg(not(unix))]
+fn set_executable(_file: &File) -> io::Result<()> {
+    Ok(())
+}
+
+/// Makes the renames durable. Best effort: not every platform or file system supports it, and
+/// the renames themselves already happened.
+fn sync_dir(dir: &Path) {
+    #[cfg(unix)]
+    {
+        let _ = File::open(dir).and_then(|d| d.sync_all());
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::print_stderr)] // tests may unwrap and say why they skip
+mod tests {
+    use super::*;
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+        staging: PathBuf,
+        bin: PathBuf,
+    }
+
+    fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let staging = dir.path().join("staging");
+        fs::create_dir(&staging).unwrap();
+        let bin = dir.path().join("root").join("bin");
+        Fixture { staging, bin, dir }
+    }
+
+    impl Fixture {
+        fn stage(&self, name: &str, data: &[u8]) -> StagedBinary {
+            let path = self.staging.join(name);
+            fs::write(&path, data).unwrap();
+            StagedBinary {
+                name: name.into(),
+                path,
+            }
+        }
+
+        fn existing(&self, name: &str, data: &[u8]) {
+            fs::create_dir_all(&self.bin).unwrap();
+            fs::write(self.bin.join(name), data).unwrap();
+        }
+
+        /// The bin directory's contents, sorted: (name, bytes) of files, `name/` for dirs.
+        fn bin_listing(&self) -> Vec<(String, Vec<u8>)> {
+            let mut v: Vec<_> = fs::read_dir(&self.bin)
+                .unwrap()
+                .map(|e| {
+                    let e = e.unwrap();
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    if e.file_type().unwrap().is_dir() {
+                        (format!("{name}/"), Vec::new())
+                    } else {
+                        (name, fs::read(e.path()).unwrap())
+                    }
+                })
+                .collect();
+            v.sort();
+            v
+        }
+    }
+
+    fn listing(entries: &[(&str, &[u8])]) -> Vec<(String, Vec<u8>)> {
+        entries
+            .iter()
+            .map(|(n, d)| ((*n).to_owned(), d.to_vec()))
+            .collect()
+    }
+
+    #[test]
+    fn installs_into_a_new_bin_dir_with_mode_0755() {
+        let f = fixture();
+        let staged = [f.stage("rg", b"new rg"), f.stage("rga", b"new rga")];
+        let tx = install_binaries(&staged, &f.bin).unwrap();
+        assert_eq!(tx.installed(), [f.bin.join("rg"), f.bin.join("rga")]);
+        let installed = tx.commit();
+        assert_eq!(installed, [f.bin.join("rg"), f.bin.join("rga")]);
+        assert_eq!(
+            f.bin_listing(),
+            listing(&[("rg", b"new rg"), ("rga", b"new rga")])
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(f.bin.join("rg")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o7777, 0o755);
+        }
+    }
+
+    #[test]
+    fn commit_replaces_existing_binaries_and_leaves_no_backup() {
+        let f = fixture();
+        f.existing("rg", b"old rg");
+        f.existing("other", b"untouched");
+        let tx = install_binaries(&[f.stage("rg", b"new rg")], &f.bin).unwrap();
+        tx.commit();
+        assert_eq!(
+            f.bin_listing(),
+            listing(&[("other", b"untouched"), ("rg", b"new rg")])
+        );
+    }
+
+    #[test]
+    fn drop_without_commit_restores_the_old_binary_byte_for_byte() {
+        let f = fixture();
+        let old: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+        f.existing("rg", &old);
+        let staged = [f.stage("rg", b"new rg"), f.stage("rga", b"new rga")];
+        let tx = install_binaries(&staged, &f.bin).unwrap();
+        assert_eq!(fs::read(f.bin.join("rg")).unwrap(), b"new rg");
+        drop(tx);
+        assert_eq!(f.bin_listing(), listing(&[("rg", &old)]));
+    }
+
+    #[test]
+    fn a_failure_midway_rolls_back_what_was_placed() {
+        let f = fixture();
+        f.existing("a", b"old a");
+        // A non-empty directory where the second binary goes: it cannot be renamed over a file,
+        // so replacing it fails after `a` was already swapped.
+        fs::create_dir_all(f.bin.join("b").join("inner")).unwrap();
+        let staged = [f.stage("a", b"new a"), f.stage("b", b"new b")];
+        let err = install_binaries(&staged, &f.bin).unwrap_err();
+        assert!(matches!(err, InstallError::Replace { ref path, .. } if path.ends_with("b")));
+        assert!(err.to_string().starts_with("could not replace `"), "{err}");
+        assert_eq!(f.bin_listing(), listing(&[("a", b"old a"), ("b/", b"")]));
+    }
+
+    #[test]
+    fn a_bin_dir_under_a_regular_file_fails_with_nothing_changed() {
+        let f = fixture();
+        let blocker = f.dir.path().join("root-is-a-file");
+        fs::write(&blocker, b"not a dir").unwrap();
+        let bin = blocker.join("bin");
+        let err = install_binaries(&[f.stage("rg", b"new")], &bin).unwrap_err();
+        assert!(matches!(err, InstallError::CreateDir { .. }), "{err}");
+        assert!(
+            err.to_string().contains(&format!("`{}`", bin.display())),
+            "{err}"
+        );
+        assert!(err.hint().is_some());
+        assert_eq!(fs::read(&blocker).unwrap(), b"not a dir");
+        assert_eq!(
+            fs::read_dir(f.dir.path()).unwrap().count(),
+            2,
+            "only staging and the blocking file exist"
+        );
+    }
+
+    #[test]
+    fn a_missing_staged_file_fails_before_anything_is_touched() {
+        let f = fixture();
+        f.existing("a", b"old a");
+        let mut missing = f.stage("b", b"x");
+        missing.path = f.staging.join("gone");
+        let err = install_binaries(&[f.stage("a", b"new a"), missing], &f.bin).unwrap_err();
+        assert!(matches!(err, InstallError::ReadStaged { .. }), "{err}");
+        assert_eq!(f.bin_listing(), listing(&[("a", b"old a")]));
+    }
+
+    #[test]
+    fn refuses_a_staged_name_that_is_not_a_plain_file_name() {
+        let f = fixture();
+        let mut evil = f.stage("rg", b"x");
+        evil.name = "../rg".into();
+        let err = install_binaries(&[evil], &f.bin).unwrap_err();
+        assert!(matches!(err, InstallError::InvalidName { .. }), "{err}");
+        assert!(!f.bin.exists());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_read_only_bin_dir_fails_with_nothing_changed_and_no_temp_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let f = fixture();
+        f.existing("rg", b"old rg");
+        fs::set_permissions(&f.bin, fs::Permissions::from_mode(0o555)).unwrap();
+        // Root ignores directory permissions; only then is this assertion meaningless.
+        let probe = f.bin.join(".probe");
+        if fs::write(&probe, b"").is_ok() {
+            fs::remove_file(&probe).unwrap();
+            fs::set_permissions(&f.bin, fs::Permissions::from_mode(0o755)).unwrap();
+            eprintln!("skipped: permissions are not enforced for this user (root?)");
+            return;
+        }
+        let err = install_binaries(&[f.stage("rg", b"new rg")], &f.bin).unwrap_err();
+        fs::set_permissions(&f.bin, fs::Permissions::from_mode(0o755)).unwrap();
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "could not write to `{}`: permission denied",
+                f.bin.display()
+            )
+        );
+        assert_eq!(f.bin_listing(), listing(&[("rg", b"old rg")]));
+    }
+}
