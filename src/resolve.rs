@@ -14,7 +14,7 @@ pub fn choose_release<'a>(
     targets: &[String],
     host_glibc: &mut dyn FnMut() -> Option<(u32, u32)>,
 ) -> Option<&'a Release> {
-    file.releases_for(version, targets).find(|release| {
+    file.releases_for(version, targets).into_iter().find(|release| {
         !target::is_gnu_linux(&release.target)
             || release.min_glibc.is_none()
             || target::glibc_satisfies(release.min_glibc.as_deref(), host_glibc())

@@ -162,16 +162,15 @@ impl PackageFile {
     }
 
     /// The releases of `version`, in the order of `targets` (the client's preference).
-    pub fn releases_for<'a>(
-        &'a self,
-        version: &'a str,
-        targets: &'a [String],
-    ) -> impl Iterator<Item = &'a Release> + 'a {
-        targets.iter().filter_map(move |t| {
-            self.releases
-                .iter()
-                .find(|r| &r.target == t && versions_equal(&r.version, version))
-        })
+    pub fn releases_for(&self, version: &str, targets: &[String]) -> Vec<&Release> {
+        targets
+            .iter()
+            .filter_map(|t| {
+                self.releases
+                    .iter()
+                    .find(|r| &r.target == t && versions_equal(&r.version, version))
+            })
+            .collect()
     }
 }
 
@@ -382,6 +381,7 @@ mod tests {
         let prefs = vec!["t-musl".to_owned(), "t-gnu".to_owned()];
         let found: Vec<_> = file
             .releases_for("1.0.0", &prefs)
+            .into_iter()
             .map(|r| r.target.as_str())
             .collect();
         assert_eq!(found, ["t-musl", "t-gnu"]);

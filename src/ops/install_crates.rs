@@ -206,7 +206,11 @@ impl<'a> Context<'a> {
         let glibc = || *self.glibc.get_or_init(target::detect_glibc);
         let chosen = if self.request.explicit_target.is_some() {
             // The user named the target: no glibc second-guessing.
-            package.file.releases_for(&version, &self.request.targets).next()
+            package
+                .file
+                .releases_for(&version, &self.request.targets)
+                .into_iter()
+                .next()
         } else {
             resolve::choose_release(&package.file, &version, &self.request.targets, &mut { glibc })
         };

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The quick start, end to end and offline: build a fixture crate into a local signed release
+# index, serve it (and a one-crate sparse registry) on loopback, then install from it with
+# `cargo quickinstall` into a scratch CARGO_HOME and run the installed binary.
+#
+#   ./scripts/quickstart.sh            # everything lands in target/quickstart/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=target/quickstart
+rm -rf "$out"
+mkdir -p "$out"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "building quickinstall and build-index (release)"
+cargo build --release --workspace --locked --quiet
+bin=target/release
+
+step "generating a signing key for this local index"
+"$bin/build-index" keygen --secret-key "$out/index.key" --public-key "$out/index.pub"
+
+step "building qi-hello 0.2.0 statically and packaging it"
+"$bin/build-index" build --path fixtures/crates/qi-hello --out "$out/build"
+
+step "publishing it into a signed index at $out/index"
+"$bin/build-index" publish --index "$out/index" --secret-key "$out/index.key" "$out"/build/qi-hello-0.2.0-*.json
+find "$out/index" -type f ! -name .lock | sort
+
+step "writing a one-crate sparse registry (what crates.io would say about qi-hello)"
+cargo package --manifest-path fixtures/crates/qi-hello/Cargo.toml --no-verify --allow-dirty \
+  --target-dir "$out/package" --quiet
+crate_file="$out/package/package/qi-hello-0.2.0.crate"
+mkdir -p "$out/registry/qi/-h" "$out/registry/dl/qi-hello/0.2.0"
+cp "$crate_file" "$out/registry/dl/qi-hello/0.2.0/download"
+cksum=$(sha256sum "$crate_file" | cut -d' ' -f1)
+printf '{"name":"qi-hello","vers":"0.2.0","deps":[],"cksum":"%s","features":{},"yanked":false}\n' \
+  "$cksum" > "$out/registry/qi/-h/qi-hello"
+
+serve() { # serve DIR NAME → prints the URL once the server listens
+  "$bin/build-index" serve --index "$1" --addr 127.0.0.1:0 > "$out/$2.url" &
+  pids+=($!)
+  for _ in $(seq 100); do [ -s "$out/$2.url" ] && break; sleep 0.05; done
+  head -n1 "$out/$2.url"
+}
+step "serving the index and the registry on loopback"
+index_url=$(serve "$out/index" index)
+registry_url=$(serve "$out/registry" registry)
+printf '{"dl":"%sdl"}\n' "$registry_url" > "$out/registry/config.json"
+echo "index:    $index_url"
+echo "registry: $registry_url"
+
+step "cargo quickinstall qi-hello (CARGO_HOME=$out/cargo-home)"
+CARGO_HOME="$PWD/$out/cargo-home" "$bin/cargo-quickinstall" quickinstall qi-hello \
+  --index "$index_url" --registry "$registry_url" --trusted-key "$out/index.pub"
+
+step "running the installed binaries"
+"$out/cargo-home/bin/qi-hello"
+"$out/cargo-home/bin/qi-hello-admin"
+
+step "cargo sees the install"
+CARGO_HOME="$PWD/$out/cargo-home" cargo install --list
+
+printf '\nDone: a crate built, signed, served, verified and installed without the internet.\n'
