@@ -162,6 +162,7 @@ impl Fetcher {
                 let response = self.send(url)?;
                 let status = response.status().as_u16();
                 if is_gone(status) {
+                    drain(response);
                     return Err(Failure::fatal(DownloadError::NotFound { url: url.clone() }));
                 }
                 if !response.status().is_success() {
