@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Benchmark of `cargo quickinstall` against a loopback index (issue 2's targets).
+
+Run from the repository root:  python3 bench/install.py [--runs N]
+
+It builds the release binaries, generates fixture crates (one with a ~5 MB incompressible
+binary, ten small ones), builds and publishes them into a signed index with `build-index`,
+serves the index and a sparse registry with `build-index serve --log`, and reports in one run:
+
+  (a) wall time of `cargo quickinstall` for the 5 MB crate over the floor, `curl URL | tar -xz`
+      of the same archive (median of N runs each, same servers, same disk);
+  (b) requests sent before the archive download starts, with a requirement and with a pinned
+      version (counted from the servers' request logs);
+  (c) peak RSS of `cargo quickinstall` (from wait4's rusage);
+  (d) ten crates in one call over the slowest of the ten installed one by one.
+
+Nothing here reaches the internet. Figures are ratios against a baseline measured in the
+same run, so they mean something on any machine.
+"""
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / "target" / "release"
+
+
+def run(cmd, **kw):
+    kw.setdefault("check", True)
+    return subprocess.run([str(c) for c in cmd], **kw)
+
+
+def timed(cmd, env=None, shell=False):
+    """Runs cmd, returns (seconds, peak RSS in KiB)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd if shell else [str(c) for c in cmd], env=env, shell=shell,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    err = proc.stderr.read().decode(errors="replace")
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(f"benchmark command failed ({proc.returncode}): {cmd}\n{err}")
+    return elapsed, usage.ru_maxrss
+
+
+def write_crate(dir: Path, name: str, payload_bytes: int, seed: int):
+    (dir / "src").mkdir(parents=True)
+    (dir / "Cargo.toml").write_text(
+        f'[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\nlicense = "MIT"\n\n'
+        f"[workspace]\n\n[profile.release]\nopt-level = 1\n")
+    (dir / "Cargo.lock").write_text(
+        f'version = 4\n\n[[package]]\nname = "{name}"\nversion = "0.1.0"\n')
+    rng = random.Random(seed)
+    (dir / "payload.bin").write_bytes(rng.randbytes(payload_bytes))
+    (dir / "src" / "main.rs").write_text(
+        'static PAYLOAD: &[u8] = include_bytes!("../payload.bin");\n'
+        'fn main() { println!("{} {}", env!("CARGO_PKG_NAME"), PAYLOAD.len()); }\n')
+
+
+def sparse_path(name: str) -> str:
+    n = name.lower()
+    if len(n) <= 2:
+        return f"{len(n)}/{n}"
+    if len(n) == 3:
+        return f"3/{n[0]}/{n}"
+    return f"{n[:2]}/{n[2:4]}/{n}"
+
+
+def start_server(directory: Path, log: Path):
+    logf = open(log, "w")
+    proc = subprocess.Popen([str(BIN / "build-index"), "serve", "--index", str(directory),
+                             "--addr", "127.0.0.1:0", "--log"],
+                            stdout=subprocess.PIPE, stderr=logf, text=True)
+    url = proc.stdout.readline().strip()
+    return proc, url
+
+
+def log_lines(log: Path):
+    return [l for l in log.read_text().splitlines() if l.strip()]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--big-mib", type=float, default=5.0)
+    args = ap.parse_args()
+
+    print("building release binaries…", flush=True)
+    run(["cargo", "build", "--release", "--workspace", "--locked", "--quiet"], cwd=ROOT)
+    work = Path(tempfile.mkdtemp(prefix="qi-bench-"))
+    try:
+        bench(work, args)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def bench(work: Path, args):
+    bi = BIN / "build-index"
+    qi = BIN / "cargo-quickinstall"
+    key, pub = work / "k.key", work / "k.pub"
+    run([bi, "keygen", "--secret-key", key, "--public-key", pub], stdout=subprocess.DEVNULL)
+    index, registry, out = work / "index", work / "registry", work / "out"
+    crates = [("qi-big", int(args.big_mib * 1024 * 1024))] + \
+        [(f"qi-small-{i}", 64 * 1024) for i in range(10)]
+    print(f"building {len(crates)} fixture crates with build-index…", flush=True)
+    env = dict(os.environ, CARGO_TARGET_DIR=str(work / "cargo-target"))
+    lines = {}
+    for seed, (name, size) in enumerate(crates):
+        src = work / "src" / name
+        write_crate(src, name, size, seed)
+        run([bi, "build", "--path", src, "--out", out], env=env,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        run(["cargo", "package", "--manifest-path", src / "Cargo.toml", "--no-verify",
+             "--allow-dirty", "--quiet", "--target-dir", work / "pkg"], env=env)
+        crate_file = work / "pkg" / "package" / f"{name}-0.1.0.crate"
+        dl = registry / "dl" / name / "0.1.0"
+        dl.mkdir(parents=True)
+        shutil.copy(crate_file, dl / "download")
+        cksum = hashlib.sha256(crate_file.read_bytes()).hexdigest()
+        p = registry / sparse_path(name)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps({"name": name, "vers": "0.1.0", "deps": [], "cksum": cksum,
+                                 "features": {}, "yanked": False}) + "\n")
+    records = sorted(out.glob("*.json"))
+    run([bi, "publish", "--index", index, "--secret-key", key, *records], stdout=subprocess.DEVNULL)
+
+    ilog, rlog = work / "index.log", work / "registry.log"
+    iproc, index_url = start_server(index, ilog)
+    rproc, registry_url = start_server(registry, rlog)
+    (registry / "config.json").write_text(json.dumps({"dl": registry_url + "dl"}))
+    try:
+        report(work, qi, index_url, registry_url, pub, ilog, rlog, crates, args)
+    finally:
+        iproc.kill()
+        rproc.kill()
+
+
+def report(work, qi, index_url, registry_url, pub, ilog, rlog, crates, args):
+    big = crates[0][0]
+    big_record = json.loads(next((work / "out").glob(f"{big}-0.1.0-*.json")).read_text())
+    archive_rel = next(p for p in (work / "index" / "archives").rglob(f"{big}-*.tar.gz"))
+    archive_url = index_url + str(archive_rel.relative_to(work / "index"))
+    size_mib = big_record["size"] / 1024 / 1024
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR")}
+    env.update(QUICKINSTALL_INDEX=index_url, QUICKINSTALL_REGISTRY=registry_url,
+               QUICKINSTALL_TRUSTED_KEYS=str(pub), NO_COLOR="1", CI="true")
+
+    def qi_install(spec_list, root):
+        shutil.rmtree(root, ignore_errors=True)
+        return timed([qi, *spec_list, "--root", root, "--no-fallback", "--quiet"],
+                     env=dict(env, CARGO_HOME=str(root)))
+
+    def floor(dest):
+        shutil.rmtree(dest, ignore_errors=True)
+        os.makedirs(dest)
+        return timed(f"curl -sSf '{archive_url}' | tar -xz -C '{dest}'", shell=True)
+
+    # Warm both paths once (page cache, server threads), then alternate runs.
+    qi_install([f"{big}@0.1.0"], work / "r0")
+    floor(work / "f0")
+    qi_times, floor_times, rss = [], [], []
+    for i in range(args.runs):
+        t, m = qi_install([f"{big}@0.1.0"], work / f"r{i}")
+        qi_times.append(t)
+        rss.append(m)
+        floor_times.append(floor(work / f"f{i}")[0])
+    t_qi, t_floor = statistics.median(qi_times), statistics.median(floor_times)
+
+    # (b) requests before the archive download starts.
+    def requests_before_archive(spec):
+        ilog.write_text("")
+        rlog.write_text("")
+        qi_install([spec], work / "rq")
+        index_lines = log_lines(ilog)
+        before = next(i for i, l in enumerate(index_lines) if ".tar.gz" in l)
+        return len(log_lines(rlog)) + before
+    req_range = requests_before_archive(f"{big}@^0.1")
+    req_pinned = requests_before_archive(f"{big}@0.1.0")
+
+    # (d) ten crates in one call over the slowest single install.
+    smalls = [f"{name}@^0.1" for name, _ in crates[1:]]
+    singles = []
+    for spec in smalls:
+        singles.append(statistics.median(qi_install([spec], work / "s")[0] for _ in range(3)))
+    tens = [qi_install(smalls + ["--jobs", "10"], work / "ten")[0] for _ in range(args.runs)]
+    t_ten, t_slowest = statistics.median(tens), max(singles)
+
+    rows = [
+        ("(a) install wall time / floor (curl | tar -xz), "
+         f"{size_mib:.1f} MiB archive", f"{t_qi*1000:.1f} ms / {t_floor*1000:.1f} ms",
+         t_qi / t_floor, "<= 1.15"),
+        ("(b) requests before the archive, `@^0.1` (registry + index)", str(req_range),
+         None, "<= 2"),
+        ("(b) requests before the archive, pinned `@0.1.0`", str(req_pinned), None, "= 1"),
+        ("(c) peak RSS of cargo-quickinstall (max over runs)", f"{max(rss)/1024:.1f} MiB",
+         None, "<= 20 MiB"),
+        ("(d) ten crates in one call / slowest single install",
+         f"{t_ten*1000:.1f} ms / {t_slowest*1000:.1f} ms", t_ten / t_slowest, "<= 1.5"),
+    ]
+    print(f"\nquickinstall benchmark ({args.runs} runs each, medians; loopback; "
+          f"{os.cpu_count()} cores)\n")
+    for what, value, ratio, target in rows:
+        r = f" = {ratio:.2f}x" if ratio is not None else ""
+        print(f"{what}\n    {value}{r}   (target {target})")
+
+
+if __name__ == "__main__":
+    main()
