@@ -425,6 +425,10 @@ impl LockedFile {
                 path: self.path.clone(),
                 source,
             })?;
+        // Neither TOML nor JSON allows a raw NUL, so this only names the likely cause.
+        if bytes.contains(&0) {
+            return Err(self.corrupt("it holds NUL bytes, as a crash during a write can leave"));
+        }
         String::from_utf8(bytes).map_err(|_| self.corrupt("it is not UTF-8 text"))
     }
 
@@ -663,6 +667,7 @@ mod tests {
             )),
             "{msg}"
         );
+        assert!(msg.contains("(it holds NUL bytes"), "{msg}");
         assert!(msg.contains("move it aside"), "{msg}");
 
         fs::write(root.path().join(".crates.toml"), "").unwrap();
