@@ -63,7 +63,7 @@ impl InstallError {
 }
 
 /// An I/O error in plain words for the common causes; the system's text otherwise.
-fn describe(error: &io::Error) -> String {
+pub(crate) fn describe(error: &io::Error) -> String {
     let plain = match error.kind() {
         io::ErrorKind::PermissionDenied => "permission denied",
         io::ErrorKind::ReadOnlyFilesystem => "the file system is read-only",

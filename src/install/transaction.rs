@@ -2,7 +2,8 @@
 //!
 //! Like cargo's `install_one`: every binary is first copied into a temp file inside the bin
 //! directory (so a full disk or a read-only directory fails before any existing binary is
-//! touched), then each existing binary is renamed aside and the new one renamed into place.
+//! touched), then each existing binary is kept under a hidden backup name (a hard link, so the
+//! command never goes missing) and the new one renamed into place.
 //! A [`Transaction`] dropped without [`Transaction::commit`] puts everything back. Writing the
 //! install tracker is the caller's job, after this succeeded and before it commits.
 
@@ -27,13 +28,21 @@ pub struct Transaction {
     committed: bool,
 }
 
-/// One destination: the binary that was there (moved to `backup`), and whether the new one is
+/// One destination: the binary that was there (kept as `backup`), and whether the new one is
 /// in place yet.
 #[derive(Debug)]
 struct Step {
     dest: PathBuf,
-    backup: Option<PathBuf>,
+    backup: Option<Backup>,
     placed: bool,
+}
+
+/// The previous binary, kept under a hidden name in the bin directory.
+#[derive(Debug)]
+struct Backup {
+    path: PathBuf,
+    /// A hard link made while `dest` stayed in place (rather than `dest` renamed aside).
+    linked: bool,
 }
 
 /// Installs `staged` into `bin_dir` (created if missing), replacing binaries of the same name.
@@ -86,21 +95,21 @@ impl Transaction {
             if let Some(backup) = &step.backup {
                 // Best effort: on Windows a running executable cannot be deleted, and a
                 // leftover hidden backup is harmless.
-                let _ = fs::remove_file(backup);
+                let _ = fs::remove_file(&backup.path);
             }
         }
         sync_dir(&self.bin_dir);
         std::mem::take(&mut self.installed)
     }
 
-    /// Moves any existing `dest` aside, then renames `copy` onto `dest`.
+    /// Backs up any existing `dest`, then renames `copy` onto `dest`.
     fn place(&mut self, copy: NamedTempFile, dest: PathBuf) -> Result<(), InstallError> {
         let backup = match fs::symlink_metadata(&dest) {
-            Ok(_) => Some(self.move_aside(&dest)?),
+            Ok(_) => Some(self.back_up(&dest)?),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(source) => return Err(InstallError::Replace { path: dest, source }),
         };
-        // Recorded before the rename so that a failed rename still restores the backup.
+        // Recorded before the rename so that a failed rename still undoes the backup.
         self.steps.push(Step {
             dest: dest.clone(),
             backup,
@@ -117,30 +126,43 @@ impl Transaction {
         Ok(())
     }
 
-    /// Renames `dest` to a fresh hidden name in the bin directory and returns that name.
-    fn move_aside(&self, dest: &Path) -> Result<PathBuf, InstallError> {
+    /// Keeps the current `dest` under a fresh hidden name in the bin directory. A hard link
+    /// leaves `dest` in place, so the rename that follows swaps old for new atomically and the
+    /// command is never missing; where links are not supported, `dest` is renamed aside.
+    fn back_up(&self, dest: &Path) -> Result<Backup, InstallError> {
         let name = dest
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let mut builder = tempfile::Builder::new();
+        let prefix = format!(".{name}.quickinstall-old-");
+        builder.prefix(&prefix);
+        let write_error = |source| InstallError::Write {
+            dir: self.bin_dir.clone(),
+            source,
+        };
+        // `make_in` retries with another random name if one is taken.
+        if let Ok(link) = builder.make_in(&self.bin_dir, |path| fs::hard_link(dest, path)) {
+            let (_, path) = link.keep().map_err(|e| write_error(e.error))?;
+            return Ok(Backup { path, linked: true });
+        }
         // Reserve a unique name with an empty file, then rename over it: rename replaces it
         // atomically, and the reservation means no other file of that name can be clobbered.
-        let backup = tempfile::Builder::new()
-            .prefix(&format!(".{name}.quickinstall-old-"))
+        let path = builder
             .tempfile_in(&self.bin_dir)
             .and_then(|placeholder| placeholder.into_temp_path().keep().map_err(|e| e.error))
-            .map_err(|source| InstallError::Write {
-                dir: self.bin_dir.clone(),
-                source,
-            })?;
-        if let Err(source) = fs::rename(dest, &backup) {
-            let _ = fs::remove_file(&backup);
+            .map_err(write_error)?;
+        if let Err(source) = fs::rename(dest, &path) {
+            let _ = fs::remove_file(&path);
             return Err(InstallError::Replace {
                 path: dest.to_owned(),
                 source,
             });
         }
-        Ok(backup)
+        Ok(Backup {
+            path,
+            linked: false,
+        })
     }
 }
 
@@ -151,11 +173,23 @@ impl Drop for Transaction {
         }
         // Undo in reverse, so a name given twice ends with its original file.
         for step in self.steps.iter().rev() {
-            if step.placed {
-                let _ = fs::remove_file(&step.dest);
-            }
-            if let Some(backup) = &step.backup {
-                let _ = fs::rename(backup, &step.dest);
+            match (&step.backup, step.placed) {
+                // The rename swaps the old binary back in one step.
+                (Some(backup), true) => {
+                    let _ = fs::rename(&backup.path, &step.dest);
+                }
+                // `dest` was never replaced: drop the extra link. (Renaming a link onto its
+                // own file would do nothing and leave the link behind.)
+                (Some(backup), false) if backup.linked => {
+                    let _ = fs::remove_file(&backup.path);
+                }
+                (Some(backup), false) => {
+                    let _ = fs::rename(&backup.path, &step.dest);
+                }
+                (None, true) => {
+                    let _ = fs::remove_file(&step.dest);
+                }
+                (None, false) => {}
             }
         }
         sync_dir(&self.bin_dir);
