@@ -163,13 +163,16 @@ impl InstallRequest {
             } else {
                 spec.clone()
             };
-            keys.add_text(&text).map_err(|e| UsageError(e.to_string()))?;
+            keys.add_text(&text)
+                .map_err(|e| UsageError(e.to_string()))?;
         }
         let timeout_secs = match args.timeout {
             Some(t) => t,
             None => match env.get("QUICKINSTALL_TIMEOUT") {
                 Some(t) => t.parse().map_err(|_| {
-                    UsageError(format!("QUICKINSTALL_TIMEOUT=`{t}` is not a number of seconds"))
+                    UsageError(format!(
+                        "QUICKINSTALL_TIMEOUT=`{t}` is not a number of seconds"
+                    ))
                 })?,
                 None => 15,
             },
@@ -232,8 +235,9 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<InstallRequest, UsageError> {
-        let args = Args::try_parse_from(std::iter::once("cargo-quickinstall").chain(args.iter().copied()))
-            .map_err(|e| UsageError(e.to_string()))?;
+        let args =
+            Args::try_parse_from(std::iter::once("cargo-quickinstall").chain(args.iter().copied()))
+                .map_err(|e| UsageError(e.to_string()))?;
         InstallRequest::new(args, &Env::from_pairs(Path::new("/w"), env.iter().copied()))
     }
 
@@ -274,7 +278,10 @@ mod tests {
     fn trusted_keys_add_to_the_builtin_ones() {
         let kp = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
         let b64 = kp.pk.to_base64();
-        let env = [("CARGO_HOME", "/ch"), ("QUICKINSTALL_TRUSTED_KEYS", b64.as_str())];
+        let env = [
+            ("CARGO_HOME", "/ch"),
+            ("QUICKINSTALL_TRUSTED_KEYS", b64.as_str()),
+        ];
         let r = parse(&["a", "--trusted-key", &b64], &env).unwrap();
         assert_eq!(r.keys.len(), TrustedKeys::builtin().len() + 2);
     }

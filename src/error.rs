@@ -58,7 +58,7 @@ pub enum CrateError {
     Index(#[from] IndexError),
     #[error("{subject}: {source}; nothing was installed")]
     Source {
-        subject: Subject,
+        subject: Box<Subject>,
         #[source]
         source: SourceMismatch,
     },
@@ -70,19 +70,19 @@ pub enum CrateError {
     },
     #[error("{subject}: {source}; nothing was installed")]
     Download {
-        subject: Subject,
+        subject: Box<Subject>,
         #[source]
         source: DownloadError,
     },
     #[error("the archive of {subject} was refused: {source}; nothing was installed")]
     Unpack {
-        subject: Subject,
+        subject: Box<Subject>,
         #[source]
         source: UnpackError,
     },
     #[error("installing {subject} failed: {source}; nothing was installed")]
     Install {
-        subject: Subject,
+        subject: Box<Subject>,
         #[source]
         source: InstallError,
     },

@@ -211,7 +211,9 @@ mod tests {
         let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
         assert_eq!(
             keys,
-            ["binaries", "error", "name", "ok", "paths", "source", "target", "version"]
+            [
+                "binaries", "error", "name", "ok", "paths", "source", "target", "version"
+            ]
         );
     }
 }

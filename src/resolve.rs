@@ -14,11 +14,13 @@ pub fn choose_release<'a>(
     targets: &[String],
     host_glibc: &mut dyn FnMut() -> Option<(u32, u32)>,
 ) -> Option<&'a Release> {
-    file.releases_for(version, targets).into_iter().find(|release| {
-        !target::is_gnu_linux(&release.target)
-            || release.min_glibc.is_none()
-            || target::glibc_satisfies(release.min_glibc.as_deref(), host_glibc())
-    })
+    file.releases_for(version, targets)
+        .into_iter()
+        .find(|release| {
+            !target::is_gnu_linux(&release.target)
+                || release.min_glibc.is_none()
+                || target::glibc_satisfies(release.min_glibc.as_deref(), host_glibc())
+        })
 }
 
 /// Why a prebuilt may not stand in for the registry's crate.
@@ -34,7 +36,10 @@ pub struct SourceMismatch {
 /// When both sides know the source checksum, they must agree: the signed entry then proves the
 /// binary was built from exactly the `.crate` the registry serves for that version.
 pub fn check_source(release: &Release, registry_cksum: Option<&str>) -> Result<(), SourceMismatch> {
-    match (release.provenance.source_checksum.as_deref(), registry_cksum) {
+    match (
+        release.provenance.source_checksum.as_deref(),
+        registry_cksum,
+    ) {
         (Some(built), Some(registry)) if !built.eq_ignore_ascii_case(registry) => {
             Err(SourceMismatch {
                 built: built.to_owned(),
@@ -86,15 +91,24 @@ mod tests {
         let old = choose_release(&file, "1.0.0", &targets(), &mut || Some((2, 31)));
         assert!(old.is_none());
         let new = choose_release(&file, "1.0.0", &targets(), &mut || Some((2, 36)));
-        assert_eq!(new.map(|r| r.target.as_str()), Some("x86_64-unknown-linux-gnu"));
+        assert_eq!(
+            new.map(|r| r.target.as_str()),
+            Some("x86_64-unknown-linux-gnu")
+        );
         file.upsert(release("x86_64-unknown-linux-musl", None));
         let mut asked = false;
         let musl = choose_release(&file, "1.0.0", &targets(), &mut || {
             asked = true;
             None
         });
-        assert_eq!(musl.map(|r| r.target.as_str()), Some("x86_64-unknown-linux-musl"));
-        assert!(!asked, "glibc is only probed when a gnu build with a floor is considered");
+        assert_eq!(
+            musl.map(|r| r.target.as_str()),
+            Some("x86_64-unknown-linux-musl")
+        );
+        assert!(
+            !asked,
+            "glibc is only probed when a gnu build with a floor is considered"
+        );
     }
 
     #[test]

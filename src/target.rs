@@ -13,10 +13,14 @@ pub fn candidate_targets(arch: &str, os: &str) -> Vec<String> {
     match (os, arch) {
         ("linux", "x86_64") => linux("x86_64-unknown-linux-musl", "x86_64-unknown-linux-gnu"),
         ("linux", "aarch64") => linux("aarch64-unknown-linux-musl", "aarch64-unknown-linux-gnu"),
-        ("linux", "riscv64") => linux("riscv64gc-unknown-linux-musl", "riscv64gc-unknown-linux-gnu"),
-        ("linux", "loongarch64") => {
-            linux("loongarch64-unknown-linux-musl", "loongarch64-unknown-linux-gnu")
-        }
+        ("linux", "riscv64") => linux(
+            "riscv64gc-unknown-linux-musl",
+            "riscv64gc-unknown-linux-gnu",
+        ),
+        ("linux", "loongarch64") => linux(
+            "loongarch64-unknown-linux-musl",
+            "loongarch64-unknown-linux-gnu",
+        ),
         ("linux", "x86") => linux("i686-unknown-linux-musl", "i686-unknown-linux-gnu"),
         ("linux", "arm") => linux(
             "armv7-unknown-linux-musleabihf",
@@ -26,10 +30,16 @@ pub fn candidate_targets(arch: &str, os: &str) -> Vec<String> {
         ("macos", "aarch64") => vec!["aarch64-apple-darwin".into(), "x86_64-apple-darwin".into()],
         ("macos", "x86_64") => vec!["x86_64-apple-darwin".into()],
         ("windows", "x86_64") => {
-            vec!["x86_64-pc-windows-msvc".into(), "x86_64-pc-windows-gnu".into()]
+            vec![
+                "x86_64-pc-windows-msvc".into(),
+                "x86_64-pc-windows-gnu".into(),
+            ]
         }
         ("windows", "aarch64") => {
-            vec!["aarch64-pc-windows-msvc".into(), "x86_64-pc-windows-msvc".into()]
+            vec![
+                "aarch64-pc-windows-msvc".into(),
+                "x86_64-pc-windows-msvc".into(),
+            ]
         }
         ("freebsd", "x86_64") => vec!["x86_64-unknown-freebsd".into()],
         _ => Vec::new(),

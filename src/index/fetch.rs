@@ -40,7 +40,9 @@ pub enum IndexError {
         #[source]
         source: DownloadError,
     },
-    #[error("the index file for `{name}` at `{url}` does not start with a signature (the signature is missing)")]
+    #[error(
+        "the index file for `{name}` at `{url}` does not start with a signature (the signature is missing)"
+    )]
     SignatureMissing { name: String, url: String },
     #[error("the index file for `{name}` failed signature verification: {source}")]
     Signature {
@@ -108,11 +110,10 @@ impl IndexSource {
         if let Some(seen) = seen {
             seen.check(&base, &file_path, comment.timestamp)?;
         }
-        let file =
-            PackageFile::parse(bytes, kind, name).map_err(|source| IndexError::Format {
-                name: name.to_owned(),
-                source,
-            })?;
+        let file = PackageFile::parse(bytes, kind, name).map_err(|source| IndexError::Format {
+            name: name.to_owned(),
+            source,
+        })?;
         if let Some(seen) = seen {
             seen.record(&base, &file_path, comment.timestamp);
         }

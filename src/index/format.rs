@@ -344,7 +344,8 @@ mod tests {
 
     #[test]
     fn refuses_releases_a_client_could_be_tricked_by() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut Release)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut Release)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             ("sha256", Box::new(|r| r.sha256 = "AB".repeat(32))),
             (
                 "escaping archive",

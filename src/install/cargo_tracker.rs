@@ -339,6 +339,17 @@ impl CargoTracker {
     }
 }
 
+/// What is installed under `root` according to `.crates.toml`, read without creating or
+/// locking anything: a hint for skipping needless downloads (and for `--dry-run`), always
+/// re-checked under the lock before anything changes. Unreadable means empty.
+pub fn installed_snapshot(root: &Path) -> Vec<(PackageId, BTreeSet<String>)> {
+    fs::read_to_string(root.join(".crates.toml"))
+        .ok()
+        .and_then(|text| toml::from_str::<ListingV1>(&text).ok())
+        .map(|listing| listing.v1.into_iter().collect())
+        .unwrap_or_default()
+}
+
 impl ListingV1 {
     /// cargo's `CrateListingV1::mark_installed`.
     fn mark_installed(&mut self, id: &PackageId, bins: &BTreeSet<String>) {

@@ -24,7 +24,7 @@ use crate::fallback::{self, FallbackOptions};
 use crate::index::fetch::IndexSource;
 use crate::index::format::{PackageKind, Release};
 use crate::index::seen::SeenStore;
-use crate::install::cargo_tracker::{CargoTracker, PackageId};
+use crate::install::cargo_tracker::{self, CargoTracker, PackageId};
 use crate::install::install_binaries;
 use crate::registry::crates::{Registry, pinned_version, select_version};
 use crate::report::{CrateResult, Reporter};
@@ -42,7 +42,7 @@ enum Plan {
     Prebuilt(Box<Staged>),
     DryRunPrebuilt {
         subject: Subject,
-        release: Release,
+        release: Box<Release>,
         url: String,
     },
     Fallback {
@@ -117,7 +117,7 @@ impl<'a> Context<'a> {
             user_agent: format!("cargo-quickinstall/{}", env!("CARGO_PKG_VERSION")),
         });
         // A snapshot of what is installed, to skip downloads; re-checked under the lock later.
-        let installed = CargoTracker::load_snapshot(&request.root).unwrap_or_default();
+        let installed = cargo_tracker::installed_snapshot(&request.root);
         Ok(Self {
             request,
             reporter,
@@ -180,29 +180,31 @@ impl<'a> Context<'a> {
                 }
             }
         };
-        if !self.request.force {
-            if let Some(bins) = self.already_installed(&spec.name, &version) {
-                return Plan::Already {
-                    name: spec.name.clone(),
-                    version,
-                    bins,
-                };
-            }
+        if let Some(bins) = self
+            .already_installed(&spec.name, &version)
+            .filter(|_| !self.request.force)
+        {
+            return Plan::Already {
+                name: spec.name.clone(),
+                version,
+                bins,
+            };
         }
         // 2. The index: signature first, then the entry.
-        let package =
-            match self
-                .index
-                .package(&self.fetcher, PackageKind::Crate, &spec.name, self.seen.as_ref())
-            {
-                Ok(Some(p)) => p,
-                Ok(None) => return self.no_prebuilt(spec, version, "it is not in the release index"),
-                Err(e) if e.is_unreachable() => {
-                    self.reporter.warn(&e.to_string());
-                    return self.no_prebuilt(spec, version, "the release index could not be reached");
-                }
-                Err(e) => return failed(Some(version), e.into()),
-            };
+        let package = match self.index.package(
+            &self.fetcher,
+            PackageKind::Crate,
+            &spec.name,
+            self.seen.as_ref(),
+        ) {
+            Ok(Some(p)) => p,
+            Ok(None) => return self.no_prebuilt(spec, version, "it is not in the release index"),
+            Err(e) if e.is_unreachable() => {
+                self.reporter.warn(&e.to_string());
+                return self.no_prebuilt(spec, version, "the release index could not be reached");
+            }
+            Err(e) => return failed(Some(version), e.into()),
+        };
         let glibc = || *self.glibc.get_or_init(target::detect_glibc);
         let chosen = if self.request.explicit_target.is_some() {
             // The user named the target: no glibc second-guessing.
@@ -212,7 +214,9 @@ impl<'a> Context<'a> {
                 .into_iter()
                 .next()
         } else {
-            resolve::choose_release(&package.file, &version, &self.request.targets, &mut { glibc })
+            resolve::choose_release(&package.file, &version, &self.request.targets, &mut {
+                glibc
+            })
         };
         let Some(release) = chosen.cloned() else {
             let why = format!(
@@ -227,13 +231,19 @@ impl<'a> Context<'a> {
             target: release.target.clone(),
         };
         if let Err(source) = resolve::check_source(&release, registry_cksum.as_deref()) {
-            return failed(Some(version), CrateError::Source { subject, source });
+            return failed(
+                Some(version),
+                CrateError::Source {
+                    subject: Box::new(subject),
+                    source,
+                },
+            );
         }
         let location = self.index.archive_location(&release.archive);
         if self.request.dry_run {
             return Plan::DryRunPrebuilt {
                 subject,
-                release,
+                release: Box::new(release),
                 url: location.to_string(),
             };
         }
@@ -276,7 +286,7 @@ impl<'a> Context<'a> {
             .iter()
             .find(|(id, bins)| {
                 id.name() == name
-                    && id.version() == version
+                    && id.version().to_string() == version
                     && !bins.is_empty()
                     && bins.iter().all(|b| bin_dir.join(b).is_file())
             })
@@ -301,9 +311,10 @@ impl<'a> Context<'a> {
             .prefix(".quickinstall-tmp-")
             .tempdir_in(root)
             .map_err(prepare)?;
-        let progress = self
-            .reporter
-            .download(&format!("`{} {}`", subject.name, subject.version), release.size);
+        let progress = self.reporter.download(
+            &format!("`{} {}`", subject.name, subject.version),
+            release.size,
+        );
         let archive = self
             .fetcher
             .download_verified(
@@ -315,7 +326,7 @@ impl<'a> Context<'a> {
                 &|n| progress.set(n),
             )
             .map_err(|source| CrateError::Download {
-                subject: subject.clone(),
+                subject: Box::new(subject.clone()),
                 source,
             });
         progress.finish();
@@ -324,7 +335,7 @@ impl<'a> Context<'a> {
         std::fs::create_dir(&staging).map_err(prepare)?;
         let binaries = unpack_archive(&archive, &staging, &release.binaries).map_err(|source| {
             CrateError::Unpack {
-                subject: subject.clone(),
+                subject: Box::new(subject.clone()),
                 source,
             }
         })?;
@@ -424,7 +435,13 @@ impl<'a> Context<'a> {
     fn install_staged(&self, staged: &Staged) -> Result<CrateResult, CrateError> {
         let bin_dir = self.request.root.join("bin");
         let subject = &staged.subject;
-        let id = PackageId::new(&subject.name, &subject.version, &self.registry.source_id());
+        let version =
+            semver::Version::parse(&subject.version).map_err(|_| CrateError::NoPrebuilt {
+                name: subject.name.clone(),
+                version: subject.version.clone(),
+                targets: subject.target.clone(),
+            })?;
+        let id = PackageId::new(&subject.name, version, &self.registry.source_id());
         let mut tracker = CargoTracker::load(&self.request.root)?;
         let bins: BTreeSet<String> = staged.release.binaries.iter().cloned().collect();
         if !self.request.force {
@@ -468,11 +485,11 @@ impl<'a> Context<'a> {
         let previous: Vec<PackageId> = tracker
             .installed_versions(&subject.name)
             .into_iter()
-            .filter(|p| p.version() != subject.version)
+            .filter(|p| p.version().to_string() != subject.version)
             .collect();
         let transaction =
             install_binaries(&staged.binaries, &bin_dir).map_err(|source| CrateError::Install {
-                subject: subject.clone(),
+                subject: Box::new(subject.clone()),
                 source,
             })?;
         tracker.mark_installed(
@@ -490,7 +507,12 @@ impl<'a> Context<'a> {
         for old in previous {
             self.reporter.status(
                 "Replaced",
-                &format!("`{} {}` with `{}`", old.name(), old.version(), subject.version),
+                &format!(
+                    "`{} {}` with `{}`",
+                    old.name(),
+                    old.version(),
+                    subject.version
+                ),
             );
         }
         self.reporter.status(
@@ -553,15 +575,17 @@ impl<'a> Context<'a> {
         match command.run(name) {
             Ok(()) => {
                 let bin_dir = self.request.root.join("bin");
-                let bins: Vec<String> = CargoTracker::load_snapshot(&self.request.root)
-                    .unwrap_or_default()
+                let bins: Vec<String> = cargo_tracker::installed_snapshot(&self.request.root)
                     .into_iter()
-                    .find(|(id, _)| id.name() == name && id.version() == version)
+                    .find(|(id, _)| id.name() == name && id.version().to_string() == version)
                     .map(|(_, bins)| bins.into_iter().collect())
                     .unwrap_or_default();
                 self.reporter.status(
                     "Installed",
-                    &format!("`{name} {version}` (built from source): {}", bins.join(", ")),
+                    &format!(
+                        "`{name} {version}` (built from source): {}",
+                        bins.join(", ")
+                    ),
                 );
                 CrateResult {
                     paths: paths_of(&bin_dir, &bins),

@@ -300,12 +300,24 @@ mod tests {
             v("0.3.0-beta.1", false),
             v("0.4.0", true),
         ];
-        assert_eq!(select_version("x", &all, None).unwrap().version.to_string(), "0.2.0");
+        assert_eq!(
+            select_version("x", &all, None).unwrap().version.to_string(),
+            "0.2.0"
+        );
         let req = parse_version_arg("^0.1").unwrap();
-        assert_eq!(select_version("x", &all, Some(&req)).unwrap().version.to_string(), "0.1.0");
+        assert_eq!(
+            select_version("x", &all, Some(&req))
+                .unwrap()
+                .version
+                .to_string(),
+            "0.1.0"
+        );
         let req = parse_version_arg("0.3.0-beta.1").unwrap();
         assert_eq!(
-            select_version("x", &all, Some(&req)).unwrap().version.to_string(),
+            select_version("x", &all, Some(&req))
+                .unwrap()
+                .version
+                .to_string(),
             "0.3.0-beta.1"
         );
     }
@@ -314,10 +326,14 @@ mod tests {
     fn explains_unmatched_and_yanked_requirements() {
         let all = [v("0.1.0", false), v("0.4.0", true)];
         let req = parse_version_arg("^9").unwrap();
-        let err = select_version("x", &all, Some(&req)).unwrap_err().to_string();
+        let err = select_version("x", &all, Some(&req))
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "no version of `x` matches `^9`; the newest is 0.1.0");
         let req = parse_version_arg("^0.4").unwrap();
-        let err = select_version("x", &all, Some(&req)).unwrap_err().to_string();
+        let err = select_version("x", &all, Some(&req))
+            .unwrap_err()
+            .to_string();
         assert_eq!(err, "every version of `x` matching `^0.4` is yanked");
     }
 
@@ -328,7 +344,11 @@ mod tests {
         assert_eq!(parse_version_arg("~1").unwrap().to_string(), "~1");
         let tip = parse_version_arg("1.2").unwrap_err();
         assert!(tip.contains("`^1.2`"), "{tip}");
-        assert!(parse_version_arg("v1.2.3").unwrap_err().contains("try `1.2.3`"));
+        assert!(
+            parse_version_arg("v1.2.3")
+                .unwrap_err()
+                .contains("try `1.2.3`")
+        );
         assert_eq!(
             pinned_version(&parse_version_arg("1.2.3").unwrap()).map(|v| v.to_string()),
             Some("1.2.3".to_owned())
@@ -342,7 +362,9 @@ mod tests {
         assert_eq!(sparse_path("syn").as_deref(), Some("3/s/syn"));
         assert_eq!(sparse_path("../x"), None);
         assert_eq!(
-            Registry::from_url("sparse+https://index.crates.io").unwrap().source_id(),
+            Registry::from_url("sparse+https://index.crates.io")
+                .unwrap()
+                .source_id(),
             CRATES_IO_SOURCE_ID
         );
         let alt = Registry::from_url("http://127.0.0.1:9/reg").unwrap();
