@@ -5,6 +5,9 @@
 //! [`keygen`], [`build`] (with [`package`], [`elf`], [`record`]), [`publish`] (with
 //! [`validate`], [`sign`]) and [`serve`]; [`atomic`] and [`time`] are shared helpers.
 
+// Tests may unwrap: a panic there is a test failure with its location.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
 mod atomic;
 mod keygen;
 mod package;

@@ -56,17 +56,18 @@ pub enum PublishError {
     Archive(#[from] ValidateError),
     #[error(transparent)]
     Key(#[from] SignError),
-    #[error("`{name} {version}` ({target}) cannot be published: {source}")]
+    #[error("`{name}` cannot be published: {source}")]
     Release {
         name: String,
-        version: String,
-        target: String,
-        source: FormatError,
+        source: Box<FormatError>,
     },
     #[error("`{name}` is not a valid crate name")]
     BadName { name: String },
     #[error("index file `{}` is invalid, so it was not rewritten: {source}", path.display())]
-    ExistingFile { path: PathBuf, source: FormatError },
+    ExistingFile {
+        path: PathBuf,
+        source: Box<FormatError>,
+    },
     #[error("could not lock the index at `{}`: {source}", path.display())]
     Lock { path: PathBuf, source: io::Error },
     #[error("could not read `{}`: {source}", path.display())]
@@ -145,9 +146,7 @@ fn check(record_path: &Path) -> Result<Checked, PublishError> {
         .validate()
         .map_err(|source| PublishError::Release {
             name: result.name.clone(),
-            version: result.version.clone(),
-            target: result.target.clone(),
-            source,
+            source: Box::new(source),
         })?;
     Ok(Checked {
         result,
@@ -187,7 +186,7 @@ fn apply(
         Some(bytes) => PackageFile::parse(bytes, kind, &r.name).map_err(|source| {
             PublishError::ExistingFile {
                 path: file_path.clone(),
-                source,
+                source: Box::new(source),
             }
         })?,
         None => PackageFile::new(kind, &r.name),

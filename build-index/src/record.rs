@@ -227,7 +227,8 @@ pub(crate) mod tests {
 
     #[test]
     fn refuses_records_with_invalid_fields() {
-        let cases: Vec<(&str, Box<dyn Fn(&mut BuildResult)>)> = vec![
+        type Mutation = Box<dyn Fn(&mut BuildResult)>;
+        let cases: Vec<(&str, Mutation)> = vec![
             ("name", Box::new(|r| r.name = "../x".into())),
             ("version", Box::new(|r| r.version = "latest".into())),
             ("target", Box::new(|r| r.target = "a/b".into())),
