@@ -9,6 +9,8 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod atomic;
+mod build;
+mod elf;
 mod keygen;
 mod package;
 mod publish;
@@ -43,6 +45,25 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Build one crate statically and package it with a result (or failure) record.
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["krate", "path"])))]
+    Build {
+        /// A crate from the registry, at an exact version or the newest.
+        #[arg(long = "crate", value_name = "NAME[@VER]")]
+        krate: Option<String>,
+        /// A local package directory.
+        #[arg(long, value_name = "DIR")]
+        path: Option<PathBuf>,
+        /// Target triple (default: the host's, musl on x86_64 Linux when installed).
+        #[arg(long, value_name = "TRIPLE")]
+        target: Option<String>,
+        /// Sparse registry index URL (default: crates.io).
+        #[arg(long, value_name = "URL")]
+        registry: Option<String>,
+        /// Directory for the archive, log and record.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Validate build results, add them to the index and sign the changed package files.
     Publish {
         #[arg(long, value_name = "DIR")]
@@ -74,9 +95,13 @@ enum Error {
     #[error(transparent)]
     Keygen(#[from] keygen::KeygenError),
     #[error(transparent)]
+    Build(#[from] build::BuildError),
+    #[error(transparent)]
     Publish(#[from] publish::PublishError),
     #[error(transparent)]
     Serve(#[from] serve::ServeError),
+    #[error("pass either --crate or --path")]
+    NoSource,
     #[error("could not find the address the server listens on: {0}")]
     LocalAddr(std::io::Error),
     #[error("could not write to stdout: {0}")]
@@ -103,6 +128,31 @@ fn run(cli: Cli) -> Result<(), Error> {
         } => {
             let line = keygen::keygen(&secret_key, &public_key, force)?;
             say(&line)
+        }
+        Command::Build {
+            krate,
+            path,
+            target,
+            registry,
+            out,
+        } => {
+            let source = match (krate, path) {
+                (Some(spec), _) => {
+                    let (name, version) = build::parse_crate_spec(&spec)?;
+                    build::Source::Crate { name, version }
+                }
+                (None, Some(dir)) => build::Source::Path(dir),
+                // clap's required group makes this unreachable; fail plainly all the same.
+                (None, None) => return Err(Error::NoSource),
+            };
+            let request = build::BuildRequest {
+                source,
+                target,
+                registry,
+                out,
+            };
+            let record = build::build(&request, &build::BuildEnv::from_process())?;
+            say(&record.display().to_string())
         }
         Command::Publish {
             index,
