@@ -1,1 +1,194 @@
-fn main() {}
+//! `build-index`: builds, packages, signs, publishes and serves the quickinstall release index.
+//!
+//! This file is the thin shell: clap types, dispatch, and the mapping of any error to
+//! `error: <sentence>` on stderr and exit code 1. Each subcommand lives in its own module:
+//! [`keygen`], [`build`] (with [`package`], [`elf`], [`record`]), [`publish`] (with
+//! [`validate`], [`sign`]) and [`serve`]; [`atomic`] and [`time`] are shared helpers.
+
+// Tests may unwrap: a panic there is a test failure with its location.
+#![cfg_attr(test, allow(clippy::unwrap_used))]
+
+mod atomic;
+mod build;
+mod elf;
+mod keygen;
+mod package;
+mod publish;
+mod record;
+mod serve;
+mod sign;
+mod time;
+mod validate;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "build-index", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Generate a minisign key pair for signing the index (secret key unencrypted, mode 0600).
+    Keygen {
+        #[arg(long, value_name = "FILE")]
+        secret_key: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        public_key: PathBuf,
+        /// Replace existing key files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Build one crate statically and package it with a result (or failure) record.
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["krate", "path"])))]
+    Build {
+        /// A crate from the registry, at an exact version or the newest.
+        #[arg(long = "crate", value_name = "NAME[@VER]")]
+        krate: Option<String>,
+        /// A local package directory.
+        #[arg(long, value_name = "DIR")]
+        path: Option<PathBuf>,
+        /// Target triple (default: the host's, musl on x86_64 Linux when installed).
+        #[arg(long, value_name = "TRIPLE")]
+        target: Option<String>,
+        /// Sparse registry index URL (default: crates.io).
+        #[arg(long, value_name = "URL")]
+        registry: Option<String>,
+        /// Directory for the archive, log and record.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Validate build results, add them to the index and sign the changed package files.
+    Publish {
+        #[arg(long, value_name = "DIR")]
+        index: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        secret_key: PathBuf,
+        /// Point releases at BASE/<archive path> instead of a path relative to the index.
+        #[arg(long, value_name = "URL")]
+        archive_base: Option<String>,
+        /// Result records written by `build-index build`.
+        #[arg(required = true, value_name = "RESULT")]
+        results: Vec<PathBuf>,
+    },
+    /// Serve an index directory over HTTP/1.1 (for tests and local use).
+    Serve {
+        #[arg(long, value_name = "DIR")]
+        index: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:0")]
+        addr: String,
+        /// Log one line per request on stderr.
+        #[arg(long)]
+        log: bool,
+    },
+}
+
+/// Any subcommand's failure; each variant's message is already a full sentence.
+#[derive(Debug, thiserror::Error)]
+enum Error {
+    #[error(transparent)]
+    Keygen(#[from] keygen::KeygenError),
+    #[error(transparent)]
+    Build(#[from] build::BuildError),
+    #[error(transparent)]
+    Publish(#[from] publish::PublishError),
+    #[error(transparent)]
+    Serve(#[from] serve::ServeError),
+    #[error("pass either --crate or --path")]
+    NoSource,
+    #[error("could not find the address the server listens on: {0}")]
+    LocalAddr(std::io::Error),
+    #[error("could not write to stdout: {0}")]
+    Stdout(std::io::Error),
+}
+
+#[allow(clippy::print_stderr)] // reporting the error is this function's job
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    match cli.command {
+        Command::Keygen {
+            secret_key,
+            public_key,
+            force,
+        } => {
+            let line = keygen::keygen(&secret_key, &public_key, force)?;
+            say(&line)
+        }
+        Command::Build {
+            krate,
+            path,
+            target,
+            registry,
+            out,
+        } => {
+            let source = match (krate, path) {
+                (Some(spec), _) => {
+                    let (name, version) = build::parse_crate_spec(&spec)?;
+                    build::Source::Crate { name, version }
+                }
+                (None, Some(dir)) => build::Source::Path(dir),
+                // clap's required group makes this unreachable; fail plainly all the same.
+                (None, None) => return Err(Error::NoSource),
+            };
+            let request = build::BuildRequest {
+                source,
+                target,
+                registry,
+                out,
+            };
+            let record = build::build(&request, &build::BuildEnv::from_process())?;
+            say(&record.display().to_string())
+        }
+        Command::Publish {
+            index,
+            secret_key,
+            archive_base,
+            results,
+        } => {
+            let done = publish::publish(&publish::PublishRequest {
+                index,
+                secret_key,
+                archive_base,
+                results,
+            })?;
+            for p in done {
+                let what = if p.changed { "published" } else { "unchanged" };
+                say(&format!(
+                    "{what} {} {} {} {}",
+                    p.name, p.version, p.target, p.package_file
+                ))?;
+            }
+            Ok(())
+        }
+        Command::Serve { index, addr, log } => {
+            let server = serve::Server::bind(&addr, &index, log)?;
+            let local = server.local_addr().map_err(Error::LocalAddr)?;
+            say(&format!("http://{local}/"))?;
+            server.run();
+            Ok(())
+        }
+    }
+}
+
+/// One line of data on stdout, flushed (callers wait for it, e.g. the `serve` URL).
+fn say(line: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(Error::Stdout)
+}

@@ -1,0 +1,865 @@
+//! `build-index build`: one crate built the way `cargo install --locked` would, statically,
+//! then packaged with its result (or failure) record.
+//!
+//! The build runs untrusted code (build scripts, proc macros), so the child cargo gets an
+//! environment scrubbed of secrets ([`scrub_env`]) and writes only to a temp dir and the log.
+//! Pure helpers (target choice, metadata and tracker parsing, env filtering) sit beside the
+//! process-running shell [`build`]; packing is [`crate::package`], glibc is [`crate::elf`].
+
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use quickinstall::index::format::{PackageKind, Provenance, RECIPE_VERSION};
+use quickinstall::index::path::is_valid_crate_name;
+use serde::Deserialize;
+
+use crate::elf::{self, ElfError};
+use crate::package::{self, PackageError};
+use crate::record::{self, BuildFailure, BuildResult, LOG_TAIL_LINES, RECORD_VERSION, Record};
+use crate::{atomic, time, validate};
+
+/// The preferred Linux target when its standard library is installed: fully static binaries.
+const MUSL: &str = "x86_64-unknown-linux-musl";
+const GNU: &str = "x86_64-unknown-linux-gnu";
+/// How much of the end of a log is read for a failure record's tail.
+const LOG_TAIL_BYTES: u64 = 64 * 1024;
+
+/// What to build.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A crate from the registry, at an exact version or the newest.
+    Crate {
+        name: String,
+        version: Option<String>,
+    },
+    /// A local package directory (holding `Cargo.toml`).
+    Path(PathBuf),
+}
+
+/// A build request, from the command line.
+#[derive(Debug, Clone)]
+pub struct BuildRequest {
+    pub source: Source,
+    pub target: Option<String>,
+    /// A sparse registry URL (`sparse+` is added when missing); crates.io when absent.
+    pub registry: Option<String>,
+    pub out: PathBuf,
+}
+
+/// The environment the build reads and passes on, as a value so tests can shape it.
+#[derive(Debug, Clone, Default)]
+pub struct BuildEnv {
+    pub vars: Vec<(OsString, OsString)>,
+}
+
+/// Why a build did not produce a result record.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("`{spec}` is not `NAME` or `NAME@VERSION` with a valid crate name and exact version")]
+    BadSpec { spec: String },
+    #[error("could not run `{program}`: {source}")]
+    Spawn { program: String, source: io::Error },
+    #[error("`{command}` failed: {detail}")]
+    Tool { command: String, detail: String },
+    #[error("`cargo metadata` for `{}` lists no package with that manifest", manifest.display())]
+    NoPackage { manifest: PathBuf },
+    #[error("building `{name} {version}` for `{target}` failed; the log is at `{}`", log.display())]
+    Failed {
+        name: String,
+        version: String,
+        target: String,
+        log: PathBuf,
+    },
+    #[error("cargo installed `{name}` but did not record which version")]
+    UnknownVersion { name: String },
+    #[error(transparent)]
+    Package(#[from] PackageError),
+    #[error(transparent)]
+    Elf(#[from] ElfError),
+    #[error("could not read `{}`: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("could not write `{}`: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    #[error("could not create a temporary directory: {0}")]
+    TempDir(io::Error),
+}
+
+impl BuildEnv {
+    /// The real process environment (read once, in `main`).
+    #[allow(clippy::disallowed_methods)] // this is the one place build-index reads it
+    pub fn from_process() -> Self {
+        Self {
+            vars: std::env::vars_os().collect(),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<&OsStr> {
+        self.vars
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_os_str())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn program(&self, var: &str, default: &str) -> OsString {
+        self.get(var).unwrap_or(OsStr::new(default)).to_owned()
+    }
+
+    /// `CARGO_HOME`, else `~/.cargo`.
+    fn cargo_home(&self) -> Option<PathBuf> {
+        self.get("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| self.get("HOME").map(|h| Path::new(h).join(".cargo")))
+    }
+
+    fn source_date_epoch(&self) -> Option<u64> {
+        time::parse_source_date_epoch(self.get("SOURCE_DATE_EPOCH").and_then(OsStr::to_str))
+    }
+}
+
+/// Whether a variable must not reach the untrusted build: names containing TOKEN, SECRET,
+/// PASSWORD or KEY (any case), `QUICKINSTALL_SIGN*`, and the GitHub Actions credentials.
+pub fn is_secret_var(name: &OsStr) -> bool {
+    let upper = name.to_string_lossy().to_ascii_uppercase();
+    ["TOKEN", "SECRET", "PASSWORD", "KEY"]
+        .iter()
+        .any(|word| upper.contains(word))
+        || upper.starts_with("QUICKINSTALL_SIGN")
+        || matches!(
+            upper.as_str(),
+            "ACTIONS_RUNTIME_TOKEN" | "ACTIONS_ID_TOKEN_REQUEST_URL" | "GITHUB_TOKEN"
+        )
+        // Not a secret by name, but a handle on the user's SSH keys.
+        || upper == "SSH_AUTH_SOCK"
+}
+
+/// The environment for the child cargo: every non-secret variable, minus the build settings
+/// this recipe decides itself (they are set again by the caller).
+pub fn scrub_env(vars: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
+    const OVERRIDDEN: &[&str] = &[
+        "CARGO_ENCODED_RUSTFLAGS",
+        "RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_PROFILE_RELEASE_STRIP",
+    ];
+    vars.iter()
+        .filter(|(k, _)| !is_secret_var(k) && !OVERRIDDEN.iter().any(|o| k == o))
+        .cloned()
+        .collect()
+}
+
+/// The host's `x86_64-unknown-linux-gnu` becomes musl when musl's std is installed.
+pub fn choose_target(host: &str, musl_installed: bool) -> String {
+    if host == GNU && musl_installed {
+        MUSL.to_owned()
+    } else {
+        host.to_owned()
+    }
+}
+
+/// The `host:` line of `rustc -vV`.
+pub fn parse_host(rustc_vv: &str) -> Option<String> {
+    rustc_vv
+        .lines()
+        .find_map(|l| l.strip_prefix("host:"))
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+}
+
+/// `NAME` or `NAME@VERSION` (an exact semver version; a leading `=` is accepted).
+pub fn parse_crate_spec(spec: &str) -> Result<(String, Option<String>), BuildError> {
+    let bad = || BuildError::BadSpec {
+        spec: spec.to_owned(),
+    };
+    let (name, version) = match spec.split_once('@') {
+        Some((n, v)) => {
+            let v = v.strip_prefix('=').unwrap_or(v);
+            semver::Version::parse(v).map_err(|_| bad())?;
+            (n, Some(v.to_owned()))
+        }
+        None => (spec, None),
+    };
+    if !is_valid_crate_name(name) {
+        return Err(bad());
+    }
+    Ok((name.to_owned(), version))
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    packages: Vec<MetadataPackage>,
+}
+
+#[derive(Deserialize)]
+struct MetadataPackage {
+    name: String,
+    version: String,
+    manifest_path: PathBuf,
+}
+
+/// Name and version of the package whose manifest is `manifest`, from `cargo metadata` JSON.
+pub fn package_from_metadata(json: &[u8], manifest: &Path) -> Option<(String, String)> {
+    let metadata: Metadata = serde_json::from_slice(json).ok()?;
+    let wanted = manifest
+        .canonicalize()
+        .unwrap_or_else(|_| manifest.to_owned());
+    metadata
+        .packages
+        .into_iter()
+        .find(|p| p.manifest_path == wanted || p.manifest_path == manifest)
+        .map(|p| (p.name, p.version))
+}
+
+/// The version cargo recorded for `name` in `<root>/.crates2.json` (keys look like
+/// `"ripgrep 14.1.0 (registry+https://…)"`).
+pub fn installed_version(crates2: &[u8], name: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Tracker {
+        installs: serde_json::Map<String, serde_json::Value>,
+    }
+    let tracker: Tracker = serde_json::from_slice(crates2).ok()?;
+    tracker.installs.keys().find_map(|key| {
+        let mut parts = key.split(' ');
+        (parts.next() == Some(name))
+            .then(|| parts.next())
+            .flatten()
+            .filter(|v| semver::Version::parse(v).is_ok())
+            .map(str::to_owned)
+    })
+}
+
+/// The `cargo install` arguments of the recipe (the program itself excluded).
+pub fn install_args(
+    source: &Source,
+    root: &Path,
+    target: &str,
+    registry: Option<&str>,
+) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec!["install".into(), "--locked".into()];
+    // Without a version we need cargo's tracker to learn which version it picked.
+    let track = matches!(source, Source::Crate { version: None, .. });
+    if !track {
+        args.push("--no-track".into());
+    }
+    args.extend(["--root".into(), root.as_os_str().to_owned()]);
+    args.extend(["--target".into(), target.into()]);
+    match source {
+        Source::Path(dir) => args.extend(["--path".into(), dir.as_os_str().to_owned()]),
+        Source::Crate { name, version } => {
+            args.push(name.into());
+            if let Some(v) = version {
+                args.extend(["--version".into(), format!("={v}").into()]);
+            }
+        }
+    }
+    if let Some(url) = registry {
+        let url = if url.starts_with("sparse+") {
+            url.to_owned()
+        } else {
+            format!("sparse+{url}")
+        };
+        args.extend(["--index".into(), url.into()]);
+    }
+    args
+}
+
+/// The `RUSTFLAGS` of the recipe: static CRT, and source paths remapped so the binary does not
+/// embed the build machine's directories. RUSTFLAGS is split on whitespace, so a path holding
+/// whitespace is not remapped rather than breaking the flags.
+pub fn rustflags(remaps: &[(&Path, &str)]) -> String {
+    let mut flags = vec!["-C target-feature=+crt-static".to_owned()];
+    for (from, to) in remaps {
+        let from = from.to_string_lossy();
+        if !from.chars().any(char::is_whitespace) {
+            flags.push(format!("--remap-path-prefix={from}={to}"));
+        }
+    }
+    flags.join(" ")
+}
+
+/// The facts every build step needs.
+struct Plan {
+    cargo: OsString,
+    rustc: OsString,
+    env: Vec<(OsString, OsString)>,
+    cargo_home: Option<PathBuf>,
+    target: String,
+    toolchain: String,
+}
+
+/// Runs the build and writes the archive, the log and the result record into `request.out`;
+/// returns the record's path. On a failed cargo run, writes a failure record and returns
+/// [`BuildError::Failed`].
+pub fn build(request: &BuildRequest, env: &BuildEnv) -> Result<PathBuf, BuildError> {
+    let plan = plan(request, env)?;
+    fs::create_dir_all(&request.out).map_err(|source| BuildError::Write {
+        path: request.out.clone(),
+        source,
+    })?;
+    let (name, known_version) = match &request.source {
+        Source::Crate { name, version } => (name.clone(), version.clone()),
+        Source::Path(dir) => {
+            let (n, v) = path_package(&plan, dir)?;
+            (n, Some(v))
+        }
+    };
+    let shown_version = known_version.as_deref().unwrap_or("unknown").to_owned();
+    let log_path = request
+        .out
+        .join(record::stem(&name, &shown_version, &plan.target) + ".log");
+    let tmp = tempfile::tempdir().map_err(BuildError::TempDir)?;
+    let root = tmp.path().join("root");
+
+    let ok = run_install(request, &plan, tmp.path(), &log_path)?;
+    if !ok {
+        write_failure(request, &plan, &name, &shown_version, &log_path)?;
+        return Err(BuildError::Failed {
+            name,
+            version: shown_version,
+            target: plan.target,
+            log: log_path,
+        });
+    }
+    let version = match known_version {
+        Some(v) => v,
+        None => {
+            let tracker = root.join(".crates2.json");
+            let bytes = fs::read(&tracker).map_err(|source| BuildError::Read {
+                path: tracker,
+                source,
+            })?;
+            installed_version(&bytes, &name)
+                .ok_or_else(|| BuildError::UnknownVersion { name: name.clone() })?
+        }
+    };
+    let stem = record::stem(&name, &version, &plan.target);
+    let final_log = request.out.join(format!("{stem}.log"));
+    if final_log != log_path {
+        fs::rename(&log_path, &final_log).map_err(|source| BuildError::Write {
+            path: final_log.clone(),
+            source,
+        })?;
+    }
+
+    let (source_dir, source_checksum) = match &request.source {
+        Source::Path(dir) => (
+            Some(dir.clone()),
+            path_checksum(&plan, dir, tmp.path(), &final_log),
+        ),
+        Source::Crate { .. } => registry_source(&plan, &name, &version),
+    };
+
+    let binaries = package::binaries_in(&root.join("bin"))?;
+    let min_glibc = if needs_glibc_check(&plan.target) {
+        let found = binaries
+            .iter()
+            .map(|b| elf::min_glibc_of_file(&b.source))
+            .collect::<Result<Vec<_>, _>>()?;
+        elf::highest(found)
+    } else {
+        None
+    };
+    let binary_names = binaries.iter().map(|b| b.name.clone()).collect();
+    let mut entries = binaries;
+    if let Some(dir) = &source_dir {
+        entries.extend(package::license_files_in(dir).unwrap_or_default());
+    }
+    let archive_name = format!("{stem}.tar.gz");
+    let archive = request.out.join(&archive_name);
+    let mtime = env.source_date_epoch().unwrap_or(0);
+    package::write_archive(&archive, entries, mtime)?;
+    let (sha256, size) = validate::hash_file(&archive).map_err(|source| BuildError::Read {
+        path: archive.clone(),
+        source,
+    })?;
+
+    let result = BuildResult {
+        v: RECORD_VERSION,
+        kind: PackageKind::Crate,
+        name,
+        version,
+        target: plan.target.clone(),
+        archive: archive_name,
+        sha256,
+        size,
+        binaries: binary_names,
+        min_glibc,
+        recipe: RECIPE_VERSION,
+        provenance: Provenance {
+            source_checksum,
+            built_at: time::rfc3339_utc(env.source_date_epoch().unwrap_or_else(time::now)),
+            toolchain: plan.toolchain,
+            extra: Default::default(),
+        },
+    };
+    let record_path = request.out.join(format!("{stem}.json"));
+    atomic::write(&record_path, &Record::Ok(result).to_bytes()).map_err(|source| {
+        BuildError::Write {
+            path: record_path.clone(),
+            source,
+        }
+    })?;
+    Ok(record_path)
+}
+
+/// Only ELF `*-gnu*` targets have a glibc requirement (windows-gnu binaries are PE files).
+fn needs_glibc_check(target: &str) -> bool {
+    target.contains("-gnu") && !target.contains("windows")
+}
+
+fn plan(request: &BuildRequest, env: &BuildEnv) -> Result<Plan, BuildError> {
+    let mut plan = Plan {
+        cargo: env.program("CARGO", "cargo"),
+        rustc: env.program("RUSTC", "rustc"),
+        env: scrub_env(&env.vars),
+        cargo_home: env.cargo_home(),
+        target: String::new(),
+        toolchain: String::new(),
+    };
+    plan.toolchain = output_text(&plan, &plan.rustc, &["-V".into()])?
+        .trim()
+        .to_owned();
+    plan.target = match &request.target {
+        Some(t) => t.clone(),
+        None => {
+            let vv = output_text(&plan, &plan.rustc, &["-vV".into()])?;
+            let host = parse_host(&vv).ok_or_else(|| BuildError::Tool {
+                command: "rustc -vV".into(),
+                detail: "it printed no `host:` line".into(),
+            })?;
+            choose_target(&host, musl_installed(&plan))
+        }
+    };
+    Ok(plan)
+}
+
+fn musl_installed(plan: &Plan) -> bool {
+    let args = [
+        "--print".into(),
+        "target-libdir".into(),
+        "--target".into(),
+        MUSL.into(),
+    ];
+    output_text(plan, &plan.rustc, &args)
+        .map(|dir| Path::new(dir.trim()).is_dir())
+        .unwrap_or(false)
+}
+
+/// Runs a short tool (rustc, cargo metadata) with the scrubbed environment; its stdout.
+fn output_text(plan: &Plan, program: &OsStr, args: &[OsString]) -> Result<String, BuildError> {
+    let shown = shown_command(program, args);
+    let output = Command::new(program)
+        .args(args)
+        .env_clear()
+        .envs(plan.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| BuildError::Spawn {
+            program: program.to_string_lossy().into_owned(),
+            source,
+        })?;
+    if !output.status.success() {
+        return Err(BuildError::Tool {
+            command: shown,
+            detail: record::log_tail(&output.stderr, 5),
+        });
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+fn shown_command(program: &OsStr, args: &[OsString]) -> String {
+    let mut parts = vec![program.to_string_lossy().into_owned()];
+    parts.extend(args.iter().map(|a| a.to_string_lossy().into_owned()));
+    parts.join(" ")
+}
+
+fn path_package(plan: &Plan, dir: &Path) -> Result<(String, String), BuildError> {
+    let manifest = dir.join("Cargo.toml");
+    let args: Vec<OsString> = vec![
+        "metadata".into(),
+        "--no-deps".into(),
+        "--format-version".into(),
+        "1".into(),
+        "--manifest-path".into(),
+        manifest.as_os_str().to_owned(),
+    ];
+    let json = output_text(plan, &plan.cargo, &args)?;
+    package_from_metadata(json.as_bytes(), &manifest)
+        .filter(|(n, v)| is_valid_crate_name(n) && semver::Version::parse(v).is_ok())
+        .ok_or(BuildError::NoPackage { manifest })
+}
+
+/// Runs `cargo install` with its output going to the log; whether it succeeded.
+fn run_install(
+    request: &BuildRequest,
+    plan: &Plan,
+    tmp: &Path,
+    log_path: &Path,
+) -> Result<bool, BuildError> {
+    let log = File::create(log_path).map_err(|source| BuildError::Write {
+        path: log_path.to_owned(),
+        source,
+    })?;
+    let log_err = |source| BuildError::Write {
+        path: log_path.to_owned(),
+        source,
+    };
+    // The temp target dir differs per build; generated code (OUT_DIR) lives under it.
+    let target_dir = tmp.join("target");
+    let mut remaps: Vec<(&Path, &str)> = vec![(&target_dir, "/target")];
+    let registry_src = plan.cargo_home.as_ref().map(|h| h.join("registry/src"));
+    if let Some(src) = &registry_src {
+        remaps.push((src, "/registry"));
+    }
+    if let Source::Path(dir) = &request.source {
+        remaps.push((dir, "/src"));
+    }
+    let args = install_args(
+        &request.source,
+        &tmp.join("root"),
+        &plan.target,
+        request.registry.as_deref(),
+    );
+    let status = Command::new(&plan.cargo)
+        .args(&args)
+        .env_clear()
+        .envs(plan.env.iter().map(|(k, v)| (k, v)))
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .env("RUSTFLAGS", rustflags(&remaps))
+        .env("CARGO_PROFILE_RELEASE_STRIP", "symbols")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(log_err)?)
+        .stderr(log)
+        .status()
+        .map_err(|source| BuildError::Spawn {
+            program: plan.cargo.to_string_lossy().into_owned(),
+            source,
+        })?;
+    Ok(status.success())
+}
+
+fn write_failure(
+    request: &BuildRequest,
+    plan: &Plan,
+    name: &str,
+    version: &str,
+    log_path: &Path,
+) -> Result<(), BuildError> {
+    let tail = read_tail(log_path).map_err(|source| BuildError::Read {
+        path: log_path.to_owned(),
+        source,
+    })?;
+    let failure = Record::Failed(BuildFailure {
+        v: RECORD_VERSION,
+        kind: PackageKind::Crate,
+        name: name.to_owned(),
+        version: version.to_owned(),
+        target: plan.target.clone(),
+        log_tail: record::log_tail(&tail, LOG_TAIL_LINES),
+        failed_at: time::rfc3339_utc(time::now()),
+    });
+    let path = request
+        .out
+        .join(record::stem(name, version, &plan.target) + ".json");
+    atomic::write(&path, &failure.to_bytes()).map_err(|source| BuildError::Write { path, source })
+}
+
+/// The last [`LOG_TAIL_BYTES`] of a file.
+fn read_tail(path: &Path) -> io::Result<Vec<u8>> {
+    let mut file = File::open(path)?;
+    let len = file.metadata()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL_BYTES)))?;
+    let mut buf = Vec::new();
+    file.read_to_end(&mut buf)?;
+    Ok(buf)
+}
+
+/// sha256 of the `.crate` that `cargo package` makes of `dir` (the registry's `cksum` for that
+/// source); `None` when packaging fails, e.g. offline with unresolved dependencies.
+fn path_checksum(plan: &Plan, dir: &Path, tmp: &Path, log_path: &Path) -> Option<String> {
+    let target_dir = tmp.join("package-target");
+    let log = fs::OpenOptions::new().append(true).open(log_path).ok()?;
+    let status = Command::new(&plan.cargo)
+        .args(["package", "--no-verify", "--allow-dirty", "--manifest-path"])
+        .arg(dir.join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .env_clear()
+        .envs(plan.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().ok()?)
+        .stderr(log)
+        .status()
+        .ok()?;
+    if !status.success() {
+        return None;
+    }
+    let crate_file = fs::read_dir(target_dir.join("package"))
+        .ok()?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "crate"))?;
+    validate::hash_file(&crate_file).ok().map(|(sha, _)| sha)
+}
+
+/// The unpacked source dir (for license files) and the sha256 of the downloaded `.crate`.
+/// When several registries cached this name and version, the most recently written `.crate`
+/// is the one this build just used (or re-used).
+fn registry_source(plan: &Plan, name: &str, version: &str) -> (Option<PathBuf>, Option<String>) {
+    let Some(home) = &plan.cargo_home else {
+        return (None, None);
+    };
+    let file_name = format!("{name}-{version}.crate");
+    let mut cached: Vec<(std::time::SystemTime, PathBuf)> =
+        fs::read_dir(home.join("registry/cache"))
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .map(|e| e.path().join(&file_name))
+            .filter_map(|p| Some((fs::metadata(&p).ok()?.modified().ok()?, p)))
+            .collect();
+    cached.sort();
+    let Some((_, crate_file)) = cached.pop() else {
+        return (None, None);
+    };
+    let checksum = validate::hash_file(&crate_file).ok().map(|(sha, _)| sha);
+    let source_dir = crate_file
+        .parent()
+        .and_then(Path::file_name)
+        .map(|registry| {
+            home.join("registry/src")
+                .join(registry)
+                .join(format!("{name}-{version}"))
+        })
+        .filter(|d| d.is_dir());
+    (source_dir, checksum)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect()
+    }
+
+    #[test]
+    fn the_child_environment_carries_no_secrets() {
+        let vars = os(&[
+            ("PATH", "/usr/bin"),
+            ("HOME", "/home/u"),
+            ("CARGO_REGISTRY_TOKEN", "t"),
+            ("aws_secret_access_key", "s"),
+            ("DB_PASSWORD", "p"),
+            ("SSH_PRIVATE_KEY", "k"),
+            ("QUICKINSTALL_SIGNING", "k"),
+            ("ACTIONS_RUNTIME_TOKEN", "t"),
+            ("ACTIONS_ID_TOKEN_REQUEST_URL", "u"),
+            ("GITHUB_TOKEN", "t"),
+            ("CARGO_ENCODED_RUSTFLAGS", "-Cfoo"),
+            ("RUSTFLAGS", "-Cbar"),
+            ("CARGO_HOME", "/home/u/.cargo"),
+        ]);
+        let kept: Vec<_> = scrub_env(&vars)
+            .into_iter()
+            .map(|(k, _)| k.into_string().unwrap())
+            .collect();
+        assert_eq!(kept, ["PATH", "HOME", "CARGO_HOME"]);
+    }
+
+    #[test]
+    fn musl_is_chosen_only_on_x86_64_gnu_hosts_that_have_it() {
+        assert_eq!(choose_target(GNU, true), MUSL);
+        assert_eq!(choose_target(GNU, false), GNU);
+        assert_eq!(
+            choose_target("aarch64-apple-darwin", true),
+            "aarch64-apple-darwin"
+        );
+        let vv = "rustc 1.95.0\nbinary: rustc\nhost: x86_64-unknown-linux-gnu\nrelease: 1.95.0\n";
+        assert_eq!(parse_host(vv).as_deref(), Some(GNU));
+        assert_eq!(parse_host("rustc 1.95.0"), None);
+    }
+
+    #[test]
+    fn crate_specs_need_a_valid_name_and_an_exact_version() {
+        assert_eq!(
+            parse_crate_spec("ripgrep").unwrap(),
+            ("ripgrep".into(), None)
+        );
+        assert_eq!(
+            parse_crate_spec("ripgrep@=14.1.0").unwrap(),
+            ("ripgrep".into(), Some("14.1.0".into()))
+        );
+        for bad in ["ripgrep@^14", "../x@1.0.0", "", "rg@latest"] {
+            assert!(parse_crate_spec(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn install_args_follow_the_recipe() {
+        let root = Path::new("/t/root");
+        let args = |s: &Source, r| {
+            install_args(s, root, GNU, r)
+                .into_iter()
+                .map(|a| a.into_string().unwrap())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let exact = Source::Crate {
+            name: "rg".into(),
+            version: Some("1.0.0".into()),
+        };
+        assert_eq!(
+            args(&exact, Some("http://127.0.0.1:1/index/")),
+            "install --locked --no-track --root /t/root --target x86_64-unknown-linux-gnu \
+             rg --version =1.0.0 --index sparse+http://127.0.0.1:1/index/"
+        );
+        let newest = Source::Crate {
+            name: "rg".into(),
+            version: None,
+        };
+        assert_eq!(
+            args(&newest, None),
+            "install --locked --root /t/root --target x86_64-unknown-linux-gnu rg"
+        );
+        assert_eq!(
+            args(&Source::Path("/src/x".into()), None),
+            "install --locked --no-track --root /t/root --target x86_64-unknown-linux-gnu --path /src/x"
+        );
+    }
+
+    #[test]
+    fn rustflags_are_static_and_remap_paths_without_whitespace() {
+        let flags = rustflags(&[
+            (Path::new("/a/src"), "/src"),
+            (Path::new("/with space"), "/x"),
+        ]);
+        assert_eq!(
+            flags,
+            "-C target-feature=+crt-static --remap-path-prefix=/a/src=/src"
+        );
+    }
+
+    #[test]
+    fn reads_metadata_and_the_install_tracker() {
+        let json = br#"{"packages":[
+            {"name":"other","version":"0.1.0","manifest_path":"/w/other/Cargo.toml"},
+            {"name":"hello","version":"1.2.3","manifest_path":"/w/hello/Cargo.toml"}]}"#;
+        assert_eq!(
+            package_from_metadata(json, Path::new("/w/hello/Cargo.toml")),
+            Some(("hello".into(), "1.2.3".into()))
+        );
+        assert_eq!(
+            package_from_metadata(json, Path::new("/w/none/Cargo.toml")),
+            None
+        );
+        let tracker = br#"{"installs":{"hello 1.2.3 (registry+https://github.com/rust-lang/crates.io-index)":{}}}"#;
+        assert_eq!(
+            installed_version(tracker, "hello").as_deref(),
+            Some("1.2.3")
+        );
+        assert_eq!(installed_version(tracker, "hell"), None);
+    }
+
+    fn test_crate(dir: &Path, main: &str) -> PathBuf {
+        let src = dir.join("hello");
+        fs::create_dir_all(src.join("src")).unwrap();
+        fs::write(
+            src.join("Cargo.toml"),
+            "[package]\nname = \"hello\"\nversion = \"0.3.1\"\nedition = \"2021\"\n\
+             license = \"MIT\"\ndescription = \"test\"\n\n[workspace]\n",
+        )
+        .unwrap();
+        // The build script fails the build if a secret reached it.
+        fs::write(
+            src.join("build.rs"),
+            "fn main() { if std::env::var_os(\"QUICKINSTALL_SIGN_KEY\").is_some() \
+             || std::env::var_os(\"MY_API_TOKEN\").is_some() { panic!(\"secret leaked\"); } }\n",
+        )
+        .unwrap();
+        fs::write(src.join("src/main.rs"), main).unwrap();
+        fs::write(src.join("LICENSE"), "MIT\n").unwrap();
+        src
+    }
+
+    fn test_env() -> BuildEnv {
+        let mut env = BuildEnv::from_process();
+        env.vars.extend(os(&[
+            ("CARGO_NET_OFFLINE", "true"),
+            ("QUICKINSTALL_SIGN_KEY", "secret"),
+            ("MY_API_TOKEN", "secret"),
+            ("SOURCE_DATE_EPOCH", "1700000000"),
+        ]));
+        env
+    }
+
+    #[test]
+    fn builds_a_local_crate_into_a_static_archive_and_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = test_crate(dir.path(), "fn main() { println!(\"hi\"); }\n");
+        let out = dir.path().join("out");
+        let request = BuildRequest {
+            source: Source::Path(src),
+            target: None,
+            registry: None,
+            out: out.clone(),
+        };
+        let record_path = build(&request, &test_env()).unwrap();
+        let bytes = fs::read(&record_path).unwrap();
+        let result = record::parse_result(&bytes, &record_path).unwrap();
+        assert_eq!(
+            (result.name.as_str(), result.version.as_str()),
+            ("hello", "0.3.1")
+        );
+        assert_eq!(result.binaries, ["hello"]);
+        assert_eq!(result.provenance.built_at, "2023-11-14T22:13:20Z");
+        assert!(result.provenance.toolchain.starts_with("rustc "));
+        assert_eq!(
+            result.provenance.source_checksum.as_ref().map(String::len),
+            Some(64)
+        );
+        if result.target.contains("linux-gnu") {
+            assert_eq!(result.min_glibc, None, "crt-static binaries need no glibc");
+        }
+        let archive = out.join(&result.archive);
+        let facts = validate::inspect(&archive).unwrap();
+        validate::check_against(&facts, &result, &archive).unwrap();
+        assert!(facts.files.contains_key("LICENSE"));
+        assert!(
+            out.join(format!("hello-0.3.1-{}.log", result.target))
+                .exists()
+        );
+    }
+
+    #[test]
+    fn a_failed_build_leaves_a_failure_record_and_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = test_crate(dir.path(), "fn main() { this is not rust }\n");
+        let out = dir.path().join("out");
+        let request = BuildRequest {
+            source: Source::Path(src),
+            target: None,
+            registry: None,
+            out: out.clone(),
+        };
+        let err = build(&request, &test_env()).unwrap_err();
+        let BuildError::Failed { log, target, .. } = &err else {
+            panic!("{err}");
+        };
+        assert!(err.to_string().contains("`hello 0.3.1`"), "{err}");
+        assert!(log.exists());
+        let record: serde_json::Value = serde_json::from_slice(
+            &fs::read(out.join(format!("hello-0.3.1-{target}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(record["status"], "failed");
+        assert!(record["log_tail"].as_str().unwrap().contains("error"));
+    }
+}

@@ -1,0 +1,265 @@
+//! The records `build-index build` leaves beside its archive and `publish` reads back.
+//!
+//! A [`Record`] is either a [`BuildResult`] (`"status":"ok"`) or a [`BuildFailure`]
+//! (`"status":"failed"`). This module holds the types, their JSON form and the checks a record
+//! must pass before its archive is even opened; it does not look at the archive itself (that is
+//! [`crate::validate`]).
+
+use std::path::Path;
+
+use quickinstall::index::format::{self, PackageKind, Provenance, Release};
+use quickinstall::index::path::is_valid_crate_name;
+use serde::{Deserialize, Serialize};
+
+/// The record format this code writes and reads.
+pub const RECORD_VERSION: u32 = 1;
+
+/// How many lines of the build log a failure record keeps.
+pub const LOG_TAIL_LINES: usize = 40;
+
+/// The outcome of one build, as written to `<out>/<name>-<version>-<target>.json`.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum Record {
+    Ok(BuildResult),
+    Failed(BuildFailure),
+}
+
+/// A successful build: the archive beside the record and what it holds.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct BuildResult {
+    pub v: u32,
+    pub kind: PackageKind,
+    pub name: String,
+    pub version: String,
+    pub target: String,
+    /// File name (no directory) of the `.tar.gz` beside this record.
+    pub archive: String,
+    pub sha256: String,
+    pub size: u64,
+    pub binaries: Vec<String>,
+    /// Written as `null` for static binaries and non-gnu targets, so the field is always there.
+    pub min_glibc: Option<String>,
+    pub recipe: u32,
+    pub provenance: Provenance,
+}
+
+/// A failed build: enough to tell what failed and why without the full log.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
+pub struct BuildFailure {
+    pub v: u32,
+    pub kind: PackageKind,
+    pub name: String,
+    /// `unknown` when cargo failed before the version was known.
+    pub version: String,
+    pub target: String,
+    pub log_tail: String,
+    pub failed_at: String,
+}
+
+/// Why a record was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum RecordError {
+    #[error("`{path}` is not a build record: {reason}")]
+    Malformed { path: String, reason: String },
+    #[error(
+        "`{path}` records a failed build of `{name} {version}` ({target}); there is nothing to publish"
+    )]
+    Failed {
+        path: String,
+        name: String,
+        version: String,
+        target: String,
+    },
+}
+
+impl Record {
+    /// Canonical JSON bytes (pretty, trailing newline).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
+        bytes.push(b'\n');
+        bytes
+    }
+}
+
+/// The file stem every output of a build shares: `<name>-<version>-<target>`.
+pub fn stem(name: &str, version: &str, target: &str) -> String {
+    format!("{name}-{version}-{target}")
+}
+
+/// Parses the record at `path` (used only in messages) and returns it if it is a successful
+/// build whose fields are all valid. Checks only the record, not the archive.
+pub fn parse_result(bytes: &[u8], path: &Path) -> Result<BuildResult, RecordError> {
+    let shown = path.display().to_string();
+    let malformed = |reason: String| RecordError::Malformed {
+        path: shown.clone(),
+        reason,
+    };
+    let record: Record = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+    let result = match record {
+        Record::Ok(result) => result,
+        Record::Failed(f) => {
+            return Err(RecordError::Failed {
+                path: shown,
+                name: f.name,
+                version: f.version,
+                target: f.target,
+            });
+        }
+    };
+    check_result(&result).map_err(malformed)?;
+    Ok(result)
+}
+
+/// Every check on a result's fields; the reason is a sentence fragment.
+fn check_result(r: &BuildResult) -> Result<(), String> {
+    if r.v != RECORD_VERSION {
+        return Err(format!("record format v{} is not v{RECORD_VERSION}", r.v));
+    }
+    if !is_valid_crate_name(&r.name) {
+        return Err(format!("`{}` is not a valid crate name", r.name));
+    }
+    if semver::Version::parse(&r.version).is_err() {
+        return Err(format!("`{}` is not a semantic version", r.version));
+    }
+    if !format::is_valid_target(&r.target) {
+        return Err(format!("`{}` is not a target triple", r.target));
+    }
+    if !format::is_valid_binary_name(&r.archive) {
+        return Err(format!("archive `{}` is not a plain file name", r.archive));
+    }
+    if !format::is_sha256_hex(&r.sha256) {
+        return Err("sha256 is not 64 lower-case hex digits".to_owned());
+    }
+    if r.binaries.is_empty() {
+        return Err("it lists no binaries".to_owned());
+    }
+    if let Some(bad) = r.binaries.iter().find(|b| !format::is_valid_binary_name(b)) {
+        return Err(format!("binary `{bad}` is not a plain file name"));
+    }
+    let mut sorted = r.binaries.clone();
+    sorted.sort();
+    sorted.dedup();
+    if sorted.len() != r.binaries.len() {
+        return Err("it lists a binary twice".to_owned());
+    }
+    Ok(())
+}
+
+impl BuildResult {
+    /// The index entry for this result, with `archive` as its location in the index.
+    pub fn to_release(&self, archive: String) -> Release {
+        Release {
+            version: self.version.clone(),
+            target: self.target.clone(),
+            archive,
+            sha256: self.sha256.clone(),
+            size: self.size,
+            binaries: self.binaries.clone(),
+            min_glibc: self.min_glibc.clone(),
+            recipe: self.recipe,
+            provenance: self.provenance.clone(),
+            extra: Default::default(),
+        }
+    }
+}
+
+/// The last `lines` lines of a log, lossily decoded.
+pub fn log_tail(log: &[u8], lines: usize) -> String {
+    let text = String::from_utf8_lossy(log);
+    let all: Vec<&str> = text.lines().collect();
+    let start = all.len().saturating_sub(lines);
+    all.get(start..).unwrap_or_default().join("\n")
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    pub(crate) fn result() -> BuildResult {
+        BuildResult {
+            v: RECORD_VERSION,
+            kind: PackageKind::Crate,
+            name: "hello".into(),
+            version: "1.0.0".into(),
+            target: "x86_64-unknown-linux-gnu".into(),
+            archive: "hello-1.0.0-x86_64-unknown-linux-gnu.tar.gz".into(),
+            sha256: "ab".repeat(32),
+            size: 1,
+            binaries: vec!["hello".into()],
+            min_glibc: None,
+            recipe: format::RECIPE_VERSION,
+            provenance: Provenance {
+                source_checksum: None,
+                built_at: "1970-01-01T00:00:00Z".into(),
+                toolchain: "rustc 1.95.0".into(),
+                extra: BTreeMap::new(),
+            },
+        }
+    }
+
+    #[test]
+    fn result_round_trips_with_status_ok_and_explicit_null_glibc() {
+        let bytes = Record::Ok(result()).to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(json["status"], "ok");
+        assert_eq!(json["kind"], "crate");
+        assert!(json["min_glibc"].is_null());
+        assert_eq!(parse_result(&bytes, Path::new("r.json")).unwrap(), result());
+    }
+
+    #[test]
+    fn refuses_failure_records() {
+        let failure = Record::Failed(BuildFailure {
+            v: 1,
+            kind: PackageKind::Crate,
+            name: "hello".into(),
+            version: "unknown".into(),
+            target: "x86_64-unknown-linux-gnu".into(),
+            log_tail: "error".into(),
+            failed_at: "1970-01-01T00:00:00Z".into(),
+        });
+        let err = parse_result(&failure.to_bytes(), Path::new("r.json")).unwrap_err();
+        assert!(matches!(err, RecordError::Failed { .. }), "{err}");
+    }
+
+    #[test]
+    fn refuses_records_with_invalid_fields() {
+        type Mutation = Box<dyn Fn(&mut BuildResult)>;
+        let cases: Vec<(&str, Mutation)> = vec![
+            ("name", Box::new(|r| r.name = "../x".into())),
+            ("version", Box::new(|r| r.version = "latest".into())),
+            ("target", Box::new(|r| r.target = "a/b".into())),
+            ("archive", Box::new(|r| r.archive = "../a.tar.gz".into())),
+            ("sha", Box::new(|r| r.sha256 = "x".into())),
+            ("no binaries", Box::new(|r| r.binaries.clear())),
+            (
+                "dup",
+                Box::new(|r| r.binaries = vec!["a".into(), "a".into()]),
+            ),
+            ("version", Box::new(|r| r.v = 2)),
+        ];
+        for (what, mutate) in cases {
+            let mut r = result();
+            mutate(&mut r);
+            let bytes = Record::Ok(r).to_bytes();
+            assert!(
+                matches!(
+                    parse_result(&bytes, Path::new("r.json")),
+                    Err(RecordError::Malformed { .. })
+                ),
+                "{what} was accepted"
+            );
+        }
+        assert!(parse_result(b"{}", Path::new("r.json")).is_err());
+    }
+
+    #[test]
+    fn log_tail_keeps_the_last_lines() {
+        assert_eq!(log_tail(b"a\nb\nc\n", 2), "b\nc");
+        assert_eq!(log_tail(b"a", 40), "a");
+        assert_eq!(log_tail(b"", 40), "");
+    }
+}
