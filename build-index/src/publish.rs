@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use quickinstall::index::format::{FormatError, PackageFile, PackageKind, Release};
 use quickinstall::index::path;
-use quickinstall::index::signature::TrustedComment;
+use quickinstall::index::signature::{self, TrustedComment};
 
 use crate::record::{self, BuildResult, RecordError};
 use crate::sign::{self, SignError, Signer};
@@ -180,6 +180,7 @@ fn apply(
     let file_path = request.index.join(&package_file);
     let sig_rel = path::signature_file(&package_file);
     let sig_path = request.index.join(&sig_rel);
+    let bundle_path = request.index.join(path::signed_file(&package_file));
 
     let existing = read_optional(&file_path)?;
     let mut file = match &existing {
@@ -198,7 +199,12 @@ fn apply(
         .as_deref()
         .is_some_and(|s| signer.verifies(&bytes, s, &package_file));
     let file_ok = existing.as_deref() == Some(bytes.as_slice());
-    if !changed && file_ok && sig_ok {
+    // The bundle (signature + file in one, what clients read) must match the pair too.
+    let bundle_ok = match (&old_sig, read_optional(&bundle_path)?) {
+        (Some(sig), Some(found)) => found == signature::bundle(sig, &bytes),
+        _ => false,
+    };
+    if !changed && file_ok && sig_ok && bundle_ok {
         return Ok(published(r, package_file, false));
     }
     if !file_ok {
@@ -219,6 +225,12 @@ fn apply(
     atomic::write(&sig_path, signature.as_bytes()).map_err(|source| PublishError::Write {
         path: sig_path.clone(),
         source,
+    })?;
+    atomic::write(&bundle_path, &signature::bundle(&signature, &bytes)).map_err(|source| {
+        PublishError::Write {
+            path: bundle_path.clone(),
+            source,
+        }
     })?;
     Ok(published(r, package_file, true))
 }
