@@ -222,9 +222,13 @@ fn respond(w: &mut TcpStream, request: &Request, root: &Path) -> io::Result<(u16
     Ok((200, sent))
 }
 
-/// Opens `relative` under `root` if it is a regular file that (after resolving symlinks)
-/// is still inside `root`.
+/// Opens `relative` under `root` if it is a regular file, not a dot file, that (after
+/// resolving symlinks) is still inside `root`.
 fn open_inside(root: &Path, relative: &str) -> Option<(File, u64)> {
+    // Dot files are the publisher's lock and temp files, never part of the index.
+    if relative.split('/').any(|seg| seg.starts_with('.')) {
+        return None;
+    }
     let path = root.join(relative).canonicalize().ok()?;
     if !path.starts_with(root) {
         return None;
@@ -343,6 +347,7 @@ mod tests {
         std::fs::create_dir_all(dir.path().join("index/crates/1")).unwrap();
         std::fs::write(dir.path().join("index/crates/1/a.json"), b"{\"v\":1}\n").unwrap();
         std::fs::write(dir.path().join("secret"), b"outside").unwrap();
+        std::fs::write(dir.path().join("index/.lock"), b"").unwrap();
         std::os::unix::fs::symlink(dir.path().join("secret"), dir.path().join("index/link"))
             .unwrap();
         let server = Server::bind("127.0.0.1:0", &dir.path().join("index"), false).unwrap();
@@ -389,6 +394,8 @@ mod tests {
         );
         assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
         let out = exchange(r.addr, "GET /link HTTP/1.1\r\nConnection: close\r\n\r\n");
+        assert!(out.starts_with("HTTP/1.1 404 "), "{out}");
+        let out = exchange(r.addr, "GET /.lock HTTP/1.1\r\nConnection: close\r\n\r\n");
         assert!(out.starts_with("HTTP/1.1 404 "), "{out}");
         let out = exchange(r.addr, "garbage\r\n\r\n");
         assert!(out.starts_with("HTTP/1.1 400 "), "{out}");
