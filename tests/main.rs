@@ -5,3 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 
 mod support;
+
+mod bad_input;
+mod fallback;
+mod install;
+mod network;
+mod producer;

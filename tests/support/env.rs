@@ -146,11 +146,6 @@ impl TestEnv {
         self.vars.insert(key.to_owned(), Some(value.into()));
     }
 
-    /// Leaves a variable out of every command made from now on.
-    pub fn unset(&mut self, key: &str) {
-        self.vars.remove(key);
-    }
-
     /// `program` with exactly this env's environment.
     pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> TestCommand {
         let mut cmd = Command::new(program);
@@ -176,6 +171,15 @@ impl TestEnv {
     /// Real cargo (for `cargo install --list`, `cargo uninstall`).
     pub fn cargo(&self) -> TestCommand {
         self.command("cargo")
+    }
+
+    /// Every file this env's commands could have written (all of it but the fixture `index/`
+    /// copy, which the test itself controls, and the client's `.quickinstall` state).
+    pub fn disk_state(&self) -> Vec<(String, String)> {
+        snapshot(self.path())
+            .into_iter()
+            .filter(|(path, _)| !path.starts_with("index/"))
+            .collect()
     }
 
     /// Runs an installed binary from `bin_dir` and returns its trimmed stdout.

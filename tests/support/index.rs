@@ -19,7 +19,6 @@ use quickinstall::index::path;
 use quickinstall::index::signature::TrustedComment;
 use serde_json::Value;
 
-use super::crates::CrateSpec;
 use super::env::{TestEnv, copy_dir, sha256_hex};
 use super::registry::{Package, Registry, ServedRegistry};
 use super::server::TestServer;
@@ -44,7 +43,6 @@ impl TestKey {
 
 /// Everything built once per test run.
 pub struct World {
-    pub dir: PathBuf,
     pub key: TestKey,
     /// The signed index as `build-index publish` left it. Read-only: tests copy it.
     pub index: PathBuf,
@@ -125,7 +123,10 @@ fn build_world() -> World {
                     s.spawn(move || (id, build(env, &source, &out)))
                 })
                 .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
         });
         records.extend(built);
     }
@@ -144,7 +145,6 @@ fn build_world() -> World {
     let first = records.values().next().unwrap();
     let target = read_json(first)["target"].as_str().unwrap().to_owned();
     World {
-        dir,
         key,
         index,
         registry,
@@ -268,10 +268,6 @@ impl Scenario {
             index,
             registry,
         }
-    }
-
-    pub fn env_mut(&mut self) -> &mut TestEnv {
-        &mut self.env
     }
 
     /// This test's copy of the index.

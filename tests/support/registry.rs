@@ -70,10 +70,6 @@ impl Registry {
         }
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// Generates `spec`'s sources under `src/<name>-<version>/`, packages them and adds the
     /// version to the index. Returns the source directory.
     pub fn publish(&self, spec: &CrateSpec, yanked: bool) -> PathBuf {

@@ -85,10 +85,6 @@ impl TestServer {
         self.addr
     }
 
-    pub fn root(&self) -> &Path {
-        &self.state.root
-    }
-
     /// Answers requests for `path` (relative to the root, with or without a leading `/`) with
     /// `respond` from now on.
     pub fn set(&self, path: &str, respond: Respond) {
@@ -202,10 +198,10 @@ fn read_request(reader: &mut impl BufRead) -> std::io::Result<Option<Request>> {
         if header.is_empty() {
             break;
         }
-        if let Some((name, value)) = header.split_once(':') {
-            if name.eq_ignore_ascii_case("connection") {
-                close = value.trim().eq_ignore_ascii_case("close");
-            }
+        if let Some((name, value)) = header.split_once(':')
+            && name.eq_ignore_ascii_case("connection")
+        {
+            close = value.trim().eq_ignore_ascii_case("close");
         }
     }
     let path = target.split('?').next().unwrap_or_default();
@@ -221,14 +217,13 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'%' {
-            if let Some(hex) = s.get(i + 1..i + 3) {
-                if let Ok(b) = u8::from_str_radix(hex, 16) {
-                    out.push(b);
-                    i += 3;
-                    continue;
-                }
-            }
+        if bytes[i] == b'%'
+            && let Some(hex) = s.get(i + 1..i + 3)
+            && let Ok(b) = u8::from_str_radix(hex, 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
         }
         out.push(bytes[i]);
         i += 1;
