@@ -1,1 +1,13 @@
-//! Integration tests: they drive the real binaries against loopback servers.
+//! The one integration test binary (one link, shared fixtures): each module tests one area of
+//! behaviour by running the real `cargo-quickinstall` and `build-index` binaries against loopback
+//! servers in temp dirs. Nothing reaches the internet unless `QUICKINSTALL_TEST_NETWORK=1`.
+// Tests may unwrap and print; the workspace lints warn on both for production code.
+#![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
+
+mod support;
+
+mod bad_input;
+mod fallback;
+mod install;
+mod network;
+mod producer;

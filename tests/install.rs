@@ -1,0 +1,342 @@
+//! The client's happy paths: what gets installed, where, how cargo sees it, and what it prints.
+
+use crate::support::env::run_binary;
+use crate::support::index::{self, HELLO_BINS, Scenario, world};
+
+/// Lines of `cargo install --list` for one crate: its header and its indented binaries.
+fn cargo_list_entry(s: &Scenario, name: &str) -> Option<(String, Vec<String>)> {
+    let run = s.cargo().args(["install", "--list"]).run();
+    run.assert_success();
+    let mut lines = run.stdout.lines();
+    let header = lines
+        .by_ref()
+        .find(|l| l.starts_with(&format!("{name} v")))?
+        .to_owned();
+    let bins = lines
+        .take_while(|l| l.starts_with(' '))
+        .map(|l| l.trim().to_owned())
+        .collect();
+    Some((header, bins))
+}
+
+#[test]
+fn installs_prebuilt_binaries_that_run() {
+    let s = Scenario::new();
+    let run = s.quickinstall().arg("qi-hello").run();
+    run.assert_exit(0);
+    run.stderr_line_with(&["Installed `qi-hello 0.2.0`"]);
+    run.stderr_has(&["qi-hello-admin"]);
+    assert_eq!(s.run_installed("qi-hello"), "qi-hello 0.2.0");
+    assert_eq!(s.run_installed("qi-hello-admin"), "qi-hello-admin 0.2.0");
+    // Prebuilt, not compiled: the fallback's target dir was never created.
+    assert!(!s.target_dir().exists(), "something was compiled:\n{run}");
+}
+
+#[test]
+fn works_when_cargo_runs_it_as_a_subcommand() {
+    let s = Scenario::new();
+    s.quickinstall()
+        .args(["quickinstall", "qi-hello"])
+        .run()
+        .assert_exit(0);
+    assert_eq!(s.run_installed("qi-hello"), "qi-hello 0.2.0");
+}
+
+#[test]
+fn cargo_install_list_shows_the_install() {
+    let s = Scenario::new();
+    s.quickinstall().arg("qi-hello").run().assert_success();
+    let (header, bins) = cargo_list_entry(&s, "qi-hello").expect("qi-hello is not listed");
+    assert!(
+        header.starts_with("qi-hello v0.2.0") && header.ends_with(':'),
+        "{header}"
+    );
+    assert_eq!(bins, HELLO_BINS);
+}
+
+#[test]
+fn cargo_uninstall_removes_the_install() {
+    let s = Scenario::new();
+    s.quickinstall().arg("qi-hello").run().assert_success();
+    s.cargo()
+        .args(["uninstall", "qi-hello"])
+        .run()
+        .assert_success();
+    for bin in HELLO_BINS {
+        assert!(!s.bin_dir().join(bin).exists(), "{bin} is still installed");
+    }
+    assert_eq!(cargo_list_entry(&s, "qi-hello"), None);
+}
+
+#[test]
+fn picks_the_newest_version_that_is_neither_yanked_nor_a_prerelease() {
+    let s = Scenario::new();
+    s.quickinstall().arg("qi-hello").run().assert_success();
+    assert_eq!(s.run_installed("qi-hello"), "qi-hello 0.2.0");
+    for skipped in ["0.2.1", "0.3.0-beta.1"] {
+        assert_eq!(
+            s.index.requests_for(&s.archive_path("qi-hello", skipped)),
+            0,
+            "the archive of {skipped} was fetched"
+        );
+    }
+}
+
+#[test]
+fn a_requirement_after_the_at_sign_picks_the_matching_version() {
+    let s = Scenario::new();
+    s.quickinstall()
+        .arg("qi-hello@0.1")
+        .run()
+        .assert_success()
+        .stderr_has(&["Installed `qi-hello 0.1.0`"]);
+    assert_eq!(s.run_installed("qi-hello"), "qi-hello 0.1.0");
+}
+
+#[test]
+fn the_version_flag_picks_an_exact_version() {
+    let s = Scenario::new();
+    s.quickinstall()
+        .args(["qi-hello", "--version", "=0.1.0"])
+        .run()
+        .assert_success();
+    assert_eq!(s.run_installed("qi-hello"), "qi-hello 0.1.0");
+}
+
+#[test]
+fn an_exact_pin_skips_the_registry_and_fetches_only_what_it_needs() {
+    let s = Scenario::new();
+    s.quickinstall()
+        .args(["qi-hello", "--version", "=0.2.0"])
+        .run()
+        .assert_success();
+    assert_eq!(s.run_installed("qi-hello"), "qi-hello 0.2.0");
+    assert_eq!(
+        s.registry.server.requests(),
+        0,
+        "the registry was asked: {:?}",
+        s.registry.server.paths()
+    );
+    let mut expected = vec![
+        index::package_path("qi-hello"),
+        index::signature_path("qi-hello"),
+        s.archive_path("qi-hello", "0.2.0"),
+    ];
+    expected.sort();
+    assert_eq!(s.index.paths(), expected);
+}
+
+#[test]
+fn an_installed_version_is_left_alone() {
+    let s = Scenario::new();
+    s.quickinstall().arg("qi-hello").run().assert_success();
+    let before = s.disk_state();
+    let archive_requests = s.index.requests_for(&s.archive_path("qi-hello", "0.2.0"));
+    s.quickinstall()
+        .arg("qi-hello")
+        .run()
+        .assert_exit(0)
+        .stderr_has(&["`qi-hello 0.2.0` is already installed"]);
+    assert_eq!(s.disk_state(), before);
+    assert_eq!(
+        s.index.requests_for(&s.archive_path("qi-hello", "0.2.0")),
+        archive_requests,
+        "the archive was downloaded again"
+    );
+}
+
+#[test]
+fn upgrades_an_older_install() {
+    let s = Scenario::new();
+    s.quickinstall()
+        .arg("qi-hello@0.1.0")
+        .run()
+        .assert_success();
+    assert_eq!(s.run_installed("qi-hello"), "qi-hello 0.1.0");
+    s.quickinstall()
+        .arg("qi-hello")
+        .run()
+        .assert_success()
+        .stderr_has(&["Installed `qi-hello 0.2.0`"]);
+    assert_eq!(s.run_installed("qi-hello"), "qi-hello 0.2.0");
+    assert_eq!(s.run_installed("qi-hello-admin"), "qi-hello-admin 0.2.0");
+    let (header, _) = cargo_list_entry(&s, "qi-hello").unwrap();
+    assert!(header.starts_with("qi-hello v0.2.0"), "{header}");
+}
+
+#[test]
+fn force_reinstalls_an_installed_version() {
+    let s = Scenario::new();
+    s.quickinstall().arg("qi-hello").run().assert_success();
+    // Damage the installed binary: only a real reinstall repairs it.
+    std::fs::write(s.bin_dir().join("qi-hello"), b"#!/bin/sh\necho damaged\n").unwrap();
+    s.quickinstall()
+        .args(["qi-hello", "--force"])
+        .run()
+        .assert_success()
+        .stderr_has(&["Installed `qi-hello 0.2.0`"]);
+    assert_eq!(s.run_installed("qi-hello"), "qi-hello 0.2.0");
+}
+
+#[test]
+fn installs_into_the_root_given_by_the_flag() {
+    let s = Scenario::new();
+    let root = s.path().join("root");
+    s.quickinstall()
+        .arg("qi-hello")
+        .arg("--root")
+        .arg(&root)
+        .run()
+        .assert_success();
+    assert_eq!(run_binary(&root.join("bin/qi-hello")), "qi-hello 0.2.0");
+    let tracker = std::fs::read_to_string(root.join(".crates.toml")).unwrap();
+    assert!(tracker.contains("qi-hello 0.2.0"), "{tracker}");
+    assert!(root.join(".crates2.json").is_file());
+    assert!(!s.bin_dir().exists(), "CARGO_HOME/bin was used too");
+}
+
+#[test]
+fn installs_into_cargo_install_root() {
+    let s = Scenario::new();
+    let root = s.path().join("install-root");
+    s.quickinstall()
+        .arg("qi-hello")
+        .env("CARGO_INSTALL_ROOT", &root)
+        .run()
+        .assert_success();
+    assert_eq!(run_binary(&root.join("bin/qi-hello")), "qi-hello 0.2.0");
+    assert!(!s.bin_dir().exists(), "CARGO_HOME/bin was used instead");
+    // cargo finds it there too.
+    let list = s
+        .cargo()
+        .args(["install", "--list"])
+        .env("CARGO_INSTALL_ROOT", &root)
+        .run();
+    list.assert_success().stdout_has(&["qi-hello v0.2.0"]);
+}
+
+#[test]
+fn installs_several_crates_in_one_call() {
+    let s = Scenario::new();
+    let run = s.quickinstall().args(["qi-hello", "qi-tool"]).run();
+    run.assert_exit(0)
+        .stderr_has(&["Installed `qi-hello 0.2.0`", "Installed `qi-tool 1.0.0`"]);
+    assert_eq!(s.run_installed("qi-hello"), "qi-hello 0.2.0");
+    assert_eq!(s.run_installed("qi-tool"), "qi-tool 1.0.0");
+}
+
+#[test]
+fn json_output_has_one_object_per_crate() {
+    let s = Scenario::new();
+    let run = s
+        .quickinstall()
+        .args(["--json", "qi-hello", "qi-tool"])
+        .run();
+    run.assert_success();
+    let mut objects = run.json_lines();
+    objects.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    assert_eq!(objects.len(), 2, "{run}");
+    let hello = &objects[0];
+    assert_eq!(hello["name"], "qi-hello", "{hello}");
+    assert_eq!(hello["version"], "0.2.0", "{hello}");
+    assert_eq!(hello["target"], world().target.as_str(), "{hello}");
+    assert_eq!(hello["source"], "prebuilt", "{hello}");
+    assert_eq!(hello["binaries"], serde_json::json!(HELLO_BINS), "{hello}");
+    assert_eq!(hello["ok"], true, "{hello}");
+    assert!(hello["error"].is_null(), "{hello}");
+    let paths: Vec<&str> = hello["paths"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = HELLO_BINS
+        .iter()
+        .map(|b| s.bin_dir().join(b).to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(paths, expected, "{hello}");
+    assert_eq!(objects[1]["name"], "qi-tool");
+    assert_eq!(objects[1]["ok"], true);
+}
+
+#[test]
+fn json_reports_an_already_installed_crate() {
+    let s = Scenario::new();
+    s.quickinstall().arg("qi-hello").run().assert_success();
+    let run = s.quickinstall().args(["--json", "qi-hello"]).run();
+    run.assert_success();
+    let objects = run.json_lines();
+    assert_eq!(objects.len(), 1, "{run}");
+    assert_eq!(objects[0]["source"], "already-installed", "{run}");
+    assert_eq!(objects[0]["ok"], true, "{run}");
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let s = Scenario::new();
+    let before = s.disk_state();
+    let run = s.quickinstall().args(["--dry-run", "qi-hello"]).run();
+    run.assert_success();
+    run.stdout
+        .lines()
+        .find(|l| l.contains("would install") && l.contains("qi-hello"))
+        .unwrap_or_else(|| panic!("no `would install` line for qi-hello:\n{run}"));
+    assert_eq!(s.disk_state(), before);
+    assert_eq!(
+        s.index.requests_for(&s.archive_path("qi-hello", "0.2.0")),
+        0,
+        "a dry run downloaded the archive"
+    );
+}
+
+#[test]
+fn a_file_url_index_works() {
+    let s = Scenario::new();
+    let url = format!("file://{}", s.index_dir().display());
+    s.quickinstall()
+        .arg("qi-hello")
+        .env("QUICKINSTALL_INDEX", &url)
+        .run()
+        .assert_success();
+    assert_eq!(s.run_installed("qi-hello"), "qi-hello 0.2.0");
+    assert_eq!(s.index.requests(), 0);
+}
+
+#[test]
+fn a_plain_directory_index_works() {
+    let s = Scenario::new();
+    s.quickinstall()
+        .arg("qi-hello")
+        .arg("--index")
+        .arg(s.index_dir())
+        .run()
+        .assert_success();
+    assert_eq!(s.run_installed("qi-hello"), "qi-hello 0.2.0");
+    assert_eq!(s.index.requests(), 0);
+}
+
+#[test]
+fn the_trusted_key_flag_accepts_a_pub_file() {
+    let s = Scenario::new();
+    s.quickinstall()
+        .arg("qi-hello")
+        .arg("--trusted-key")
+        .arg(&world().key.public_path)
+        .env_remove("QUICKINSTALL_TRUSTED_KEYS")
+        .run()
+        .assert_success();
+    assert_eq!(s.run_installed("qi-hello"), "qi-hello 0.2.0");
+}
+
+#[test]
+fn installs_from_an_index_served_by_build_index_serve() {
+    let s = Scenario::new();
+    let (_server, url) = crate::producer::serve(&s, &s.index_dir());
+    s.quickinstall()
+        .arg("qi-hello")
+        .env("QUICKINSTALL_INDEX", &url)
+        .run()
+        .assert_success();
+    assert_eq!(s.run_installed("qi-hello"), "qi-hello 0.2.0");
+    assert_eq!(s.index.requests(), 0, "the TestServer was used instead");
+}
