@@ -209,10 +209,7 @@ fn published_index_verifies_with_the_client_library() {
     keys.verify(&data, &signature, &path).unwrap();
     // The bundle clients fetch is exactly that signature followed by that file.
     let bundle = std::fs::read(world.index.join(index::bundle_path("qi-hello"))).unwrap();
-    assert_eq!(
-        bundle,
-        quickinstall::index::signature::bundle(&signature, &data)
-    );
+    assert_eq!(bundle, index::bundle(&signature, &data));
     let package: serde_json::Value = serde_json::from_slice(&data).unwrap();
     let versions: Vec<&str> = package["releases"]
         .as_array()

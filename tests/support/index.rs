@@ -20,7 +20,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use quickinstall::index::format::PackageKind;
 use quickinstall::index::path;
-use quickinstall::index::signature::{self, TrustedComment};
+use quickinstall::index::signature::TrustedComment;
 use serde_json::Value;
 
 use super::env::{TestEnv, copy_dir, sha256_hex};
@@ -214,7 +214,17 @@ pub fn signature_path(name: &str) -> String {
 
 /// The path of its signed bundle (signature then file), the one file clients fetch.
 pub fn bundle_path(name: &str) -> String {
-    path::signed_file(&package_path(name))
+    format!("{}.signed", package_path(name))
+}
+
+/// A signed bundle as `docs/index-format.md` defines it: the four signature lines, each ending
+/// in `\n`, then the file's bytes. Written out here rather than borrowed from the library, so
+/// the tests check the library against the documented format.
+pub fn bundle(signature_text: &str, data: &[u8]) -> Vec<u8> {
+    let mut out = signature_text.trim_end_matches('\n').as_bytes().to_vec();
+    out.push(b'\n');
+    out.extend_from_slice(data);
+    out
 }
 
 /// A signature of `data` by `key` whose trusted comment binds `path` and the current time.
@@ -306,7 +316,7 @@ impl Scenario {
         let bundle = match signature_text {
             Some(text) => {
                 std::fs::write(dir.join(signature_path(name)), text).unwrap();
-                signature::bundle(text, bytes)
+                bundle(text, bytes)
             }
             None => {
                 let _ = std::fs::remove_file(dir.join(signature_path(name)));
