@@ -12,7 +12,7 @@ fn builds_from_source_when_the_index_has_no_prebuilt() {
     run.assert_exit(0);
     assert_eq!(s.run_installed("qi-fallback"), "qi-fallback 0.1.0");
     // The index was asked (and said 404), and the crate came from the fixture registry.
-    assert!(s.index.requests_for(&index::package_path("qi-fallback")) >= 1);
+    assert!(s.index.requests_for(&index::bundle_path("qi-fallback")) >= 1);
     assert!(
         s.registry
             .server

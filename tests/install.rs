@@ -86,7 +86,7 @@ fn picks_the_newest_version_that_is_neither_yanked_nor_a_prerelease() {
 fn a_requirement_after_the_at_sign_picks_the_matching_version() {
     let s = Scenario::new();
     s.quickinstall()
-        .arg("qi-hello@0.1")
+        .arg("qi-hello@^0.1")
         .run()
         .assert_success()
         .stderr_has(&["Installed `qi-hello 0.1.0`"]);
@@ -117,9 +117,9 @@ fn an_exact_pin_skips_the_registry_and_fetches_only_what_it_needs() {
         "the registry was asked: {:?}",
         s.registry.server.paths()
     );
+    // One request for the signed bundle, one for the archive.
     let mut expected = vec![
-        index::package_path("qi-hello"),
-        index::signature_path("qi-hello"),
+        index::bundle_path("qi-hello"),
         s.archive_path("qi-hello", "0.2.0"),
     ];
     expected.sort();

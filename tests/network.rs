@@ -4,7 +4,7 @@
 use crate::support::env::TestEnv;
 
 fn enabled(test: &str) -> bool {
-    let on = std::env::var_os("QUICKINSTALL_TEST_NETWORK").is_some_and(|v| v == "1");
+    let on = crate::support::env::parent_var("QUICKINSTALL_TEST_NETWORK").is_some_and(|v| v == "1");
     if !on {
         println!("{test}: skipped; set QUICKINSTALL_TEST_NETWORK=1 to reach crates.io");
     }

@@ -207,6 +207,9 @@ fn published_index_verifies_with_the_client_library() {
     let mut keys = TrustedKeys::empty();
     keys.add_text(&world.key.public_b64).unwrap();
     keys.verify(&data, &signature, &path).unwrap();
+    // The bundle clients fetch is exactly that signature followed by that file.
+    let bundle = std::fs::read(world.index.join(index::bundle_path("qi-hello"))).unwrap();
+    assert_eq!(bundle, index::bundle(&signature, &data));
     let package: serde_json::Value = serde_json::from_slice(&data).unwrap();
     let versions: Vec<&str> = package["releases"]
         .as_array()

@@ -114,7 +114,7 @@ mod tests {
     fn generated_crate_is_a_valid_locked_cargo_package() {
         let dir = tempfile::tempdir().unwrap();
         CrateSpec::new("qi-check", "1.2.3", &["qi-check", "qi-check-two"]).write(dir.path());
-        let out = std::process::Command::new(std::env::var("CARGO").unwrap_or("cargo".into()))
+        let out = std::process::Command::new(crate::support::env::cargo_exe())
             .args(["metadata", "--format-version", "1", "--locked"])
             .arg("--offline")
             .arg("--manifest-path")

@@ -15,6 +15,19 @@ use std::time::SystemTime;
 
 use sha2::{Digest, Sha256};
 
+/// A variable of the test process's own environment. The only reader of it: the harness builds
+/// each child's environment from scratch and takes from here only what it passes on on purpose
+/// (PATH, the rustup settings, cargo's path, the opt-in network switch).
+#[allow(clippy::disallowed_methods)]
+pub fn parent_var(key: &str) -> Option<OsString> {
+    std::env::var_os(key)
+}
+
+/// The cargo that runs these tests (`$CARGO`), else `cargo` from PATH.
+pub fn cargo_exe() -> OsString {
+    parent_var("CARGO").unwrap_or_else(|| "cargo".into())
+}
+
 /// The client under test.
 pub fn quickinstall_exe() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_cargo-quickinstall"))
@@ -39,7 +52,7 @@ pub fn build_index_exe() -> &'static Path {
         let profile = profile_dir();
         let target_dir = profile.parent().expect("profile dir has a parent");
         let exe = profile.join(format!("build-index{}", std::env::consts::EXE_SUFFIX));
-        let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+        let mut cargo = Command::new(cargo_exe());
         cargo
             .args(["build", "--quiet", "-p", "build-index", "--manifest-path"])
             .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
@@ -64,8 +77,8 @@ pub fn build_index_exe() -> &'static Path {
 
 /// The rustup home the `cargo`/`rustc` proxies need once HOME points elsewhere.
 fn rustup_home() -> Option<OsString> {
-    std::env::var_os("RUSTUP_HOME").or_else(|| {
-        let home = std::env::var_os("HOME")?;
+    parent_var("RUSTUP_HOME").or_else(|| {
+        let home = parent_var("HOME")?;
         let dir = Path::new(&home).join(".rustup");
         dir.is_dir().then(|| dir.into_os_string())
     })
@@ -102,14 +115,14 @@ impl TestEnv {
         env.set("HOME", home);
         env.set("CARGO_HOME", cargo_home);
         env.set("CARGO_TARGET_DIR", target);
-        if let Some(path) = std::env::var_os("PATH") {
+        if let Some(path) = parent_var("PATH") {
             env.set("PATH", path);
         }
         if let Some(rustup) = rustup_home() {
             env.set("RUSTUP_HOME", rustup);
         }
         for pass in ["RUSTUP_TOOLCHAIN", "RUSTUP_AUTO_INSTALL"] {
-            if let Some(v) = std::env::var_os(pass) {
+            if let Some(v) = parent_var(pass) {
                 env.set(pass, v);
             }
         }
@@ -170,7 +183,7 @@ impl TestEnv {
 
     /// Real cargo (for `cargo install --list`, `cargo uninstall`).
     pub fn cargo(&self) -> TestCommand {
-        self.command("cargo")
+        self.command(cargo_exe())
     }
 
     /// Every file this env's commands could have written (all of it but the fixture `index/`

@@ -6,6 +6,10 @@
 //! swap an archive, edit a package file without re-signing, re-sign with another key, or plant an
 //! archive with `../`, absolute or symlink entries that is otherwise correctly checksummed and
 //! signed, so that only the archive content is bad.
+//!
+//! Clients read the signed bundle (`<file>.signed`: the signature, then the file), so every
+//! tampering helper rewrites the bundle the way an attacker would, and keeps the detached
+//! `.json`/`.minisig` pair consistent with it.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -203,9 +207,24 @@ pub fn package_path(name: &str) -> String {
     path::package_file(PackageKind::Crate, name).unwrap()
 }
 
-/// The path of its signature.
+/// The path of its detached signature.
 pub fn signature_path(name: &str) -> String {
     path::signature_file(&package_path(name))
+}
+
+/// The path of its signed bundle (signature then file), the one file clients fetch.
+pub fn bundle_path(name: &str) -> String {
+    format!("{}.signed", package_path(name))
+}
+
+/// A signed bundle as `docs/index-format.md` defines it: the four signature lines, each ending
+/// in `\n`, then the file's bytes. Written out here rather than borrowed from the library, so
+/// the tests check the library against the documented format.
+pub fn bundle(signature_text: &str, data: &[u8]) -> Vec<u8> {
+    let mut out = signature_text.trim_end_matches('\n').as_bytes().to_vec();
+    out.push(b'\n');
+    out.extend_from_slice(data);
+    out
 }
 
 /// A signature of `data` by `key` whose trusted comment binds `path` and the current time.
@@ -280,10 +299,36 @@ impl Scenario {
         read_json(&self.index_dir().join(package_path(name)))
     }
 
-    /// Writes a package file as given, WITHOUT re-signing it.
+    /// Writes a package file as given, WITHOUT re-signing it: the bundle keeps the old
+    /// signature in front of the new bytes.
     pub fn write_package_unsigned(&self, name: &str, package: &Value) {
         let bytes = serde_json::to_vec_pretty(package).unwrap();
-        std::fs::write(self.index_dir().join(package_path(name)), bytes).unwrap();
+        let old_signature =
+            std::fs::read_to_string(self.index_dir().join(signature_path(name))).unwrap();
+        self.write_files(name, &bytes, Some(&old_signature));
+    }
+
+    /// Writes the package file, its detached signature (when given; else removes it) and the
+    /// bundle clients read (the signature, if any, then the bytes).
+    pub fn write_files(&self, name: &str, bytes: &[u8], signature_text: Option<&str>) {
+        let dir = self.index_dir();
+        std::fs::write(dir.join(package_path(name)), bytes).unwrap();
+        let bundle = match signature_text {
+            Some(text) => {
+                std::fs::write(dir.join(signature_path(name)), text).unwrap();
+                bundle(text, bytes)
+            }
+            None => {
+                let _ = std::fs::remove_file(dir.join(signature_path(name)));
+                bytes.to_vec()
+            }
+        };
+        std::fs::write(dir.join(bundle_path(name)), bundle).unwrap();
+    }
+
+    /// The package file's bytes as published.
+    pub fn package_bytes(&self, name: &str) -> Vec<u8> {
+        std::fs::read(self.index_dir().join(package_path(name))).unwrap()
     }
 
     /// Writes a package file and signs it with `key` (bound to its own path).
@@ -292,11 +337,11 @@ impl Scenario {
         self.resign(name, key);
     }
 
-    /// Re-signs the package file as it is on disk with `key`.
+    /// Re-signs the package file as it is on disk with `key` (bound to its own path).
     pub fn resign(&self, name: &str, key: &minisign::SecretKey) {
-        let data = std::fs::read(self.index_dir().join(package_path(name))).unwrap();
+        let data = self.package_bytes(name);
         let signature = sign(key, &data, &package_path(name));
-        std::fs::write(self.index_dir().join(signature_path(name)), signature).unwrap();
+        self.write_files(name, &data, Some(&signature));
     }
 
     /// The index path (relative) of the archive of `name@version` for the fixture target.

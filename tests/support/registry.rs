@@ -149,7 +149,7 @@ impl ServedRegistry {
 
 /// Runs `cargo package` on a crate dir and returns the `.crate` it wrote.
 fn package_crate(source: &Path, target_dir: &Path) -> PathBuf {
-    let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+    let out = Command::new(super::env::cargo_exe())
         .args([
             "package",
             "--no-verify",
