@@ -40,15 +40,18 @@ cksum=$(sha256sum "$crate_file" | cut -d' ' -f1)
 printf '{"name":"qi-hello","vers":"0.2.0","deps":[],"cksum":"%s","features":{},"yanked":false}\n' \
   "$cksum" > "$out/registry/qi/-h/qi-hello"
 
-serve() { # serve DIR NAME → prints the URL once the server listens
-  "$bin/build-index" serve --index "$1" --addr 127.0.0.1:0 > "$out/$2.url" &
+serve() { # serve DIR NAME: starts a server in the background; its URL lands in $out/NAME.url
+  "$bin/build-index" serve --index "$1" --addr 127.0.0.1:0 > "$out/$2.url" 2> "$out/$2.log" &
   pids+=($!)
-  for _ in $(seq 100); do [ -s "$out/$2.url" ] && break; sleep 0.05; done
-  head -n1 "$out/$2.url"
+  for _ in $(seq 200); do [ -s "$out/$2.url" ] && return; sleep 0.05; done
+  echo "build-index serve did not start; see $out/$2.log" >&2
+  exit 1
 }
 step "serving the index and the registry on loopback"
-index_url=$(serve "$out/index" index)
-registry_url=$(serve "$out/registry" registry)
+serve "$out/index" index
+serve "$out/registry" registry
+index_url=$(head -n1 "$out/index.url")
+registry_url=$(head -n1 "$out/registry.url")
 printf '{"dl":"%sdl"}\n' "$registry_url" > "$out/registry/config.json"
 echo "index:    $index_url"
 echo "registry: $registry_url"

@@ -20,7 +20,7 @@ pub enum DownloadError {
     #[error("could not reach `{url}`: {reason}")]
     Network { url: String, reason: String },
     /// Nothing arrived for longer than the configured timeout.
-    #[error("`{url}` sent nothing for more than {}", seconds(*after))]
+    #[error("`{url}` timed out: it stopped sending data for more than {}", seconds(*after))]
     Timeout { url: String, after: Duration },
     /// A small document was larger than the caller allows.
     #[error("`{url}` is larger than the {limit} bytes allowed for it")]
@@ -202,9 +202,13 @@ fn seconds(duration: Duration) -> String {
 fn size_mismatch(url: &str, expected: u64, actual: Option<u64>) -> String {
     match actual {
         Some(actual) => {
-            format!("`{url}` sent {actual} bytes where the signed index says {expected}")
+            format!(
+                "size mismatch for `{url}`: it sent {actual} bytes where the signed index says {expected}"
+            )
         }
-        None => format!("`{url}` sent more than the {expected} bytes the signed index says"),
+        None => format!(
+            "size mismatch for `{url}`: it sent more than the {expected} bytes the signed index says"
+        ),
     }
 }
 
@@ -230,7 +234,7 @@ mod tests {
                     expected: 10,
                     actual: Some(7),
                 },
-                "`https://h/a.tar.gz` sent 7 bytes where the signed index says 10",
+                "size mismatch for `https://h/a.tar.gz`: it sent 7 bytes where the signed index says 10",
             ),
             (
                 DownloadError::SizeMismatch {
@@ -238,14 +242,14 @@ mod tests {
                     expected: 10,
                     actual: None,
                 },
-                "`https://h/a.tar.gz` sent more than the 10 bytes the signed index says",
+                "size mismatch for `https://h/a.tar.gz`: it sent more than the 10 bytes the signed index says",
             ),
             (
                 DownloadError::Timeout {
                     url,
                     after: Duration::from_secs(15),
                 },
-                "`https://h/a.tar.gz` sent nothing for more than 15 s",
+                "`https://h/a.tar.gz` timed out: it stopped sending data for more than 15 s",
             ),
             (
                 DownloadError::Io {

@@ -83,6 +83,13 @@ impl Fetcher {
             // Inactivity, not a deadline: each read may wait `timeout`, however long the body.
             .timeout_per_read(timeout)
             .timeout_per_write(timeout)
+            // Trust the system's certificate store, as cargo does: behind a corporate proxy
+            // with its own CA, a fixed root list would refuse every registry.
+            .tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+                    .build(),
+            )
             .build()
             .new_agent();
         Self {

@@ -442,6 +442,12 @@ impl<'a> Context<'a> {
                 targets: subject.target.clone(),
             })?;
         let id = PackageId::new(&subject.name, version, &self.registry.source_id());
+        // The bin directory first: if it cannot be made, fail before the tracker files are
+        // created, so a failed install leaves the disk as it was.
+        std::fs::create_dir_all(&bin_dir).map_err(|source| CrateError::Prepare {
+            path: bin_dir.clone(),
+            source,
+        })?;
         let mut tracker = CargoTracker::load(&self.request.root)?;
         let bins: BTreeSet<String> = staged.release.binaries.iter().cloned().collect();
         if !self.request.force {
