@@ -14,7 +14,8 @@ serves the index and a sparse registry with `build-index serve --log`, and repor
   (c) peak RSS of `cargo quickinstall` (from wait4's rusage);
   (d) ten crates in one call over the slowest of the ten installed one by one.
 
-Nothing here reaches the internet. Figures are ratios against a baseline measured in the
+Needs `curl` and GNU `time` (Debian: `apt-get install curl time`). Nothing here reaches the
+internet. Figures are ratios against a baseline measured in the
 same run, so they mean something on any machine.
 """
 import argparse
@@ -40,17 +41,23 @@ def run(cmd, **kw):
 
 
 def timed(cmd, env=None, shell=False):
-    """Runs cmd, returns (seconds, peak RSS in KiB)."""
+    """Runs cmd, returns its wall time in seconds."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd if shell else [str(c) for c in cmd], env=env, shell=shell,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run(cmd if shell else [str(c) for c in cmd], env=env, shell=shell,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     elapsed = time.perf_counter() - start
-    err = proc.stderr.read().decode(errors="replace")
-    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        sys.exit(f"benchmark command failed ({proc.returncode}): {cmd}\n{err}")
-    return elapsed, usage.ru_maxrss
+        sys.exit(f"benchmark command failed ({proc.returncode}): {cmd}\n"
+                 f"{proc.stderr.decode(errors='replace')}")
+    return elapsed
+
+
+def peak_rss_kib(cmd, env):
+    """Peak RSS of cmd, measured by GNU time. (wait4 from Python would count the forked
+    Python image the child starts as, ~14 MiB, not the program.)"""
+    out = subprocess.run(["/usr/bin/time", "-f", "%M", *[str(c) for c in cmd]], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True)
+    return int(out.stderr.strip().splitlines()[-1])
 
 
 def write_crate(dir: Path, name: str, payload_bytes: int, seed: int):
@@ -64,7 +71,11 @@ def write_crate(dir: Path, name: str, payload_bytes: int, seed: int):
     (dir / "payload.bin").write_bytes(rng.randbytes(payload_bytes))
     (dir / "src" / "main.rs").write_text(
         'static PAYLOAD: &[u8] = include_bytes!("../payload.bin");\n'
-        'fn main() { println!("{} {}", env!("CARGO_PKG_NAME"), PAYLOAD.len()); }\n')
+        'fn main() {\n'
+        '    // black_box keeps the payload in the binary: only its length is printed.\n'
+        '    let payload = std::hint::black_box(PAYLOAD);\n'
+        '    println!("{} {}", env!("CARGO_PKG_NAME"), payload.len());\n'
+        '}\n')
 
 
 def sparse_path(name: str) -> str:
@@ -155,10 +166,13 @@ def report(work, qi, index_url, registry_url, pub, ilog, rlog, crates, args):
     env.update(QUICKINSTALL_INDEX=index_url, QUICKINSTALL_REGISTRY=registry_url,
                QUICKINSTALL_TRUSTED_KEYS=str(pub), NO_COLOR="1", CI="true")
 
-    def qi_install(spec_list, root):
+    def qi_cmd(spec_list, root):
         shutil.rmtree(root, ignore_errors=True)
-        return timed([qi, *spec_list, "--root", root, "--no-fallback", "--quiet"],
-                     env=dict(env, CARGO_HOME=str(root)))
+        return ([qi, *spec_list, "--root", root, "--no-fallback", "--quiet"],
+                dict(env, CARGO_HOME=str(root)))
+
+    def qi_install(spec_list, root):
+        return timed(*qi_cmd(spec_list, root))
 
     def floor(dest):
         shutil.rmtree(dest, ignore_errors=True)
@@ -168,12 +182,11 @@ def report(work, qi, index_url, registry_url, pub, ilog, rlog, crates, args):
     # Warm both paths once (page cache, server threads), then alternate runs.
     qi_install([f"{big}@0.1.0"], work / "r0")
     floor(work / "f0")
-    qi_times, floor_times, rss = [], [], []
+    qi_times, floor_times = [], []
     for i in range(args.runs):
-        t, m = qi_install([f"{big}@0.1.0"], work / f"r{i}")
-        qi_times.append(t)
-        rss.append(m)
-        floor_times.append(floor(work / f"f{i}")[0])
+        qi_times.append(qi_install([f"{big}@0.1.0"], work / f"r{i}"))
+        floor_times.append(floor(work / f"f{i}"))
+    rss = [peak_rss_kib(*qi_cmd([f"{big}@^0.1"], work / "rss")) for _ in range(3)]
     t_qi, t_floor = statistics.median(qi_times), statistics.median(floor_times)
 
     # (b) requests before the archive download starts.
@@ -191,8 +204,8 @@ def report(work, qi, index_url, registry_url, pub, ilog, rlog, crates, args):
     smalls = [f"{name}@^0.1" for name, _ in crates[1:]]
     singles = []
     for spec in smalls:
-        singles.append(statistics.median(qi_install([spec], work / "s")[0] for _ in range(3)))
-    tens = [qi_install(smalls + ["--jobs", "10"], work / "ten")[0] for _ in range(args.runs)]
+        singles.append(statistics.median(qi_install([spec], work / "s") for _ in range(3)))
+    tens = [qi_install(smalls + ["--jobs", "10"], work / "ten") for _ in range(args.runs)]
     t_ten, t_slowest = statistics.median(tens), max(singles)
 
     rows = [

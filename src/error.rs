@@ -86,8 +86,9 @@ pub enum CrateError {
         #[source]
         source: InstallError,
     },
+    /// Shared: one tracker failure fails every crate of the batch.
     #[error("{0}")]
-    Tracker(#[from] TrackerError),
+    Tracker(std::sync::Arc<TrackerError>),
     #[error(
         "binary `{bin}` already exists in `{}`{}; nothing was installed",
         dir.display(),

@@ -171,6 +171,12 @@ fn unpack_into(
             path: path.clone(),
             source,
         })?;
+        // Flushed here, while other crates are still downloading: the install step then only
+        // links and renames (and a full disk shows up now, before anything is replaced).
+        out.sync_all().map_err(|source| UnpackError::Write {
+            path: path.clone(),
+            source,
+        })?;
     }
 
     // Read the gzip stream to its end so its CRC and length are checked: a stream cut after the

@@ -117,7 +117,7 @@ impl Fetcher {
 
     /// Streams an archive into `<dir>/<file_name>.partial`, hashing it and reporting
     /// `progress(bytes_so_far)` (which restarts from 0 if a transient failure is retried), then
-    /// checks size and sha256, syncs, renames to `<dir>/<file_name>` and returns that path.
+    /// checks size and sha256, renames to `<dir>/<file_name>` and returns that path.
     /// At most `expected_size + 1` bytes are read. On any failure nothing is left in `dir`.
     /// A 404/410 or a missing file is [`DownloadError::NotFound`].
     pub fn download_verified(
@@ -301,7 +301,7 @@ struct Target {
 }
 
 impl Target {
-    /// One attempt: source → `.partial` (hashing) → checks → sync → rename.
+    /// One attempt: source → `.partial` (hashing) → checks → rename.
     /// `read_error` maps a source read failure (and says whether it is worth retrying).
     fn stream(
         &self,
@@ -405,9 +405,11 @@ impl Partial {
     }
 
     fn persist(mut self, dest: &Path) -> Result<(), Failure> {
-        if let Some(file) = self.file.take() {
-            file.sync_data().map_err(|e| write_failure(&self.path, e))?;
-        }
+        // No fsync: a downloaded archive is read back (from the page cache) and deleted within
+        // the same run, and any archive kept for later is re-verified before use, so a copy
+        // torn by a crash is caught rather than trusted. Skipping it saves a disk flush per
+        // crate; the binaries themselves are synced before they are renamed into place.
+        drop(self.file.take());
         fs::rename(&self.path, dest).map_err(|e| write_failure(dest, e))?;
         self.persisted = true;
         Ok(())

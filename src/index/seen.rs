@@ -81,8 +81,9 @@ impl SeenStore {
         }
         *entry = timestamp;
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
+        // Not synced: losing the newest mark in a crash only weakens one later rollback check,
+        // and a flush per install would cost more than the check is worth.
         tmp.write_all(&serde_json::to_vec_pretty(&map).unwrap_or_default())?;
-        tmp.as_file().sync_all()?;
         tmp.persist(self.file()).map_err(|e| e.error)?;
         Ok(())
     }

@@ -64,7 +64,7 @@ pub fn install_binaries(
     // Everything is written before anything is replaced.
     let mut copies = Vec::with_capacity(staged.len());
     for binary in staged {
-        copies.push((copy_into(binary, bin_dir)?, bin_dir.join(&binary.name)));
+        copies.push((move_into(binary, bin_dir)?, bin_dir.join(&binary.name)));
     }
 
     let mut transaction = Transaction {
@@ -194,6 +194,31 @@ impl Drop for Transaction {
         }
         sync_dir(&self.bin_dir);
     }
+}
+
+/// Moves a staged binary to a temp file in `bin_dir`, executable and synced to disk. The
+/// staging directory sits in the install root, so this is normally a link and an unlink, no
+/// copy, and the flush is cheap because unpacking already synced the file (in parallel, before
+/// the install lock). Across file systems, or where links are not supported, it copies.
+fn move_into(binary: &StagedBinary, bin_dir: &Path) -> Result<NamedTempFile, InstallError> {
+    let linked = tempfile::Builder::new()
+        .prefix(&format!(".{}.quickinstall-", binary.name))
+        .make_in(bin_dir, |path| {
+            // A link, not a rename: it fails rather than replaces if the name is taken.
+            fs::hard_link(&binary.path, path)?;
+            File::open(path)
+        });
+    let Ok(linked) = linked else {
+        return copy_into(binary, bin_dir);
+    };
+    let write_error = |source| InstallError::Write {
+        dir: bin_dir.to_owned(),
+        source,
+    };
+    let _ = fs::remove_file(&binary.path);
+    set_executable(linked.as_file()).map_err(write_error)?;
+    linked.as_file().sync_all().map_err(write_error)?;
+    Ok(linked)
 }
 
 /// Copies a staged binary into a temp file in `bin_dir`, executable and synced to disk.

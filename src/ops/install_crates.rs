@@ -9,9 +9,9 @@
 //! thrash two cores).
 
 use std::collections::BTreeSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tempfile::TempDir;
@@ -25,7 +25,7 @@ use crate::index::fetch::IndexSource;
 use crate::index::format::{PackageKind, Release};
 use crate::index::seen::SeenStore;
 use crate::install::cargo_tracker::{self, CargoTracker, PackageId};
-use crate::install::install_binaries;
+use crate::install::{Transaction, install_binaries};
 use crate::registry::crates::{Registry, pinned_version, select_version};
 use crate::report::{CrateResult, Reporter};
 use crate::resolve;
@@ -57,9 +57,16 @@ enum Plan {
     },
 }
 
+/// What phase two did with one staged crate before the tracker is written.
+enum Placed {
+    Already(CrateResult),
+    New(Transaction, Vec<PackageId>),
+}
+
 /// A verified archive unpacked into a staging directory, ready to be moved into place.
 struct Staged {
     subject: Subject,
+    version: semver::Version,
     release: Release,
     spec: CrateSpec,
     binaries: Vec<StagedBinary>,
@@ -90,17 +97,23 @@ pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStat
         }
     };
     let plans = context.plan_all();
-    let mut results = Vec::new();
+    let mut results: Vec<Option<CrateResult>> = vec![None; plans.len()];
+    let mut staged = Vec::new();
     let mut fallbacks = Vec::new();
-    for plan in plans {
+    for (i, plan) in plans.into_iter().enumerate() {
         match plan {
-            Plan::Fallback { name, version, why } => fallbacks.push((name, version, why)),
-            other => results.push(context.finish(other)),
+            Plan::Fallback { name, version, why } => fallbacks.push((i, name, version, why)),
+            Plan::Prebuilt(s) => staged.push((i, s)),
+            other => results[i] = Some(context.finish(other)),
         }
     }
-    for (name, version, why) in fallbacks {
-        results.push(context.fallback(env, &name, &version, &why));
+    for (i, result) in context.install_all(staged) {
+        results[i] = Some(result);
     }
+    for (i, name, version, why) in fallbacks {
+        results[i] = Some(context.fallback(env, &name, &version, &why));
+    }
+    let results: Vec<CrateResult> = results.into_iter().flatten().collect();
     summarise(request, reporter, &results)
 }
 
@@ -167,19 +180,20 @@ impl<'a> Context<'a> {
             error,
         };
         // 1. The version: an exact pin needs no registry request.
-        let (version, registry_cksum) = match spec.req.as_ref().and_then(pinned_version) {
-            Some(v) => (v.to_string(), None),
+        let (semver, registry_cksum) = match spec.req.as_ref().and_then(pinned_version) {
+            Some(v) => (v, None),
             None => {
                 let versions = match self.registry.versions(&self.fetcher, &spec.name) {
                     Ok(v) => v,
                     Err(e) => return failed(None, e.into()),
                 };
                 match select_version(&spec.name, &versions, spec.req.as_ref()) {
-                    Ok(v) => (v.version.to_string(), Some(v.cksum.clone())),
+                    Ok(v) => (v.version.clone(), Some(v.cksum.clone())),
                     Err(e) => return failed(None, e.into()),
                 }
             }
         };
+        let version = semver.to_string();
         if let Some(bins) = self
             .already_installed(&spec.name, &version)
             .filter(|_| !self.request.force)
@@ -251,6 +265,7 @@ impl<'a> Context<'a> {
         match self.stage(&subject, &release, &location) {
             Ok((dir, binaries)) => Plan::Prebuilt(Box::new(Staged {
                 subject,
+                version: semver,
                 release,
                 spec: spec.clone(),
                 binaries,
@@ -391,14 +406,16 @@ impl<'a> Context<'a> {
                     verification_failure: false,
                 }
             }
-            Plan::Prebuilt(staged) => match self.install_staged(&staged) {
-                Ok(result) => result,
-                Err(error) => self.failure(
-                    staged.subject.name.clone(),
-                    Some(staged.subject.version.clone()),
-                    error,
-                ),
-            },
+            Plan::Prebuilt(staged) => {
+                // Prebuilt plans are installed in a batch by `install_all`.
+                let subject = staged.subject;
+                let error = CrateError::NoPrebuilt {
+                    name: subject.name.clone(),
+                    version: subject.version.clone(),
+                    targets: subject.target,
+                };
+                self.failure(subject.name, Some(subject.version), error)
+            }
             Plan::Failed {
                 name,
                 version,
@@ -432,45 +449,105 @@ impl<'a> Context<'a> {
         }
     }
 
-    fn install_staged(&self, staged: &Staged) -> Result<CrateResult, CrateError> {
+    /// Phase two for every staged crate: one tracker lock and one tracker write for the whole
+    /// batch (two disk flushes instead of two per crate). Binaries of each crate are renamed
+    /// into place as it comes; if the tracker cannot be written at the end, every transaction
+    /// is dropped and so rolled back: an install cargo does not know about would be a lie.
+    fn install_all(&self, staged: Vec<(usize, Box<Staged>)>) -> Vec<(usize, CrateResult)> {
+        if staged.is_empty() {
+            return Vec::new();
+        }
+        let fail_all = |error: &dyn Fn() -> CrateError| {
+            staged
+                .iter()
+                .map(|(i, s)| {
+                    let subject = &s.subject;
+                    let result =
+                        self.failure(subject.name.clone(), Some(subject.version.clone()), error());
+                    (*i, result)
+                })
+                .collect()
+        };
         let bin_dir = self.request.root.join("bin");
-        let subject = &staged.subject;
-        let version =
-            semver::Version::parse(&subject.version).map_err(|_| CrateError::NoPrebuilt {
-                name: subject.name.clone(),
-                version: subject.version.clone(),
-                targets: subject.target.clone(),
-            })?;
-        let id = PackageId::new(&subject.name, version, &self.registry.source_id());
         // The bin directory first: if it cannot be made, fail before the tracker files are
         // created, so a failed install leaves the disk as it was.
-        std::fs::create_dir_all(&bin_dir).map_err(|source| CrateError::Prepare {
-            path: bin_dir.clone(),
-            source,
-        })?;
-        let mut tracker = CargoTracker::load(&self.request.root)?;
+        if let Err(e) = std::fs::create_dir_all(&bin_dir) {
+            return fail_all(&|| CrateError::Prepare {
+                path: bin_dir.clone(),
+                source: std::io::Error::new(e.kind(), e.to_string()),
+            });
+        }
+        let mut tracker = match CargoTracker::load(&self.request.root) {
+            Ok(t) => t,
+            Err(e) => {
+                let e = Arc::new(e);
+                return fail_all(&|| CrateError::Tracker(e.clone()));
+            }
+        };
+        let mut results = Vec::new();
+        let mut placed = Vec::new();
+        for (i, s) in &staged {
+            match self.place(&mut tracker, &bin_dir, s) {
+                Ok(Placed::Already(result)) => results.push((*i, result)),
+                Ok(Placed::New(transaction, previous)) => {
+                    placed.push((*i, s, transaction, previous))
+                }
+                Err(error) => {
+                    let subject = &s.subject;
+                    results.push((
+                        *i,
+                        self.failure(subject.name.clone(), Some(subject.version.clone()), error),
+                    ));
+                }
+            }
+        }
+        let saved = if placed.is_empty() {
+            Ok(())
+        } else {
+            tracker.save()
+        };
+        if let Err(e) = saved {
+            let e = Arc::new(e);
+            for (i, s, transaction, _) in placed {
+                drop(transaction);
+                let subject = &s.subject;
+                let error = CrateError::Tracker(e.clone());
+                results.push((
+                    i,
+                    self.failure(subject.name.clone(), Some(subject.version.clone()), error),
+                ));
+            }
+            return results;
+        }
+        for (i, s, transaction, previous) in placed {
+            let paths = transaction.commit();
+            results.push((i, self.installed(s, previous, paths)));
+        }
+        results
+    }
+
+    /// Checks one staged crate against what is installed and moves its binaries into place.
+    fn place(
+        &self,
+        tracker: &mut CargoTracker,
+        bin_dir: &Path,
+        staged: &Staged,
+    ) -> Result<Placed, CrateError> {
+        let subject = &staged.subject;
+        let id = PackageId::new(
+            &subject.name,
+            staged.version.clone(),
+            &self.registry.source_id(),
+        );
         let bins: BTreeSet<String> = staged.release.binaries.iter().cloned().collect();
         if !self.request.force {
             if tracker.bins_of(&id) == bins && bins.iter().all(|b| bin_dir.join(b).is_file()) {
                 // Another process installed it while we downloaded.
-                self.reporter.status(
-                    "Ignored",
-                    &format!(
-                        "`{} {}` is already installed (use --force to reinstall)",
-                        subject.name, subject.version
-                    ),
-                );
-                return Ok(CrateResult {
-                    paths: paths_of(&bin_dir, &staged.release.binaries),
+                return Ok(Placed::Already(self.finish(Plan::Already {
                     name: subject.name.clone(),
-                    version: Some(subject.version.clone()),
-                    target: Some(subject.target.clone()),
-                    source: Some("already-installed"),
-                    binaries: staged.release.binaries.clone(),
-                    ok: true,
-                    error: None,
-                    verification_failure: false,
-                });
+                    version: subject.version.clone(),
+                    bins: staged.release.binaries.clone(),
+                })));
             }
             for bin in &bins {
                 if !bin_dir.join(bin).exists() {
@@ -481,7 +558,7 @@ impl<'a> Context<'a> {
                     owner => {
                         return Err(CrateError::Conflict {
                             bin: bin.clone(),
-                            dir: bin_dir,
+                            dir: bin_dir.to_owned(),
                             owner: owner.map(|o| o.to_string()),
                         });
                     }
@@ -491,10 +568,10 @@ impl<'a> Context<'a> {
         let previous: Vec<PackageId> = tracker
             .installed_versions(&subject.name)
             .into_iter()
-            .filter(|p| p.version().to_string() != subject.version)
+            .filter(|p| *p.version() != staged.version)
             .collect();
         let transaction =
-            install_binaries(&staged.binaries, &bin_dir).map_err(|source| CrateError::Install {
+            install_binaries(&staged.binaries, bin_dir).map_err(|source| CrateError::Install {
                 subject: Box::new(subject.clone()),
                 source,
             })?;
@@ -505,11 +582,16 @@ impl<'a> Context<'a> {
             &subject.target,
             Some(staged.release.provenance.toolchain.clone()),
         );
-        // If the tracker cannot be written, `transaction` is dropped here and the binaries
-        // are rolled back: an install cargo does not know about would be a lie.
-        tracker.save()?;
-        let paths = transaction.commit();
-        drop(tracker);
+        Ok(Placed::New(transaction, previous))
+    }
+
+    fn installed(
+        &self,
+        staged: &Staged,
+        previous: Vec<PackageId>,
+        paths: Vec<PathBuf>,
+    ) -> CrateResult {
+        let subject = &staged.subject;
         for old in previous {
             self.reporter.status(
                 "Replaced",
@@ -531,7 +613,7 @@ impl<'a> Context<'a> {
                 staged.release.binaries.join(", ")
             ),
         );
-        Ok(CrateResult {
+        CrateResult {
             name: subject.name.clone(),
             version: Some(subject.version.clone()),
             target: Some(subject.target.clone()),
@@ -541,7 +623,7 @@ impl<'a> Context<'a> {
             ok: true,
             error: None,
             verification_failure: false,
-        })
+        }
     }
 
     fn fallback(&self, env: &Env, name: &str, version: &str, why: &str) -> CrateResult {
