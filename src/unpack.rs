@@ -15,6 +15,7 @@ use flate2::read::GzDecoder;
 use tar::EntryType;
 
 use crate::index::format::is_valid_binary_name;
+use crate::install::set_executable;
 
 /// The most bytes an archive may unpack to (all entries, plus what follows the end of the tar).
 /// Far above any real tool, low enough that a crafted archive cannot fill the disk.
@@ -311,17 +312,6 @@ fn copy_entry(
         })?;
         total += n as u64;
     }
-}
-
-#[cfg(unix)]
-fn set_executable(file: &File) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(fs::Permissions::from_mode(0o755))
-}
-
-#[cfg(not(unix))]
-fn set_executable(_file: &File) -> io::Result<()> {
-    Ok(())
 }
 
 /// The files written so far; removed on drop unless [`WrittenFiles::keep`] was called, so an

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
-use super::InstallError;
+use super::{InstallError, set_executable};
 use crate::index::format::is_valid_binary_name;
 use crate::unpack::StagedBinary;
 
@@ -239,17 +239,6 @@ fn copy_into(binary: &StagedBinary, bin_dir: &Path) -> Result<NamedTempFile, Ins
     set_executable(copy.as_file()).map_err(write_error)?;
     copy.as_file().sync_all().map_err(write_error)?;
     Ok(copy)
-}
-
-#[cfg(unix)]
-fn set_executable(file: &File) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(fs::Permissions::from_mode(0o755))
-}
-
-#[cfg(not(unix))]
-fn set_executable(_file: &File) -> io::Result<()> {
-    Ok(())
 }
 
 /// Makes the renames durable. Best effort: not every platform or file system supports it, and
