@@ -76,6 +76,18 @@ pub(crate) fn describe(error: &io::Error) -> String {
     plain.to_owned()
 }
 
+/// Marks a file executable (mode 0755); unpacking and installing both need it.
+#[cfg(unix)]
+pub(crate) fn set_executable(file: &std::fs::File) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(0o755))
+}
+
+#[cfg(not(unix))]
+pub(crate) fn set_executable(_file: &std::fs::File) -> io::Result<()> {
+    Ok(())
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may unwrap (STYLE.md)
 mod tests {
@@ -105,16 +117,4 @@ mod tests {
         );
         assert!(full.hint().unwrap().contains("disk space"));
     }
-}
-
-/// Marks a file executable (mode 0755); unpacking and installing both need it.
-#[cfg(unix)]
-pub(crate) fn set_executable(file: &std::fs::File) -> io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    file.set_permissions(std::fs::Permissions::from_mode(0o755))
-}
-
-#[cfg(not(unix))]
-pub(crate) fn set_executable(_file: &std::fs::File) -> io::Result<()> {
-    Ok(())
 }
