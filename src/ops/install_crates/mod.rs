@@ -1,0 +1,201 @@
+//! `cargo quickinstall`: resolve, verify, download and install each crate, or fall back to
+//! `cargo install`.
+//!
+//! Two phases. Phase one runs up to `--jobs` crates at once and touches nothing in the bin
+//! directory: registry → index (signature first) → release choice → download (size and sha256
+//! while streaming) → unpack into a staging directory inside the install root. Phase two, in
+//! the order given, installs what was staged under cargo's tracker lock, then runs the
+//! fallbacks one at a time (each is a full compile; running them side by side would only
+//! thrash two cores).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+mod phase_one;
+mod phase_two;
+
+use tempfile::TempDir;
+
+use crate::cli::{CrateSpec, InstallRequest, UsageError};
+use crate::download::{Fetcher, Location, NetConfig};
+use crate::env::Env;
+use crate::error::{CrateError, ExitStatus, Subject};
+use crate::index::fetch::IndexSource;
+use crate::index::format::Release;
+use crate::index::seen::SeenStore;
+use crate::install::Transaction;
+use crate::install::cargo_tracker::{self, PackageId};
+use crate::registry::crates::Registry;
+use crate::report::{CrateResult, Reporter};
+use crate::unpack::StagedBinary;
+
+/// What phase one decided for a crate.
+enum Plan {
+    Already {
+        name: String,
+        version: String,
+        bins: Vec<String>,
+    },
+    Prebuilt(Box<Staged>),
+    DryRunPrebuilt {
+        subject: Subject,
+        release: Box<Release>,
+        url: String,
+    },
+    Fallback {
+        name: String,
+        version: String,
+        why: String,
+    },
+    Failed {
+        name: String,
+        version: Option<String>,
+        error: CrateError,
+    },
+}
+
+/// What phase two did with one staged crate before the tracker is written.
+enum Placed {
+    Already(CrateResult),
+    New(Transaction, Vec<PackageId>),
+}
+
+/// A verified archive unpacked into a staging directory, ready to be moved into place.
+struct Staged {
+    subject: Subject,
+    version: semver::Version,
+    release: Release,
+    spec: CrateSpec,
+    binaries: Vec<StagedBinary>,
+    /// Holds the staging directory; dropping it removes whatever is left there.
+    _dir: TempDir,
+}
+
+/// Shared, read-only context for the phase-one workers.
+struct Context<'a> {
+    request: &'a InstallRequest,
+    reporter: &'a Reporter,
+    fetcher: Fetcher,
+    registry: Registry,
+    index: IndexSource,
+    seen: Option<SeenStore>,
+    installed: Vec<(PackageId, BTreeSet<String>)>,
+    glibc: OnceLock<Option<(u32, u32)>>,
+}
+
+/// Runs `cargo quickinstall`. Returns the exit status; everything the user sees goes through
+/// `reporter`.
+pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStatus {
+    let context = match Context::new(request, reporter) {
+        Ok(c) => c,
+        Err(e) => {
+            reporter.error(&e.0, None);
+            return ExitStatus::Usage;
+        }
+    };
+    let plans = context.plan_all();
+    let mut results: Vec<Option<CrateResult>> = vec![None; plans.len()];
+    let mut staged = Vec::new();
+    let mut fallbacks = Vec::new();
+    for (i, plan) in plans.into_iter().enumerate() {
+        match plan {
+            Plan::Fallback { name, version, why } => fallbacks.push((i, name, version, why)),
+            Plan::Prebuilt(s) => staged.push((i, s)),
+            Plan::Already {
+                name,
+                version,
+                bins,
+            } => results[i] = Some(context.already(name, version, bins)),
+            Plan::DryRunPrebuilt {
+                subject,
+                release,
+                url,
+            } => results[i] = Some(context.dry_run(subject, &release, &url)),
+            Plan::Failed {
+                name,
+                version,
+                error,
+            } => results[i] = Some(context.failure(name, version, error)),
+        }
+    }
+    for (i, result) in context.install_all(staged) {
+        results[i] = Some(result);
+    }
+    for (i, name, version, why) in fallbacks {
+        results[i] = Some(context.fallback(env, &name, &version, &why));
+    }
+    let results: Vec<CrateResult> = results.into_iter().flatten().collect();
+    summarise(request, reporter, &results)
+}
+
+fn paths_of(bin_dir: &Path, bins: &[String]) -> Vec<String> {
+    bins.iter()
+        .map(|b| bin_dir.join(b).display().to_string())
+        .collect()
+}
+
+impl<'a> Context<'a> {
+    fn new(request: &'a InstallRequest, reporter: &'a Reporter) -> Result<Self, UsageError> {
+        let registry = match &request.registry {
+            Some(url) => Registry::from_url(url).map_err(|e| UsageError(e.to_string()))?,
+            None => Registry::crates_io(),
+        };
+        let base = Location::parse(&request.index).map_err(|e| UsageError(e.to_string()))?;
+        let fetcher = Fetcher::new(&NetConfig {
+            timeout: Duration::from_secs(request.timeout_secs),
+            retries: 2,
+            user_agent: format!("cargo-quickinstall/{}", env!("CARGO_PKG_VERSION")),
+        });
+        // A snapshot of what is installed, to skip downloads; re-checked under the lock later.
+        let installed = cargo_tracker::installed_snapshot(&request.root);
+        Ok(Self {
+            request,
+            reporter,
+            fetcher,
+            registry,
+            index: IndexSource {
+                base,
+                keys: request.keys.clone(),
+            },
+            seen: (!request.dry_run).then(|| SeenStore::new(&request.state_dir)),
+            installed,
+            glibc: OnceLock::new(),
+        })
+    }
+}
+
+/// Prints `--json` lines and the closing summary; picks the exit status.
+fn summarise(request: &InstallRequest, reporter: &Reporter, results: &[CrateResult]) -> ExitStatus {
+    if request.json {
+        for r in results {
+            reporter.json(r);
+        }
+    }
+    let failed: Vec<&CrateResult> = results.iter().filter(|r| !r.ok).collect();
+    if failed.is_empty() {
+        return ExitStatus::Success;
+    }
+    let names: Vec<String> = failed
+        .iter()
+        .map(|r| match &r.version {
+            Some(v) => format!("`{} {v}`", r.name),
+            None => format!("`{}`", r.name),
+        })
+        .collect();
+    reporter.error(
+        &format!(
+            "{} of {} crates failed to install: {}",
+            failed.len(),
+            results.len(),
+            names.join(", ")
+        ),
+        None,
+    );
+    if failed.iter().any(|r| r.verification_failure) {
+        ExitStatus::Verification
+    } else {
+        ExitStatus::Failure
+    }
+}

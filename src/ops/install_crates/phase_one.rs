@@ -1,0 +1,231 @@
+//! Phase one, run for up to `--jobs` crates at once: version from the registry, the signed
+//! index entry, the release for this host, then download and unpack into a staging directory
+//! inside the install root. Nothing here touches the bin directory or cargo's tracker.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tempfile::TempDir;
+
+use super::{Context, Plan, Staged};
+use crate::cli::CrateSpec;
+use crate::download::Location;
+use crate::error::{CrateError, Subject};
+use crate::index::format::{PackageKind, Release};
+use crate::registry::crates::{pinned_version, select_version};
+use crate::resolve;
+use crate::target;
+use crate::unpack::{StagedBinary, unpack_archive};
+
+impl<'a> Context<'a> {
+    /// Phase one over every crate, `--jobs` at a time; results in the order given.
+    pub(super) fn plan_all(&self) -> Vec<Plan> {
+        let crates = &self.request.crates;
+        let next = AtomicUsize::new(0);
+        let slots: Mutex<Vec<Option<Plan>>> = Mutex::new((0..crates.len()).map(|_| None).collect());
+        std::thread::scope(|scope| {
+            for _ in 0..self.request.jobs.min(crates.len()) {
+                scope.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(spec) = crates.get(i) else { break };
+                        let plan = self.plan(spec);
+                        if let Ok(mut slots) = slots.lock() {
+                            slots[i] = Some(plan);
+                        }
+                    }
+                });
+            }
+        });
+        slots
+            .into_inner()
+            .unwrap_or_default()
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    fn plan(&self, spec: &CrateSpec) -> Plan {
+        let failed = |version: Option<String>, error: CrateError| Plan::Failed {
+            name: spec.name.clone(),
+            version,
+            error,
+        };
+        // 1. The version: an exact pin needs no registry request.
+        let (semver, registry_cksum) = match spec.req.as_ref().and_then(pinned_version) {
+            Some(v) => (v, None),
+            None => {
+                let versions = match self.registry.versions(&self.fetcher, &spec.name) {
+                    Ok(v) => v,
+                    Err(e) => return failed(None, e.into()),
+                };
+                match select_version(&spec.name, &versions, spec.req.as_ref()) {
+                    Ok(v) => (v.version.clone(), Some(v.cksum.clone())),
+                    Err(e) => return failed(None, e.into()),
+                }
+            }
+        };
+        let version = semver.to_string();
+        if let Some(bins) = self
+            .already_installed(&spec.name, &version)
+            .filter(|_| !self.request.force)
+        {
+            return Plan::Already {
+                name: spec.name.clone(),
+                version,
+                bins,
+            };
+        }
+        // 2. The index: signature first, then the entry.
+        let package = match self.index.package(
+            &self.fetcher,
+            PackageKind::Crate,
+            &spec.name,
+            self.seen.as_ref(),
+        ) {
+            Ok(Some(p)) => p,
+            Ok(None) => return self.no_prebuilt(spec, version, "it is not in the release index"),
+            Err(e) if e.is_unreachable() => {
+                self.reporter.warn(&e.to_string());
+                return self.no_prebuilt(spec, version, "the release index could not be reached");
+            }
+            Err(e) => return failed(Some(version), e.into()),
+        };
+        let glibc = || *self.glibc.get_or_init(target::detect_glibc);
+        let chosen = if self.request.explicit_target.is_some() {
+            // The user named the target: no glibc second-guessing.
+            package
+                .file
+                .releases_for(&version, &self.request.targets)
+                .into_iter()
+                .next()
+        } else {
+            resolve::choose_release(&package.file, &version, &self.request.targets, &mut {
+                glibc
+            })
+        };
+        let Some(release) = chosen.cloned() else {
+            let why = format!(
+                "the release index has no build of it for {}",
+                self.request.targets.join(", ")
+            );
+            return self.no_prebuilt(spec, version, &why);
+        };
+        let subject = Subject {
+            name: spec.name.clone(),
+            version: version.clone(),
+            target: release.target.clone(),
+        };
+        if let Err(source) = resolve::check_source(&release, registry_cksum.as_deref()) {
+            return failed(
+                Some(version),
+                CrateError::Source {
+                    subject: Box::new(subject),
+                    source,
+                },
+            );
+        }
+        let location = self.index.archive_location(&release.archive);
+        if self.request.dry_run {
+            return Plan::DryRunPrebuilt {
+                subject,
+                release: Box::new(release),
+                url: location.to_string(),
+            };
+        }
+        // 3. Download (size and sha256 checked while streaming), then unpack into staging.
+        match self.stage(&subject, &release, &location) {
+            Ok((dir, binaries)) => Plan::Prebuilt(Box::new(Staged {
+                subject,
+                version: semver,
+                release,
+                spec: spec.clone(),
+                binaries,
+                _dir: dir,
+            })),
+            Err(e) => failed(Some(version), e),
+        }
+    }
+
+    fn no_prebuilt(&self, spec: &CrateSpec, version: String, why: &str) -> Plan {
+        if self.request.fallback {
+            Plan::Fallback {
+                name: spec.name.clone(),
+                version,
+                why: why.to_owned(),
+            }
+        } else {
+            Plan::Failed {
+                name: spec.name.clone(),
+                version: Some(version.clone()),
+                error: CrateError::NoPrebuilt {
+                    name: spec.name.clone(),
+                    version,
+                    targets: self.request.targets.join(", "),
+                },
+            }
+        }
+    }
+
+    fn already_installed(&self, name: &str, version: &str) -> Option<Vec<String>> {
+        let bin_dir = self.request.root.join("bin");
+        self.installed
+            .iter()
+            .find(|(id, bins)| {
+                id.name() == name
+                    && id.version().to_string() == version
+                    && !bins.is_empty()
+                    && bins.iter().all(|b| bin_dir.join(b).is_file())
+            })
+            .map(|(_, bins)| bins.iter().cloned().collect())
+    }
+
+    fn stage(
+        &self,
+        subject: &Subject,
+        release: &Release,
+        location: &Location,
+    ) -> Result<(TempDir, Vec<StagedBinary>), CrateError> {
+        let root = &self.request.root;
+        let prepare = |source| CrateError::Prepare {
+            path: root.clone(),
+            source,
+        };
+        std::fs::create_dir_all(root).map_err(prepare)?;
+        // Inside the root: same filesystem as bin/, so the final step is a rename, and a full
+        // disk shows up here, before any installed binary is touched.
+        let dir = tempfile::Builder::new()
+            .prefix(".quickinstall-tmp-")
+            .tempdir_in(root)
+            .map_err(prepare)?;
+        let progress = self.reporter.download(
+            &format!("`{} {}`", subject.name, subject.version),
+            release.size,
+        );
+        let archive = self
+            .fetcher
+            .download_verified(
+                location,
+                dir.path(),
+                "archive.tar.gz",
+                release.size,
+                &release.sha256,
+                &|n| progress.set(n),
+            )
+            .map_err(|source| CrateError::Download {
+                subject: Box::new(subject.clone()),
+                source,
+            });
+        progress.finish();
+        let archive = archive?;
+        let staging = dir.path().join("staging");
+        std::fs::create_dir(&staging).map_err(prepare)?;
+        let binaries = unpack_archive(&archive, &staging, &release.binaries).map_err(|source| {
+            CrateError::Unpack {
+                subject: Box::new(subject.clone()),
+                source,
+            }
+        })?;
+        Ok((dir, binaries))
+    }
+}

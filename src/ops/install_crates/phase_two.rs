@@ -1,0 +1,325 @@
+//! Phase two, in the order the crates were given: move staged binaries into place under one
+//! lock of cargo's tracker, build from source where no prebuilt exists, and turn each outcome
+//! into a result line.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::{Context, Placed, Staged, paths_of};
+use crate::env::Env;
+use crate::error::{CrateError, Subject};
+use crate::fallback::{self, FallbackOptions};
+use crate::index::format::Release;
+use crate::install::cargo_tracker::{self, CargoTracker, PackageId};
+use crate::install::install_binaries;
+use crate::report::CrateResult;
+
+impl<'a> Context<'a> {
+    /// Phase two for everything but fallbacks.
+    pub(super) fn already(&self, name: String, version: String, bins: Vec<String>) -> CrateResult {
+        self.reporter.status(
+            "Ignored",
+            &format!("`{name} {version}` is already installed (use --force to reinstall)"),
+        );
+        CrateResult {
+            paths: paths_of(&self.request.root.join("bin"), &bins),
+            name,
+            version: Some(version),
+            target: None,
+            source: Some("already-installed"),
+            binaries: bins,
+            ok: true,
+            error: None,
+            verification_failure: false,
+        }
+    }
+
+    pub(super) fn dry_run(&self, subject: Subject, release: &Release, url: &str) -> CrateResult {
+        let bin_dir = self.request.root.join("bin");
+        self.reporter.data(&format!(
+            "would install {subject} prebuilt from {url} ({} bytes, sha256 {}) into {}: {}",
+            release.size,
+            release.sha256,
+            bin_dir.display(),
+            release.binaries.join(", ")
+        ));
+        CrateResult {
+            paths: paths_of(&bin_dir, &release.binaries),
+            name: subject.name,
+            version: Some(subject.version),
+            target: Some(subject.target),
+            source: Some("prebuilt"),
+            binaries: release.binaries.clone(),
+            ok: true,
+            error: None,
+            verification_failure: false,
+        }
+    }
+
+    pub(super) fn failure(
+        &self,
+        name: String,
+        version: Option<String>,
+        error: CrateError,
+    ) -> CrateResult {
+        self.reporter
+            .error(&error.to_string(), error.hint().as_deref());
+        CrateResult {
+            name,
+            version,
+            target: None,
+            source: None,
+            binaries: Vec::new(),
+            paths: Vec::new(),
+            ok: false,
+            error: Some(error.to_string()),
+            verification_failure: error.is_verification(),
+        }
+    }
+
+    /// Phase two for every staged crate: one tracker lock and one tracker write for the whole
+    /// batch (two disk flushes instead of two per crate). Binaries of each crate are renamed
+    /// into place as it comes; if the tracker cannot be written at the end, every transaction
+    /// is dropped and so rolled back: an install cargo does not know about would be a lie.
+    pub(super) fn install_all(
+        &self,
+        staged: Vec<(usize, Box<Staged>)>,
+    ) -> Vec<(usize, CrateResult)> {
+        if staged.is_empty() {
+            return Vec::new();
+        }
+        let fail_all = |error: &dyn Fn() -> CrateError| {
+            staged
+                .iter()
+                .map(|(i, s)| {
+                    let subject = &s.subject;
+                    let result =
+                        self.failure(subject.name.clone(), Some(subject.version.clone()), error());
+                    (*i, result)
+                })
+                .collect()
+        };
+        let bin_dir = self.request.root.join("bin");
+        // The bin directory first: if it cannot be made, fail before the tracker files are
+        // created, so a failed install leaves the disk as it was.
+        if let Err(e) = std::fs::create_dir_all(&bin_dir) {
+            return fail_all(&|| CrateError::Prepare {
+                path: bin_dir.clone(),
+                source: std::io::Error::new(e.kind(), e.to_string()),
+            });
+        }
+        let mut tracker = match CargoTracker::load(&self.request.root) {
+            Ok(t) => t,
+            Err(e) => {
+                let e = Arc::new(e);
+                return fail_all(&|| CrateError::Tracker(e.clone()));
+            }
+        };
+        let mut results = Vec::new();
+        let mut placed = Vec::new();
+        for (i, s) in &staged {
+            match self.place(&mut tracker, &bin_dir, s) {
+                Ok(Placed::Already(result)) => results.push((*i, result)),
+                Ok(Placed::New(transaction, previous)) => {
+                    placed.push((*i, s, transaction, previous))
+                }
+                Err(error) => {
+                    let subject = &s.subject;
+                    results.push((
+                        *i,
+                        self.failure(subject.name.clone(), Some(subject.version.clone()), error),
+                    ));
+                }
+            }
+        }
+        let saved = if placed.is_empty() {
+            Ok(())
+        } else {
+            tracker.save()
+        };
+        if let Err(e) = saved {
+            let e = Arc::new(e);
+            for (i, s, transaction, _) in placed {
+                drop(transaction);
+                let subject = &s.subject;
+                let error = CrateError::Tracker(e.clone());
+                results.push((
+                    i,
+                    self.failure(subject.name.clone(), Some(subject.version.clone()), error),
+                ));
+            }
+            return results;
+        }
+        for (i, s, transaction, previous) in placed {
+            let paths = transaction.commit();
+            results.push((i, self.installed(s, previous, paths)));
+        }
+        results
+    }
+
+    /// Checks one staged crate against what is installed and moves its binaries into place.
+    fn place(
+        &self,
+        tracker: &mut CargoTracker,
+        bin_dir: &Path,
+        staged: &Staged,
+    ) -> Result<Placed, CrateError> {
+        let subject = &staged.subject;
+        let id = PackageId::new(
+            &subject.name,
+            staged.version.clone(),
+            &self.registry.source_id(),
+        );
+        let bins: BTreeSet<String> = staged.release.binaries.iter().cloned().collect();
+        if !self.request.force {
+            if tracker.bins_of(&id) == bins && bins.iter().all(|b| bin_dir.join(b).is_file()) {
+                // Another process installed it while we downloaded.
+                return Ok(Placed::Already(self.already(
+                    subject.name.clone(),
+                    subject.version.clone(),
+                    staged.release.binaries.clone(),
+                )));
+            }
+            for bin in &bins {
+                if !bin_dir.join(bin).exists() {
+                    continue;
+                }
+                match tracker.owner_of(bin) {
+                    Some(owner) if owner.name() == subject.name => {}
+                    owner => {
+                        return Err(CrateError::Conflict {
+                            bin: bin.clone(),
+                            dir: bin_dir.to_owned(),
+                            owner: owner.map(|o| o.to_string()),
+                        });
+                    }
+                }
+            }
+        }
+        let previous: Vec<PackageId> = tracker
+            .installed_versions(&subject.name)
+            .into_iter()
+            .filter(|p| *p.version() != staged.version)
+            .collect();
+        let transaction =
+            install_binaries(&staged.binaries, bin_dir).map_err(|source| CrateError::Install {
+                subject: Box::new(subject.clone()),
+                source,
+            })?;
+        tracker.mark_installed(
+            &id,
+            &bins,
+            staged.spec.req_text.clone(),
+            &subject.target,
+            Some(staged.release.provenance.toolchain.clone()),
+        );
+        Ok(Placed::New(transaction, previous))
+    }
+
+    fn installed(
+        &self,
+        staged: &Staged,
+        previous: Vec<PackageId>,
+        paths: Vec<PathBuf>,
+    ) -> CrateResult {
+        let subject = &staged.subject;
+        for old in previous {
+            self.reporter.status(
+                "Replaced",
+                &format!(
+                    "`{} {}` with `{}`",
+                    old.name(),
+                    old.version(),
+                    subject.version
+                ),
+            );
+        }
+        self.reporter.status(
+            "Installed",
+            &format!(
+                "`{} {}` (prebuilt, {}): {}",
+                subject.name,
+                subject.version,
+                subject.target,
+                staged.release.binaries.join(", ")
+            ),
+        );
+        CrateResult {
+            name: subject.name.clone(),
+            version: Some(subject.version.clone()),
+            target: Some(subject.target.clone()),
+            source: Some("prebuilt"),
+            binaries: staged.release.binaries.clone(),
+            paths: paths.iter().map(|p| p.display().to_string()).collect(),
+            ok: true,
+            error: None,
+            verification_failure: false,
+        }
+    }
+
+    pub(super) fn fallback(&self, env: &Env, name: &str, version: &str, why: &str) -> CrateResult {
+        let registry_index = (!self.registry.is_crates_io()).then(|| self.registry.source_id());
+        let command = fallback::cargo_install(
+            env.cargo(),
+            name,
+            version,
+            &FallbackOptions {
+                root: Some(&self.request.root),
+                target: self.request.explicit_target.as_deref(),
+                index: registry_index.as_deref(),
+                force: self.request.force,
+                quiet: self.request.quiet,
+            },
+        );
+        if self.request.dry_run {
+            self.reporter.data(&format!(
+                "would build `{name} {version}` from source ({why}) with `{command}`"
+            ));
+            return CrateResult {
+                name: name.to_owned(),
+                version: Some(version.to_owned()),
+                target: self.request.explicit_target.clone(),
+                source: Some("fallback"),
+                binaries: Vec::new(),
+                paths: Vec::new(),
+                ok: true,
+                error: None,
+                verification_failure: false,
+            };
+        }
+        self.reporter.status(
+            "Building",
+            &format!("`{name} {version}` from source: {why} (running `{command}`)"),
+        );
+        match command.run(name) {
+            Ok(()) => {
+                let bin_dir = self.request.root.join("bin");
+                let bins: Vec<String> = cargo_tracker::installed_snapshot(&self.request.root)
+                    .into_iter()
+                    .find(|(id, _)| id.name() == name && id.version().to_string() == version)
+                    .map(|(_, bins)| bins.into_iter().collect())
+                    .unwrap_or_default();
+                self.reporter.status(
+                    "Installed",
+                    &format!(
+                        "`{name} {version}` (built from source): {}",
+                        bins.join(", ")
+                    ),
+                );
+                CrateResult {
+                    paths: paths_of(&bin_dir, &bins),
+                    name: name.to_owned(),
+                    version: Some(version.to_owned()),
+                    target: self.request.explicit_target.clone(),
+                    source: Some("fallback"),
+                    binaries: bins,
+                    ok: true,
+                    error: None,
+                    verification_failure: false,
+                }
+            }
+            Err(e) => self.failure(name.to_owned(), Some(version.to_owned()), e.into()),
+        }
+    }
+}
