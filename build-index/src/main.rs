@@ -86,6 +86,10 @@ enum Command {
         /// Log one line per request on stderr.
         #[arg(long)]
         log: bool,
+        /// Wait this many milliseconds before answering each request: emulates a distant
+        /// host's round trip when benchmarking on loopback.
+        #[arg(long, value_name = "MS", default_value_t = 0)]
+        latency_ms: u64,
     },
 }
 
@@ -175,8 +179,14 @@ fn run(cli: Cli) -> Result<(), Error> {
             }
             Ok(())
         }
-        Command::Serve { index, addr, log } => {
-            let server = serve::Server::bind(&addr, &index, log)?;
+        Command::Serve {
+            index,
+            addr,
+            log,
+            latency_ms,
+        } => {
+            let server = serve::Server::bind(&addr, &index, log)?
+                .with_latency(std::time::Duration::from_millis(latency_ms));
             let local = server.local_addr().map_err(Error::LocalAddr)?;
             say(&format!("http://{local}/"))?;
             server.run();

@@ -24,6 +24,7 @@ pub struct Server {
     listener: TcpListener,
     root: Arc<PathBuf>,
     log: bool,
+    latency: Duration,
 }
 
 /// Why the server could not start.
@@ -53,7 +54,15 @@ impl Server {
             listener,
             root: Arc::new(root),
             log,
+            latency: Duration::ZERO,
         })
+    }
+
+    /// Waits `latency` before answering each request, to stand in for a distant host's round
+    /// trip in benchmarks run on loopback.
+    pub fn with_latency(mut self, latency: Duration) -> Self {
+        self.latency = latency;
+        self
     }
 
     /// The address actually bound (the port when `:0` was asked for).
@@ -67,9 +76,10 @@ impl Server {
             let Ok(stream) = stream else { continue };
             let root = Arc::clone(&self.root);
             let log = self.log;
+            let latency = self.latency;
             thread::spawn(move || {
                 // A failed connection concerns only its client.
-                let _ = handle(stream, &root, log);
+                let _ = handle(stream, &root, log, latency);
             });
         }
     }
@@ -85,7 +95,7 @@ struct Request {
 }
 
 /// Serves requests on one connection until the client closes it or asks to.
-fn handle(stream: TcpStream, root: &Path, log: bool) -> io::Result<()> {
+fn handle(stream: TcpStream, root: &Path, log: bool, latency: Duration) -> io::Result<()> {
     stream.set_read_timeout(Some(IDLE_TIMEOUT))?;
     // Responses go out as a head then a body; with Nagle's algorithm on, a client's delayed
     // ACK would hold every reused connection ~40 ms between the two.
@@ -109,6 +119,9 @@ fn handle(stream: TcpStream, root: &Path, log: bool) -> io::Result<()> {
             return Ok(());
         }
         let keep = request.keep_alive;
+        if !latency.is_zero() {
+            thread::sleep(latency);
+        }
         let (status, bytes) = respond(&mut writer, &request, root)?;
         log_line(log, &request.method, &request.target, status, bytes);
         writer.flush()?;
