@@ -251,12 +251,18 @@ impl CargoTracker {
     /// blocking while another process holds them, then reads both. An empty file is an empty
     /// listing.
     pub fn load(root: &Path) -> Result<Self, TrackerError> {
+        Self::load_with(root, &|_| {})
+    }
+
+    /// [`Self::load`], calling `on_wait` (once per file) when another process holds the lock,
+    /// so the caller can say why it is waiting, as cargo does ("Blocking waiting for file lock").
+    pub fn load_with(root: &Path, on_wait: &dyn Fn(&Path)) -> Result<Self, TrackerError> {
         fs::create_dir_all(root).map_err(|source| TrackerError::CreateRoot {
             path: root.to_owned(),
             source,
         })?;
-        let v1_file = LockedFile::open(root.join(".crates.toml"))?;
-        let v2_file = LockedFile::open(root.join(".crates2.json"))?;
+        let v1_file = LockedFile::open(root.join(".crates.toml"), on_wait)?;
+        let v2_file = LockedFile::open(root.join(".crates2.json"), on_wait)?;
 
         let v1_text = v1_file.read_all()?;
         let v1: ListingV1 = if v1_text.is_empty() {
@@ -410,8 +416,9 @@ impl ListingV2 {
 }
 
 impl LockedFile {
-    /// Opens or creates the file, then takes cargo's exclusive lock on it (blocking).
-    fn open(path: PathBuf) -> Result<Self, TrackerError> {
+    /// Opens or creates the file, then takes cargo's exclusive lock on it, blocking (after
+    /// calling `on_wait` once) while another process holds it.
+    fn open(path: PathBuf, on_wait: &dyn Fn(&Path)) -> Result<Self, TrackerError> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -422,8 +429,17 @@ impl LockedFile {
             Ok(file) => file,
             Err(source) => return Err(TrackerError::Open { path, source }),
         };
-        if let Err(source) = file.lock() {
-            return Err(TrackerError::Lock { path, source });
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                on_wait(&path);
+                if let Err(source) = file.lock() {
+                    return Err(TrackerError::Lock { path, source });
+                }
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(TrackerError::Lock { path, source });
+            }
         }
         Ok(Self { path, file })
     }
@@ -489,6 +505,25 @@ mod tests {
 
     fn read(root: &Path, file: &str) -> String {
         fs::read_to_string(root.join(file)).unwrap()
+    }
+
+    #[test]
+    fn says_when_it_waits_for_another_holder_of_the_lock() {
+        let root = tempfile::tempdir().unwrap();
+        let holder = CargoTracker::load(root.path()).unwrap();
+        let (told, waited) = std::sync::mpsc::channel();
+        let root_path = root.path().to_owned();
+        let waiter = std::thread::spawn(move || {
+            CargoTracker::load_with(&root_path, &|path| {
+                told.send(path.to_owned()).unwrap();
+            })
+            .map(|_| ())
+        });
+        // The waiter reports the held file before it blocks; only then is the lock released.
+        let path = waited.recv().unwrap();
+        assert!(path.ends_with(".crates.toml"), "{}", path.display());
+        drop(holder);
+        waiter.join().unwrap().unwrap();
     }
 
     #[test]

@@ -109,7 +109,13 @@ impl<'a> Context<'a> {
                 source: std::io::Error::new(e.kind(), e.to_string()),
             });
         }
-        let mut tracker = match CargoTracker::load(&self.request.root) {
+        let waiting = |path: &Path| {
+            self.reporter.status(
+                "Blocking",
+                &format!("waiting for file lock on `{}`", path.display()),
+            );
+        };
+        let mut tracker = match CargoTracker::load_with(&self.request.root, &waiting) {
             Ok(t) => t,
             Err(e) => {
                 let e = Arc::new(e);
