@@ -340,3 +340,32 @@ fn installs_from_an_index_served_by_build_index_serve() {
     assert_eq!(s.run_installed("qi-hello"), "qi-hello 0.2.0");
     assert_eq!(s.index.requests(), 0, "the TestServer was used instead");
 }
+
+#[test]
+fn concurrent_installs_and_a_real_cargo_install_all_stay_recorded() {
+    let s = Scenario::new();
+    // Two quickinstall processes and one `cargo install` (through quickinstall's fallback,
+    // which runs the real cargo) write the same tracker at once; cargo's file locks must keep
+    // every entry.
+    let children = vec![
+        s.quickinstall().arg("qi-hello").spawn(),
+        s.quickinstall().arg("qi-tool").spawn(),
+        s.quickinstall().arg("qi-fallback").spawn(),
+    ];
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for name in ["qi-hello", "qi-tool", "qi-fallback"] {
+        assert!(
+            cargo_list_entry(&s, name).is_some(),
+            "`{name}` is missing from cargo install --list"
+        );
+    }
+    assert_eq!(s.run_installed("qi-tool"), "qi-tool 1.0.0");
+    assert_eq!(s.run_installed("qi-fallback"), "qi-fallback 0.1.0");
+}
