@@ -3,7 +3,7 @@
 //! The crate map, in the order a `cargo quickinstall ripgrep` passes through it:
 //!
 //! - [`cli`]: clap types turned into typed requests; no I/O.
-//! - [`env`]: the one reader of environment variables (`CARGO_HOME`, `QUICKINSTALL_*`, `CI`…).
+//! - [`env`](mod@env): the one reader of environment variables (`CARGO_HOME`, `QUICKINSTALL_*`, `CI`…).
 //! - [`registry`]: which version to install, from a crates.io-style sparse registry.
 //! - [`target`]: which target triples this host can run, in order of preference (pure).
 //! - [`index`]: the release index contract: file format, paths, signatures, fetching.

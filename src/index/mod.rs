@@ -1,6 +1,6 @@
 //! The release index: the signed, static files that `build-index` writes and the clients read.
 //!
-//! [`format`] is the package file (parse, validate, serialise; pure), [`path`] maps a package
+//! [`format`](mod@format) is the package file (parse, validate, serialise; pure), [`path`] maps a package
 //! name to its file inside the index, [`signature`] checks (and describes) the detached minisign
 //! signature whose trusted comment binds a file to its path and time. Fetching lives in
 //! [`fetch`]; nothing here touches the install directory.
