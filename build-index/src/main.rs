@@ -11,6 +11,7 @@
 mod atomic;
 mod build;
 mod elf;
+mod history;
 mod keygen;
 mod package;
 mod publish;
