@@ -35,6 +35,19 @@ pub enum Reason {
     Other,
 }
 
+impl Reason {
+    /// The name used in the history file and in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingSystemLibrary => "missing-system-library",
+            Self::BuildScript => "build-script",
+            Self::CompileError => "compile-error",
+            Self::Timeout => "timeout",
+            Self::Other => "other",
+        }
+    }
+}
+
 /// One failed build, one line of the history file.
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Failure {
@@ -345,6 +358,16 @@ pub(crate) mod tests {
         let unknown = f.to_line().replace("missing-system-library", "cosmic-ray");
         let parsed = parse(&unknown, Path::new("h")).unwrap();
         assert_eq!(parsed[0].reason, Reason::Other);
+        for reason in [
+            Reason::MissingSystemLibrary,
+            Reason::BuildScript,
+            Reason::CompileError,
+            Reason::Timeout,
+            Reason::Other,
+        ] {
+            let json = serde_json::to_value(reason).unwrap();
+            assert_eq!(json, reason.as_str(), "as_str and serde disagree");
+        }
     }
 
     #[test]
@@ -369,12 +392,7 @@ pub(crate) mod tests {
              \"reason\":\"compile-error\",\"log_tail\":{} }}",
             serde_json::to_string(&a.log_tail).unwrap()
         );
-        let (text, added) = union(
-            &existing,
-            Path::new("h"),
-            &[a.clone(), b.clone(), b.clone()],
-        )
-        .unwrap();
+        let (text, added) = union(&existing, Path::new("h"), &[a, b.clone(), b.clone()]).unwrap();
         assert_eq!(added, 1);
         assert_eq!(text, format!("{existing}\n{}\n", b.to_line()));
     }
@@ -385,9 +403,9 @@ pub(crate) mod tests {
         let path = dir.path().join("data/history.jsonl");
         let a = failure("a", "1.0.0", "t", "1");
         let b = failure("a", "1.0.0", "t", "2");
-        assert_eq!(merge(&path, &[a.clone()]).unwrap(), 1);
+        assert_eq!(merge(&path, std::slice::from_ref(&a)).unwrap(), 1);
         assert_eq!(merge(&path, &[a.clone(), b.clone()]).unwrap(), 1);
-        assert_eq!(merge(&path, &[b.clone()]).unwrap(), 0);
+        assert_eq!(merge(&path, std::slice::from_ref(&b)).unwrap(), 0);
         assert_eq!(read(&path).unwrap(), [a, b]);
     }
 
