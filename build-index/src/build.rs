@@ -10,7 +10,10 @@ use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use quickinstall::index::format::{PackageKind, Provenance, RECIPE_VERSION};
 use quickinstall::index::path::is_valid_crate_name;
@@ -19,7 +22,7 @@ use serde::Deserialize;
 use crate::elf::{self, ElfError};
 use crate::package::{self, PackageError};
 use crate::record::{self, BuildFailure, BuildResult, LOG_TAIL_LINES, RECORD_VERSION, Record};
-use crate::{atomic, time, validate};
+use crate::{atomic, history, time, validate};
 
 /// The preferred Linux target when its standard library is installed: fully static binaries.
 const MUSL: &str = "x86_64-unknown-linux-musl";
@@ -47,6 +50,8 @@ pub struct BuildRequest {
     /// A sparse registry URL (`sparse+` is added when missing); crates.io when absent.
     pub registry: Option<String>,
     pub out: PathBuf,
+    /// Kill the build (cargo and everything it started) after this long.
+    pub timeout: Option<Duration>,
 }
 
 /// The environment the build reads and passes on, as a value so tests can shape it.
@@ -71,6 +76,17 @@ pub enum BuildError {
         name: String,
         version: String,
         target: String,
+        log: PathBuf,
+    },
+    #[error(
+        "building `{name} {version}` for `{target}` took longer than {} s and was stopped; the log is at `{}`",
+        limit.as_secs_f64(), log.display()
+    )]
+    TimedOut {
+        name: String,
+        version: String,
+        target: String,
+        limit: Duration,
         log: PathBuf,
     },
     #[error("cargo installed `{name}` but did not record which version")]
@@ -314,15 +330,28 @@ pub fn build(request: &BuildRequest, env: &BuildEnv) -> Result<PathBuf, BuildErr
     let tmp = tempfile::tempdir().map_err(BuildError::TempDir)?;
     let root = tmp.path().join("root");
 
-    let ok = run_install(request, &plan, tmp.path(), &log_path)?;
-    if !ok {
-        write_failure(request, &plan, &name, &shown_version, &log_path)?;
-        return Err(BuildError::Failed {
-            name,
-            version: shown_version,
-            target: plan.target,
-            log: log_path,
-        });
+    match run_install(request, &plan, tmp.path(), &log_path)? {
+        Exit::Success => {}
+        Exit::Failed => {
+            write_failure(request, &plan, &name, &shown_version, &log_path, None)?;
+            return Err(BuildError::Failed {
+                name,
+                version: shown_version,
+                target: plan.target,
+                log: log_path,
+            });
+        }
+        Exit::TimedOut(limit) => {
+            let reason = Some(history::Reason::Timeout);
+            write_failure(request, &plan, &name, &shown_version, &log_path, reason)?;
+            return Err(BuildError::TimedOut {
+                name,
+                version: shown_version,
+                target: plan.target,
+                limit,
+                log: log_path,
+            });
+        }
     }
     let version = match known_version {
         Some(v) => v,
@@ -493,13 +522,22 @@ fn path_package(plan: &Plan, dir: &Path) -> Result<(String, String), BuildError>
         .ok_or(BuildError::NoPackage { manifest })
 }
 
-/// Runs `cargo install` with its output going to the log; whether it succeeded.
+/// How `cargo install` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    Success,
+    Failed,
+    /// Killed after the request's timeout.
+    TimedOut(Duration),
+}
+
+/// Runs `cargo install` with its output going to the log, killing it after the timeout.
 fn run_install(
     request: &BuildRequest,
     plan: &Plan,
     tmp: &Path,
     log_path: &Path,
-) -> Result<bool, BuildError> {
+) -> Result<Exit, BuildError> {
     let log = File::create(log_path).map_err(|source| BuildError::Write {
         path: log_path.to_owned(),
         source,
@@ -524,7 +562,8 @@ fn run_install(
         &plan.target,
         request.registry.as_deref(),
     );
-    let status = Command::new(&plan.cargo)
+    let mut command = Command::new(&plan.cargo);
+    command
         .args(&args)
         .env_clear()
         .envs(plan.env.iter().map(|(k, v)| (k, v)))
@@ -533,13 +572,99 @@ fn run_install(
         .env("CARGO_PROFILE_RELEASE_STRIP", "symbols")
         .stdin(Stdio::null())
         .stdout(log.try_clone().map_err(log_err)?)
-        .stderr(log)
-        .status()
-        .map_err(|source| BuildError::Spawn {
-            program: plan.cargo.to_string_lossy().into_owned(),
-            source,
-        })?;
-    Ok(status.success())
+        .stderr(log);
+    // Its own process group, so a timeout can stop cargo, rustc and build scripts at once.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let spawn_err = |source| BuildError::Spawn {
+        program: plan.cargo.to_string_lossy().into_owned(),
+        source,
+    };
+    let mut child = command.spawn().map_err(spawn_err)?;
+    let (status, timed_out) = match request.timeout {
+        None => (child.wait().map_err(spawn_err)?, false),
+        Some(limit) => wait_or_kill(&mut child, limit).map_err(spawn_err)?,
+    };
+    Ok(match (status.success(), request.timeout) {
+        (true, _) => Exit::Success,
+        (false, Some(limit)) if timed_out => {
+            note_timeout(log_path, limit);
+            Exit::TimedOut(limit)
+        }
+        (false, _) => Exit::Failed,
+    })
+}
+
+/// Waits for `child`; if it is still running after `limit`, kills its process group. Returns
+/// its status and whether it was killed. A watcher thread sleeps on a channel that this
+/// thread closes when the child exits, so an early exit wakes it and nothing polls.
+fn wait_or_kill(child: &mut Child, limit: Duration) -> io::Result<(ExitStatus, bool)> {
+    let (done, done_rx) = mpsc::channel::<()>();
+    let killed = AtomicBool::new(false);
+    let victim = Victim::of(child);
+    let (killed_ref, victim_ref) = (&killed, &victim);
+    let status = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            if done_rx.recv_timeout(limit) == Err(mpsc::RecvTimeoutError::Timeout) {
+                killed_ref.store(true, Ordering::SeqCst);
+                victim_ref.kill();
+            }
+        });
+        let status = child.wait();
+        drop(done);
+        status
+    })?;
+    Ok((status, killed.load(Ordering::SeqCst)))
+}
+
+/// What the watcher kills: the child's whole process group on Unix.
+#[cfg(unix)]
+struct Victim(rustix::process::Pid);
+
+#[cfg(unix)]
+impl Victim {
+    fn of(child: &Child) -> Self {
+        Self(rustix::process::Pid::from_child(child))
+    }
+
+    fn kill(&self) {
+        // The child leads its group (`process_group(0)`), so its pid is the group id. An error
+        // means the group is already gone, which is what we want.
+        let _ = rustix::process::kill_process_group(self.0, rustix::process::Signal::KILL);
+    }
+}
+
+/// Elsewhere only the child itself can be killed, by `taskkill` on its pid and its tree.
+#[cfg(not(unix))]
+struct Victim(u32);
+
+#[cfg(not(unix))]
+impl Victim {
+    fn of(child: &Child) -> Self {
+        Self(child.id())
+    }
+
+    fn kill(&self) {
+        let _ = Command::new("taskkill")
+            .args(["/F", "/T", "/PID", &self.0.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// Ends the log with why it stops, so its tail says so too. Best effort: the failure record
+/// carries the reason whatever happens here.
+fn note_timeout(log_path: &Path, limit: Duration) {
+    use std::io::Write;
+    if let Ok(mut log) = fs::OpenOptions::new().append(true).open(log_path) {
+        let _ = writeln!(
+            log,
+            "build-index: the build was stopped after {} s (--timeout-secs)",
+            limit.as_secs_f64()
+        );
+    }
 }
 
 fn write_failure(
@@ -548,19 +673,23 @@ fn write_failure(
     name: &str,
     version: &str,
     log_path: &Path,
+    known_reason: Option<history::Reason>,
 ) -> Result<(), BuildError> {
     let tail = read_tail(log_path).map_err(|source| BuildError::Read {
         path: log_path.to_owned(),
         source,
     })?;
+    let log_tail = record::log_tail(&tail, LOG_TAIL_LINES);
+    let reason = known_reason.unwrap_or_else(|| history::classify(&log_tail));
     let failure = Record::Failed(BuildFailure {
         v: RECORD_VERSION,
         kind: PackageKind::Crate,
         name: name.to_owned(),
         version: version.to_owned(),
         target: plan.target.clone(),
-        log_tail: record::log_tail(&tail, LOG_TAIL_LINES),
+        log_tail,
         failed_at: time::rfc3339_utc(time::now()),
+        reason,
     });
     let path = request
         .out
@@ -810,6 +939,7 @@ mod tests {
             target: None,
             registry: None,
             out: out.clone(),
+            timeout: None,
         };
         let record_path = build(&request, &test_env()).unwrap();
         let bytes = fs::read(&record_path).unwrap();
@@ -848,6 +978,7 @@ mod tests {
             target: None,
             registry: None,
             out: out.clone(),
+            timeout: None,
         };
         let err = build(&request, &test_env()).unwrap_err();
         let BuildError::Failed { log, target, .. } = &err else {
@@ -860,6 +991,43 @@ mod tests {
         )
         .unwrap();
         assert_eq!(record["status"], "failed");
+        assert_eq!(record["reason"], "compile-error");
         assert!(record["log_tail"].as_str().unwrap().contains("error"));
+    }
+
+    #[test]
+    fn a_build_that_outlives_its_timeout_is_killed_and_recorded_as_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = test_crate(dir.path(), "fn main() {}\n");
+        // A build script that never ends: only the timeout can stop this build.
+        fs::write(
+            src.join("build.rs"),
+            "fn main() { loop { std::thread::sleep(std::time::Duration::from_secs(1)); } }\n",
+        )
+        .unwrap();
+        let out = dir.path().join("out");
+        let request = BuildRequest {
+            source: Source::Path(src),
+            target: None,
+            registry: None,
+            out: out.clone(),
+            timeout: Some(Duration::from_secs(2)),
+        };
+        let err = build(&request, &test_env()).unwrap_err();
+        let BuildError::TimedOut { target, log, .. } = &err else {
+            panic!("{err}");
+        };
+        assert!(err.to_string().contains("longer than 2 s"), "{err}");
+        assert!(
+            fs::read_to_string(log)
+                .unwrap()
+                .contains("stopped after 2 s")
+        );
+        let record: serde_json::Value = serde_json::from_slice(
+            &fs::read(out.join(format!("hello-0.3.1-{target}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(record["status"], "failed");
+        assert_eq!(record["reason"], "timeout");
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! This file is the thin shell: clap types, dispatch, and the mapping of any error to
 //! `error: <sentence>` on stderr and exit code 1. Each subcommand lives in its own module:
-//! [`keygen`], [`build`] (with [`package`], [`elf`], [`record`]), [`publish`] (with
-//! [`validate`], [`sign`]) and [`serve`]; [`atomic`] and [`time`] are shared helpers.
+//! [`keygen`], [`build`] (with [`package`], [`elf`], [`record`]), [`plan`], [`publish`] (with
+//! [`validate`], [`sign`]) and [`serve`]; [`history`] is the failure history that `build`
+//! classifies, `publish` merges and `plan` reads; [`atomic`] and [`time`] are shared helpers.
 
 // Tests may unwrap: a panic there is a test failure with its location.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -11,8 +12,10 @@
 mod atomic;
 mod build;
 mod elf;
+mod history;
 mod keygen;
 mod package;
+mod plan;
 mod publish;
 mod record;
 mod serve;
@@ -63,6 +66,30 @@ enum Command {
         /// Directory for the archive, log and record.
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
+        /// Kill the build after this many seconds and record the failure as a timeout.
+        #[arg(long, value_name = "SECS")]
+        timeout_secs: Option<u64>,
+    },
+    /// Print the GitHub Actions matrix for one run: queued crates × targets not yet built.
+    Plan {
+        /// The queue written by `select crates` (JSON lines).
+        #[arg(long, value_name = "QUEUE")]
+        queue: PathBuf,
+        #[arg(long, value_name = "DIR")]
+        index: PathBuf,
+        /// The failure history (JSON lines); a missing file is an empty history.
+        #[arg(long, value_name = "FILE")]
+        history: Option<PathBuf>,
+        /// Targets to build, comma-separated.
+        #[arg(long, value_name = "T1,T2,...", value_delimiter = ',',
+              default_values_t = plan::DEFAULT_TARGETS.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>())]
+        targets: Vec<String>,
+        /// At most this many matrix items.
+        #[arg(long, value_name = "N", default_value_t = plan::DEFAULT_MAX)]
+        max: usize,
+        /// Failures of one version on one target after which it is no longer planned.
+        #[arg(long, value_name = "N", default_value_t = history::DEFAULT_MAX_FAILURES)]
+        max_failures: usize,
     },
     /// Validate build results, add them to the index and sign the changed package files.
     Publish {
@@ -73,6 +100,9 @@ enum Command {
         /// Point releases at BASE/<archive path> instead of a path relative to the index.
         #[arg(long, value_name = "URL")]
         archive_base: Option<String>,
+        /// Merge failure records into this failure history (without it they are refused).
+        #[arg(long, value_name = "FILE")]
+        history: Option<PathBuf>,
         /// Result records written by `build-index build`.
         #[arg(required = true, value_name = "RESULT")]
         results: Vec<PathBuf>,
@@ -100,6 +130,8 @@ enum Error {
     Keygen(#[from] keygen::KeygenError),
     #[error(transparent)]
     Build(#[from] build::BuildError),
+    #[error(transparent)]
+    Plan(#[from] plan::PlanError),
     #[error(transparent)]
     Publish(#[from] publish::PublishError),
     #[error(transparent)]
@@ -139,6 +171,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             target,
             registry,
             out,
+            timeout_secs,
         } => {
             let source = match (krate, path) {
                 (Some(spec), _) => {
@@ -154,23 +187,53 @@ fn run(cli: Cli) -> Result<(), Error> {
                 target,
                 registry,
                 out,
+                timeout: timeout_secs.map(std::time::Duration::from_secs),
             };
             let record = build::build(&request, &build::BuildEnv::from_process())?;
             say(&record.display().to_string())
+        }
+        Command::Plan {
+            queue,
+            index,
+            history,
+            targets,
+            max,
+            max_failures,
+        } => {
+            let matrix = plan::plan(&plan::PlanRequest {
+                queue,
+                index,
+                history,
+                targets,
+                max,
+                max_failures,
+            })?;
+            say(&matrix.to_line())
         }
         Command::Publish {
             index,
             secret_key,
             archive_base,
+            history,
             results,
         } => {
-            let done = publish::publish(&publish::PublishRequest {
+            let report = publish::publish(&publish::PublishRequest {
                 index,
                 secret_key,
                 archive_base,
+                history,
                 results,
             })?;
-            for p in done {
+            for f in &report.failures {
+                say(&format!(
+                    "failed {} {} {} {}",
+                    f.krate,
+                    f.version,
+                    f.target,
+                    f.reason.as_str()
+                ))?;
+            }
+            for p in report.published {
                 let what = if p.changed { "published" } else { "unchanged" };
                 say(&format!(
                     "{what} {} {} {} {}",

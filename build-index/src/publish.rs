@@ -3,7 +3,8 @@
 //! Everything the build produced is re-checked first ([`crate::record`], [`crate::validate`]),
 //! before the index is locked. Then, under an exclusive lock on `<index>/.lock`, each archive is
 //! copied in, the package file updated and re-signed, each file by temp + rename. Publishing the
-//! same result twice changes nothing, not even an mtime.
+//! same result twice changes nothing, not even an mtime. With `--history`, failure records
+//! are accepted too and merged into the failure history ([`crate::history::merge`]).
 
 use std::fs::{self, File};
 use std::io;
@@ -13,7 +14,8 @@ use quickinstall::index::format::{FormatError, PackageFile, PackageKind, Release
 use quickinstall::index::path;
 use quickinstall::index::signature::{self, TrustedComment};
 
-use crate::record::{self, BuildResult, RecordError};
+use crate::history::{self, Failure, HistoryError};
+use crate::record::{self, BuildResult, Record, RecordError};
 use crate::sign::{self, SignError, Signer};
 use crate::validate::{self, ValidateError};
 use crate::{atomic, time};
@@ -28,7 +30,20 @@ pub struct PublishRequest {
     pub secret_key: PathBuf,
     /// When set, releases point at `<base>/<relative archive path>` instead of the relative path.
     pub archive_base: Option<String>,
+    /// When set, failure records are merged into this failure history instead of refused.
+    pub history: Option<PathBuf>,
     pub results: Vec<PathBuf>,
+}
+
+/// What one publish did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PublishReport {
+    /// One per successful result, in the order given.
+    pub published: Vec<Published>,
+    /// One per failure record, in the order given (already in the history or not).
+    pub failures: Vec<Failure>,
+    /// How many of `failures` were new to the history.
+    pub failures_added: usize,
 }
 
 /// What happened to one result.
@@ -56,6 +71,8 @@ pub enum PublishError {
     Archive(#[from] ValidateError),
     #[error(transparent)]
     Key(#[from] SignError),
+    #[error(transparent)]
+    History(#[from] HistoryError),
     #[error("`{name}` cannot be published: {source}")]
     Release {
         name: String,
@@ -82,14 +99,39 @@ struct Checked {
     archive_path: PathBuf,
 }
 
-/// Validates every result, then publishes them all under one lock of the index.
-pub fn publish(request: &PublishRequest) -> Result<Vec<Published>, PublishError> {
+/// Validates every record, merges the failures into the history (when one is given), then
+/// publishes the successful results all under one lock of the index.
+pub fn publish(request: &PublishRequest) -> Result<PublishReport, PublishError> {
     let signer = Signer::from_file(&request.secret_key)?;
-    let checked = request
-        .results
-        .iter()
-        .map(|p| check(p))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut checked = Vec::new();
+    let mut failures = Vec::new();
+    for path in &request.results {
+        match check(path, request.history.is_some())? {
+            Outcome::Ok(c) => checked.push(c),
+            Outcome::Failed(f) => failures.push(f),
+        }
+    }
+    let mut report = PublishReport {
+        failures_added: match &request.history {
+            Some(history) if !failures.is_empty() => history::merge(history, &failures)?,
+            _ => 0,
+        },
+        failures,
+        published: Vec::new(),
+    };
+    if checked.is_empty() {
+        return Ok(report);
+    }
+    report.published = publish_checked(request, &signer, &checked)?;
+    Ok(report)
+}
+
+/// Publishes checked results under an exclusive lock of the index.
+fn publish_checked(
+    request: &PublishRequest,
+    signer: &Signer,
+    checked: &[Checked],
+) -> Result<Vec<Published>, PublishError> {
     fs::create_dir_all(&request.index).map_err(|source| PublishError::Write {
         path: request.index.clone(),
         source,
@@ -108,11 +150,18 @@ pub fn publish(request: &PublishRequest) -> Result<Vec<Published>, PublishError>
     // Held until `lock` is dropped at the end of this function: two publishers read-modify-write
     // the same package file one after the other, never interleaved.
     lock.lock().map_err(lock_err)?;
-    checked.iter().map(|c| apply(request, &signer, c)).collect()
+    checked.iter().map(|c| apply(request, signer, c)).collect()
 }
 
-/// Reads and checks one record and its archive; touches nothing.
-fn check(record_path: &Path) -> Result<Checked, PublishError> {
+/// A record that passed its checks.
+enum Outcome {
+    Ok(Checked),
+    Failed(Failure),
+}
+
+/// Reads and checks one record and, for a success, its archive; touches nothing. A failure
+/// record is refused unless `accept_failures`.
+fn check(record_path: &Path, accept_failures: bool) -> Result<Outcome, PublishError> {
     let len = fs::metadata(record_path)
         .map_err(|source| PublishError::ReadRecord {
             path: record_path.to_owned(),
@@ -128,7 +177,12 @@ fn check(record_path: &Path) -> Result<Checked, PublishError> {
         path: record_path.to_owned(),
         source,
     })?;
-    let result = record::parse_result(&bytes, record_path)?;
+    let result = match record::parse_record(&bytes, record_path)? {
+        Record::Failed(f) if accept_failures => return Ok(Outcome::Failed(f.to_history())),
+        // Refused with the same message as before `--history` existed.
+        Record::Failed(_) => record::parse_result(&bytes, record_path)?,
+        Record::Ok(result) => result,
+    };
     let archive_path = record_path
         .parent()
         .unwrap_or_else(|| Path::new("."))
@@ -148,10 +202,10 @@ fn check(record_path: &Path) -> Result<Checked, PublishError> {
             name: result.name.clone(),
             source: Box::new(source),
         })?;
-    Ok(Checked {
+    Ok(Outcome::Ok(Checked {
         result,
         archive_path,
-    })
+    }))
 }
 
 /// Copies the archive and updates and signs the package file; the caller holds the lock.
@@ -312,6 +366,7 @@ mod tests {
                 index: self.index(),
                 secret_key: self.key.clone(),
                 archive_base: None,
+                history: None,
                 results,
             }
         }
@@ -372,7 +427,7 @@ mod tests {
     fn publishes_a_signed_package_file_and_the_archive() {
         let s = setup();
         let record = s.result("1.0.0", GNU);
-        let done = publish(&s.request(vec![record])).unwrap();
+        let done = publish(&s.request(vec![record])).unwrap().published;
         assert!(done[0].changed);
         let rel = "crates/he/ll/hello.json";
         let bytes = fs::read(s.index().join(rel)).unwrap();
@@ -396,7 +451,7 @@ mod tests {
         let record = s.result("1.0.0", GNU);
         publish(&s.request(vec![record.clone()])).unwrap();
         let before = s.snapshot();
-        let done = publish(&s.request(vec![record])).unwrap();
+        let done = publish(&s.request(vec![record])).unwrap().published;
         assert!(!done[0].changed);
         assert_eq!(s.snapshot(), before);
     }
@@ -498,8 +553,83 @@ mod tests {
         publish(&s.request(vec![record.clone()])).unwrap();
         let sig = s.index().join("crates/he/ll/hello.json.minisig");
         fs::remove_file(&sig).unwrap();
-        let done = publish(&s.request(vec![record])).unwrap();
+        let done = publish(&s.request(vec![record])).unwrap().published;
         assert!(done[0].changed);
         assert!(sig.exists());
+    }
+
+    fn failure_record(s: &Setup, version: &str, target: &str) -> PathBuf {
+        let failure = Record::Failed(record::BuildFailure {
+            v: record::RECORD_VERSION,
+            kind: PackageKind::Crate,
+            name: "hello".into(),
+            version: version.into(),
+            target: target.into(),
+            log_tail: "error[E0425]: cannot find value".into(),
+            failed_at: "2026-11-25T00:00:00Z".into(),
+            reason: history::Reason::CompileError,
+        });
+        let path = s
+            .dir
+            .path()
+            .join(record::stem("hello", version, target) + ".failed.json");
+        fs::write(&path, failure.to_bytes()).unwrap();
+        path
+    }
+
+    #[test]
+    fn refuses_failure_records_without_a_history() {
+        let s = setup();
+        let err = publish(&s.request(vec![failure_record(&s, "1.0.0", GNU)])).unwrap_err();
+        assert!(err.to_string().contains("nothing to publish"), "{err}");
+    }
+
+    #[test]
+    fn merges_failures_into_the_history_and_publishes_the_rest() {
+        let s = setup();
+        let history_path = s.dir.path().join("history.jsonl");
+        let failed = failure_record(&s, "1.0.0", MUSL);
+        let mut request = s.request(vec![failed.clone(), s.result("1.0.0", GNU)]);
+        request.history = Some(history_path.clone());
+        let report = publish(&request).unwrap();
+        assert_eq!(report.published.len(), 1);
+        assert_eq!(report.failures_added, 1);
+        assert_eq!(report.failures[0].target, MUSL);
+        let lines = history::read(&history_path).unwrap();
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].reason, history::Reason::CompileError);
+        assert_eq!(lines[0].time, "2026-11-25T00:00:00Z");
+        // The same failure published again is not duplicated.
+        let mut again = s.request(vec![failed]);
+        again.history = Some(history_path.clone());
+        assert_eq!(publish(&again).unwrap().failures_added, 0);
+        assert_eq!(history::read(&history_path).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn concurrent_publishers_merge_all_failures() {
+        let s = setup();
+        let history_path = s.dir.path().join("history.jsonl");
+        let lists: Vec<Vec<PathBuf>> = [GNU, MUSL]
+            .iter()
+            .map(|t| {
+                (0..10)
+                    .map(|i| failure_record(&s, &format!("1.{i}.0"), t))
+                    .collect()
+            })
+            .collect();
+        std::thread::scope(|scope| {
+            for list in &lists {
+                let (s, history_path) = (&s, &history_path);
+                scope.spawn(move || {
+                    for record in list {
+                        let mut request = s.request(vec![record.clone()]);
+                        request.history = Some(history_path.clone());
+                        publish(&request).unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(history::read(&history_path).unwrap().len(), 20);
     }
 }

@@ -11,6 +11,8 @@ use quickinstall::index::format::{self, PackageKind, Provenance, Release};
 use quickinstall::index::path::is_valid_crate_name;
 use serde::{Deserialize, Serialize};
 
+use crate::history::{Failure, Reason};
+
 /// The record format this code writes and reads.
 pub const RECORD_VERSION: u32 = 1;
 
@@ -55,6 +57,9 @@ pub struct BuildFailure {
     pub target: String,
     pub log_tail: String,
     pub failed_at: String,
+    /// Classified when the build failed; records from before reasons existed read as `other`.
+    #[serde(default)]
+    pub reason: Reason,
 }
 
 /// Why a record was refused.
@@ -63,7 +68,7 @@ pub enum RecordError {
     #[error("`{path}` is not a build record: {reason}")]
     Malformed { path: String, reason: String },
     #[error(
-        "`{path}` records a failed build of `{name} {version}` ({target}); there is nothing to publish"
+        "`{path}` records a failed build of `{name} {version}` ({target}); there is nothing to publish (pass `--history FILE` to record the failure)"
     )]
     Failed {
         path: String,
@@ -90,25 +95,62 @@ pub fn stem(name: &str, version: &str, target: &str) -> String {
 /// Parses the record at `path` (used only in messages) and returns it if it is a successful
 /// build whose fields are all valid. Checks only the record, not the archive.
 pub fn parse_result(bytes: &[u8], path: &Path) -> Result<BuildResult, RecordError> {
-    let shown = path.display().to_string();
+    match parse_record(bytes, path)? {
+        Record::Ok(result) => Ok(result),
+        Record::Failed(f) => Err(RecordError::Failed {
+            path: path.display().to_string(),
+            name: f.name,
+            version: f.version,
+            target: f.target,
+        }),
+    }
+}
+
+/// Parses the record at `path` (used only in messages), successful or failed, and checks its
+/// fields. Checks only the record, not the archive.
+pub fn parse_record(bytes: &[u8], path: &Path) -> Result<Record, RecordError> {
     let malformed = |reason: String| RecordError::Malformed {
-        path: shown.clone(),
+        path: path.display().to_string(),
         reason,
     };
     let record: Record = serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
-    let result = match record {
-        Record::Ok(result) => result,
-        Record::Failed(f) => {
-            return Err(RecordError::Failed {
-                path: shown,
-                name: f.name,
-                version: f.version,
-                target: f.target,
-            });
+    match &record {
+        Record::Ok(result) => check_result(result),
+        Record::Failed(failure) => check_failure(failure),
+    }
+    .map_err(malformed)?;
+    Ok(record)
+}
+
+/// Every check on a failure's fields: it names what failed well enough to plan around it.
+fn check_failure(f: &BuildFailure) -> Result<(), String> {
+    if f.v != RECORD_VERSION {
+        return Err(format!("record format v{} is not v{RECORD_VERSION}", f.v));
+    }
+    if !is_valid_crate_name(&f.name) {
+        return Err(format!("`{}` is not a valid crate name", f.name));
+    }
+    if f.version != "unknown" && semver::Version::parse(&f.version).is_err() {
+        return Err(format!("`{}` is not a semantic version", f.version));
+    }
+    if !format::is_valid_target(&f.target) {
+        return Err(format!("`{}` is not a target triple", f.target));
+    }
+    Ok(())
+}
+
+impl BuildFailure {
+    /// The failure-history line for this failure.
+    pub fn to_history(&self) -> Failure {
+        Failure {
+            krate: self.name.clone(),
+            version: self.version.clone(),
+            target: self.target.clone(),
+            time: self.failed_at.clone(),
+            reason: self.reason,
+            log_tail: self.log_tail.clone(),
         }
-    };
-    check_result(&result).map_err(malformed)?;
-    Ok(result)
+    }
 }
 
 /// Every check on a result's fields; the reason is a sentence fragment.
@@ -220,9 +262,31 @@ pub(crate) mod tests {
             target: "x86_64-unknown-linux-gnu".into(),
             log_tail: "error".into(),
             failed_at: "1970-01-01T00:00:00Z".into(),
+            reason: Reason::CompileError,
         });
         let err = parse_result(&failure.to_bytes(), Path::new("r.json")).unwrap_err();
         assert!(matches!(err, RecordError::Failed { .. }), "{err}");
+        assert_eq!(
+            parse_record(&failure.to_bytes(), Path::new("r.json")).unwrap(),
+            failure
+        );
+    }
+
+    #[test]
+    fn failure_records_carry_a_reason_and_old_ones_read_as_other() {
+        let old = br#"{"status":"failed","v":1,"kind":"crate","name":"hello","version":"1.0.0",
+            "target":"x86_64-unknown-linux-musl","log_tail":"boom","failed_at":"t"}"#;
+        let Record::Failed(f) = parse_record(old, Path::new("r.json")).unwrap() else {
+            panic!("not a failure");
+        };
+        assert_eq!(f.reason, Reason::Other);
+        let line = f.to_history().to_line();
+        let json: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(json["crate"], "hello");
+        assert_eq!(json["reason"], "other");
+        assert_eq!(json["time"], "t");
+        let bad = String::from_utf8_lossy(old).replace("hello", "../x");
+        assert!(parse_record(bad.as_bytes(), Path::new("r.json")).is_err());
     }
 
     #[test]

@@ -1,0 +1,464 @@
+//! The failure history: one JSON line per failed build, why it failed, and which (crate,
+//! version, target) the planner should stop trying.
+//!
+//! Holds the [`Failure`] line type, the classification of a log tail into a [`Reason`], the
+//! locked, lossless [`merge`] that `publish --history` uses, and the [`Exclusions`] that `plan`
+//! reads. It does not run builds nor decide what to build.
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::atomic;
+
+/// How many failures of one crate version on one target exclude it, unless told otherwise.
+pub const DEFAULT_MAX_FAILURES: usize = 3;
+
+/// Why a build failed, as classified from the end of its log.
+#[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reason {
+    /// A C library or its headers is not installed (pkg-config, `-l` link errors).
+    MissingSystemLibrary,
+    /// A build script exited with an error.
+    BuildScript,
+    /// rustc rejected the code.
+    CompileError,
+    /// `build-index build --timeout-secs` killed the build.
+    Timeout,
+    /// Anything else; also what a reason written by a newer version reads as.
+    #[default]
+    #[serde(other)]
+    Other,
+}
+
+impl Reason {
+    /// The name used in the history file and in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MissingSystemLibrary => "missing-system-library",
+            Self::BuildScript => "build-script",
+            Self::CompileError => "compile-error",
+            Self::Timeout => "timeout",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// One failed build, one line of the history file.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Failure {
+    #[serde(rename = "crate")]
+    pub krate: String,
+    pub version: String,
+    pub target: String,
+    /// RFC 3339 UTC time of the failure.
+    pub time: String,
+    pub reason: Reason,
+    pub log_tail: String,
+}
+
+/// Why the history could not be read or merged.
+#[derive(Debug, thiserror::Error)]
+pub enum HistoryError {
+    #[error("could not read the failure history `{}`: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("line {line} of the failure history `{}` is not a failure record: {reason}", path.display())]
+    Malformed {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[error("could not lock the failure history at `{}`: {source}", path.display())]
+    Lock { path: PathBuf, source: io::Error },
+    #[error("could not write the failure history `{}`: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+}
+
+/// Lines of cargo's progress output: they name crates (`Compiling pkg-config v0.3.30`), not
+/// errors, so they must not count as evidence.
+const PROGRESS_WORDS: &[&str] = &[
+    "Compiling",
+    "Checking",
+    "Downloaded",
+    "Downloading",
+    "Fresh",
+    "Updating",
+    "Locking",
+    "Adding",
+    "Installing",
+    "Building",
+    "Running",
+];
+
+/// Text that shows a system library is missing: the messages of the `pkg-config` crate,
+/// `system-deps` and of the linkers (GNU ld, lld, Apple ld, MSVC's `link.exe`).
+const MISSING_LIBRARY: &[&str] = &[
+    "could not find system library",
+    "pkg-config",
+    "PKG_CONFIG",
+    "unable to find library -l",
+    "cannot find -l",
+    "library not found for -l",
+    "No package '",
+    "LNK1181",
+];
+
+const BUILD_SCRIPT: &[&str] = &["failed to run custom build command"];
+
+const COMPILE_ERROR: &[&str] = &["error[E", "could not compile"];
+
+/// The reason a log tail shows, most specific first: a missing library usually surfaces as a
+/// build-script or link failure too, and a build-script failure may end in "could not compile".
+/// A timeout is not visible in the log; the caller that killed the build knows it.
+pub fn classify(log_tail: &str) -> Reason {
+    let evidence: Vec<&str> = log_tail
+        .lines()
+        .filter(|line| {
+            let first = line.split_whitespace().next().unwrap_or_default();
+            !PROGRESS_WORDS.contains(&first)
+        })
+        .collect();
+    let shows = |patterns: &[&str]| {
+        evidence
+            .iter()
+            .any(|line| patterns.iter().any(|p| line.contains(p)))
+    };
+    if shows(MISSING_LIBRARY) {
+        Reason::MissingSystemLibrary
+    } else if shows(BUILD_SCRIPT) {
+        Reason::BuildScript
+    } else if shows(COMPILE_ERROR) {
+        Reason::CompileError
+    } else {
+        Reason::Other
+    }
+}
+
+impl Failure {
+    /// The canonical line (no trailing newline): identical failures give identical lines.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// Parses history text; blank lines are skipped, any other bad line is an error naming it
+/// (`path` is used only in messages).
+pub fn parse(text: &str, path: &Path) -> Result<Vec<Failure>, HistoryError> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| HistoryError::Malformed {
+                path: path.to_owned(),
+                line: i + 1,
+                reason: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Reads the history at `path`; a missing file is an empty history (the first run has none).
+pub fn read(path: &Path) -> Result<Vec<Failure>, HistoryError> {
+    match fs::read_to_string(path) {
+        Ok(text) => parse(&text, path),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(source) => Err(HistoryError::Read {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// `existing` history text with the lines of `new` that it does not already hold appended, in
+/// order; existing lines are kept byte for byte. Pure: the I/O is [`merge`].
+pub fn union(
+    existing: &str,
+    path: &Path,
+    new: &[Failure],
+) -> Result<(String, usize), HistoryError> {
+    let mut seen: HashSet<Failure> = parse(existing, path)?.into_iter().collect();
+    let mut text = existing.to_owned();
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    let mut added = 0;
+    for failure in new {
+        if seen.insert(failure.clone()) {
+            text.push_str(&failure.to_line());
+            text.push('\n');
+            added += 1;
+        }
+    }
+    Ok((text, added))
+}
+
+/// Adds `new` to the history file at `path`, never dropping a line already there, and returns
+/// how many lines were added. Two merges at once (threads or processes) are serialised by an
+/// exclusive lock on `<path>.lock`; the file itself is replaced by temp + rename, so a reader
+/// without the lock still sees a whole file.
+pub fn merge(path: &Path, new: &[Failure]) -> Result<usize, HistoryError> {
+    let lock_path = lock_path(path);
+    let lock_err = |source| HistoryError::Lock {
+        path: lock_path.clone(),
+        source,
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).map_err(|source| HistoryError::Write {
+            path: path.to_owned(),
+            source,
+        })?;
+    }
+    // A separate lock file, not the history itself: the history is replaced by rename, and a
+    // lock on a replaced inode would not exclude the next writer.
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(lock_err)?;
+    lock.lock().map_err(lock_err)?;
+    let existing = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+        Err(source) => {
+            return Err(HistoryError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let (text, added) = union(&existing, path, new)?;
+    if added > 0 {
+        atomic::write(path, text.as_bytes()).map_err(|source| HistoryError::Write {
+            path: path.to_owned(),
+            source,
+        })?;
+    }
+    // `lock` is released when dropped here, after the rename.
+    drop(lock);
+    Ok(added)
+}
+
+fn lock_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// Which (crate, version, target) have failed too often to be planned again.
+#[derive(Debug, Clone, Default)]
+pub struct Exclusions {
+    counts: HashMap<(String, String, String), usize>,
+    max_failures: usize,
+}
+
+impl Exclusions {
+    /// Counts the failures per (crate, version, target); a version is excluded for a target
+    /// once it has `max_failures` of them. Counting per version is what lets a new release of
+    /// the crate be tried again.
+    pub fn new(history: &[Failure], max_failures: usize) -> Self {
+        let mut counts = HashMap::new();
+        for f in history {
+            *counts
+                .entry((f.krate.clone(), f.version.clone(), f.target.clone()))
+                .or_insert(0) += 1;
+        }
+        Self {
+            counts,
+            max_failures,
+        }
+    }
+
+    pub fn is_excluded(&self, krate: &str, version: &str, target: &str) -> bool {
+        let key = (krate.to_owned(), version.to_owned(), target.to_owned());
+        self.counts.get(&key).copied().unwrap_or(0) >= self.max_failures.max(1)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn failure(krate: &str, version: &str, target: &str, time: &str) -> Failure {
+        Failure {
+            krate: krate.into(),
+            version: version.into(),
+            target: target.into(),
+            time: time.into(),
+            reason: Reason::CompileError,
+            log_tail: "error[E0425]: cannot find value `x`\nline two".into(),
+        }
+    }
+
+    #[test]
+    fn classifies_log_tails() {
+        let cases = [
+            (
+                "error: failed to run custom build command for `openssl-sys v0.9.1`\n\
+                 Could not find directory of OpenSSL installation\n\
+                 The pkg-config command could not be found.",
+                Reason::MissingSystemLibrary,
+            ),
+            (
+                "  --- stderr\n  thread 'main' panicked at build.rs:3:5:\n  \
+                 could not find system library 'gtk+-3.0' required by the 'gtk-sys' crate",
+                Reason::MissingSystemLibrary,
+            ),
+            (
+                "  = note: /usr/bin/ld: unable to find library -lssl",
+                Reason::MissingSystemLibrary,
+            ),
+            (
+                "  Package dbus-1 was not found\n  No package 'dbus-1' found",
+                Reason::MissingSystemLibrary,
+            ),
+            (
+                "error: failed to run custom build command for `foo v1.0.0`\n\
+                 Caused by:\n  process didn't exit successfully",
+                Reason::BuildScript,
+            ),
+            (
+                "error[E0425]: cannot find value `x` in this scope\n\
+                 error: could not compile `foo` (bin \"foo\") due to 1 previous error",
+                Reason::CompileError,
+            ),
+            ("error: could not compile `foo`", Reason::CompileError),
+            (
+                "error: failed to download `foo v1.0.0`\nnetwork down",
+                Reason::Other,
+            ),
+            ("", Reason::Other),
+        ];
+        for (tail, reason) in cases {
+            assert_eq!(classify(tail), reason, "{tail}");
+        }
+    }
+
+    #[test]
+    fn cargo_progress_lines_naming_pkg_config_are_not_evidence() {
+        let tail = "   Compiling pkg-config v0.3.30\n\
+                    error[E0308]: mismatched types\n\
+                    error: could not compile `foo`";
+        assert_eq!(classify(tail), Reason::CompileError);
+    }
+
+    #[test]
+    fn failure_lines_use_the_contract_field_names() {
+        let mut f = failure("rg", "1.0.0", "x86_64-unknown-linux-musl", "t");
+        f.reason = Reason::MissingSystemLibrary;
+        let json: serde_json::Value = serde_json::from_str(&f.to_line()).unwrap();
+        assert_eq!(json["crate"], "rg");
+        assert_eq!(json["reason"], "missing-system-library");
+        assert_eq!(json["time"], "t");
+        assert!(!f.to_line().contains('\n'));
+        let unknown = f.to_line().replace("missing-system-library", "cosmic-ray");
+        let parsed = parse(&unknown, Path::new("h")).unwrap();
+        assert_eq!(parsed[0].reason, Reason::Other);
+        for reason in [
+            Reason::MissingSystemLibrary,
+            Reason::BuildScript,
+            Reason::CompileError,
+            Reason::Timeout,
+            Reason::Other,
+        ] {
+            let json = serde_json::to_value(reason).unwrap();
+            assert_eq!(json, reason.as_str(), "as_str and serde disagree");
+        }
+    }
+
+    #[test]
+    fn malformed_lines_are_reported_with_their_number() {
+        let good = failure("a", "1.0.0", "t", "x").to_line();
+        let text = format!("{good}\n\n{{\"crate\":1}}\n");
+        let err = parse(&text, Path::new("h.jsonl")).unwrap_err();
+        assert!(
+            matches!(err, HistoryError::Malformed { line: 3, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("`h.jsonl`"), "{err}");
+    }
+
+    #[test]
+    fn union_keeps_existing_lines_and_skips_duplicates() {
+        let a = failure("a", "1.0.0", "t", "1");
+        let b = failure("b", "1.0.0", "t", "2");
+        // An existing line written by someone else, with other key order and spacing.
+        let existing = format!(
+            "{{ \"time\":\"1\",\"crate\":\"a\",\"version\":\"1.0.0\",\"target\":\"t\",\
+             \"reason\":\"compile-error\",\"log_tail\":{} }}",
+            serde_json::to_string(&a.log_tail).unwrap()
+        );
+        let (text, added) = union(&existing, Path::new("h"), &[a, b.clone(), b.clone()]).unwrap();
+        assert_eq!(added, 1);
+        assert_eq!(text, format!("{existing}\n{}\n", b.to_line()));
+    }
+
+    #[test]
+    fn merge_creates_the_file_then_adds_only_new_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data/history.jsonl");
+        let a = failure("a", "1.0.0", "t", "1");
+        let b = failure("a", "1.0.0", "t", "2");
+        assert_eq!(merge(&path, std::slice::from_ref(&a)).unwrap(), 1);
+        assert_eq!(merge(&path, &[a.clone(), b.clone()]).unwrap(), 1);
+        assert_eq!(merge(&path, std::slice::from_ref(&b)).unwrap(), 0);
+        assert_eq!(read(&path).unwrap(), [a, b]);
+    }
+
+    #[test]
+    fn merge_refuses_to_rewrite_a_corrupt_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.jsonl");
+        fs::write(&path, "not json\n").unwrap();
+        let err = merge(&path, &[failure("a", "1.0.0", "t", "1")]).unwrap_err();
+        assert!(matches!(err, HistoryError::Malformed { line: 1, .. }));
+        assert_eq!(fs::read_to_string(&path).unwrap(), "not json\n");
+    }
+
+    #[test]
+    fn concurrent_merges_lose_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.jsonl");
+        let writers = 4;
+        let per_writer = 25;
+        std::thread::scope(|scope| {
+            for w in 0..writers {
+                let path = &path;
+                scope.spawn(move || {
+                    for i in 0..per_writer {
+                        let f = failure(&format!("c{w}"), "1.0.0", "t", &i.to_string());
+                        // Every writer also re-sends a line all of them share.
+                        let shared = failure("shared", "1.0.0", "t", "0");
+                        merge(path, &[f, shared]).unwrap();
+                    }
+                });
+            }
+        });
+        let lines = read(&path).unwrap();
+        assert_eq!(lines.len(), writers * per_writer + 1);
+        let unique: HashSet<_> = lines.iter().collect();
+        assert_eq!(unique.len(), lines.len());
+    }
+
+    #[test]
+    fn excludes_a_version_after_max_failures_on_that_target_only() {
+        let t = "x86_64-unknown-linux-musl";
+        let history = vec![
+            failure("a", "1.0.0", t, "1"),
+            failure("a", "1.0.0", t, "2"),
+            failure("a", "1.0.0", t, "3"),
+            failure("a", "1.0.0", "aarch64-apple-darwin", "1"),
+            failure("b", "1.0.0", t, "1"),
+        ];
+        let ex = Exclusions::new(&history, 3);
+        assert!(ex.is_excluded("a", "1.0.0", t));
+        assert!(!ex.is_excluded("a", "1.0.1", t), "a new version clears it");
+        assert!(!ex.is_excluded("a", "1.0.0", "aarch64-apple-darwin"));
+        assert!(!ex.is_excluded("b", "1.0.0", t));
+        assert!(Exclusions::new(&history, 1).is_excluded("b", "1.0.0", t));
+    }
+}

@@ -1,0 +1,433 @@
+//! `build-index plan`: the work for one CI run, as a GitHub Actions matrix.
+//!
+//! Reads the queue written by `select`, the release index and the failure history, and lists
+//! at most `--max` (crate, version, target, runner) items in queue order, skipping what the
+//! index already has and what the history excludes. [`plan_items`] is the pure decision;
+//! [`plan`] is the I/O around it. It builds nothing and writes nothing.
+
+use std::collections::HashSet;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use quickinstall::index::format::{self, FormatError, PackageFile, PackageKind};
+use quickinstall::index::path::{self, is_valid_crate_name};
+use serde::{Deserialize, Serialize};
+
+use crate::history::{self, Exclusions, HistoryError};
+
+/// The targets built when `--targets` is not given, in the order each crate's items are listed.
+pub const DEFAULT_TARGETS: &[&str] = &[
+    "x86_64-unknown-linux-musl",
+    "aarch64-unknown-linux-musl",
+    "riscv64gc-unknown-linux-musl",
+    "loongarch64-unknown-linux-musl",
+    "aarch64-apple-darwin",
+    "x86_64-apple-darwin",
+    "x86_64-pc-windows-msvc",
+];
+
+/// GitHub Actions refuses a matrix of more than 256 jobs, so that is the default cap.
+pub const DEFAULT_MAX: usize = 256;
+
+/// What to plan from.
+#[derive(Debug, Clone)]
+pub struct PlanRequest {
+    pub queue: PathBuf,
+    pub index: PathBuf,
+    /// The failure history; a missing file is an empty history.
+    pub history: Option<PathBuf>,
+    pub targets: Vec<String>,
+    pub max: usize,
+    pub max_failures: usize,
+}
+
+/// One queue line, as far as planning needs it (`bins`, `reason` and `score` are `select`'s).
+#[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
+pub struct QueueItem {
+    #[serde(rename = "crate")]
+    pub krate: String,
+    pub version: String,
+}
+
+/// One job of the matrix.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct MatrixItem {
+    #[serde(rename = "crate")]
+    pub krate: String,
+    pub version: String,
+    pub target: String,
+    pub runner: &'static str,
+}
+
+/// The matrix, in the shape `fromJSON` expects for `strategy.matrix`.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq, Default)]
+pub struct Matrix {
+    pub include: Vec<MatrixItem>,
+}
+
+/// Why no plan was made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("could not read the queue `{}`: {source}", path.display())]
+    ReadQueue { path: PathBuf, source: io::Error },
+    #[error("line {line} of the queue `{}` is not a queue entry: {reason}", path.display())]
+    BadQueueLine {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+    #[error("`{target}` is not a target triple")]
+    BadTarget { target: String },
+    #[error(transparent)]
+    History(#[from] HistoryError),
+    #[error("could not read index file `{}`: {source}", path.display())]
+    ReadIndex { path: PathBuf, source: io::Error },
+    #[error("index file `{}` is invalid: {source}", path.display())]
+    BadIndexFile {
+        path: PathBuf,
+        source: Box<FormatError>,
+    },
+}
+
+impl Matrix {
+    /// One line of compact JSON, ready for `$GITHUB_OUTPUT`.
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// The runner label a target builds on: Apple targets need macOS, MSVC needs Windows, and
+/// every Linux target is cross-built from Ubuntu.
+pub fn runner_for(target: &str) -> &'static str {
+    if target.contains("-apple-") {
+        "macos-latest"
+    } else if target.contains("-windows-") {
+        "windows-latest"
+    } else {
+        "ubuntu-latest"
+    }
+}
+
+/// Parses queue text (JSON lines); blank lines are skipped, a bad line is an error naming it.
+pub fn parse_queue(text: &str, path: &Path) -> Result<Vec<QueueItem>, PlanError> {
+    let bad = |line: usize, reason: String| PlanError::BadQueueLine {
+        path: path.to_owned(),
+        line,
+        reason,
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            let item: QueueItem =
+                serde_json::from_str(line).map_err(|e| bad(i + 1, e.to_string()))?;
+            if !is_valid_crate_name(&item.krate) {
+                return Err(bad(
+                    i + 1,
+                    format!("`{}` is not a valid crate name", item.krate),
+                ));
+            }
+            if semver::Version::parse(&item.version).is_err() {
+                return Err(bad(
+                    i + 1,
+                    format!("`{}` is not an exact semantic version", item.version),
+                ));
+            }
+            Ok(item)
+        })
+        .collect()
+}
+
+/// The matrix items, pure: for each queue entry in order, each target in order, skipping
+/// (crate, version, target) in `built` or excluded, and stopping at `max` items. A crate listed
+/// twice in the queue is planned once.
+pub fn plan_items(
+    queue: &[QueueItem],
+    targets: &[String],
+    built: &HashSet<(String, String, String)>,
+    exclusions: &Exclusions,
+    max: usize,
+) -> Vec<MatrixItem> {
+    let mut seen = HashSet::new();
+    queue
+        .iter()
+        .filter(|q| seen.insert((q.krate.as_str(), q.version.as_str())))
+        .flat_map(|q| targets.iter().map(move |t| (q, t)))
+        .filter(|(q, t)| {
+            !built.contains(&(q.krate.clone(), q.version.clone(), (*t).clone()))
+                && !exclusions.is_excluded(&q.krate, &q.version, t)
+        })
+        .take(max)
+        .map(|(q, t)| MatrixItem {
+            krate: q.krate.clone(),
+            version: q.version.clone(),
+            target: t.clone(),
+            runner: runner_for(t),
+        })
+        .collect()
+}
+
+/// Reads the queue, the index files of the queued crates and the history; returns the matrix.
+pub fn plan(request: &PlanRequest) -> Result<Matrix, PlanError> {
+    if let Some(bad) = request.targets.iter().find(|t| !format::is_valid_target(t)) {
+        return Err(PlanError::BadTarget {
+            target: bad.clone(),
+        });
+    }
+    let text = fs::read_to_string(&request.queue).map_err(|source| PlanError::ReadQueue {
+        path: request.queue.clone(),
+        source,
+    })?;
+    let queue = parse_queue(&text, &request.queue)?;
+    let failures = match &request.history {
+        Some(path) => history::read(path)?,
+        None => Vec::new(),
+    };
+    let exclusions = Exclusions::new(&failures, request.max_failures);
+    let mut built = HashSet::new();
+    let mut read: HashSet<&str> = HashSet::new();
+    for item in &queue {
+        if read.insert(&item.krate) {
+            built.extend(built_releases(&request.index, &item.krate)?);
+        }
+    }
+    Ok(Matrix {
+        include: plan_items(&queue, &request.targets, &built, &exclusions, request.max),
+    })
+}
+
+/// The (crate, version, target) the index holds for `name`; none when it has no file yet.
+fn built_releases(index: &Path, name: &str) -> Result<Vec<(String, String, String)>, PlanError> {
+    let Some(rel) = path::package_file(PackageKind::Crate, name) else {
+        return Ok(Vec::new());
+    };
+    let file_path = index.join(rel);
+    let bytes = match fs::read(&file_path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(PlanError::ReadIndex {
+                path: file_path,
+                source,
+            });
+        }
+    };
+    let file = PackageFile::parse(&bytes, PackageKind::Crate, name).map_err(|source| {
+        PlanError::BadIndexFile {
+            path: file_path.clone(),
+            source: Box::new(source),
+        }
+    })?;
+    Ok(file
+        .releases
+        .into_iter()
+        .map(|r| (name.to_owned(), r.version, r.target))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::tests::failure;
+
+    const MUSL: &str = "x86_64-unknown-linux-musl";
+    const MAC: &str = "aarch64-apple-darwin";
+    const WIN: &str = "x86_64-pc-windows-msvc";
+
+    fn targets() -> Vec<String> {
+        DEFAULT_TARGETS.iter().map(|t| (*t).to_owned()).collect()
+    }
+
+    fn queue(items: &[(&str, &str)]) -> Vec<QueueItem> {
+        items
+            .iter()
+            .map(|(k, v)| QueueItem {
+                krate: (*k).into(),
+                version: (*v).into(),
+            })
+            .collect()
+    }
+
+    fn keys(items: &[MatrixItem]) -> Vec<String> {
+        items
+            .iter()
+            .map(|i| format!("{}@{} {} {}", i.krate, i.version, i.target, i.runner))
+            .collect()
+    }
+
+    #[test]
+    fn each_target_gets_its_runner() {
+        let items = plan_items(
+            &queue(&[("rg", "1.0.0")]),
+            &targets(),
+            &HashSet::new(),
+            &Exclusions::default(),
+            DEFAULT_MAX,
+        );
+        let runners: Vec<_> = items
+            .iter()
+            .map(|i| (i.target.as_str(), i.runner))
+            .collect();
+        assert_eq!(
+            runners,
+            [
+                ("x86_64-unknown-linux-musl", "ubuntu-latest"),
+                ("aarch64-unknown-linux-musl", "ubuntu-latest"),
+                ("riscv64gc-unknown-linux-musl", "ubuntu-latest"),
+                ("loongarch64-unknown-linux-musl", "ubuntu-latest"),
+                ("aarch64-apple-darwin", "macos-latest"),
+                ("x86_64-apple-darwin", "macos-latest"),
+                ("x86_64-pc-windows-msvc", "windows-latest"),
+            ]
+        );
+    }
+
+    #[test]
+    fn skips_what_the_index_has_and_keeps_queue_order() {
+        let built: HashSet<_> = [("b".to_owned(), "2.0.0".to_owned(), MUSL.to_owned())].into();
+        let items = plan_items(
+            &queue(&[("b", "2.0.0"), ("a", "1.0.0"), ("b", "2.0.0")]),
+            &[MUSL.to_owned(), MAC.to_owned()],
+            &built,
+            &Exclusions::default(),
+            DEFAULT_MAX,
+        );
+        assert_eq!(
+            keys(&items),
+            [
+                "b@2.0.0 aarch64-apple-darwin macos-latest",
+                "a@1.0.0 x86_64-unknown-linux-musl ubuntu-latest",
+                "a@1.0.0 aarch64-apple-darwin macos-latest",
+            ]
+        );
+    }
+
+    #[test]
+    fn honours_exclusions_and_a_new_version_clears_them() {
+        let history: Vec<_> = (0..3)
+            .map(|i| failure("a", "1.0.0", MUSL, &i.to_string()))
+            .collect();
+        let exclusions = Exclusions::new(&history, 3);
+        let targets = [MUSL.to_owned(), WIN.to_owned()];
+        let old = plan_items(
+            &queue(&[("a", "1.0.0")]),
+            &targets,
+            &HashSet::new(),
+            &exclusions,
+            10,
+        );
+        assert_eq!(
+            keys(&old),
+            ["a@1.0.0 x86_64-pc-windows-msvc windows-latest"]
+        );
+        let new = plan_items(
+            &queue(&[("a", "1.1.0")]),
+            &targets,
+            &HashSet::new(),
+            &exclusions,
+            10,
+        );
+        assert_eq!(
+            keys(&new),
+            [
+                "a@1.1.0 x86_64-unknown-linux-musl ubuntu-latest",
+                "a@1.1.0 x86_64-pc-windows-msvc windows-latest",
+            ]
+        );
+        let lenient = Exclusions::new(&history, 4);
+        let retried = plan_items(
+            &queue(&[("a", "1.0.0")]),
+            &targets,
+            &HashSet::new(),
+            &lenient,
+            10,
+        );
+        assert_eq!(retried.len(), 2);
+    }
+
+    #[test]
+    fn stops_at_max() {
+        let q = queue(&[("a", "1.0.0"), ("b", "1.0.0")]);
+        let items = plan_items(&q, &targets(), &HashSet::new(), &Exclusions::default(), 9);
+        assert_eq!(items.len(), 9);
+        assert_eq!(items[8].krate, "b");
+        assert_eq!(items[8].target, "aarch64-unknown-linux-musl");
+        assert!(plan_items(&q, &targets(), &HashSet::new(), &Exclusions::default(), 0).is_empty());
+    }
+
+    #[test]
+    fn queue_lines_are_checked_and_extra_fields_ignored() {
+        let text = "{\"crate\":\"ripgrep\",\"version\":\"14.1.1\",\"bins\":[\"rg\"],\
+                    \"reason\":\"downloads\",\"score\":123.0}\n\n";
+        assert_eq!(
+            parse_queue(text, Path::new("q")).unwrap(),
+            queue(&[("ripgrep", "14.1.1")])
+        );
+        for (bad, line) in [
+            ("{\"crate\":\"../x\",\"version\":\"1.0.0\"}", 1),
+            ("\n{\"crate\":\"x\",\"version\":\"^1\"}", 2),
+            ("nope", 1),
+        ] {
+            let err = parse_queue(bad, Path::new("q.jsonl")).unwrap_err();
+            assert!(
+                matches!(err, PlanError::BadQueueLine { line: l, .. } if l == line),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    /// The whole command on files: the index is read, the history honoured, the JSON exact.
+    #[test]
+    fn plans_from_files_deterministically() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = dir.path().join("index");
+        let mut file = PackageFile::new(PackageKind::Crate, "hello");
+        let mut release = crate::record::tests::result().to_release("archives/x.tar.gz".into());
+        release.target = MUSL.into();
+        release.version = "1.0.0".into();
+        file.upsert(release);
+        let rel = path::package_file(PackageKind::Crate, "hello").unwrap();
+        fs::create_dir_all(index.join(&rel).parent().unwrap()).unwrap();
+        fs::write(index.join(&rel), file.to_bytes()).unwrap();
+        let queue_path = dir.path().join("queue.jsonl");
+        fs::write(
+            &queue_path,
+            "{\"crate\":\"hello\",\"version\":\"1.0.0\"}\n{\"crate\":\"bye\",\"version\":\"0.1.0\"}\n",
+        )
+        .unwrap();
+        let history_path = dir.path().join("history.jsonl");
+        let lines: Vec<_> = (0..3)
+            .map(|i| failure("bye", "0.1.0", MAC, &i.to_string()).to_line())
+            .collect();
+        fs::write(&history_path, lines.join("\n")).unwrap();
+        let request = PlanRequest {
+            queue: queue_path,
+            index,
+            history: Some(history_path),
+            targets: vec![MUSL.into(), MAC.into()],
+            max: 10,
+            max_failures: history::DEFAULT_MAX_FAILURES,
+        };
+        let matrix = plan(&request).unwrap();
+        let expected = "{\"include\":[\
+            {\"crate\":\"hello\",\"version\":\"1.0.0\",\"target\":\"aarch64-apple-darwin\",\"runner\":\"macos-latest\"},\
+            {\"crate\":\"bye\",\"version\":\"0.1.0\",\"target\":\"x86_64-unknown-linux-musl\",\"runner\":\"ubuntu-latest\"}]}";
+        assert_eq!(matrix.to_line(), expected);
+        assert_eq!(plan(&request).unwrap(), matrix);
+
+        let missing = PlanRequest {
+            history: Some(dir.path().join("none.jsonl")),
+            ..request.clone()
+        };
+        assert_eq!(plan(&missing).unwrap().include.len(), 3);
+        let bad_target = PlanRequest {
+            targets: vec!["a/b".into()],
+            ..request
+        };
+        assert!(matches!(
+            plan(&bad_target),
+            Err(PlanError::BadTarget { .. })
+        ));
+    }
+}
