@@ -10,4 +10,5 @@ mod bad_input;
 mod fallback;
 mod install;
 mod network;
+mod pipeline;
 mod producer;

@@ -1,0 +1,232 @@
+//! The build farm's sequence, run locally and serially the way `.github/workflows/build-index.yml`
+//! runs it on GitHub Actions: `plan` → one `build` per matrix item → `publish` with the failure
+//! history → `plan` again. Two fixture crates build and one does not compile; the test checks the
+//! matrix, the resulting index (by installing from it) and the failure history. Selection from
+//! the crates.io dump is not part of it (the queue is written by hand, per the queue contract).
+
+use std::path::{Path, PathBuf};
+
+use crate::support::crates::CrateSpec;
+use crate::support::env::TestEnv;
+use crate::support::index;
+use crate::support::registry::Registry;
+use crate::support::server::TestServer;
+
+/// The queue, in the order `select` would write it (score descending): the two crates that build,
+/// then the one whose first binary does not compile.
+const QUEUE: &[(&str, &str, bool, f64)] = &[
+    ("qi-pipe-alpha", "1.0.0", false, 300.0),
+    ("qi-pipe-broken", "0.1.0", true, 200.0),
+    ("qi-pipe-beta", "0.3.0", false, 100.0),
+];
+
+#[test]
+fn plan_build_publish_fills_the_index_and_remembers_the_failure() {
+    let env = TestEnv::new();
+    let root = env.path();
+    let target = host_triple();
+
+    // The registry the builds fetch sources from.
+    let registry = Registry::new(&root.join("registry"));
+    for (name, version, broken, _) in QUEUE {
+        let mut spec = CrateSpec::new(name, version, &[name]);
+        spec.broken = *broken;
+        registry.publish(&spec, false);
+    }
+    let served = registry.serve();
+
+    let queue = root.join("queue.jsonl");
+    std::fs::write(&queue, queue_lines()).unwrap();
+    let index_dir = root.join("index");
+    std::fs::create_dir_all(&index_dir).unwrap();
+    let history = root.join("history.jsonl");
+    let key = index::keygen(&env, &root.join("keys"));
+
+    // plan: everything in the queue, in queue order, for the one target asked for.
+    let matrix = plan(&env, &queue, &index_dir, &history, &target, None);
+    let planned: Vec<(String, String, String)> = matrix
+        .iter()
+        .map(|item| {
+            let runner = item["runner"].as_str().unwrap_or_default();
+            assert!(!runner.is_empty(), "no runner in {item}");
+            (
+                item["crate"].as_str().unwrap().to_owned(),
+                item["version"].as_str().unwrap().to_owned(),
+                item["target"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<_> = QUEUE
+        .iter()
+        .map(|(name, version, ..)| ((*name).to_owned(), (*version).to_owned(), target.clone()))
+        .collect();
+    assert_eq!(planned, expected);
+
+    // build: one job per item, as the matrix runs them; the broken crate fails.
+    let out = root.join("out");
+    for (name, version, item_target) in &planned {
+        let run = env
+            .build_index()
+            .arg("build")
+            .arg("--crate")
+            .arg(format!("{name}@{version}"))
+            .arg("--registry")
+            .arg(served.index_url())
+            .arg("--target")
+            .arg(item_target)
+            .arg("--out")
+            .arg(&out)
+            .run();
+        if name == "qi-pipe-broken" {
+            run.assert_failure();
+        } else {
+            run.assert_success();
+        }
+    }
+
+    // publish: ok records into the index, the failure record into the history.
+    let records = json_files(&out);
+    assert_eq!(records.len(), QUEUE.len(), "records: {records:?}");
+    env.build_index()
+        .arg("publish")
+        .arg("--index")
+        .arg(&index_dir)
+        .arg("--secret-key")
+        .arg(&key.secret_path)
+        .arg("--history")
+        .arg(&history)
+        .args(&records)
+        .run()
+        .assert_success();
+
+    // The index serves the two crates that built: the client installs them and they run.
+    let server = TestServer::serve(&index_dir);
+    for name in ["qi-pipe-alpha", "qi-pipe-beta"] {
+        let version = QUEUE.iter().find(|q| q.0 == name).unwrap().1;
+        let run = env
+            .quickinstall()
+            .arg(name)
+            .env("QUICKINSTALL_INDEX", server.url())
+            .env("QUICKINSTALL_REGISTRY", served.sparse_url())
+            .env("QUICKINSTALL_TRUSTED_KEYS", &key.public_b64)
+            .run();
+        run.assert_success();
+        // Prebuilt, not compiled: the fallback would have created the target dir.
+        assert!(!env.target_dir().exists(), "{name} was compiled:\n{run}");
+        assert_eq!(env.run_installed(name), format!("{name} {version}"));
+    }
+    assert!(
+        !index_dir
+            .join(index::package_path("qi-pipe-broken"))
+            .exists(),
+        "the crate that failed to build has a package file"
+    );
+
+    // The history holds one record: the broken crate, classified as a compile error.
+    let text = std::fs::read_to_string(&history).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "history:\n{text}");
+    let failure = &lines[0];
+    assert_eq!(failure["crate"], "qi-pipe-broken", "{failure}");
+    assert_eq!(failure["version"], "0.1.0", "{failure}");
+    assert_eq!(failure["target"], target.as_str(), "{failure}");
+    assert_eq!(failure["reason"], "compile-error", "{failure}");
+    assert!(failure["time"].as_str().is_some(), "{failure}");
+    assert!(
+        failure["log_tail"]
+            .as_str()
+            .unwrap()
+            .contains("mismatched types"),
+        "{failure}"
+    );
+
+    // plan again: what is published is skipped; one failure is below the default threshold of
+    // three, so the broken crate is planned once more…
+    let again = plan(&env, &queue, &index_dir, &history, &target, None);
+    let names: Vec<&str> = again.iter().map(|i| i["crate"].as_str().unwrap()).collect();
+    assert_eq!(names, ["qi-pipe-broken"]);
+    // …and with a threshold of one it is excluded, leaving nothing to do.
+    let excluded = plan(&env, &queue, &index_dir, &history, &target, Some(1));
+    assert!(excluded.is_empty(), "{excluded:?}");
+}
+
+/// The queue file, one JSON line per crate as `build-index select crates` writes it.
+fn queue_lines() -> String {
+    QUEUE
+        .iter()
+        .map(|(name, version, _, score)| {
+            let line = serde_json::json!({
+                "crate": name,
+                "version": version,
+                "bins": [name],
+                "reason": "downloads",
+                "score": score,
+            });
+            format!("{line}\n")
+        })
+        .collect()
+}
+
+/// Runs `build-index plan` and returns the matrix's `include` items.
+fn plan(
+    env: &TestEnv,
+    queue: &Path,
+    index: &Path,
+    history: &Path,
+    target: &str,
+    max_failures: Option<u32>,
+) -> Vec<serde_json::Value> {
+    let mut command = env
+        .build_index()
+        .arg("plan")
+        .arg("--queue")
+        .arg(queue)
+        .arg("--index")
+        .arg(index)
+        .arg("--history")
+        .arg(history)
+        .arg("--targets")
+        .arg(target)
+        .args(["--max", "10"]);
+    if let Some(n) = max_failures {
+        command = command.arg("--max-failures").arg(n.to_string());
+    }
+    let run = command.run();
+    run.assert_success();
+    let matrix: serde_json::Value = serde_json::from_str(run.stdout.trim())
+        .unwrap_or_else(|e| panic!("plan did not print a JSON matrix ({e}):\n{run}"));
+    matrix["include"]
+        .as_array()
+        .unwrap_or_else(|| panic!("the matrix has no `include` list:\n{run}"))
+        .clone()
+}
+
+/// The `.json` records `build-index build` left in `dir`, sorted.
+fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// The host's target triple, the one target this test builds for (so the client on this host
+/// picks the archives it built).
+fn host_triple() -> String {
+    let out = std::process::Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .unwrap()
+        .to_owned()
+}
