@@ -97,7 +97,8 @@ enum Command {
         index: PathBuf,
         #[arg(long, value_name = "FILE")]
         secret_key: PathBuf,
-        /// Point releases at BASE/<archive path> instead of a path relative to the index.
+        /// Point releases at `URL/<archive path>` instead of a path relative to the index; a
+        /// URL containing `{file}` is a template (`{name}`, `{version}`, `{target}`, `{file}`).
         #[arg(long, value_name = "URL")]
         archive_base: Option<String>,
         /// Merge failure records into this failure history (without it they are refused).

@@ -227,7 +227,7 @@ fn apply(
     )?;
 
     let location = match &request.archive_base {
-        Some(base) => format!("{}/{archive_rel}", base.trim_end_matches('/')),
+        Some(base) => archive_url(base, &archive_rel, &r.name, &r.version, &r.target),
         None => archive_rel,
     };
     let release: Release = r.to_release(location);
@@ -287,6 +287,22 @@ fn apply(
         }
     })?;
     Ok(published(r, package_file, true))
+}
+
+/// Where an archive will be downloaded from: `BASE/<archive path>`, or, when `base` is a
+/// template containing `{file}`, the template with `{name}`, `{version}`, `{target}` and
+/// `{file}` filled in (GitHub Releases hold assets flat, one release per crate version:
+/// `https://github.com/OWNER/REPO/releases/download/{name}-{version}/{file}`).
+fn archive_url(base: &str, archive_rel: &str, name: &str, version: &str, target: &str) -> String {
+    if base.contains("{file}") {
+        let file = archive_rel.rsplit('/').next().unwrap_or(archive_rel);
+        base.replace("{name}", name)
+            .replace("{version}", version)
+            .replace("{target}", target)
+            .replace("{file}", file)
+    } else {
+        format!("{}/{archive_rel}", base.trim_end_matches('/'))
+    }
 }
 
 fn published(r: &BuildResult, package_file: String, changed: bool) -> Published {
@@ -491,6 +507,24 @@ mod tests {
         let bytes = fs::read(s.index().join("crates/he/ll/hello.json")).unwrap();
         let file = PackageFile::parse(&bytes, PackageKind::Crate, "hello").unwrap();
         assert_eq!(file.releases.len(), 2 * per_thread);
+    }
+
+    #[test]
+    fn archive_url_templates_fill_in_the_release() {
+        assert_eq!(
+            archive_url(
+                "https://github.com/o/r/releases/download/{name}-{version}/{file}",
+                "archives/crates/rg/1.0.0/rg-1.0.0-t-x.tar.gz",
+                "rg",
+                "1.0.0",
+                "t-x"
+            ),
+            "https://github.com/o/r/releases/download/rg-1.0.0/rg-1.0.0-t-x.tar.gz"
+        );
+        assert_eq!(
+            archive_url("https://h/files/", "archives/a.tar.gz", "a", "1.0.0", "t-x"),
+            "https://h/files/archives/a.tar.gz"
+        );
     }
 
     #[test]
