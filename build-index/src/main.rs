@@ -15,6 +15,7 @@ mod keygen;
 mod package;
 mod publish;
 mod record;
+mod select;
 mod serve;
 mod sign;
 mod time;
@@ -77,6 +78,9 @@ enum Command {
         #[arg(required = true, value_name = "RESULT")]
         results: Vec<PathBuf>,
     },
+    /// Choose what to build next: `select crates` reads the crates.io db dump.
+    #[command(subcommand)]
+    Select(SelectCommand),
     /// Serve an index directory over HTTP/1.1 (for tests and local use).
     Serve {
         #[arg(long, value_name = "DIR")]
@@ -93,6 +97,31 @@ enum Command {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum SelectCommand {
+    /// Rank crates with binaries from the crates.io db dump into a build queue (JSON lines).
+    Crates {
+        /// The crates.io `db-dump.tar.gz`, read streaming.
+        #[arg(long, value_name = "FILE")]
+        dump: PathBuf,
+        /// Keep only crates updated on or after this day.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        since: Option<String>,
+        /// Install requests per crate, a JSON object: a file path or an http(s) URL.
+        #[arg(long, value_name = "FILE|URL")]
+        stats: Option<String>,
+        /// The release index: skip versions it has, boost new versions of crates it has.
+        #[arg(long, value_name = "DIR")]
+        index: Option<PathBuf>,
+        /// Keep at most N crates.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// The queue file to write.
+        #[arg(long, value_name = "QUEUE")]
+        out: PathBuf,
+    },
+}
+
 /// Any subcommand's failure; each variant's message is already a full sentence.
 #[derive(Debug, thiserror::Error)]
 enum Error {
@@ -102,6 +131,8 @@ enum Error {
     Build(#[from] build::BuildError),
     #[error(transparent)]
     Publish(#[from] publish::PublishError),
+    #[error(transparent)]
+    Select(#[from] select::SelectError),
     #[error(transparent)]
     Serve(#[from] serve::ServeError),
     #[error("pass either --crate or --path")]
@@ -178,6 +209,24 @@ fn run(cli: Cli) -> Result<(), Error> {
                 ))?;
             }
             Ok(())
+        }
+        Command::Select(SelectCommand::Crates {
+            dump,
+            since,
+            stats,
+            index,
+            limit,
+            out,
+        }) => {
+            let outcome = select::select_crates(&select::SelectRequest {
+                dump,
+                since,
+                stats,
+                index,
+                limit,
+                out,
+            })?;
+            say(outcome.summary.trim_end())
         }
         Command::Serve {
             index,
