@@ -313,7 +313,7 @@ fn synth(crates: u32, versions: u32, seed: u64, out: &Path) -> Result<(), GenErr
                 let yanked = if rng.chance(3) { "t" } else { "f" };
                 writeln!(
                     w,
-                    "{},{{}},{:016x}{:016x}{:016x}{:016x},{c},{},{},{},,{},2021,\"{{\"\"default\"\":[\"\"std\"\"],\"\"std\"\":[],\"\"serde\"\":[\"\"dep:serde\"\"]}}\",t,,{id},{{cli,tool}},MIT OR Apache-2.0,,{num},{num},{},https://example.invalid/c{c},1.70,{},{yanked}",
+                    "{},{{}},{:016x}{:016x}{:016x}{:016x},{c},{},{},{},,{},2021,\"{{\"\"default\"\":[\"\"std\"\"],\"\"std\"\":[],\"\"serde\"\":[\"\"dep:serde\"\"]}}\",t,,{id},\"{{cli,tool}}\",MIT OR Apache-2.0,,{num},{num},{},https://example.invalid/c{c},1.70,{},{yanked}",
                     field(&bins),
                     rng.next(),
                     rng.next(),
