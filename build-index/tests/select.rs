@@ -185,3 +185,66 @@ fn fixture_archive_holds_exactly_its_source_tables() {
     sources.sort();
     assert_eq!(seen, sources);
 }
+
+/// Kills the server child when the test ends, pass or fail.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn reads_stats_from_an_http_url() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    let served = tmp.path().join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    std::fs::write(served.join("stats.json"), r#"{"tie-b": 1}"#).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_build-index"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--index"])
+        .arg(&served)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let server = Server(child);
+    let mut base = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut base)
+        .unwrap();
+    let url = format!("{}stats.json", base.trim());
+    let queue = tmp.path().join("queue.jsonl");
+    let output = select(&["--since", "2024-01-01", "--stats", &url], &queue);
+    drop(server);
+    assert!(output.status.success(), "{output:?}");
+    let text = std::fs::read_to_string(&queue).unwrap();
+    // One request lifts tie-b (2.0 + 2·log10 2) above bins-added, tie-a and the rest at 2.0.
+    let line = text.lines().find(|l| l.contains("\"tie-b\"")).unwrap();
+    assert_eq!(
+        line,
+        r#"{"crate":"tie-b","version":"1.0.0","bins":["tb"],"reason":"requested","score":2.602}"#
+    );
+    let position = text.lines().position(|l| l == line).unwrap();
+    let bins_added = text
+        .lines()
+        .position(|l| l.contains("\"bins-added\""))
+        .unwrap();
+    assert!(position < bins_added, "{text}");
+}
+
+#[test]
+fn names_the_stats_url_that_was_not_found() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("nope.json");
+    let queue = tmp.path().join("queue.jsonl");
+    let output = select(&["--stats", missing.to_str().unwrap()], &queue);
+    assert!(!output.status.success());
+    assert_eq!(
+        String::from_utf8(output.stderr).unwrap(),
+        format!("error: the stats `{}` were not found\n", missing.display())
+    );
+    assert!(!queue.exists());
+}
