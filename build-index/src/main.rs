@@ -18,6 +18,7 @@ mod package;
 mod plan;
 mod publish;
 mod record;
+mod select;
 mod serve;
 mod sign;
 mod time;
@@ -108,6 +109,9 @@ enum Command {
         #[arg(required = true, value_name = "RESULT")]
         results: Vec<PathBuf>,
     },
+    /// Choose what to build next: `select crates` reads the crates.io db dump.
+    #[command(subcommand)]
+    Select(SelectCommand),
     /// Serve an index directory over HTTP/1.1 (for tests and local use).
     Serve {
         #[arg(long, value_name = "DIR")]
@@ -124,6 +128,31 @@ enum Command {
     },
 }
 
+#[derive(Subcommand, Debug)]
+enum SelectCommand {
+    /// Rank crates with binaries from the crates.io db dump into a build queue (JSON lines).
+    Crates {
+        /// The crates.io `db-dump.tar.gz`, read streaming.
+        #[arg(long, value_name = "FILE")]
+        dump: PathBuf,
+        /// Keep only crates updated on or after this day.
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        since: Option<String>,
+        /// Install requests per crate, a JSON object: a file path or an http(s) URL.
+        #[arg(long, value_name = "FILE|URL")]
+        stats: Option<String>,
+        /// The release index: skip versions it has, boost new versions of crates it has.
+        #[arg(long, value_name = "DIR")]
+        index: Option<PathBuf>,
+        /// Keep at most N crates.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// The queue file to write.
+        #[arg(long, value_name = "QUEUE")]
+        out: PathBuf,
+    },
+}
+
 /// Any subcommand's failure; each variant's message is already a full sentence.
 #[derive(Debug, thiserror::Error)]
 enum Error {
@@ -135,6 +164,8 @@ enum Error {
     Plan(#[from] plan::PlanError),
     #[error(transparent)]
     Publish(#[from] publish::PublishError),
+    #[error(transparent)]
+    Select(#[from] select::SelectError),
     #[error(transparent)]
     Serve(#[from] serve::ServeError),
     #[error("pass either --crate or --path")]
@@ -242,6 +273,24 @@ fn run(cli: Cli) -> Result<(), Error> {
                 ))?;
             }
             Ok(())
+        }
+        Command::Select(SelectCommand::Crates {
+            dump,
+            since,
+            stats,
+            index,
+            limit,
+            out,
+        }) => {
+            let outcome = select::select_crates(&select::SelectRequest {
+                dump,
+                since,
+                stats,
+                index,
+                limit,
+                out,
+            })?;
+            say(outcome.summary.trim_end())
         }
         Command::Serve {
             index,
