@@ -4,9 +4,8 @@
 //! leaves a partial one behind: the temp file is removed when it is dropped unpersisted. This
 //! module knows nothing about what the bytes mean.
 
-use std::fs::{self, File, Permissions};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use tempfile::NamedTempFile;
@@ -43,16 +42,28 @@ pub fn temp_beside(path: &Path) -> io::Result<NamedTempFile> {
 /// Syncs, sets `mode` and renames a temp file from [`temp_beside`] onto `path`.
 pub fn finish(tmp: NamedTempFile, path: &Path, mode: u32) -> io::Result<()> {
     tmp.as_file().flush()?;
-    tmp.as_file()
-        .set_permissions(Permissions::from_mode(mode))?;
+    set_mode(tmp.as_file(), mode)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Unix permission bits; other platforms (Windows build runners) have none to set.
+#[cfg(unix)]
+fn set_mode(file: &File, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_file: &File, _mode: u32) -> io::Result<()> {
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn writes_the_bytes_and_leaves_no_temp_file() {

@@ -4,9 +4,7 @@
 //! the file exists; the public key in minisign's `.pub` format. Neither file is overwritten
 //! without `--force`. Loading and using the key is [`crate::sign`]'s.
 
-use std::fs::Permissions;
 use std::io::{self, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use minisign::KeyPair;
@@ -57,11 +55,16 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32, force: bool) -> Result<(), Ke
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-key-")
-        .permissions(Permissions::from_mode(mode))
-        .tempfile_in(dir)
-        .map_err(err)?;
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".tmp-key-");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(mode));
+    }
+    #[cfg(not(unix))]
+    let _ = mode; // Windows has no mode bits; the file inherits the directory's ACL.
+    let mut tmp = builder.tempfile_in(dir).map_err(err)?;
     tmp.write_all(bytes).map_err(err)?;
     tmp.as_file().sync_all().map_err(err)?;
     let persisted = if force {
@@ -84,6 +87,7 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32, force: bool) -> Result<(), Ke
 #[cfg(test)]
 mod tests {
     use std::fs;
+    use std::os::unix::fs::PermissionsExt;
 
     use super::*;
     use crate::sign::Signer;
