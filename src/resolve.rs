@@ -65,6 +65,7 @@ mod tests {
             sha256: "ab".repeat(32),
             size: 1,
             binaries: vec!["a".into()],
+            packages: BTreeMap::new(),
             min_glibc: min_glibc.map(Into::into),
             recipe: RECIPE_VERSION,
             provenance: Provenance {

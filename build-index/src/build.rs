@@ -416,6 +416,7 @@ pub fn build(request: &BuildRequest, env: &BuildEnv) -> Result<PathBuf, BuildErr
         sha256,
         size,
         binaries: binary_names,
+        packages: Default::default(),
         min_glibc,
         recipe: RECIPE_VERSION,
         provenance: Provenance {

@@ -107,7 +107,7 @@ pub fn publish(request: &PublishRequest) -> Result<PublishReport, PublishError> 
     let mut failures = Vec::new();
     for path in &request.results {
         match check(path, request.history.is_some())? {
-            Outcome::Ok(c) => checked.push(c),
+            Outcome::Ok(c) => checked.push(*c),
             Outcome::Failed(f) => failures.push(f),
         }
     }
@@ -155,7 +155,7 @@ fn publish_checked(
 
 /// A record that passed its checks.
 enum Outcome {
-    Ok(Checked),
+    Ok(Box<Checked>),
     Failed(Failure),
 }
 
@@ -202,10 +202,10 @@ fn check(record_path: &Path, accept_failures: bool) -> Result<Outcome, PublishEr
             name: result.name.clone(),
             source: Box::new(source),
         })?;
-    Ok(Outcome::Ok(Checked {
+    Ok(Outcome::Ok(Box::new(Checked {
         result,
         archive_path,
-    }))
+    })))
 }
 
 /// Copies the archive and updates and signs the package file; the caller holds the lock.

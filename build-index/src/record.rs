@@ -40,6 +40,9 @@ pub struct BuildResult {
     pub sha256: String,
     pub size: u64,
     pub binaries: Vec<String>,
+    /// Go modules: binary → package import path (empty for crates).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub packages: std::collections::BTreeMap<String, String>,
     /// Written as `null` for static binaries and non-gnu targets, so the field is always there.
     pub min_glibc: Option<String>,
     pub recipe: u32,
@@ -198,6 +201,7 @@ impl BuildResult {
             sha256: self.sha256.clone(),
             size: self.size,
             binaries: self.binaries.clone(),
+            packages: self.packages.clone(),
             min_glibc: self.min_glibc.clone(),
             recipe: self.recipe,
             provenance: self.provenance.clone(),
@@ -231,6 +235,7 @@ pub(crate) mod tests {
             sha256: "ab".repeat(32),
             size: 1,
             binaries: vec!["hello".into()],
+            packages: Default::default(),
             min_glibc: None,
             recipe: format::RECIPE_VERSION,
             provenance: Provenance {

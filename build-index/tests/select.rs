@@ -39,6 +39,7 @@ fn add_to_index(index: &Path, name: &str, version: &str) {
         sha256: "0".repeat(64),
         size: 1,
         binaries: vec!["tool".to_owned()],
+        packages: Default::default(),
         min_glibc: None,
         recipe: RECIPE_VERSION,
         provenance: Provenance {

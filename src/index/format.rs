@@ -21,6 +21,8 @@ pub const RECIPE_VERSION: u32 = 1;
 #[serde(rename_all = "lowercase")]
 pub enum PackageKind {
     Crate,
+    /// A Go module; its name is the module path, its versions carry Go's `v` prefix.
+    Go,
 }
 
 impl PackageKind {
@@ -28,6 +30,7 @@ impl PackageKind {
     pub fn dir(self) -> &'static str {
         match self {
             Self::Crate => "crates",
+            Self::Go => "go",
         }
     }
 }
@@ -55,6 +58,10 @@ pub struct Release {
     pub size: u64,
     /// File names of the executables at the top of the archive.
     pub binaries: Vec<String>,
+    /// Go modules: the package import path each binary was built from (`binary → path`), so a
+    /// client asked for one command installs just that one. Empty for crates.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub packages: BTreeMap<String, String>,
     /// For `*-gnu` targets, the oldest glibc the binaries run on (`"2.17"`); absent when the
     /// binaries are statically linked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -117,7 +124,12 @@ impl PackageFile {
         if file.v > FORMAT_VERSION {
             return Err(FormatError::NewerFormat(file.v));
         }
-        if file.kind != kind || !file.name.eq_ignore_ascii_case(name) {
+        let same_name = match kind {
+            // crates.io names are case-insensitive; Go module paths are not.
+            PackageKind::Crate => file.name.eq_ignore_ascii_case(name),
+            PackageKind::Go => file.name == name,
+        };
+        if file.kind != kind || !same_name {
             return Err(FormatError::WrongPackage {
                 expected: name.to_owned(),
                 found: file.name,
@@ -182,7 +194,7 @@ impl Release {
             target: self.target.clone(),
             reason: reason.to_owned(),
         };
-        if semver::Version::parse(&self.version).is_err() {
+        if parse_version(&self.version).is_none() {
             return Err(fail("the version is not a semantic version"));
         }
         if !is_valid_target(&self.target) {
@@ -201,6 +213,11 @@ impl Release {
         }
         if let Some(bad) = self.binaries.iter().find(|b| !is_valid_binary_name(b)) {
             return Err(fail(&format!("`{bad}` is not a plain file name")));
+        }
+        if let Some(bad) = self.packages.keys().find(|b| !self.binaries.contains(b)) {
+            return Err(fail(&format!(
+                "`{bad}` has a package path but is not one of the binaries"
+            )));
         }
         Ok(())
     }
@@ -245,9 +262,15 @@ fn is_valid_archive_location(archive: &str) -> bool {
             .all(|part| !part.is_empty() && part != "." && part != "..")
 }
 
+/// A crate version (`1.2.3`) or a Go module version (`v1.2.3`, pseudo-versions included) as
+/// semver.
+pub fn parse_version(version: &str) -> Option<semver::Version> {
+    semver::Version::parse(version.strip_prefix('v').unwrap_or(version)).ok()
+}
+
 fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
-    match (semver::Version::parse(a), semver::Version::parse(b)) {
-        (Ok(a), Ok(b)) => a.cmp(&b),
+    match (parse_version(a), parse_version(b)) {
+        (Some(a), Some(b)) => a.cmp(&b),
         _ => a.cmp(b),
     }
 }
@@ -268,6 +291,7 @@ mod tests {
             sha256: "ab".repeat(32),
             size: 10,
             binaries: vec!["x".into()],
+            packages: BTreeMap::new(),
             min_glibc: None,
             recipe: RECIPE_VERSION,
             provenance: Provenance {
@@ -371,6 +395,23 @@ mod tests {
         let mut ok = release("1.0.0", "x86_64-unknown-linux-musl");
         ok.archive = "https://example.com/a.tar.gz".into();
         assert!(ok.validate().is_ok());
+    }
+
+    #[test]
+    fn go_modules_keep_their_case_and_v_prefixed_versions() {
+        let mut file = PackageFile::new(PackageKind::Go, "github.com/BurntSushi/toml");
+        let mut r = release("1.0.0", "x86_64-unknown-linux-musl");
+        r.version = "v1.4.1-0.20240101000000-abcdefabcdef".into();
+        r.packages
+            .insert("x".into(), "github.com/BurntSushi/toml/cmd/x".into());
+        r.validate().unwrap();
+        file.upsert(r);
+        let bytes = file.to_bytes();
+        assert!(PackageFile::parse(&bytes, PackageKind::Go, "github.com/BurntSushi/toml").is_ok());
+        assert!(PackageFile::parse(&bytes, PackageKind::Go, "github.com/burntsushi/toml").is_err());
+        let mut stray = release("1.0.0", "t-x");
+        stray.packages.insert("y".into(), "p/y".into());
+        assert!(stray.validate().is_err());
     }
 
     #[test]
