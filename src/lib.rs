@@ -23,6 +23,7 @@ pub mod download;
 pub mod env;
 pub mod error;
 pub mod fallback;
+pub mod gobuildinfo;
 pub mod index;
 pub mod install;
 pub mod ops;

@@ -6,6 +6,7 @@
 //! [`crate::unpack::StagedBinary`] values that already passed all of that.
 
 pub mod cargo_tracker;
+pub mod go_bin;
 pub mod transaction;
 
 use std::io;

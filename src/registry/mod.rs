@@ -1,3 +1,4 @@
 //! Package registries that say which versions exist.
 
 pub mod crates;
+pub mod goproxy;

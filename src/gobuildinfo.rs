@@ -1,0 +1,1 @@
+//! (placeholder: reading the build info Go embeds in binaries, being written)

@@ -1,0 +1,1 @@
+//! (placeholder: where Go binaries go, being written)

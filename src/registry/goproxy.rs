@@ -1,0 +1,1 @@
+//! (placeholder: the Go module proxy client, being written)
