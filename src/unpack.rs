@@ -83,8 +83,8 @@ pub enum EntryProblem {
 enum Disposition {
     /// A binary the index lists: write it.
     Binary(String),
-    /// A license or notice file: skip it.
-    License,
+    /// A license or notice file, or a listed binary not asked for: skip it.
+    Skip,
 }
 
 /// Unpacks `archive` (a `.tar.gz`) into `staging`, an existing empty directory, returning the
@@ -94,17 +94,42 @@ pub fn unpack_archive(
     staging: &Path,
     expected_binaries: &[String],
 ) -> Result<Vec<StagedBinary>, UnpackError> {
-    unpack_with_limit(archive, staging, expected_binaries, MAX_UNPACKED_BYTES)
+    unpack_with_limit(
+        archive,
+        staging,
+        expected_binaries,
+        expected_binaries,
+        MAX_UNPACKED_BYTES,
+    )
+}
+
+/// Like [`unpack_archive`] for an archive holding several commands (a Go module's) of which
+/// only `wanted` are to be installed: the other `listed` binaries are accepted and skipped.
+pub fn unpack_selected(
+    archive: &Path,
+    staging: &Path,
+    listed: &[String],
+    wanted: &[String],
+) -> Result<Vec<StagedBinary>, UnpackError> {
+    unpack_with_limit(archive, staging, listed, wanted, MAX_UNPACKED_BYTES)
 }
 
 fn unpack_with_limit(
     archive: &Path,
     staging: &Path,
+    listed: &[String],
     expected_binaries: &[String],
     limit: u64,
 ) -> Result<Vec<StagedBinary>, UnpackError> {
     let mut written = WrittenFiles::default();
-    let staged = unpack_into(archive, staging, expected_binaries, limit, &mut written)?;
+    let staged = unpack_into(
+        archive,
+        staging,
+        listed,
+        expected_binaries,
+        limit,
+        &mut written,
+    )?;
     written.keep();
     Ok(staged)
 }
@@ -112,6 +137,7 @@ fn unpack_with_limit(
 fn unpack_into(
     archive: &Path,
     staging: &Path,
+    listed: &[String],
     expected_binaries: &[String],
     limit: u64,
     written: &mut WrittenFiles,
@@ -133,8 +159,13 @@ fn unpack_into(
             entry: display_entry_name(&raw_name),
             problem,
         };
-        let disposition =
-            classify(&raw_name, entry.header().entry_type(), expected_binaries).map_err(refuse)?;
+        let disposition = classify(
+            &raw_name,
+            entry.header().entry_type(),
+            listed,
+            expected_binaries,
+        )
+        .map_err(refuse)?;
         // `classify` accepted the name, so it is UTF-8; compare case-insensitively so that two
         // entries cannot collide on a case-insensitive file system.
         let key = String::from_utf8_lossy(&raw_name).to_lowercase();
@@ -215,6 +246,7 @@ fn unpack_into(
 fn classify(
     raw_name: &[u8],
     kind: EntryType,
+    listed: &[String],
     expected_binaries: &[String],
 ) -> Result<Disposition, EntryProblem> {
     let name = top_level_name(raw_name)?;
@@ -229,8 +261,8 @@ fn classify(
     }
     if expected_binaries.iter().any(|b| b == name) {
         Ok(Disposition::Binary(name.to_owned()))
-    } else if is_license_file(name) {
-        Ok(Disposition::License)
+    } else if is_license_file(name) || listed.iter().any(|b| b == name) {
+        Ok(Disposition::Skip)
     } else {
         Err(EntryProblem::Unexpected)
     }
@@ -622,7 +654,8 @@ mod tests {
         let specs = [file("rg", &[1u8; 600]), file("rga", &[2u8; 600])];
         let f = fixture(&gzip(&tar_bytes(&specs)));
         let expected = names(&["rg", "rga"]);
-        let err = unpack_with_limit(&f.archive, &f.staging, &expected, 1000).unwrap_err();
+        let err =
+            unpack_with_limit(&f.archive, &f.staging, &expected, &expected, 1000).unwrap_err();
         assert!(
             matches!(err, UnpackError::TooLarge { limit: 1000, .. }),
             "{err}"
@@ -630,7 +663,9 @@ mod tests {
         assert_eq!(staging_entries(&f), Vec::<String>::new());
         // A cap that leaves room for the data and the end-of-archive blocks passes.
         let f = fixture(&gzip(&tar_bytes(&specs)));
-        assert!(unpack_with_limit(&f.archive, &f.staging, &expected, 1200 + 2048).is_ok());
+        assert!(
+            unpack_with_limit(&f.archive, &f.staging, &expected, &expected, 1200 + 2048).is_ok()
+        );
     }
 
     #[test]
@@ -656,10 +691,41 @@ mod tests {
     }
 
     #[test]
+    fn selected_unpacking_skips_listed_binaries_not_asked_for() {
+        let f = fixture(&gzip(&tar_bytes(&[
+            file("alpha", b"a"),
+            file("beta", b"b"),
+        ])));
+        let staged = unpack_selected(
+            &f.archive,
+            &f.staging,
+            &names(&["alpha", "beta"]),
+            &names(&["beta"]),
+        )
+        .unwrap();
+        assert_eq!(staged.len(), 1);
+        assert_eq!(staged[0].name, "beta");
+        assert_eq!(staging_entries(&f), vec!["beta".to_owned()]);
+        // A binary the signed entry does not list is still refused.
+        let f = fixture(&gzip(&tar_bytes(&[
+            file("alpha", b"a"),
+            file("gamma", b"c"),
+        ])));
+        let err = unpack_selected(
+            &f.archive,
+            &f.staging,
+            &names(&["alpha"]),
+            &names(&["alpha"]),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("gamma"), "{err}");
+    }
+
+    #[test]
     fn classify_accepts_binaries_and_licenses_only() {
         let expected = names(&["license-checker"]);
         assert_eq!(
-            classify(b"license-checker", EntryType::Regular, &expected),
+            classify(b"license-checker", EntryType::Regular, &expected, &expected),
             Ok(Disposition::Binary("license-checker".into()))
         );
         for license in [
@@ -670,13 +736,13 @@ mod tests {
             "NOTICE",
         ] {
             assert_eq!(
-                classify(license.as_bytes(), EntryType::Regular, &expected),
-                Ok(Disposition::License),
+                classify(license.as_bytes(), EntryType::Regular, &expected, &expected),
+                Ok(Disposition::Skip),
                 "{license}"
             );
         }
         assert_eq!(
-            classify(b"README.md", EntryType::Regular, &expected),
+            classify(b"README.md", EntryType::Regular, &expected, &expected),
             Err(EntryProblem::Unexpected)
         );
     }

@@ -2,3 +2,4 @@
 //! Binaries parse arguments and call one of these; these never parse arguments themselves.
 
 pub mod install_crates;
+pub mod stage;

@@ -5,17 +5,14 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use tempfile::TempDir;
-
 use super::{Context, Plan, Staged};
 use crate::cli::CrateSpec;
-use crate::download::Location;
 use crate::error::{CrateError, Subject};
-use crate::index::format::{PackageKind, Release};
+use crate::index::format::PackageKind;
+use crate::ops::stage;
 use crate::registry::crates::{pinned_version, select_version};
 use crate::resolve;
 use crate::target;
-use crate::unpack::{StagedBinary, unpack_archive};
 
 impl<'a> Context<'a> {
     /// Phase one over every crate, `--jobs` at a time; results in the order given.
@@ -134,7 +131,16 @@ impl<'a> Context<'a> {
             };
         }
         // 3. Download (size and sha256 checked while streaming), then unpack into staging.
-        match self.stage(&subject, &release, &location) {
+        let staged = stage::stage_release(
+            &self.fetcher,
+            self.reporter,
+            &self.request.root,
+            &subject,
+            &release,
+            &location,
+            &release.binaries,
+        );
+        match staged {
             Ok((dir, binaries)) => Plan::Prebuilt(Box::new(Staged {
                 subject,
                 version: semver,
@@ -178,54 +184,5 @@ impl<'a> Context<'a> {
                     && bins.iter().all(|b| bin_dir.join(b).is_file())
             })
             .map(|(_, bins)| bins.iter().cloned().collect())
-    }
-
-    fn stage(
-        &self,
-        subject: &Subject,
-        release: &Release,
-        location: &Location,
-    ) -> Result<(TempDir, Vec<StagedBinary>), CrateError> {
-        let root = &self.request.root;
-        let prepare = |source| CrateError::Prepare {
-            path: root.clone(),
-            source,
-        };
-        std::fs::create_dir_all(root).map_err(prepare)?;
-        // Inside the root: same filesystem as bin/, so the final step is a rename, and a full
-        // disk shows up here, before any installed binary is touched.
-        let dir = tempfile::Builder::new()
-            .prefix(".quickinstall-tmp-")
-            .tempdir_in(root)
-            .map_err(prepare)?;
-        let progress = self.reporter.download(
-            &format!("`{} {}`", subject.name, subject.version),
-            release.size,
-        );
-        let archive = self
-            .fetcher
-            .download_verified(
-                location,
-                dir.path(),
-                "archive.tar.gz",
-                release.size,
-                &release.sha256,
-                &|n| progress.set(n),
-            )
-            .map_err(|source| CrateError::Download {
-                subject: Box::new(subject.clone()),
-                source,
-            });
-        progress.finish();
-        let archive = archive?;
-        let staging = dir.path().join("staging");
-        std::fs::create_dir(&staging).map_err(prepare)?;
-        let binaries = unpack_archive(&archive, &staging, &release.binaries).map_err(|source| {
-            CrateError::Unpack {
-                subject: Box::new(subject.clone()),
-                source,
-            }
-        })?;
-        Ok((dir, binaries))
     }
 }
