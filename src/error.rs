@@ -107,6 +107,8 @@ pub enum CrateError {
     },
     #[error("{0}")]
     Fallback(#[from] FallbackError),
+    #[error("{0}")]
+    GoResolve(#[from] crate::registry::goproxy::GoResolveError),
 }
 
 impl CrateError {

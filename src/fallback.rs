@@ -9,9 +9,9 @@ use std::fmt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-/// A `cargo install` invocation.
+/// A `cargo install` or `go install` invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CargoInstall {
+pub struct SourceBuild {
     pub program: OsString,
     pub args: Vec<String>,
 }
@@ -31,6 +31,8 @@ pub struct FallbackOptions<'a> {
 pub enum FallbackError {
     #[error("`{program}` was not found, so `{name}` cannot be built from source")]
     CargoMissing { program: String, name: String },
+    #[error("`go` was not found on PATH, so `{name}` cannot be built with `go install`")]
+    GoMissing { name: String },
     #[error("`{command}` failed ({status})")]
     Failed { command: String, status: String },
 }
@@ -42,12 +44,16 @@ impl FallbackError {
                 "install Rust with rustup (https://rustup.rs), or set CARGO to a cargo binary"
                     .into(),
             ),
+            Self::GoMissing { .. } => Some(
+                "install Go (https://go.dev/dl, or your distribution's golang package), or pass --no-fallback"
+                    .into(),
+            ),
             Self::Failed { .. } => Some("the compiler output above says why".into()),
         }
     }
 }
 
-impl fmt::Display for CargoInstall {
+impl fmt::Display for SourceBuild {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", Path::new(&self.program).display())?;
         for arg in &self.args {
@@ -68,7 +74,7 @@ pub fn cargo_install(
     name: &str,
     version: &str,
     options: &FallbackOptions<'_>,
-) -> CargoInstall {
+) -> SourceBuild {
     let mut args = vec![
         "install".to_owned(),
         name.to_owned(),
@@ -91,23 +97,41 @@ pub fn cargo_install(
     if options.quiet {
         args.push("--quiet".to_owned());
     }
-    CargoInstall {
+    SourceBuild {
         program: cargo,
         args,
     }
 }
 
-impl CargoInstall {
-    /// Runs it; cargo's own output (progress and errors) goes to our stderr.
+/// `go install <package>@<version>`, run with the user's environment as it is (GOFLAGS,
+/// GOPROXY, GOPRIVATE, GOBIN… pass through untouched).
+pub fn go_install(package: &str, version: &str) -> SourceBuild {
+    SourceBuild {
+        program: "go".into(),
+        args: vec!["install".to_owned(), format!("{package}@{version}")],
+    }
+}
+
+impl SourceBuild {
+    /// Runs it; the tool's own output (progress and errors) goes to our stderr.
     pub fn run(&self, name: &str) -> Result<(), FallbackError> {
+        let is_go = Path::new(&self.program) == Path::new("go");
         let status = Command::new(&self.program)
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::from(std::io::stderr()))
             .status()
-            .map_err(|_| FallbackError::CargoMissing {
-                program: Path::new(&self.program).display().to_string(),
-                name: name.to_owned(),
+            .map_err(|_| {
+                if is_go {
+                    FallbackError::GoMissing {
+                        name: name.to_owned(),
+                    }
+                } else {
+                    FallbackError::CargoMissing {
+                        program: Path::new(&self.program).display().to_string(),
+                        name: name.to_owned(),
+                    }
+                }
             })?;
         if status.success() {
             Ok(())

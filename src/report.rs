@@ -160,6 +160,13 @@ impl Reporter {
         let _ = writeln!(out, "{line}");
     }
 
+    /// Any serialisable value as one JSON line on stdout (`gquick list --json`).
+    pub fn json_value<T: Serialize>(&self, value: &T) {
+        let line = serde_json::to_string(value).unwrap_or_default();
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{line}");
+    }
+
     /// A line of data (a `--dry-run` plan) on stdout.
     pub fn data(&self, line: &str) {
         let mut out = std::io::stdout().lock();

@@ -2,4 +2,7 @@
 //! Binaries parse arguments and call one of these; these never parse arguments themselves.
 
 pub mod install_crates;
+pub mod install_go;
+pub mod list_go;
 pub mod stage;
+pub mod summary;

@@ -27,6 +27,7 @@ use crate::index::format::Release;
 use crate::index::seen::SeenStore;
 use crate::install::Transaction;
 use crate::install::cargo_tracker::{self, PackageId};
+use crate::ops::summary;
 use crate::registry::crates::Registry;
 use crate::report::{CrateResult, Reporter};
 use crate::unpack::StagedBinary;
@@ -127,7 +128,7 @@ pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStat
         results[i] = Some(context.fallback(env, &name, &version, &why));
     }
     let results: Vec<CrateResult> = results.into_iter().flatten().collect();
-    summarise(request, reporter, &results)
+    summary::summarise(request.json, reporter, &results, "crates")
 }
 
 fn paths_of(bin_dir: &Path, bins: &[String]) -> Vec<String> {
@@ -163,39 +164,5 @@ impl<'a> Context<'a> {
             installed,
             glibc: OnceLock::new(),
         })
-    }
-}
-
-/// Prints `--json` lines and the closing summary; picks the exit status.
-fn summarise(request: &InstallRequest, reporter: &Reporter, results: &[CrateResult]) -> ExitStatus {
-    if request.json {
-        for r in results {
-            reporter.json(r);
-        }
-    }
-    let failed: Vec<&CrateResult> = results.iter().filter(|r| !r.ok).collect();
-    if failed.is_empty() {
-        return ExitStatus::Success;
-    }
-    let names: Vec<String> = failed
-        .iter()
-        .map(|r| match &r.version {
-            Some(v) => format!("`{} {v}`", r.name),
-            None => format!("`{}`", r.name),
-        })
-        .collect();
-    reporter.error(
-        &format!(
-            "{} of {} crates failed to install: {}",
-            failed.len(),
-            results.len(),
-            names.join(", ")
-        ),
-        None,
-    );
-    if failed.iter().any(|r| r.verification_failure) {
-        ExitStatus::Verification
-    } else {
-        ExitStatus::Failure
     }
 }

@@ -1,4 +1,5 @@
-//! Command-line arguments of `cargo quickinstall`, turned into a typed [`InstallRequest`].
+//! Command-line arguments of `cargo quickinstall` (here) and `gquick` ([`go`]), turned into
+//! typed requests.
 //!
 //! clap parses; [`InstallRequest::new`] fills what flags left open from the environment (through
 //! [`Env`], never the process) and validates. No I/O here but reading a `.pub` key file named on
@@ -13,6 +14,8 @@ use crate::env::Env;
 use crate::index::signature::TrustedKeys;
 use crate::registry::crates::parse_version_arg;
 use crate::target;
+
+pub mod go;
 
 /// The project's published release index (GitHub Pages). Self-host one with `build-index`.
 pub const DEFAULT_INDEX: &str = "https://quickinstall-dev.github.io/quickinstall-index/";
@@ -147,46 +150,15 @@ impl InstallRequest {
             .cargo_home()
             .unwrap_or_else(|_| root.clone())
             .join(".quickinstall");
-        let mut keys = TrustedKeys::builtin();
-        let key_specs = args
-            .trusted_keys
-            .iter()
-            .flat_map(|k| k.split(','))
-            .map(|k| k.trim().to_owned())
-            .filter(|k| !k.is_empty())
-            .chain(env.list("QUICKINSTALL_TRUSTED_KEYS"));
-        for spec in key_specs {
-            let text = if spec.ends_with(".pub") || std::path::Path::new(&spec).is_file() {
-                std::fs::read_to_string(env.cwd().join(&spec)).map_err(|e| {
-                    UsageError(format!("could not read the public key file `{spec}`: {e}"))
-                })?
-            } else {
-                spec.clone()
-            };
-            keys.add_text(&text)
-                .map_err(|e| UsageError(e.to_string()))?;
-        }
-        let timeout_secs = match args.timeout {
-            Some(t) => t,
-            None => match env.get("QUICKINSTALL_TIMEOUT") {
-                Some(t) => t.parse().map_err(|_| {
-                    UsageError(format!(
-                        "QUICKINSTALL_TIMEOUT=`{t}` is not a number of seconds"
-                    ))
-                })?,
-                None => 15,
-            },
-        };
+        let keys = trusted_keys(&args.trusted_keys, env)?;
+        let timeout_secs = timeout_secs(args.timeout, env)?;
         Ok(Self {
             crates,
             targets,
             explicit_target: args.target,
             root,
             root_flag: args.root,
-            index: args
-                .index
-                .or_else(|| env.get("QUICKINSTALL_INDEX").map(str::to_owned))
-                .unwrap_or_else(|| DEFAULT_INDEX.to_owned()),
+            index: index_url(args.index, env),
             registry: args
                 .registry
                 .or_else(|| env.get("QUICKINSTALL_REGISTRY").map(str::to_owned)),
@@ -197,10 +169,57 @@ impl InstallRequest {
             dry_run: args.dry_run,
             json: args.json,
             quiet: args.quiet,
-            timeout_secs: timeout_secs.max(1),
+            timeout_secs,
             state_dir,
         })
     }
+}
+
+/// The release index: the flag, else `QUICKINSTALL_INDEX`, else the project's.
+pub(crate) fn index_url(flag: Option<String>, env: &Env) -> String {
+    flag.or_else(|| env.get("QUICKINSTALL_INDEX").map(str::to_owned))
+        .unwrap_or_else(|| DEFAULT_INDEX.to_owned())
+}
+
+/// The built-in keys plus those from `--trusted-key` (repeatable, comma-separated) and
+/// `QUICKINSTALL_TRUSTED_KEYS`; each a base64 public key or the path of a `.pub` file.
+pub(crate) fn trusted_keys(flags: &[String], env: &Env) -> Result<TrustedKeys, UsageError> {
+    let mut keys = TrustedKeys::builtin();
+    let specs = flags
+        .iter()
+        .flat_map(|k| k.split(','))
+        .map(|k| k.trim().to_owned())
+        .filter(|k| !k.is_empty())
+        .chain(env.list("QUICKINSTALL_TRUSTED_KEYS"));
+    for spec in specs {
+        let text = if spec.ends_with(".pub") || env.cwd().join(&spec).is_file() {
+            std::fs::read_to_string(env.cwd().join(&spec)).map_err(|e| {
+                UsageError(format!("could not read the public key file `{spec}`: {e}"))
+            })?
+        } else {
+            spec.clone()
+        };
+        keys.add_text(&text)
+            .map_err(|e| UsageError(e.to_string()))?;
+    }
+    Ok(keys)
+}
+
+/// Seconds without progress before a request is abandoned: the flag, else
+/// `QUICKINSTALL_TIMEOUT`, else 15; at least 1.
+pub(crate) fn timeout_secs(flag: Option<u64>, env: &Env) -> Result<u64, UsageError> {
+    let secs = match flag {
+        Some(t) => t,
+        None => match env.get("QUICKINSTALL_TIMEOUT") {
+            Some(t) => t.parse().map_err(|_| {
+                UsageError(format!(
+                    "QUICKINSTALL_TIMEOUT=`{t}` is not a number of seconds"
+                ))
+            })?,
+            None => 15,
+        },
+    };
+    Ok(secs.max(1))
 }
 
 fn parse_crate_spec(spec: &str, version_flag: Option<&str>) -> Result<CrateSpec, UsageError> {

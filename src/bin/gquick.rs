@@ -1,0 +1,72 @@
+//! `gquick`: parse arguments, run the install, list or upgrade operation, map the result to an
+//! exit status. Everything else lives in the library.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use quickinstall::cli::go::{GoArgs, GoCommand, GoInstallRequest, parse_go_spec};
+use quickinstall::env::Env;
+use quickinstall::error::ExitStatus;
+use quickinstall::install::go_bin;
+use quickinstall::ops::{install_go, list_go};
+use quickinstall::report::Reporter;
+
+fn main() -> ExitCode {
+    let env = Env::from_process();
+    let args = match GoArgs::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return exit(if e.use_stderr() {
+                ExitStatus::Usage
+            } else {
+                ExitStatus::Success
+            });
+        }
+    };
+    let usage = |message: String| {
+        Reporter::plain(false).error(&message, None);
+        exit(ExitStatus::Usage)
+    };
+    match args.command {
+        GoCommand::Install { packages, options } => {
+            let specs = match packages
+                .iter()
+                .map(|p| parse_go_spec(p))
+                .collect::<Result<Vec<_>, _>>()
+            {
+                Ok(s) => s,
+                Err(e) => return usage(e.0),
+            };
+            let request = match GoInstallRequest::new(specs, options, &env) {
+                Ok(r) => r,
+                Err(e) => return usage(e.0),
+            };
+            let reporter = Reporter::new(&env, request.quiet);
+            exit(install_go::run(&request, &env, &reporter))
+        }
+        GoCommand::List { json } => {
+            let bin_dir = match go_bin::go_bin_dir(&env) {
+                Ok(d) => d,
+                Err(e) => return usage(e.to_string()),
+            };
+            exit(list_go::list(&bin_dir, json, &Reporter::new(&env, false)))
+        }
+        GoCommand::Upgrade {
+            names,
+            all,
+            options,
+        } => {
+            let request = match GoInstallRequest::new(Vec::new(), options, &env) {
+                Ok(r) => r,
+                Err(e) => return usage(e.0),
+            };
+            let reporter = Reporter::new(&env, request.quiet);
+            exit(list_go::upgrade(request, &names, all, &env, &reporter))
+        }
+    }
+}
+
+fn exit(status: ExitStatus) -> ExitCode {
+    ExitCode::from(status.code() as u8)
+}

@@ -1,0 +1,216 @@
+//! Command-line arguments of `gquick`, turned into typed requests.
+//!
+//! `gquick install PKG[@QUERY]...` takes what `go install` takes; `gquick list` and
+//! `gquick upgrade` read the Go bin directory. No I/O here but reading a `.pub` key file.
+
+use std::path::PathBuf;
+
+use clap::{Args as ClapArgs, Parser, Subcommand};
+
+use crate::cli::{UsageError, index_url, timeout_secs, trusted_keys};
+use crate::env::Env;
+use crate::index::path::is_valid_module_path;
+use crate::index::signature::TrustedKeys;
+use crate::install::go_bin;
+use crate::target;
+
+/// `gquick`: install prebuilt, signed Go tools, or build them with `go install` when none exists.
+#[derive(Parser, Debug)]
+#[command(
+    name = "gquick",
+    version,
+    about = "Install prebuilt, signed, static Go tools; fall back to `go install`"
+)]
+pub struct GoArgs {
+    #[command(subcommand)]
+    pub command: GoCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GoCommand {
+    /// Install packages, as `go install PKG@QUERY` would (`@latest`, `@v1.2.3`, `@v1`, `@>=v1.2`)
+    Install {
+        /// Package paths, each optionally `@QUERY` (default `@latest`)
+        #[arg(value_name = "PKG[@QUERY]", required = true)]
+        packages: Vec<String>,
+        #[command(flatten)]
+        options: InstallOptions,
+    },
+    /// List the Go binaries in the bin directory with their module, version and origin
+    List {
+        /// One JSON object per binary on stdout
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reinstall binaries for which a newer version exists
+    Upgrade {
+        /// Binary names in the bin directory
+        #[arg(value_name = "NAME", required_unless_present = "all")]
+        names: Vec<String>,
+        /// Every Go binary in the bin directory
+        #[arg(long, conflicts_with = "names")]
+        all: bool,
+        #[command(flatten)]
+        options: InstallOptions,
+    },
+}
+
+/// Options shared by `install` and `upgrade`.
+#[derive(ClapArgs, Debug, Default)]
+pub struct InstallOptions {
+    /// Install the build for this target triple instead of the host's
+    #[arg(long, value_name = "TRIPLE")]
+    pub target: Option<String>,
+    /// Release index: https://, http://, file:// or a directory [env: QUICKINSTALL_INDEX]
+    #[arg(long, value_name = "URL")]
+    pub index: Option<String>,
+    /// Also trust this minisign public key (base64 line or `.pub` file); repeatable [env: QUICKINSTALL_TRUSTED_KEYS]
+    #[arg(long = "trusted-key", value_name = "KEY")]
+    pub trusted_keys: Vec<String>,
+    /// Fail instead of running `go install` when no prebuilt exists
+    #[arg(long)]
+    pub no_fallback: bool,
+    /// Replace a binary of the same name from another module (or not built by Go)
+    #[arg(long, short)]
+    pub force: bool,
+    /// How many packages to resolve and download at once
+    #[arg(long, short, value_name = "N", default_value_t = 4)]
+    pub jobs: usize,
+    /// Print what would be fetched and where it would go; change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON object per package on stdout
+    #[arg(long)]
+    pub json: bool,
+    /// Print only errors
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Seconds without progress before a request is abandoned [env: QUICKINSTALL_TIMEOUT] [default: 15]
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+}
+
+/// One package to install.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GoSpec {
+    pub package: String,
+    /// `latest`, `v1.2.3`, `v1`, `>=v1.2`, …
+    pub query: String,
+}
+
+/// Everything `gquick install` (and `upgrade`) needs, resolved and validated.
+#[derive(Debug, Clone)]
+pub struct GoInstallRequest {
+    pub specs: Vec<GoSpec>,
+    pub targets: Vec<String>,
+    pub explicit_target: Option<String>,
+    pub bin_dir: PathBuf,
+    pub index: String,
+    pub keys: TrustedKeys,
+    pub fallback: bool,
+    pub force: bool,
+    pub jobs: usize,
+    pub dry_run: bool,
+    pub json: bool,
+    pub quiet: bool,
+    pub timeout_secs: u64,
+    pub state_dir: PathBuf,
+}
+
+/// `PKG[@QUERY]` as `go install` reads it.
+pub fn parse_go_spec(text: &str) -> Result<GoSpec, UsageError> {
+    let (package, query) = match text.split_once('@') {
+        Some((p, q)) if !q.is_empty() => (p, q),
+        Some((p, _)) => {
+            return Err(UsageError(format!(
+                "`{p}@` names no version; try `{p}@latest`"
+            )));
+        }
+        None => (text, "latest"),
+    };
+    if !is_valid_module_path(package) {
+        return Err(UsageError(format!(
+            "`{package}` is not a Go package path (it should start with a domain, like `github.com/owner/tool`)"
+        )));
+    }
+    Ok(GoSpec {
+        package: package.to_owned(),
+        query: query.to_owned(),
+    })
+}
+
+/// Where gquick keeps its own state (rollback protection): `$XDG_STATE_HOME/quickinstall`,
+/// else `~/.local/state/quickinstall`.
+pub fn state_dir(env: &Env) -> PathBuf {
+    match env.get("XDG_STATE_HOME") {
+        Some(dir) => PathBuf::from(dir).join("quickinstall"),
+        None => home::env::home_dir_with_env(env)
+            .unwrap_or_else(|| env.cwd().to_owned())
+            .join(".local/state/quickinstall"),
+    }
+}
+
+impl GoInstallRequest {
+    pub fn new(specs: Vec<GoSpec>, options: InstallOptions, env: &Env) -> Result<Self, UsageError> {
+        let targets = match &options.target {
+            Some(t) if crate::index::format::is_valid_target(t) => vec![t.clone()],
+            Some(t) => return Err(UsageError(format!("`{t}` is not a target triple"))),
+            None => target::host_targets(),
+        };
+        let bin_dir = go_bin::go_bin_dir(env).map_err(|e| UsageError(e.to_string()))?;
+        Ok(Self {
+            specs,
+            targets,
+            explicit_target: options.target,
+            bin_dir,
+            index: index_url(options.index, env),
+            keys: trusted_keys(&options.trusted_keys, env)?,
+            fallback: !options.no_fallback,
+            force: options.force,
+            jobs: options.jobs.max(1),
+            dry_run: options.dry_run,
+            json: options.json,
+            quiet: options.quiet,
+            timeout_secs: timeout_secs(options.timeout, env)?,
+            state_dir: state_dir(env),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_read_like_go_install_arguments() {
+        assert_eq!(
+            parse_go_spec("github.com/jesseduffield/lazygit").unwrap(),
+            GoSpec {
+                package: "github.com/jesseduffield/lazygit".into(),
+                query: "latest".into()
+            }
+        );
+        assert_eq!(
+            parse_go_spec("example.com/t/cmd/x@v1.2.3").unwrap().query,
+            "v1.2.3"
+        );
+        assert_eq!(
+            parse_go_spec("example.com/t@>=v1.2").unwrap().query,
+            ">=v1.2"
+        );
+        assert!(parse_go_spec("example.com/t@").is_err());
+        assert!(parse_go_spec("gofmt").is_err());
+        assert!(parse_go_spec("example.com/../x").is_err());
+    }
+
+    #[test]
+    fn state_lives_in_the_xdg_state_dir() {
+        let env = Env::from_pairs(std::path::Path::new("/w"), [("HOME", "/home/u")]);
+        assert_eq!(
+            state_dir(&env),
+            PathBuf::from("/home/u/.local/state/quickinstall")
+        );
+        let env = Env::from_pairs(std::path::Path::new("/w"), [("XDG_STATE_HOME", "/s")]);
+        assert_eq!(state_dir(&env), PathBuf::from("/s/quickinstall"));
+    }
+}

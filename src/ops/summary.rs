@@ -1,0 +1,46 @@
+//! The end of an install run, for both clients: `--json` lines, the closing summary that names
+//! each failure, and the exit status.
+
+use crate::error::ExitStatus;
+use crate::report::{CrateResult, Reporter};
+
+/// Prints `--json` lines (when asked) and the summary; picks the exit status: 3 when any failure
+/// was a verification failure, else 1 when anything failed, else 0. `noun` is `crates` or
+/// `packages`.
+pub fn summarise(
+    json: bool,
+    reporter: &Reporter,
+    results: &[CrateResult],
+    noun: &str,
+) -> ExitStatus {
+    if json {
+        for r in results {
+            reporter.json(r);
+        }
+    }
+    let failed: Vec<&CrateResult> = results.iter().filter(|r| !r.ok).collect();
+    if failed.is_empty() {
+        return ExitStatus::Success;
+    }
+    let names: Vec<String> = failed
+        .iter()
+        .map(|r| match &r.version {
+            Some(v) => format!("`{} {v}`", r.name),
+            None => format!("`{}`", r.name),
+        })
+        .collect();
+    reporter.error(
+        &format!(
+            "{} of {} {noun} failed to install: {}",
+            failed.len(),
+            results.len(),
+            names.join(", ")
+        ),
+        None,
+    );
+    if failed.iter().any(|r| r.verification_failure) {
+        ExitStatus::Verification
+    } else {
+        ExitStatus::Failure
+    }
+}
