@@ -104,13 +104,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--big-mib", type=float, default=5.0)
+    ap.add_argument("--skip-crates", action="store_true", help="only the Go comparison")
+    ap.add_argument("--skip-go", action="store_true", help="only the crate figures")
     args = ap.parse_args()
 
     print("building release binaries…", flush=True)
     run(["cargo", "build", "--release", "--workspace", "--locked", "--quiet"], cwd=ROOT)
     work = Path(tempfile.mkdtemp(prefix="qi-bench-"))
     try:
-        bench(work, args)
+        if not args.skip_crates:
+            bench(work, args)
+        if not args.skip_go:
+            bench_go(work / "go", args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -244,6 +249,81 @@ def report(work, qi, index_url, registry_url, pub, ilog, rlog, crates, args, dis
     for what, value, ratio, target in rows:
         r = f" = {ratio:.2f}x" if ratio is not None else ""
         print(f"{what}\n    {value}{r}   (target {target})")
+
+
+GO_MODULE = "example.com/qibench"
+GO_VERSION = "v1.0.0"
+
+
+def write_go_proxy(proxy: Path):
+    """A module proxy directory holding GO_MODULE@GO_VERSION: one command, no dependencies."""
+    files = {
+        "go.mod": f"module {GO_MODULE}\n\ngo 1.19\n",
+        "cmd/qibench/main.go": (
+            "package main\n\nimport (\n\t\"crypto/sha256\"\n\t\"encoding/json\"\n"
+            "\t\"fmt\"\n\t\"net/http\"\n\t\"os\"\n)\n\n"
+            "func main() {\n\tsum := sha256.Sum256([]byte(os.Args[0]))\n"
+            "\tb, _ := json.Marshal(map[string]string{\"sum\": fmt.Sprintf(\"%x\", sum)})\n"
+            "\t_ = http.StatusOK\n\tfmt.Println(\"qibench\", string(b))\n}\n"),
+        "LICENSE": "MIT\n",
+    }
+    vdir = proxy / GO_MODULE / "@v"
+    vdir.mkdir(parents=True)
+    (vdir / "list").write_text(GO_VERSION + "\n")
+    (vdir / f"{GO_VERSION}.info").write_text(
+        json.dumps({"Version": GO_VERSION, "Time": "2026-01-01T00:00:00Z"}))
+    (vdir / f"{GO_VERSION}.mod").write_text(files["go.mod"])
+    import zipfile
+    with zipfile.ZipFile(vdir / f"{GO_VERSION}.zip", "w") as z:
+        for name, text in sorted(files.items()):
+            z.writestr(f"{GO_MODULE}@{GO_VERSION}/{name}", text)
+
+
+def bench_go(work: Path, args):
+    """`gquick install` from a local index vs `go install` from the same local proxy with an
+    empty build and module cache (issue 4's comparison)."""
+    if shutil.which("go") is None:
+        print("\n(go comparison skipped: `go` is not installed)")
+        return
+    bi, gq = BIN / "build-index", BIN / "gquick"
+    work.mkdir(parents=True)
+    proxy, index, out = work / "proxy", work / "index", work / "out"
+    write_go_proxy(proxy)
+    key, pub = work / "k.key", work / "k.pub"
+    run([bi, "keygen", "--secret-key", key, "--public-key", pub], stdout=subprocess.DEVNULL)
+    pproc, proxy_url = start_server(proxy, work / "proxy.log")
+    try:
+        goenv = dict(os.environ, GOPROXY=proxy_url, GOSUMDB="off", GOFLAGS="-mod=mod",
+                     GOCACHE=str(work / "gocache-build"), GOMODCACHE=str(work / "gomod-build"),
+                     GOPATH=str(work / "gopath-build"))
+        run([bi, "build", "--go", f"{GO_MODULE}@{GO_VERSION}", "--proxy", proxy_url,
+             "--out", out], env=goenv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        run([bi, "publish", "--index", index, "--secret-key", key, *sorted(out.glob("*.json"))],
+            stdout=subprocess.DEVNULL)
+        iproc, index_url = start_server(index, work / "index.log")
+        try:
+            pkg = f"{GO_MODULE}/cmd/qibench@{GO_VERSION}"
+            gq_times, go_times = [], []
+            for i in range(args.runs):
+                bin_dir = work / f"gq-bin-{i}"
+                gq_times.append(timed([gq, "install", "--quiet", "--no-fallback", pkg],
+                                      env=dict(goenv, GOBIN=str(bin_dir),
+                                               QUICKINSTALL_INDEX=index_url,
+                                               QUICKINSTALL_TRUSTED_KEYS=str(pub),
+                                               XDG_STATE_HOME=str(work / "state"))))
+                fresh = work / f"go-{i}"
+                go_times.append(timed(["go", "install", pkg], env=dict(
+                    goenv, GOBIN=str(fresh / "bin"), GOCACHE=str(fresh / "cache"),
+                    GOMODCACHE=str(fresh / "mod"), GOPATH=str(fresh / "path"))))
+            t_gq, t_go = statistics.median(gq_times), statistics.median(go_times)
+            print(f"\n(go) gquick install from a local index vs go install from the same "
+                  f"local proxy, empty caches ({args.runs} runs, medians)\n"
+                  f"    {t_gq*1000:.1f} ms vs {t_go*1000:.1f} ms = {t_gq / t_go:.3f}x "
+                  f"({t_go / t_gq:.0f} times faster)")
+        finally:
+            iproc.kill()
+    finally:
+        pproc.kill()
 
 
 if __name__ == "__main__":
