@@ -659,7 +659,10 @@ fn macho(source: &mut dyn Source, head: &[u8]) -> io::Result<Option<u64>> {
                     b.u32(48),
                 )
             };
-            for i in 0..usize::try_from(nsects.unwrap_or(0)).unwrap_or(0) {
+            let nsects = usize::try_from(nsects.unwrap_or(0)).unwrap_or(0);
+            // Only as many sections as the command holds, whatever `nsects` claims.
+            let fit = body.len().saturating_sub(first_section) / section_size;
+            for i in 0..nsects.min(fit) {
                 let s = first_section + i * section_size;
                 if body
                     .get(s..s + 16)
@@ -1038,6 +1041,68 @@ mod tests {
             assert_eq!(info.setting("GOARCH"), Some(goarch), "{name}");
             assert!(info.from_index_recipe(), "{name}");
         }
+    }
+
+    #[test]
+    fn truncated_or_corrupted_real_binaries_never_panic() {
+        let Some(module) = GoModule::new() else {
+            return;
+        };
+        for (name, goos) in [
+            ("t-elf", "linux"),
+            ("t.exe", "windows"),
+            ("t-mac", "darwin"),
+        ] {
+            let bytes = std::fs::read(module.build(name, goos, "amd64", RECIPE)).unwrap();
+            let magic = bytes.windows(MAGIC.len()).position(|w| w == MAGIC).unwrap();
+            // Cut inside the container headers, and around the build info header and strings.
+            let cuts = (0..4096).step_by(7).chain(magic - 64..magic + 400);
+            for cut in cuts {
+                let _ = parse_build_info(&bytes[..cut]);
+            }
+            // Scramble the container headers one byte at a time.
+            for at in 0..1024 {
+                let mut broken = bytes.clone();
+                broken[at] ^= 0xa5;
+                let _ = parse_build_info(&broken);
+            }
+        }
+    }
+
+    /// A command built as a dependency of another module records that module's version; one
+    /// built inside its own source tree records `(devel)` (the test above).
+    #[test]
+    fn reads_the_module_version_of_a_command_built_as_a_dependency() {
+        let Some(module) = GoModule::new() else {
+            return;
+        };
+        let wrapper = tempfile::tempdir().unwrap();
+        std::fs::write(
+            wrapper.path().join("go.mod"),
+            format!(
+                "module wrapper\n\ngo 1.18\n\nrequire example.com/hello v1.4.2\n\n\
+                 replace example.com/hello => {}\n",
+                module.dir.path().display()
+            ),
+        )
+        .unwrap();
+        let out = wrapper.path().join("hello");
+        let status = Command::new("go")
+            .args(["build", "-trimpath", "-o"])
+            .arg(&out)
+            .arg("example.com/hello/cmd/hello")
+            .current_dir(wrapper.path())
+            .env("CGO_ENABLED", "0")
+            .env("GOFLAGS", "-mod=mod")
+            .env("GOPROXY", "off")
+            .env("GOTOOLCHAIN", "local")
+            .status()
+            .unwrap();
+        assert!(status.success(), "go build failed");
+        let info = read_build_info(&out).unwrap().unwrap();
+        assert_eq!(info.path, "example.com/hello/cmd/hello");
+        assert_eq!(info.module, "example.com/hello");
+        assert_eq!(info.version, "v1.4.2");
     }
 
     #[test]
