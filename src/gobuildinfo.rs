@@ -222,13 +222,12 @@ fn parse_from(source: &mut dyn Source) -> Result<Option<BuildInfo>, Failure> {
     let Some(header_offset) = header_offset else {
         return Ok(None);
     };
+    // The header is `MAGIC`, the pointer size, then the flags byte.
     let header = source.read_at(header_offset, HEADER_SIZE)?;
-    let flags = *header
-        .get(15)
-        .ok_or_else(|| malformed("the header is cut short"))?;
-    if header.len() < HEADER_SIZE {
-        return Err(malformed("the header is cut short"));
-    }
+    let flags = match header.get(MAGIC.len() + 1) {
+        Some(&flags) if header.len() == HEADER_SIZE => flags,
+        _ => return Err(malformed("the header is cut short")),
+    };
     if flags & FLAG_VERSION_INLINE == 0 {
         return Err(Failure::Info(BuildInfoError::TooOld { path: None }));
     }
@@ -480,70 +479,69 @@ fn read_table(
     Ok((table.len() == len).then_some(table))
 }
 
+/// The ELF header fields this reader needs (the `Elf32_Ehdr`/`Elf64_Ehdr` layouts).
+struct ElfHeader {
+    wide: bool,
+    big_endian: bool,
+    phoff: u64,
+    phentsize: u64,
+    phnum: u64,
+    shoff: u64,
+    shentsize: u64,
+    shnum: u64,
+    shstrndx: u64,
+}
+
+impl ElfHeader {
+    fn parse(head: &[u8]) -> Option<Self> {
+        let wide = match head.get(4)? {
+            1 => false,
+            2 => true,
+            _ => return None,
+        };
+        let big_endian = head.get(5) == Some(&2);
+        let h = Fields::new(head, big_endian);
+        // 32-bit headers are the 64-bit ones with 4-byte offsets: the later fields shift.
+        let (phoff, shoff, rest) = if wide {
+            (h.u64(0x20)?, h.u64(0x28)?, 0x36)
+        } else {
+            (h.u32(0x1c)?, h.u32(0x20)?, 0x2a)
+        };
+        Some(Self {
+            wide,
+            big_endian,
+            phoff,
+            shoff,
+            phentsize: h.u16(rest)?,
+            phnum: h.u16(rest + 2)?,
+            shentsize: h.u16(rest + 4)?,
+            shnum: h.u16(rest + 6)?,
+            shstrndx: h.u16(rest + 8)?,
+        })
+    }
+}
+
 /// ELF: the `.go.buildinfo` section, else the first writable, non-executable `PT_LOAD` segment.
 fn elf(source: &mut dyn Source, head: &[u8]) -> io::Result<Option<u64>> {
-    let wide = match head.get(4) {
-        Some(1) => false,
-        Some(2) => true,
-        _ => return Ok(None),
-    };
-    let h = Fields::new(head, head.get(5) == Some(&2));
-    let fields = if wide {
-        (
-            h.u64(0x20),
-            h.u64(0x28),
-            h.u16(0x36),
-            h.u16(0x38),
-            h.u16(0x3a),
-            h.u16(0x3c),
-            h.u16(0x3e),
-        )
-    } else {
-        (
-            h.u32(0x1c),
-            h.u32(0x20),
-            h.u16(0x2a),
-            h.u16(0x2c),
-            h.u16(0x2e),
-            h.u16(0x30),
-            h.u16(0x32),
-        )
-    };
-    let (
-        Some(phoff),
-        Some(shoff),
-        Some(phentsize),
-        Some(phnum),
-        Some(shentsize),
-        Some(shnum),
-        Some(shstrndx),
-    ) = fields
-    else {
+    let Some(h) = ElfHeader::parse(head) else {
         return Ok(None);
     };
-    if let Some(offset) = elf_section(
-        source,
-        h.big_endian,
-        wide,
-        shoff,
-        shentsize,
-        shnum,
-        shstrndx,
-    )? {
+    if let Some(offset) = elf_section(source, &h)? {
         return Ok(Some(offset));
     }
-    let Some(table) = read_table(source, phoff, phnum, phentsize)? else {
+    let (Some(table), Ok(entry)) = (
+        read_table(source, h.phoff, h.phnum, h.phentsize)?,
+        usize::try_from(h.phentsize),
+    ) else {
         return Ok(None);
     };
     const PT_LOAD: u64 = 1;
     const PF_X: u64 = 1;
     const PF_W: u64 = 2;
-    let Ok(entry) = usize::try_from(phentsize) else {
-        return Ok(None);
-    };
     for ph in table.chunks_exact(entry.max(1)) {
         let p = Fields::new(ph, h.big_endian);
-        let (kind, flags, offset) = if wide {
+        // (type, flags, file offset) of Elf64_Phdr / Elf32_Phdr.
+        let (kind, flags, offset) = if h.wide {
             (p.u32(0), p.u32(4), p.u64(8))
         } else {
             (p.u32(0), p.u32(24), p.u32(4))
@@ -557,41 +555,30 @@ fn elf(source: &mut dyn Source, head: &[u8]) -> io::Result<Option<u64>> {
     Ok(None)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn elf_section(
-    source: &mut dyn Source,
-    big_endian: bool,
-    wide: bool,
-    shoff: u64,
-    shentsize: u64,
-    shnum: u64,
-    shstrndx: u64,
-) -> io::Result<Option<u64>> {
-    let (Ok(entry), Ok(strndx)) = (usize::try_from(shentsize), usize::try_from(shstrndx)) else {
+/// The file offset of the `.go.buildinfo` section, if the section table names one.
+fn elf_section(source: &mut dyn Source, h: &ElfHeader) -> io::Result<Option<u64>> {
+    let (Ok(entry), Ok(strndx)) = (usize::try_from(h.shentsize), usize::try_from(h.shstrndx))
+    else {
         return Ok(None);
     };
-    if entry == 0 {
-        return Ok(None);
-    }
-    let Some(table) = read_table(source, shoff, shnum, shentsize)? else {
+    let Some(table) = read_table(source, h.shoff, h.shnum, h.shentsize)?.filter(|_| entry > 0)
+    else {
         return Ok(None);
     };
+    // (name, file offset, size) of Elf64_Shdr / Elf32_Shdr number `i`.
     let section = |i: usize| -> Option<(u64, u64, u64)> {
-        let s = Fields::new(table.get(i * entry..(i + 1) * entry)?, big_endian);
-        // (name, offset, size)
-        if wide {
+        let s = Fields::new(table.get(i * entry..(i + 1) * entry)?, h.big_endian);
+        if h.wide {
             Some((s.u32(0)?, s.u64(24)?, s.u64(32)?))
         } else {
             Some((s.u32(0)?, s.u32(16)?, s.u32(20)?))
         }
     };
-    let Some((_, str_offset, str_size)) = section(strndx) else {
+    let Some((_, names_offset, names_size)) = section(strndx) else {
         return Ok(None);
     };
-    let names = source.read_at(
-        str_offset,
-        usize::try_from(str_size.min(MAX_TABLE)).unwrap_or(0),
-    )?;
+    let names_size = usize::try_from(names_size.min(MAX_TABLE)).unwrap_or(0);
+    let names = source.read_at(names_offset, names_size)?;
     const NAME: &[u8] = b".go.buildinfo\0";
     for i in 0..table.len() / entry {
         if let Some((name, offset, _)) = section(i)
@@ -1019,12 +1006,16 @@ mod tests {
     }
 
     #[test]
-    fn reads_real_windows_and_macos_binaries() {
+    fn reads_real_binaries_of_every_container_layout() {
         let Some(module) = GoModule::new() else {
             return;
         };
         for (name, goos, goarch) in [
-            ("hello.exe", "windows", "amd64"),
+            ("hello-386", "linux", "386"),     // ELF, 32-bit, little-endian
+            ("hello-mips", "linux", "mips"),   // ELF, 32-bit, big-endian
+            ("hello-s390x", "linux", "s390x"), // ELF, 64-bit, big-endian
+            ("hello.exe", "windows", "amd64"), // PE
+            ("hello-windows-386.exe", "windows", "386"),
             ("hello-darwin-arm64", "darwin", "arm64"),
             ("hello-darwin-amd64", "darwin", "amd64"),
         ] {
