@@ -12,6 +12,7 @@
 mod atomic;
 mod build;
 mod elf;
+mod go;
 mod history;
 mod keygen;
 mod package;
@@ -49,8 +50,9 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Build one crate statically and package it with a result (or failure) record.
-    #[command(group(clap::ArgGroup::new("source").required(true).args(["krate", "path"])))]
+    /// Build one crate (or the commands of one Go module) statically and package it with a
+    /// result (or failure) record.
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["krate", "path", "go"])))]
     Build {
         /// A crate from the registry, at an exact version or the newest.
         #[arg(long = "crate", value_name = "NAME[@VER]")]
@@ -58,6 +60,17 @@ enum Command {
         /// A local package directory.
         #[arg(long, value_name = "DIR")]
         path: Option<PathBuf>,
+        /// A Go module from the module proxy, at an exact version (`vX.Y.Z`).
+        #[arg(long, value_name = "MODULE@VERSION")]
+        go: Option<String>,
+        /// With --go: a command package to build (repeatable); detected from the module when
+        /// absent.
+        #[arg(long = "package", value_name = "PATH", requires = "go")]
+        packages: Vec<String>,
+        /// With --go: the module proxy, a URL or a directory in the proxy layout (default: the
+        /// first URL of GOPROXY, else https://proxy.golang.org).
+        #[arg(long, value_name = "URL|DIR", requires = "go")]
+        proxy: Option<String>,
         /// Target triple (default: the host's, musl on x86_64 Linux when installed).
         #[arg(long, value_name = "TRIPLE")]
         target: Option<String>,
@@ -161,6 +174,10 @@ enum Error {
     #[error(transparent)]
     Build(#[from] build::BuildError),
     #[error(transparent)]
+    GoBuild(#[from] go::GoBuildError),
+    #[error(transparent)]
+    GoProxy(#[from] go::proxy::ProxyError),
+    #[error(transparent)]
     Plan(#[from] plan::PlanError),
     #[error(transparent)]
     Publish(#[from] publish::PublishError),
@@ -168,7 +185,7 @@ enum Error {
     Select(#[from] select::SelectError),
     #[error(transparent)]
     Serve(#[from] serve::ServeError),
-    #[error("pass either --crate or --path")]
+    #[error("pass one of --crate, --path or --go")]
     NoSource,
     #[error("could not find the address the server listens on: {0}")]
     LocalAddr(std::io::Error),
@@ -200,11 +217,28 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Build {
             krate,
             path,
+            go,
+            packages,
+            proxy,
             target,
             registry,
             out,
             timeout_secs,
         } => {
+            if let Some(spec) = go {
+                let (module, version) = go::proxy::parse_spec(&spec)?;
+                let request = go::GoBuildRequest {
+                    module,
+                    version,
+                    packages,
+                    target,
+                    proxy,
+                    out,
+                    timeout: timeout_secs.map(std::time::Duration::from_secs),
+                };
+                let record = go::build_go(&request, &build::BuildEnv::from_process())?;
+                return say(&record.display().to_string());
+            }
             let source = match (krate, path) {
                 (Some(spec), _) => {
                     let (name, version) = build::parse_crate_spec(&spec)?;
