@@ -39,7 +39,7 @@ pub struct GoBuildRequest {
     /// `--proxy`: a URL, `file://` URL or directory in the module proxy layout.
     pub proxy: Option<String>,
     pub out: PathBuf,
-    /// Kill each `go build` after this long.
+    /// Kill each `go install` after this long.
     pub timeout: Option<Duration>,
 }
 
@@ -177,6 +177,8 @@ struct Plan {
     goarch: &'static str,
     target: String,
     toolchain: String,
+    /// `go env GOMODCACHE` of the user, shared with the build.
+    modcache: Option<OsString>,
 }
 
 fn var<'a>(env: &'a BuildEnv, name: &str) -> Option<&'a OsStr> {
@@ -190,7 +192,9 @@ fn var<'a>(env: &'a BuildEnv, name: &str) -> Option<&'a OsStr> {
 
 fn plan(request: &GoBuildRequest, env: &BuildEnv) -> Result<Plan, GoBuildError> {
     let go = var(env, "GO").unwrap_or(OsStr::new("go")).to_owned();
-    let scrubbed = scrub_env(&env.vars);
+    let mut scrubbed = scrub_env(&env.vars);
+    // Go refuses GOBIN when cross-compiling, and the build's binaries go to its own GOPATH.
+    scrubbed.retain(|(k, _)| k != "GOBIN");
     let toolchain = output_text(&go, &scrubbed, &["version"])?.trim().to_owned();
     let asked = match &request.target {
         Some(t) => t.clone(),
@@ -212,7 +216,13 @@ fn plan(request: &GoBuildRequest, env: &BuildEnv) -> Result<Plan, GoBuildError> 
         recipe::goos_goarch(&asked).ok_or_else(|| GoBuildError::UnknownTarget {
             target: asked.clone(),
         })?;
+    let modcache = output_text(&go, &scrubbed, &["env", "GOMODCACHE"])
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .map(OsString::from);
     Ok(Plan {
+        modcache,
         go,
         env: scrubbed,
         goos,
@@ -301,18 +311,28 @@ pub fn build_go(request: &GoBuildRequest, env: &BuildEnv) -> Result<PathBuf, GoB
     })?;
     zip.extract(&src)?;
     let bin = tmp.path().join("bin");
-    fs::create_dir(&bin).map_err(|source| GoBuildError::Write {
-        path: bin.clone(),
-        source,
-    })?;
+    let gopath = tmp.path().join("gopath");
+    for d in [&bin, &gopath] {
+        fs::create_dir(d).map_err(|source| GoBuildError::Write {
+            path: d.clone(),
+            source,
+        })?;
+    }
     write_log(&log_path, b"")?;
-    // Dependencies come from the same proxy as the module when one was named.
+    // The module and its dependencies come from the same proxy as the zip when one was named.
     let child_proxy = request.proxy.as_ref().map(|_| proxy::as_goproxy(&proxy));
-    let vars = recipe::build_vars(plan.goos, plan.goarch, child_proxy.as_deref());
+    let mut vars = recipe::build_vars(plan.goos, plan.goarch, &gopath, child_proxy.as_deref());
+    // Keep the user's module cache (the build's own GOPATH would otherwise hold it).
+    if let Some(cache) = &plan.modcache {
+        vars.push(("GOMODCACHE".into(), cache.clone()));
+    }
     for (package, name) in &names {
-        let args = recipe::build_args(package, &bin.join(name));
-        match run_go_build(&plan, &args, &vars, &src, &log_path, request.timeout)? {
-            Exit::Success => {}
+        let args = recipe::build_args(package, version);
+        // Run outside any module: `go install pkg@version` builds the module as published.
+        match run_go_build(&plan, &args, &vars, tmp.path(), &log_path, request.timeout)? {
+            Exit::Success => {
+                move_binary(&gopath, &plan, name, &bin.join(name))?;
+            }
             Exit::Failed => {
                 write_failure(request, &plan, &log_path, None)?;
                 return Err(GoBuildError::Failed {
@@ -361,7 +381,7 @@ pub fn build_go(request: &GoBuildRequest, env: &BuildEnv) -> Result<PathBuf, GoB
         provenance: Provenance {
             source_checksum: Some(zip_sha256),
             built_at: time::rfc3339_utc(epoch.unwrap_or_else(time::now)),
-            toolchain: plan.toolchain.clone(),
+            toolchain: plan.toolchain,
             extra: Default::default(),
         },
     };
@@ -377,6 +397,22 @@ pub fn build_go(request: &GoBuildRequest, env: &BuildEnv) -> Result<PathBuf, GoB
     Ok(record_path)
 }
 
+/// Moves the binary `go install` left under `gopath` to `dest`.
+fn move_binary(gopath: &Path, plan: &Plan, name: &str, dest: &Path) -> Result<(), GoBuildError> {
+    let candidates = recipe::installed_paths(gopath, plan.goos, plan.goarch, name);
+    let found = candidates
+        .iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| GoBuildError::Read {
+            path: candidates[1].clone(),
+            source: io::Error::new(io::ErrorKind::NotFound, "`go install` left no binary there"),
+        })?;
+    fs::rename(found, dest).map_err(|source| GoBuildError::Write {
+        path: dest.to_owned(),
+        source,
+    })
+}
+
 fn env_epoch(env: &BuildEnv) -> Option<u64> {
     time::parse_source_date_epoch(var(env, "SOURCE_DATE_EPOCH").and_then(OsStr::to_str))
 }
@@ -388,7 +424,7 @@ fn write_log(path: &Path, bytes: &[u8]) -> Result<(), GoBuildError> {
     })
 }
 
-/// How one `go build` ended.
+/// How one `go install` ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Exit {
     Success,
@@ -396,7 +432,7 @@ enum Exit {
     TimedOut(Duration),
 }
 
-/// Runs one `go build` in the module's source dir, appending its output to the log.
+/// Runs one `go install pkg@version` in `dir` (outside any module), appending its output to the log.
 fn run_go_build(
     plan: &Plan,
     args: &[OsString],

@@ -2,8 +2,12 @@
 //! environment a build gets. Pure; running `go` is [`super::build_go`].
 //!
 //! Every build is static (`CGO_ENABLED=0`, `-tags netgo,osusergo`) and reproducible
-//! (`-trimpath`, `-buildvcs=false`, `-ldflags "-s -w -buildid="`); Go records these settings in
-//! the binary's build info, which is how `gquick list` tells an index binary from a local one.
+//! (`-trimpath`, `-buildvcs=false`, `-ldflags "-s -w -buildid="`). It runs as
+//! `go install <package>@<version>`, not `go build` in the unpacked source: only then does Go
+//! record the module's version (`mod <module> <version> h1:…`) in the build info instead of
+//! `(devel)`, and the binary is the one a user's `go install` would give (go.mod `replace`
+//! directives ignored). Go records `-trimpath=true`, `CGO_ENABLED=0` and the tags there, but
+//! not `-ldflags` when `-trimpath` is set (go.dev/issue/52372).
 
 use std::ffi::OsString;
 
@@ -63,29 +67,49 @@ pub fn binary_name(command: &str, goos: &str) -> String {
     }
 }
 
-/// `go build` arguments for one package, writing the binary to `output`.
-pub fn build_args(package: &str, output: &std::path::Path) -> Vec<OsString> {
+/// `go install` arguments for one package at the module's version.
+pub fn build_args(package: &str, version: &str) -> Vec<OsString> {
     let mut args: Vec<OsString> = [
-        "build",
+        "install",
         "-trimpath",
         "-buildvcs=false",
         "-ldflags",
         LDFLAGS,
         "-tags",
         TAGS,
-        "-o",
     ]
     .iter()
     .map(OsString::from)
     .collect();
-    args.push(output.as_os_str().to_owned());
-    args.push(package.into());
+    args.push(format!("{package}@{version}").into());
     args
 }
 
-/// The variables the recipe sets on top of the scrubbed environment. `proxy`, when given,
-/// replaces `GOPROXY` so dependencies come from where the module came from.
-pub fn build_vars(goos: &str, goarch: &str, proxy: Option<&str>) -> Vec<(OsString, OsString)> {
+/// Where `go install` puts a binary under `GOPATH`: `bin/<name>` for the host's GOOS/GOARCH,
+/// `bin/<goos>_<goarch>/<name>` when cross-compiling. Both are tried, cross first.
+pub fn installed_paths(
+    gopath: &std::path::Path,
+    goos: &str,
+    goarch: &str,
+    name: &str,
+) -> [std::path::PathBuf; 2] {
+    let bin = gopath.join("bin");
+    [
+        bin.join(format!("{goos}_{goarch}")).join(name),
+        bin.join(name),
+    ]
+}
+
+/// The variables the recipe sets on top of the scrubbed environment (which must not hold
+/// `GOBIN`: Go refuses it when cross-compiling). `GOPATH` is the build's own, so its `bin` holds
+/// only this build's binaries. `proxy`, when given, replaces `GOPROXY` so the module and its
+/// dependencies come from where the checked zip came from.
+pub fn build_vars(
+    goos: &str,
+    goarch: &str,
+    gopath: &std::path::Path,
+    proxy: Option<&str>,
+) -> Vec<(OsString, OsString)> {
     let mut vars: Vec<(OsString, OsString)> = [
         ("CGO_ENABLED", "0"),
         ("GOOS", goos),
@@ -98,6 +122,7 @@ pub fn build_vars(goos: &str, goarch: &str, proxy: Option<&str>) -> Vec<(OsStrin
     .iter()
     .map(|(k, v)| (OsString::from(k), OsString::from(v)))
     .collect();
+    vars.push(("GOPATH".into(), gopath.as_os_str().to_owned()));
     if let Some(p) = proxy {
         vars.push(("GOPROXY".into(), p.into()));
     }
@@ -140,15 +165,15 @@ mod tests {
 
     #[test]
     fn build_args_and_vars_follow_the_recipe() {
-        let args: Vec<String> = build_args("example.com/tool/cmd/a", Path::new("/o/a"))
+        let args: Vec<String> = build_args("example.com/tool/cmd/a", "v1.0.0")
             .into_iter()
             .map(|a| a.into_string().unwrap())
             .collect();
         assert_eq!(
             args.join(" "),
-            "build -trimpath -buildvcs=false -ldflags -s -w -buildid= -tags netgo,osusergo -o /o/a example.com/tool/cmd/a"
+            "install -trimpath -buildvcs=false -ldflags -s -w -buildid= -tags netgo,osusergo example.com/tool/cmd/a@v1.0.0"
         );
-        let vars = build_vars("linux", "amd64", Some("file:///p"));
+        let vars = build_vars("linux", "amd64", Path::new("/g"), Some("file:///p"));
         let get = |k: &str| {
             vars.iter()
                 .find(|(n, _)| n == k)
@@ -157,6 +182,11 @@ mod tests {
         assert_eq!(get("CGO_ENABLED"), Some("0"));
         assert_eq!(get("GOFLAGS"), Some("-mod=mod"));
         assert_eq!(get("GOPROXY"), Some("file:///p"));
+        assert_eq!(get("GOPATH"), Some("/g"));
+        assert_eq!(
+            installed_paths(Path::new("/g"), "linux", "arm64", "tool")[0],
+            Path::new("/g/bin/linux_arm64/tool")
+        );
         assert_eq!(binary_name("tool", "windows"), "tool.exe");
     }
 }
