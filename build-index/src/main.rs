@@ -122,7 +122,8 @@ enum Command {
         #[arg(required = true, value_name = "RESULT")]
         results: Vec<PathBuf>,
     },
-    /// Choose what to build next: `select crates` reads the crates.io db dump.
+    /// Choose what to build next: `select crates` reads the crates.io db dump, `select go` the
+    /// Go module index.
     #[command(subcommand)]
     Select(SelectCommand),
     /// Serve an index directory over HTTP/1.1 (for tests and local use).
@@ -143,6 +144,31 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum SelectCommand {
+    /// Rank Go modules from the module index's records into a build queue (JSON lines).
+    Go {
+        /// Module index records, JSON lines `{"Path","Version","Timestamp"}`.
+        #[arg(long, value_name = "FILE")]
+        index_records: PathBuf,
+        /// Keep only records indexed at or after this RFC 3339 UTC time.
+        #[arg(long, value_name = "RFC3339")]
+        since: Option<String>,
+        /// Install requests per module, a JSON object: a file path or an http(s) URL.
+        #[arg(long, value_name = "FILE|URL")]
+        stats: Option<String>,
+        /// A popularity score per module, a JSON object.
+        #[arg(long, value_name = "FILE")]
+        popularity: Option<PathBuf>,
+        /// Detect command packages from the module zips on this proxy (URL or directory);
+        /// modules without any are left out.
+        #[arg(long, value_name = "URL|DIR")]
+        proxy: Option<String>,
+        /// Keep at most N modules.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// The queue file to write.
+        #[arg(long, value_name = "QUEUE")]
+        out: PathBuf,
+    },
     /// Rank crates with binaries from the crates.io db dump into a build queue (JSON lines).
     Crates {
         /// The crates.io `db-dump.tar.gz`, read streaming.
@@ -185,6 +211,8 @@ enum Error {
     Select(#[from] select::SelectError),
     #[error(transparent)]
     Serve(#[from] serve::ServeError),
+    #[error(transparent)]
+    SelectGo(#[from] select::go::GoSelectError),
     #[error("pass one of --crate, --path or --go")]
     NoSource,
     #[error("could not find the address the server listens on: {0}")]
@@ -325,6 +353,26 @@ fn run(cli: Cli) -> Result<(), Error> {
                 out,
             })?;
             say(outcome.summary.trim_end())
+        }
+        Command::Select(SelectCommand::Go {
+            index_records,
+            since,
+            stats,
+            popularity,
+            proxy,
+            limit,
+            out,
+        }) => {
+            let summary = select::go::select_go(&select::go::GoSelectRequest {
+                index_records,
+                since,
+                stats,
+                popularity,
+                proxy,
+                limit,
+                out,
+            })?;
+            say(summary.trim_end())
         }
         Command::Serve {
             index,
