@@ -68,7 +68,7 @@ enum Command {
         #[arg(long = "package", value_name = "PATH", requires = "go")]
         packages: Vec<String>,
         /// With --go: the module proxy, a URL or a directory in the proxy layout (default: the
-        /// first URL of GOPROXY, else https://proxy.golang.org).
+        /// first URL of GOPROXY, else `https://proxy.golang.org`).
         #[arg(long, value_name = "URL|DIR", requires = "go")]
         proxy: Option<String>,
         /// Target triple (default: the host's, musl on x86_64 Linux when installed).
