@@ -599,7 +599,7 @@ fn run_install(
 /// Waits for `child`; if it is still running after `limit`, kills its process group. Returns
 /// its status and whether it was killed. A watcher thread sleeps on a channel that this
 /// thread closes when the child exits, so an early exit wakes it and nothing polls.
-fn wait_or_kill(child: &mut Child, limit: Duration) -> io::Result<(ExitStatus, bool)> {
+pub(crate) fn wait_or_kill(child: &mut Child, limit: Duration) -> io::Result<(ExitStatus, bool)> {
     let (done, done_rx) = mpsc::channel::<()>();
     let killed = AtomicBool::new(false);
     let victim = Victim::of(child);
@@ -657,7 +657,7 @@ impl Victim {
 
 /// Ends the log with why it stops, so its tail says so too. Best effort: the failure record
 /// carries the reason whatever happens here.
-fn note_timeout(log_path: &Path, limit: Duration) {
+pub(crate) fn note_timeout(log_path: &Path, limit: Duration) {
     use std::io::Write;
     if let Ok(mut log) = fs::OpenOptions::new().append(true).open(log_path) {
         let _ = writeln!(
@@ -699,7 +699,7 @@ fn write_failure(
 }
 
 /// The last [`LOG_TAIL_BYTES`] of a file.
-fn read_tail(path: &Path) -> io::Result<Vec<u8>> {
+pub(crate) fn read_tail(path: &Path) -> io::Result<Vec<u8>> {
     let mut file = File::open(path)?;
     let len = file.metadata()?.len();
     file.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL_BYTES)))?;

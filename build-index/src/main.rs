@@ -12,6 +12,7 @@
 mod atomic;
 mod build;
 mod elf;
+mod go;
 mod history;
 mod keygen;
 mod package;
@@ -49,8 +50,9 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
-    /// Build one crate statically and package it with a result (or failure) record.
-    #[command(group(clap::ArgGroup::new("source").required(true).args(["krate", "path"])))]
+    /// Build one crate (or the commands of one Go module) statically and package it with a
+    /// result (or failure) record.
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["krate", "path", "go"])))]
     Build {
         /// A crate from the registry, at an exact version or the newest.
         #[arg(long = "crate", value_name = "NAME[@VER]")]
@@ -58,6 +60,17 @@ enum Command {
         /// A local package directory.
         #[arg(long, value_name = "DIR")]
         path: Option<PathBuf>,
+        /// A Go module from the module proxy, at an exact version (`vX.Y.Z`).
+        #[arg(long, value_name = "MODULE@VERSION")]
+        go: Option<String>,
+        /// With --go: a command package to build (repeatable); detected from the module when
+        /// absent.
+        #[arg(long = "package", value_name = "PATH", requires = "go")]
+        packages: Vec<String>,
+        /// With --go: the module proxy, a URL or a directory in the proxy layout (default: the
+        /// first URL of GOPROXY, else `https://proxy.golang.org`).
+        #[arg(long, value_name = "URL|DIR", requires = "go")]
+        proxy: Option<String>,
         /// Target triple (default: the host's, musl on x86_64 Linux when installed).
         #[arg(long, value_name = "TRIPLE")]
         target: Option<String>,
@@ -109,7 +122,8 @@ enum Command {
         #[arg(required = true, value_name = "RESULT")]
         results: Vec<PathBuf>,
     },
-    /// Choose what to build next: `select crates` reads the crates.io db dump.
+    /// Choose what to build next: `select crates` reads the crates.io db dump, `select go` the
+    /// Go module index.
     #[command(subcommand)]
     Select(SelectCommand),
     /// Serve an index directory over HTTP/1.1 (for tests and local use).
@@ -130,6 +144,31 @@ enum Command {
 
 #[derive(Subcommand, Debug)]
 enum SelectCommand {
+    /// Rank Go modules from the module index's records into a build queue (JSON lines).
+    Go {
+        /// Module index records, JSON lines `{"Path","Version","Timestamp"}`.
+        #[arg(long, value_name = "FILE")]
+        index_records: PathBuf,
+        /// Keep only records indexed at or after this RFC 3339 UTC time.
+        #[arg(long, value_name = "RFC3339")]
+        since: Option<String>,
+        /// Install requests per module, a JSON object: a file path or an http(s) URL.
+        #[arg(long, value_name = "FILE|URL")]
+        stats: Option<String>,
+        /// A popularity score per module, a JSON object.
+        #[arg(long, value_name = "FILE")]
+        popularity: Option<PathBuf>,
+        /// Detect command packages from the module zips on this proxy (URL or directory);
+        /// modules without any are left out.
+        #[arg(long, value_name = "URL|DIR")]
+        proxy: Option<String>,
+        /// Keep at most N modules.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+        /// The queue file to write.
+        #[arg(long, value_name = "QUEUE")]
+        out: PathBuf,
+    },
     /// Rank crates with binaries from the crates.io db dump into a build queue (JSON lines).
     Crates {
         /// The crates.io `db-dump.tar.gz`, read streaming.
@@ -161,6 +200,10 @@ enum Error {
     #[error(transparent)]
     Build(#[from] build::BuildError),
     #[error(transparent)]
+    GoBuild(#[from] go::GoBuildError),
+    #[error(transparent)]
+    GoProxy(#[from] go::proxy::ProxyError),
+    #[error(transparent)]
     Plan(#[from] plan::PlanError),
     #[error(transparent)]
     Publish(#[from] publish::PublishError),
@@ -168,7 +211,9 @@ enum Error {
     Select(#[from] select::SelectError),
     #[error(transparent)]
     Serve(#[from] serve::ServeError),
-    #[error("pass either --crate or --path")]
+    #[error(transparent)]
+    SelectGo(#[from] select::go::GoSelectError),
+    #[error("pass one of --crate, --path or --go")]
     NoSource,
     #[error("could not find the address the server listens on: {0}")]
     LocalAddr(std::io::Error),
@@ -200,11 +245,28 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Build {
             krate,
             path,
+            go,
+            packages,
+            proxy,
             target,
             registry,
             out,
             timeout_secs,
         } => {
+            if let Some(spec) = go {
+                let (module, version) = go::proxy::parse_spec(&spec)?;
+                let request = go::GoBuildRequest {
+                    module,
+                    version,
+                    packages,
+                    target,
+                    proxy,
+                    out,
+                    timeout: timeout_secs.map(std::time::Duration::from_secs),
+                };
+                let record = go::build_go(&request, &build::BuildEnv::from_process())?;
+                return say(&record.display().to_string());
+            }
             let source = match (krate, path) {
                 (Some(spec), _) => {
                     let (name, version) = build::parse_crate_spec(&spec)?;
@@ -291,6 +353,26 @@ fn run(cli: Cli) -> Result<(), Error> {
                 out,
             })?;
             say(outcome.summary.trim_end())
+        }
+        Command::Select(SelectCommand::Go {
+            index_records,
+            since,
+            stats,
+            popularity,
+            proxy,
+            limit,
+            out,
+        }) => {
+            let summary = select::go::select_go(&select::go::GoSelectRequest {
+                index_records,
+                since,
+                stats,
+                popularity,
+                proxy,
+                limit,
+                out,
+            })?;
+            say(summary.trim_end())
         }
         Command::Serve {
             index,

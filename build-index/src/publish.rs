@@ -10,7 +10,7 @@ use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
-use quickinstall::index::format::{FormatError, PackageFile, PackageKind, Release};
+use quickinstall::index::format::{FormatError, PackageFile, Release};
 use quickinstall::index::path;
 use quickinstall::index::signature::{self, TrustedComment};
 
@@ -192,7 +192,7 @@ fn check(record_path: &Path, accept_failures: bool) -> Result<Outcome, PublishEr
     // The release must also pass the checks every client runs on it.
     result
         .to_release(path::archive_file(
-            PackageKind::Crate,
+            result.kind,
             &result.name,
             &result.version,
             &result.target,
@@ -215,7 +215,8 @@ fn apply(
     c: &Checked,
 ) -> Result<Published, PublishError> {
     let r = &c.result;
-    let kind = PackageKind::Crate;
+    // The record's kind (validated with the name in `record`) picks `crates/` or `go/`.
+    let kind = r.kind;
     let package_file = path::package_file(kind, &r.name).ok_or_else(|| PublishError::BadName {
         name: r.name.clone(),
     })?;
@@ -351,6 +352,7 @@ mod tests {
     use std::collections::BTreeMap;
     use std::time::SystemTime;
 
+    use quickinstall::index::format::PackageKind;
     use quickinstall::index::signature::TrustedKeys;
     use tar::EntryType;
 

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use quickinstall::index::format::{self, PackageKind, Provenance, Release};
-use quickinstall::index::path::is_valid_crate_name;
+use quickinstall::index::path::{is_valid_crate_name, is_valid_module_path};
 use serde::{Deserialize, Serialize};
 
 use crate::history::{Failure, Reason};
@@ -130,11 +130,9 @@ fn check_failure(f: &BuildFailure) -> Result<(), String> {
     if f.v != RECORD_VERSION {
         return Err(format!("record format v{} is not v{RECORD_VERSION}", f.v));
     }
-    if !is_valid_crate_name(&f.name) {
-        return Err(format!("`{}` is not a valid crate name", f.name));
-    }
-    if f.version != "unknown" && semver::Version::parse(&f.version).is_err() {
-        return Err(format!("`{}` is not a semantic version", f.version));
+    check_name(f.kind, &f.name)?;
+    if f.version != "unknown" {
+        check_version(f.kind, &f.version)?;
     }
     if !format::is_valid_target(&f.target) {
         return Err(format!("`{}` is not a target triple", f.target));
@@ -156,17 +154,40 @@ impl BuildFailure {
     }
 }
 
+/// A crate name for crates, a module path for Go modules (both keep `/` and `..` out of paths).
+fn check_name(kind: PackageKind, name: &str) -> Result<(), String> {
+    match kind {
+        PackageKind::Crate if !is_valid_crate_name(name) => {
+            Err(format!("`{name}` is not a valid crate name"))
+        }
+        PackageKind::Go if !is_valid_module_path(name) => {
+            Err(format!("`{name}` is not a valid Go module path"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `1.2.3` for crates; `v1.2.3` (pseudo-versions included) for Go modules, as the proxy
+/// spells them.
+fn check_version(kind: PackageKind, version: &str) -> Result<(), String> {
+    let ok = match kind {
+        PackageKind::Crate => semver::Version::parse(version).is_ok(),
+        PackageKind::Go => version.starts_with('v') && format::parse_version(version).is_some(),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("`{version}` is not a semantic version"))
+    }
+}
+
 /// Every check on a result's fields; the reason is a sentence fragment.
 fn check_result(r: &BuildResult) -> Result<(), String> {
     if r.v != RECORD_VERSION {
         return Err(format!("record format v{} is not v{RECORD_VERSION}", r.v));
     }
-    if !is_valid_crate_name(&r.name) {
-        return Err(format!("`{}` is not a valid crate name", r.name));
-    }
-    if semver::Version::parse(&r.version).is_err() {
-        return Err(format!("`{}` is not a semantic version", r.version));
-    }
+    check_name(r.kind, &r.name)?;
+    check_version(r.kind, &r.version)?;
     if !format::is_valid_target(&r.target) {
         return Err(format!("`{}` is not a target triple", r.target));
     }
@@ -181,6 +202,24 @@ fn check_result(r: &BuildResult) -> Result<(), String> {
     }
     if let Some(bad) = r.binaries.iter().find(|b| !format::is_valid_binary_name(b)) {
         return Err(format!("binary `{bad}` is not a plain file name"));
+    }
+    if let Some(bad) = r.packages.keys().find(|b| !r.binaries.contains(b)) {
+        return Err(format!(
+            "`{bad}` has a package path but is not one of the binaries"
+        ));
+    }
+    if r.kind == PackageKind::Go {
+        let belongs = |p: &str| {
+            p == r.name
+                || p.strip_prefix(r.name.as_str())
+                    .is_some_and(|rest| rest.starts_with('/') && is_valid_module_path(p))
+        };
+        if let Some(bad) = r.packages.values().find(|p| !belongs(p)) {
+            return Err(format!("package `{bad}` is not in module `{}`", r.name));
+        }
+        if r.packages.len() != r.binaries.len() {
+            return Err("not every binary has its package path".to_owned());
+        }
     }
     let mut sorted = r.binaries.clone();
     sorted.sort();
@@ -323,6 +362,51 @@ pub(crate) mod tests {
             );
         }
         assert!(parse_result(b"{}", Path::new("r.json")).is_err());
+    }
+
+    pub(crate) fn go_result() -> BuildResult {
+        let mut r = result();
+        r.kind = PackageKind::Go;
+        r.name = "example.com/Tool/v2".into();
+        r.version = "v2.0.0".into();
+        r.binaries = vec!["tool".into()];
+        r.packages = BTreeMap::from([("tool".into(), "example.com/Tool/v2".into())]);
+        r
+    }
+
+    #[test]
+    fn go_records_take_module_paths_and_v_versions() {
+        let bytes = Record::Ok(go_result()).to_bytes();
+        assert_eq!(
+            parse_result(&bytes, Path::new("r.json")).unwrap(),
+            go_result()
+        );
+        type Mutation = Box<dyn Fn(&mut BuildResult)>;
+        let cases: Vec<(&str, Mutation)> = vec![
+            ("no v", Box::new(|r| r.version = "2.0.0".into())),
+            ("path", Box::new(|r| r.name = "example.com/../x".into())),
+            ("crate-like name", Box::new(|r| r.name = "tool".into())),
+            (
+                "foreign package",
+                Box::new(|r| {
+                    r.packages.insert("tool".into(), "example.org/tool".into());
+                }),
+            ),
+            ("unmapped binary", Box::new(|r| r.packages.clear())),
+        ];
+        for (what, mutate) in cases {
+            let mut r = go_result();
+            mutate(&mut r);
+            let bytes = Record::Ok(r).to_bytes();
+            assert!(
+                parse_result(&bytes, Path::new("r.json")).is_err(),
+                "{what} was accepted"
+            );
+        }
+        // A crate record keeps crate rules: a `v` version is refused there.
+        let mut c = result();
+        c.version = "v1.0.0".into();
+        assert!(parse_result(&Record::Ok(c).to_bytes(), Path::new("r.json")).is_err());
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! [`queue`]. It does not build or plan anything (see `plan`).
 
 pub mod dump;
+pub mod go;
 pub mod queue;
 pub mod rank;
 

@@ -1,0 +1,556 @@
+//! `build-index build --go MODULE@VERSION`: one Go module fetched from a module proxy, its
+//! commands built statically and reproducibly, packaged and recorded exactly like a crate.
+//!
+//! The pieces: [`proxy`] (which proxy, fetching the zip), [`modzip`] (safe reading and
+//! extraction), [`detect`] (which packages are commands) and [`recipe`] (GOOS/GOARCH, flags,
+//! environment). This file is the I/O shell that runs `go`; packing, records, failure
+//! classification and the secret scrub are shared with crates ([`crate::build`]).
+
+pub mod detect;
+pub mod modzip;
+pub mod proxy;
+pub mod recipe;
+
+use std::ffi::{OsStr, OsString};
+use std::fs::{self, File};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use quickinstall::index::format::{PackageKind, Provenance, RECIPE_VERSION};
+use quickinstall::index::path::{escape_module_path, go_command_name};
+
+use self::modzip::{ModZipError, ModuleZip};
+use self::proxy::ProxyError;
+use crate::build::{BuildEnv, scrub_env};
+use crate::package::{self, PackageError};
+use crate::record::{self, BuildFailure, BuildResult, LOG_TAIL_LINES, RECORD_VERSION, Record};
+use crate::{atomic, history, time, validate};
+
+/// A Go build request, from the command line.
+#[derive(Debug, Clone)]
+pub struct GoBuildRequest {
+    pub module: String,
+    pub version: String,
+    /// Command packages to build; detected from the zip when empty.
+    pub packages: Vec<String>,
+    pub target: Option<String>,
+    /// `--proxy`: a URL, `file://` URL or directory in the module proxy layout.
+    pub proxy: Option<String>,
+    pub out: PathBuf,
+    /// Kill each `go install` after this long.
+    pub timeout: Option<Duration>,
+}
+
+/// Why a Go build did not produce a result record.
+#[derive(Debug, thiserror::Error)]
+pub enum GoBuildError {
+    #[error(transparent)]
+    Proxy(#[from] ProxyError),
+    #[error(transparent)]
+    Zip(#[from] ModZipError),
+    #[error(transparent)]
+    Package(#[from] PackageError),
+    #[error("`{target}` is not a target Go builds for here (no GOOS/GOARCH for it)")]
+    UnknownTarget { target: String },
+    #[error(
+        "`go env GOOS GOARCH` printed `{printed}`, which maps to no target triple; pass --target"
+    )]
+    UnknownHost { printed: String },
+    #[error("`{package}` is not a package of module `{module}`")]
+    ForeignPackage { package: String, module: String },
+    #[error("packages `{first}` and `{second}` would both install as `{name}`")]
+    SameName {
+        first: String,
+        second: String,
+        name: String,
+    },
+    #[error(
+        "`{module}@{version}` has no command packages (no `package main` with `func main` outside tests, examples and internal directories); a failure record says so"
+    )]
+    NoCommands { module: String, version: String },
+    #[error("could not run `{program}`: {source}")]
+    Spawn { program: String, source: io::Error },
+    #[error("`{command}` failed: {detail}")]
+    Tool { command: String, detail: String },
+    #[error("building `{module} {version}` for `{target}` failed; the log is at `{}`", log.display())]
+    Failed {
+        module: String,
+        version: String,
+        target: String,
+        log: PathBuf,
+    },
+    #[error(
+        "building `{module} {version}` for `{target}` took longer than {} s and was stopped; the log is at `{}`",
+        limit.as_secs_f64(), log.display()
+    )]
+    TimedOut {
+        module: String,
+        version: String,
+        target: String,
+        limit: Duration,
+        log: PathBuf,
+    },
+    #[error("could not read `{}`: {source}", path.display())]
+    Read { path: PathBuf, source: io::Error },
+    #[error("could not write `{}`: {source}", path.display())]
+    Write { path: PathBuf, source: io::Error },
+    #[error("could not create a temporary directory: {0}")]
+    TempDir(io::Error),
+}
+
+/// The file stem of a Go build's outputs: the escaped module path with `/` as `+` (which no
+/// module path holds, so stems of different modules never collide), version, target.
+pub fn stem(module: &str, version: &str, target: &str) -> String {
+    record::stem(
+        &escape_module_path(module).replace('/', "+"),
+        version,
+        target,
+    )
+}
+
+/// The failure reason of a Go log tail: the shared classes first, then a `file.go:line:`
+/// diagnostic as a compile error.
+pub fn classify(log_tail: &str) -> history::Reason {
+    match history::classify(log_tail) {
+        history::Reason::Other => {
+            let compile = log_tail.lines().any(|l| {
+                l.split_once(".go:").is_some_and(|(_, rest)| {
+                    rest.split(':')
+                        .next()
+                        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+                })
+            });
+            if compile {
+                history::Reason::CompileError
+            } else {
+                history::Reason::Other
+            }
+        }
+        known => known,
+    }
+}
+
+/// Checks `--package` values: each is the module itself or below it.
+pub fn check_packages(module: &str, packages: &[String]) -> Result<(), GoBuildError> {
+    match packages.iter().find(|p| {
+        *p != module
+            && !p
+                .strip_prefix(module)
+                .is_some_and(|rest| rest.starts_with('/'))
+    }) {
+        Some(p) => Err(GoBuildError::ForeignPackage {
+            package: p.clone(),
+            module: module.to_owned(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Binary name per package (`go install`'s naming), refusing two packages with one name.
+pub fn binary_names(
+    packages: &[String],
+    goos: &str,
+) -> Result<Vec<(String, String)>, GoBuildError> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for p in packages {
+        let name = recipe::binary_name(go_command_name(p), goos);
+        if let Some((first, _)) = out.iter().find(|(_, n)| *n == name) {
+            return Err(GoBuildError::SameName {
+                first: first.clone(),
+                second: p.clone(),
+                name,
+            });
+        }
+        out.push((p.clone(), name));
+    }
+    Ok(out)
+}
+
+/// The facts every step needs.
+struct Plan {
+    go: OsString,
+    env: Vec<(OsString, OsString)>,
+    /// What was asked for (GOOS/GOARCH come from it) and what the index entry says.
+    goos: &'static str,
+    goarch: &'static str,
+    target: String,
+    toolchain: String,
+    /// `go env GOMODCACHE` of the user, shared with the build.
+    modcache: Option<OsString>,
+}
+
+fn var<'a>(env: &'a BuildEnv, name: &str) -> Option<&'a OsStr> {
+    env.vars
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_os_str())
+        .filter(|v| !v.is_empty())
+}
+
+fn plan(request: &GoBuildRequest, env: &BuildEnv) -> Result<Plan, GoBuildError> {
+    let go = var(env, "GO").unwrap_or(OsStr::new("go")).to_owned();
+    let mut scrubbed = scrub_env(&env.vars);
+    // Go refuses GOBIN when cross-compiling, and the build's binaries go to its own GOPATH.
+    scrubbed.retain(|(k, _)| k != "GOBIN");
+    let toolchain = output_text(&go, &scrubbed, &["version"])?.trim().to_owned();
+    let asked = match &request.target {
+        Some(t) => t.clone(),
+        None => {
+            let printed = output_text(&go, &scrubbed, &["env", "GOOS", "GOARCH"])?;
+            let mut lines = printed.lines().map(str::trim);
+            let pair = (
+                lines.next().unwrap_or_default(),
+                lines.next().unwrap_or_default(),
+            );
+            recipe::host_target(pair.0, pair.1)
+                .ok_or_else(|| GoBuildError::UnknownHost {
+                    printed: printed.split_whitespace().collect::<Vec<_>>().join(" "),
+                })?
+                .to_owned()
+        }
+    };
+    let (goos, goarch) =
+        recipe::goos_goarch(&asked).ok_or_else(|| GoBuildError::UnknownTarget {
+            target: asked.clone(),
+        })?;
+    let modcache = output_text(&go, &scrubbed, &["env", "GOMODCACHE"])
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .map(OsString::from);
+    Ok(Plan {
+        modcache,
+        go,
+        env: scrubbed,
+        goos,
+        goarch,
+        target: recipe::index_target(&asked),
+        toolchain,
+    })
+}
+
+/// Runs a short `go` subcommand with the scrubbed environment; its stdout.
+fn output_text(
+    go: &OsStr,
+    env: &[(OsString, OsString)],
+    args: &[&str],
+) -> Result<String, GoBuildError> {
+    let output = Command::new(go)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .env("GOTOOLCHAIN", "local")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|source| GoBuildError::Spawn {
+            program: go.to_string_lossy().into_owned(),
+            source,
+        })?;
+    if !output.status.success() {
+        return Err(GoBuildError::Tool {
+            command: format!("{} {}", go.to_string_lossy(), args.join(" ")),
+            detail: record::log_tail(&output.stderr, 5),
+        });
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Fetches, checks, builds and packages the module; writes the archive, the log and the result
+/// record into `request.out` and returns the record's path. A failed `go build` (or a module
+/// without commands) leaves a failure record and returns the matching error.
+pub fn build_go(request: &GoBuildRequest, env: &BuildEnv) -> Result<PathBuf, GoBuildError> {
+    check_packages(&request.module, &request.packages)?;
+    let plan = plan(request, env)?;
+    let (module, version) = (request.module.as_str(), request.version.as_str());
+    fs::create_dir_all(&request.out).map_err(|source| GoBuildError::Write {
+        path: request.out.clone(),
+        source,
+    })?;
+    let stem = stem(module, version, &plan.target);
+    let log_path = request.out.join(format!("{stem}.log"));
+    let tmp = tempfile::tempdir().map_err(GoBuildError::TempDir)?;
+
+    let goproxy = var(env, "GOPROXY").and_then(OsStr::to_str);
+    let proxy_text = proxy::choose_proxy(request.proxy.as_deref(), goproxy);
+    let proxy = proxy::location(&proxy_text)?;
+    let zip_path = tmp.path().join("module.zip");
+    proxy::fetch_zip(&proxy::fetcher(), &proxy, module, version, &zip_path)?;
+    let (zip_sha256, _) = validate::hash_file(&zip_path).map_err(|source| GoBuildError::Read {
+        path: zip_path.clone(),
+        source,
+    })?;
+    let mut zip = ModuleZip::open(&zip_path, module, version)?;
+
+    let packages = if request.packages.is_empty() {
+        let sources = zip.go_sources()?;
+        let found = detect::commands(module, &sources, &zip.files());
+        if found.is_empty() {
+            let note = format!(
+                "build-index: `{module}@{version}` has no command packages; nothing to build\n"
+            );
+            write_log(&log_path, note.as_bytes())?;
+            write_failure(request, &plan, &log_path, Some(history::Reason::Other))?;
+            return Err(GoBuildError::NoCommands {
+                module: module.to_owned(),
+                version: version.to_owned(),
+            });
+        }
+        found
+    } else {
+        request.packages.clone()
+    };
+    let names = binary_names(&packages, plan.goos)?;
+
+    let src = tmp.path().join("src");
+    fs::create_dir(&src).map_err(|source| GoBuildError::Write {
+        path: src.clone(),
+        source,
+    })?;
+    zip.extract(&src)?;
+    let bin = tmp.path().join("bin");
+    let gopath = tmp.path().join("gopath");
+    for d in [&bin, &gopath] {
+        fs::create_dir(d).map_err(|source| GoBuildError::Write {
+            path: d.clone(),
+            source,
+        })?;
+    }
+    write_log(&log_path, b"")?;
+    // The module and its dependencies come from the same proxy as the zip when one was named.
+    let child_proxy = request.proxy.as_ref().map(|_| proxy::as_goproxy(&proxy));
+    let mut vars = recipe::build_vars(plan.goos, plan.goarch, &gopath, child_proxy.as_deref());
+    // Keep the user's module cache (the build's own GOPATH would otherwise hold it).
+    if let Some(cache) = &plan.modcache {
+        vars.push(("GOMODCACHE".into(), cache.clone()));
+    }
+    for (package, name) in &names {
+        let args = recipe::build_args(package, version);
+        // Run outside any module: `go install pkg@version` builds the module as published.
+        match run_go_build(&plan, &args, &vars, tmp.path(), &log_path, request.timeout)? {
+            Exit::Success => {
+                move_binary(&gopath, &plan, name, &bin.join(name))?;
+            }
+            Exit::Failed => {
+                write_failure(request, &plan, &log_path, None)?;
+                return Err(GoBuildError::Failed {
+                    module: module.to_owned(),
+                    version: version.to_owned(),
+                    target: plan.target,
+                    log: log_path,
+                });
+            }
+            Exit::TimedOut(limit) => {
+                write_failure(request, &plan, &log_path, Some(history::Reason::Timeout))?;
+                return Err(GoBuildError::TimedOut {
+                    module: module.to_owned(),
+                    version: version.to_owned(),
+                    target: plan.target,
+                    limit,
+                    log: log_path,
+                });
+            }
+        }
+    }
+
+    let mut entries = package::binaries_in(&bin)?;
+    entries.extend(package::license_files_in(&src).unwrap_or_default());
+    let archive_name = format!("{stem}.tar.gz");
+    let archive = request.out.join(&archive_name);
+    let epoch = env_epoch(env);
+    package::write_archive(&archive, entries, epoch.unwrap_or(0))?;
+    let (sha256, size) = validate::hash_file(&archive).map_err(|source| GoBuildError::Read {
+        path: archive.clone(),
+        source,
+    })?;
+    let result = BuildResult {
+        v: RECORD_VERSION,
+        kind: PackageKind::Go,
+        name: module.to_owned(),
+        version: version.to_owned(),
+        target: plan.target.clone(),
+        archive: archive_name,
+        sha256,
+        size,
+        binaries: names.iter().map(|(_, n)| n.clone()).collect(),
+        packages: names.iter().map(|(p, n)| (n.clone(), p.clone())).collect(),
+        min_glibc: None,
+        recipe: RECIPE_VERSION,
+        provenance: Provenance {
+            source_checksum: Some(zip_sha256),
+            built_at: time::rfc3339_utc(epoch.unwrap_or_else(time::now)),
+            toolchain: plan.toolchain,
+            extra: Default::default(),
+        },
+    };
+    let mut sorted = result;
+    sorted.binaries.sort();
+    let record_path = request.out.join(format!("{stem}.json"));
+    atomic::write(&record_path, &Record::Ok(sorted).to_bytes()).map_err(|source| {
+        GoBuildError::Write {
+            path: record_path.clone(),
+            source,
+        }
+    })?;
+    Ok(record_path)
+}
+
+/// Moves the binary `go install` left under `gopath` to `dest`.
+fn move_binary(gopath: &Path, plan: &Plan, name: &str, dest: &Path) -> Result<(), GoBuildError> {
+    let candidates = recipe::installed_paths(gopath, plan.goos, plan.goarch, name);
+    let found = candidates
+        .iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| GoBuildError::Read {
+            path: candidates[1].clone(),
+            source: io::Error::new(io::ErrorKind::NotFound, "`go install` left no binary there"),
+        })?;
+    fs::rename(found, dest).map_err(|source| GoBuildError::Write {
+        path: dest.to_owned(),
+        source,
+    })
+}
+
+fn env_epoch(env: &BuildEnv) -> Option<u64> {
+    time::parse_source_date_epoch(var(env, "SOURCE_DATE_EPOCH").and_then(OsStr::to_str))
+}
+
+fn write_log(path: &Path, bytes: &[u8]) -> Result<(), GoBuildError> {
+    fs::write(path, bytes).map_err(|source| GoBuildError::Write {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+/// How one `go install` ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    Success,
+    Failed,
+    TimedOut(Duration),
+}
+
+/// Runs one `go install pkg@version` in `dir` (outside any module), appending its output to the log.
+fn run_go_build(
+    plan: &Plan,
+    args: &[OsString],
+    vars: &[(OsString, OsString)],
+    src: &Path,
+    log_path: &Path,
+    timeout: Option<Duration>,
+) -> Result<Exit, GoBuildError> {
+    let log_err = |source| GoBuildError::Write {
+        path: log_path.to_owned(),
+        source,
+    };
+    let log = File::options()
+        .append(true)
+        .open(log_path)
+        .map_err(log_err)?;
+    let mut command = Command::new(&plan.go);
+    command
+        .args(args)
+        .current_dir(src)
+        .env_clear()
+        .envs(plan.env.iter().map(|(k, v)| (k, v)))
+        .envs(vars.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(log_err)?)
+        .stderr(log);
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    let spawn_err = |source| GoBuildError::Spawn {
+        program: plan.go.to_string_lossy().into_owned(),
+        source,
+    };
+    let mut child = command.spawn().map_err(spawn_err)?;
+    let (status, killed) = match timeout {
+        None => (child.wait().map_err(spawn_err)?, false),
+        Some(limit) => crate::build::wait_or_kill(&mut child, limit).map_err(spawn_err)?,
+    };
+    Ok(match (status.success(), timeout) {
+        (true, _) => Exit::Success,
+        (false, Some(limit)) if killed => {
+            crate::build::note_timeout(log_path, limit);
+            Exit::TimedOut(limit)
+        }
+        (false, _) => Exit::Failed,
+    })
+}
+
+fn write_failure(
+    request: &GoBuildRequest,
+    plan: &Plan,
+    log_path: &Path,
+    known: Option<history::Reason>,
+) -> Result<(), GoBuildError> {
+    let tail = crate::build::read_tail(log_path).map_err(|source| GoBuildError::Read {
+        path: log_path.to_owned(),
+        source,
+    })?;
+    let log_tail = record::log_tail(&tail, LOG_TAIL_LINES);
+    let reason = known.unwrap_or_else(|| classify(&log_tail));
+    let failure = Record::Failed(BuildFailure {
+        v: RECORD_VERSION,
+        kind: PackageKind::Go,
+        name: request.module.clone(),
+        version: request.version.clone(),
+        target: plan.target.clone(),
+        log_tail,
+        failed_at: time::rfc3339_utc(time::now()),
+        reason,
+    });
+    let path = request
+        .out
+        .join(stem(&request.module, &request.version, &plan.target) + ".json");
+    atomic::write(&path, &failure.to_bytes()).map_err(|source| GoBuildError::Write { path, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems_are_plain_file_names_unique_per_module() {
+        assert_eq!(
+            stem("example.com/Tool/v2", "v2.0.0", "x86_64-unknown-linux-musl"),
+            "example.com+!tool+v2-v2.0.0-x86_64-unknown-linux-musl"
+        );
+    }
+
+    #[test]
+    fn go_diagnostics_classify_as_compile_errors() {
+        assert_eq!(
+            classify("# example.com/tool\n./main.go:3:9: undefined: x"),
+            history::Reason::CompileError
+        );
+        assert_eq!(classify("go: downloading x"), history::Reason::Other);
+    }
+
+    #[test]
+    fn packages_must_belong_to_the_module_and_have_distinct_names() {
+        let m = "example.com/tool";
+        assert!(
+            check_packages(
+                m,
+                &["example.com/tool".into(), "example.com/tool/cmd/a".into()]
+            )
+            .is_ok()
+        );
+        assert!(check_packages(m, &["example.com/toolbox/a".into()]).is_err());
+        let names = binary_names(
+            &["example.com/tool/v2".into(), "example.com/x/a".into()],
+            "linux",
+        )
+        .unwrap();
+        assert_eq!(names[0].1, "tool");
+        let err = binary_names(
+            &["example.com/a/x".into(), "example.com/b/x".into()],
+            "windows",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`x.exe`"), "{err}");
+    }
+}
