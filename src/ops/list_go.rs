@@ -56,7 +56,10 @@ pub fn list(bin_dir: &Path, json: bool, reporter: &Reporter) -> ExitStatus {
                     e.name,
                     if e.from_index { "index" } else { "other" }
                 )),
-                _ => reporter.data(&format!("{}\t-\t-\tnot a Go binary", e.name)),
+                _ => match &listed.problem {
+                    Some(problem) => reporter.data(&format!("{}\t-\t-\t{problem}", e.name)),
+                    None => reporter.data(&format!("{}\t-\t-\tnot a Go binary", e.name)),
+                },
             }
         }
     }
