@@ -26,19 +26,9 @@ use crate::support::server::{Respond, TestServer};
 /// Exit code for a verification failure (signature, size, checksum, archive content).
 const VERIFY: i32 = 3;
 
-/// `gquick`, found next to this test executable. Until `src/bin/gquick.rs` is on the branch
-/// `env!("CARGO_BIN_EXE_gquick")` would not compile, so it is located at run time; once it is,
-/// cargo builds it before running these tests.
+/// The client under test.
 fn gquick_exe() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile = exe.parent().and_then(Path::parent).unwrap();
-    let gquick = profile.join(format!("gquick{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        gquick.is_file(),
-        "{} is missing: the `gquick` binary (src/bin/gquick.rs) is not built",
-        gquick.display()
-    );
-    gquick
+    PathBuf::from(env!("CARGO_BIN_EXE_gquick"))
 }
 
 /// A test env for Go: `go_env` plus a GOBIN inside it.
