@@ -1,6 +1,6 @@
 //! The one integration test binary (one link, shared fixtures): each module tests one area of
-//! behaviour by running the real `cargo-quickinstall` and `build-index` binaries against loopback
-//! servers in temp dirs. Nothing reaches the internet unless `QUICKINSTALL_TEST_NETWORK=1`.
+//! behaviour by running the real `cargo-quickinstall`, `gquick`, `build-index` and `go` binaries
+//! against loopback servers in temp dirs. Nothing reaches the internet unless `QUICKINSTALL_TEST_NETWORK=1`.
 // Tests may unwrap and print; the workspace lints warn on both for production code.
 #![allow(clippy::unwrap_used, clippy::print_stdout, clippy::print_stderr)]
 
@@ -8,6 +8,7 @@ mod support;
 
 mod bad_input;
 mod fallback;
+mod go;
 mod install;
 mod network;
 mod pipeline;

@@ -1,10 +1,12 @@
 //! Shared machinery of the integration tests: a misbehaving loopback HTTP server (`server`), a
 //! fixture sparse registry (`registry`), generated fixture crates (`crates`), the per-test
 //! environment and command runner (`env`), and fixture release indexes built by the real
-//! `build-index` (`index`). No test logic lives here.
+//! `build-index` (`index`), and the fixture Go module proxy and Go index (`goproxy`). No test
+//! logic lives here.
 
 pub mod crates;
 pub mod env;
+pub mod goproxy;
 pub mod index;
 pub mod registry;
 pub mod server;

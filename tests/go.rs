@@ -1,0 +1,887 @@
+//! Go modules end to end: the fixture module proxy against the real `go` command, `build-index
+//! build --go` and `publish` on the fixture modules, and `gquick` installing, falling back,
+//! listing and upgrading from the signed index it made, with the bad input that must install
+//! nothing.
+//!
+//! Every test runs real binaries in a temp dir: `go` (Go 1.19 from Debian's `golang-go`),
+//! `build-index` and `gquick`, against loopback servers or `file://` URLs; `go` gets its caches
+//! and GOPATH inside the test dir and no checksum database (`support::goproxy::go_env`).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use quickinstall::index::path;
+use serde_json::Value;
+
+use crate::support::env::{Run, TestCommand, TestEnv, copy_dir, run_binary, sha256_hex, snapshot};
+use crate::support::goproxy::{
+    GoProxy, build_go_run, go_env, go_package_path, go_world, module_zip, source_dir, zip_stored,
+};
+use crate::support::index::{bundle, read_json, sign, stranger_key};
+use crate::support::server::{Respond, TestServer};
+
+/// Exit code for a verification failure (signature, size, checksum, archive content).
+const VERIFY: i32 = 3;
+
+/// The client under test.
+fn gquick_exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_gquick"))
+}
+
+/// A test env for Go: `go_env` plus a GOBIN inside it.
+fn go_test_env() -> TestEnv {
+    let mut env = go_env(TestEnv::new());
+    let gobin = env.path().join("gobin");
+    env.set("GOBIN", gobin);
+    env
+}
+
+fn gobin(env: &TestEnv) -> PathBuf {
+    env.path().join("gobin")
+}
+
+/// The files in GOBIN, sorted.
+fn installed(env: &TestEnv) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(gobin(env)) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with('.'))
+        .collect();
+    names.sort();
+    names
+}
+
+fn run_gobin(env: &TestEnv, bin: &str) -> String {
+    run_binary(&gobin(env).join(bin))
+}
+
+/// The real `go` in a test env.
+fn go(env: &TestEnv) -> TestCommand {
+    env.command("go")
+}
+
+// --- The fixture proxy against the real `go` command (no build-index, no gquick needed) ---
+
+/// A test env with its own fixture proxy built into it.
+fn with_proxy() -> (TestEnv, GoProxy) {
+    let env = go_test_env();
+    let proxy = GoProxy::build(&env.path().join("proxy"));
+    (env, proxy)
+}
+
+#[test]
+fn go_install_builds_a_fixture_command_from_the_proxy_over_http() {
+    let (env, proxy) = with_proxy();
+    let server = proxy.serve();
+    go(&env)
+        .args(["install", "example.com/qitool/cmd/qi-alpha@latest"])
+        .env("GOPROXY", server.url())
+        .run()
+        .assert_success();
+    assert_eq!(run_gobin(&env, "qi-alpha"), "qi-alpha v1.1.0");
+    assert_eq!(installed(&env), ["qi-alpha"]);
+    assert_eq!(
+        server.requests_for(&GoProxy::file_path("example.com/qitool", "@v/v1.1.0.zip")),
+        1
+    );
+}
+
+#[test]
+fn go_install_reads_the_proxy_as_a_file_url_with_escaped_upper_case() {
+    let (env, proxy) = with_proxy();
+    go(&env)
+        .args(["install", "example.com/UpperCase/qicase@v0.1.0"])
+        .env("GOPROXY", proxy.file_url())
+        .run()
+        .assert_success();
+    assert_eq!(run_gobin(&env, "qicase"), "qicase v0.1.0");
+}
+
+#[test]
+fn go_install_names_a_v2_module_command_without_the_suffix() {
+    let (env, proxy) = with_proxy();
+    go(&env)
+        .args(["install", "example.com/qimajor/v2@latest"])
+        .env("GOPROXY", proxy.file_url())
+        .run()
+        .assert_success();
+    assert_eq!(installed(&env), ["qimajor"]);
+    assert_eq!(run_gobin(&env, "qimajor"), "qimajor v2.0.0");
+}
+
+#[test]
+fn go_skips_the_retracted_fixture_version_for_latest() {
+    let (env, proxy) = with_proxy();
+    go(&env)
+        .args(["install", "example.com/qiretract@latest"])
+        .env("GOPROXY", proxy.file_url())
+        .run()
+        .assert_success();
+    assert_eq!(run_gobin(&env, "qiretract"), "qiretract v1.0.0");
+}
+
+#[test]
+fn fixture_zip_is_the_one_go_itself_would_hash() {
+    // `go mod download -json` verifies the zip it fetched and reports its h1: hash; a zip the
+    // go command rejected (bad CRC, stray entry, wrong prefix) would make it fail.
+    let (env, proxy) = with_proxy();
+    let run = go(&env)
+        .args(["mod", "download", "-json", "example.com/qitool@v1.0.0"])
+        .env("GOPROXY", proxy.file_url())
+        .run();
+    run.assert_success();
+    let info: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(info["Sum"].as_str().unwrap().starts_with("h1:"), "{run}");
+    let zip = std::fs::read(info["Zip"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        zip,
+        module_zip(
+            "example.com/qitool",
+            "v1.0.0",
+            &source_dir("example.com/qitool", "v1.0.0")
+        )
+    );
+}
+
+// --- build-index build --go and publish ---
+
+#[test]
+fn build_index_detects_both_commands_and_skips_internal_examples_and_tests() {
+    let world = go_world();
+    let record = read_json(&world.records["example.com/qitool@v1.1.0"]);
+    assert_eq!(record["kind"], "go", "{record}");
+    assert_eq!(record["name"], "example.com/qitool", "{record}");
+    assert_eq!(record["version"], "v1.1.0", "{record}");
+    let binaries: Vec<&str> = record["binaries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_str().unwrap())
+        .collect();
+    assert_eq!(binaries, ["qi-alpha", "qi-beta"], "{record}");
+    assert_eq!(
+        record["packages"],
+        serde_json::json!({
+            "qi-alpha": "example.com/qitool/cmd/qi-alpha",
+            "qi-beta": "example.com/qitool/cmd/qi-beta",
+        }),
+        "{record}"
+    );
+}
+
+#[test]
+fn build_index_records_the_zip_checksum_and_the_go_toolchain() {
+    let world = go_world();
+    let record = read_json(&world.records["example.com/qitool@v1.1.0"]);
+    let zip = std::fs::read(
+        world
+            .proxy
+            .root
+            .join(GoProxy::file_path("example.com/qitool", "@v/v1.1.0.zip")),
+    )
+    .unwrap();
+    let provenance = &record["provenance"];
+    assert_eq!(provenance["source_checksum"], sha256_hex(&zip), "{record}");
+    assert!(
+        provenance["toolchain"]
+            .as_str()
+            .unwrap()
+            .starts_with("go version go1."),
+        "{record}"
+    );
+}
+
+#[test]
+fn published_go_package_files_are_signed_at_their_escaped_paths() {
+    let world = go_world();
+    for (module, file) in [
+        ("example.com/qitool", "go/example.com/qitool.json"),
+        (
+            "example.com/UpperCase/qicase",
+            "go/example.com/!upper!case/qicase.json",
+        ),
+        ("example.com/qimajor/v2", "go/example.com/qimajor/v2.json"),
+    ] {
+        assert_eq!(go_package_path(module), file);
+        let package = read_json(&world.index.join(file));
+        assert_eq!(package["kind"], "go", "{package}");
+        assert_eq!(package["name"], module, "{package}");
+        assert!(world.index.join(path::signature_file(file)).is_file());
+        assert!(world.index.join(path::signed_file(file)).is_file());
+    }
+    let major = read_json(&world.index.join("go/example.com/qimajor/v2.json"));
+    assert_eq!(
+        major["releases"][0]["binaries"],
+        serde_json::json!(["qimajor"])
+    );
+}
+
+#[test]
+fn build_index_refuses_a_module_zip_with_path_traversal() {
+    let (env, proxy) = with_proxy();
+    let prefix = "example.com/qiretract@v1.0.0/";
+    let source = source_dir("example.com/qiretract", "v1.0.0");
+    let mut entries: Vec<(String, Vec<u8>)> = ["go.mod", "main.go", "LICENSE"]
+        .iter()
+        .map(|f| {
+            (
+                format!("{prefix}{f}"),
+                std::fs::read(source.join(f)).unwrap(),
+            )
+        })
+        .collect();
+    entries.push((format!("{prefix}../../qi-escaped"), b"owned".to_vec()));
+    proxy.replace_zip("example.com/qiretract", "v1.0.0", &zip_stored(&entries));
+    let out = env.path().join("out");
+    let run = build_go_run(
+        &env,
+        &proxy.file_url(),
+        "example.com/qiretract",
+        "v1.0.0",
+        &out,
+    );
+    run.assert_failure();
+    assert!(
+        run.stderr.contains("../../qi-escaped"),
+        "the refusal does not name the entry:\n{run}"
+    );
+    // Nothing was written outside the unpack dir, wherever that was.
+    let escaped: Vec<_> = snapshot(env.path())
+        .into_iter()
+        .filter(|(p, _)| p.ends_with("qi-escaped"))
+        .collect();
+    assert!(escaped.is_empty(), "{escaped:?}");
+    assert!(!std::env::temp_dir().join("qi-escaped").exists());
+}
+
+#[test]
+fn build_index_reports_proxy_errors_by_status() {
+    for status in [404, 410, 500] {
+        let (env, proxy) = with_proxy();
+        let server = proxy.serve();
+        server.set(
+            &GoProxy::file_path("example.com/qifallback", "@v/v0.1.0.zip"),
+            Respond::Status(status),
+        );
+        let run = build_go_run(
+            &env,
+            &server.url(),
+            "example.com/qifallback",
+            "v0.1.0",
+            &env.path().join("out"),
+        );
+        run.assert_failure();
+        assert!(
+            run.stderr.contains("example.com/qifallback"),
+            "the error does not name the module:\n{run}"
+        );
+        if status == 500 {
+            assert!(run.stderr.contains("500"), "{run}");
+        }
+    }
+}
+
+// --- gquick against the published index ---
+
+/// One test's environment: a copy of the Go index served over HTTP, the fixture proxy served
+/// over HTTP, and gquick pointed at both.
+struct GoScenario {
+    env: TestEnv,
+    index: TestServer,
+    proxy: TestServer,
+}
+
+impl GoScenario {
+    fn new() -> Self {
+        let world = go_world();
+        let mut env = go_test_env();
+        let index_dir = env.path().join("index");
+        copy_dir(&world.index, &index_dir);
+        let index = TestServer::serve(&index_dir);
+        let proxy = world.proxy.serve();
+        env.set("QUICKINSTALL_INDEX", index.url());
+        env.set("QUICKINSTALL_TRUSTED_KEYS", &world.key.public_b64);
+        env.set("GOPROXY", proxy.url());
+        Self { env, index, proxy }
+    }
+
+    fn gquick(&self) -> TestCommand {
+        self.env.command(gquick_exe())
+    }
+
+    fn install(&self, args: &[&str]) -> Run {
+        self.gquick().arg("install").args(args).run()
+    }
+
+    fn index_dir(&self) -> PathBuf {
+        self.env.path().join("index")
+    }
+
+    /// The index requests that concern `module` (its package file or its archives).
+    fn index_requests_for(&self, module: &str) -> usize {
+        let escaped = path::escape_module_path(module);
+        self.index
+            .paths()
+            .iter()
+            .filter(|p| p.contains(&escaped))
+            .map(|p| self.index.requests_for(p))
+            .sum()
+    }
+
+    /// The archive path of `module@version`, from the published package file.
+    fn archive_path(&self, module: &str, version: &str) -> String {
+        let package = read_json(&self.index_dir().join(go_package_path(module)));
+        package["releases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["version"] == version)
+            .unwrap_or_else(|| panic!("no release {version} in {package}"))["archive"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// The disk outside the index copy.
+    fn disk_state(&self) -> Vec<(String, String)> {
+        self.env.disk_state()
+    }
+}
+
+/// A verification failure: exit 3 and a stderr line naming the problem that ends the way every
+/// verification failure does.
+fn assert_verification_failure(run: &Run, fragments: &[&str]) {
+    run.assert_exit(VERIFY);
+    let line = run.stderr_line_with(fragments);
+    assert!(
+        line.trim_end().ends_with("nothing was installed"),
+        "{line:?} does not end with `nothing was installed`:\n{run}"
+    );
+}
+
+/// GOBIN is exactly as it was before the run.
+fn assert_nothing_installed(s: &GoScenario, before: &[(String, String)], run: &Run) {
+    let after: Vec<_> = s
+        .disk_state()
+        .into_iter()
+        .filter(|(p, _)| p.starts_with("gobin/"))
+        .collect();
+    let before: Vec<_> = before
+        .iter()
+        .filter(|(p, _)| p.starts_with("gobin/"))
+        .cloned()
+        .collect();
+    assert_eq!(after, before, "GOBIN changed:\n{run}");
+}
+
+#[test]
+fn installs_a_command_from_the_index_and_it_runs() {
+    let s = GoScenario::new();
+    let run = s.install(&["example.com/qitool/cmd/qi-alpha@latest"]);
+    run.assert_exit(0)
+        .stderr_has(&["Installed `example.com/qitool v1.1.0`"]);
+    assert_eq!(run_gobin(&s.env, "qi-alpha"), "qi-alpha v1.1.0");
+    // Only the asked-for command, as `go install` would.
+    assert_eq!(installed(&s.env), ["qi-alpha"]);
+    assert!(
+        s.index
+            .requests_for(&path::signed_file(&go_package_path("example.com/qitool")))
+            >= 1,
+        "{run}"
+    );
+    let archive = s.archive_path("example.com/qitool", "v1.1.0");
+    assert_eq!(s.index.requests_for(&archive), 1, "{run}");
+}
+
+#[test]
+fn installs_into_the_first_gopath_bin_without_gobin() {
+    let s = GoScenario::new();
+    let first = s.env.path().join("gp1");
+    let second = s.env.path().join("gp2");
+    let gopath = std::env::join_paths([&first, &second]).unwrap();
+    s.gquick()
+        .args(["install", "--no-fallback", "example.com/qimajor/v2@latest"])
+        .env_remove("GOBIN")
+        .env("GOPATH", gopath)
+        .run()
+        .assert_success();
+    assert_eq!(run_binary(&first.join("bin/qimajor")), "qimajor v2.0.0");
+    assert!(!second.join("bin").exists());
+}
+
+#[test]
+fn installs_an_upper_case_module_under_its_command_name() {
+    let s = GoScenario::new();
+    let run = s.install(&["example.com/UpperCase/qicase@v0.1.0"]);
+    run.assert_success()
+        .stderr_has(&["Installed `example.com/UpperCase/qicase v0.1.0`"]);
+    assert_eq!(installed(&s.env), ["qicase"]);
+    assert_eq!(run_gobin(&s.env, "qicase"), "qicase v0.1.0");
+    assert!(
+        s.index_requests_for("example.com/UpperCase/qicase") >= 2,
+        "{run}"
+    );
+}
+
+#[test]
+fn installs_a_v2_module_without_the_major_suffix() {
+    let s = GoScenario::new();
+    let run = s.install(&["example.com/qimajor/v2@latest"]);
+    run.assert_success()
+        .stderr_has(&["Installed `example.com/qimajor/v2 v2.0.0`"]);
+    assert_eq!(installed(&s.env), ["qimajor"]);
+    assert_eq!(run_gobin(&s.env, "qimajor"), "qimajor v2.0.0");
+}
+
+#[test]
+fn latest_skips_a_retracted_version_even_though_the_index_has_it() {
+    let s = GoScenario::new();
+    let run = s.install(&["example.com/qiretract@latest"]);
+    run.assert_success()
+        .stderr_has(&["Installed `example.com/qiretract v1.0.0`"]);
+    assert_eq!(run_gobin(&s.env, "qiretract"), "qiretract v1.0.0");
+}
+
+#[test]
+fn installs_several_packages_at_once() {
+    let s = GoScenario::new();
+    s.install(&[
+        "--no-fallback",
+        "example.com/qitool/cmd/qi-alpha@v1.1.0",
+        "example.com/qitool/cmd/qi-beta@v1.1.0",
+        "example.com/qimajor/v2@latest",
+    ])
+    .assert_success();
+    assert_eq!(installed(&s.env), ["qi-alpha", "qi-beta", "qimajor"]);
+    assert_eq!(run_gobin(&s.env, "qi-beta"), "qi-beta v1.1.0");
+}
+
+#[test]
+fn dry_run_installs_nothing() {
+    let s = GoScenario::new();
+    let before = s.disk_state();
+    let run = s.install(&["--dry-run", "example.com/qitool/cmd/qi-alpha@latest"]);
+    run.assert_success();
+    assert!(
+        format!("{}{}", run.stdout, run.stderr).contains("v1.1.0"),
+        "the dry run does not say what it would install:\n{run}"
+    );
+    assert_eq!(s.disk_state(), before, "{run}");
+}
+
+#[test]
+fn json_reports_an_index_install() {
+    let s = GoScenario::new();
+    let run = s.install(&["--json", "example.com/qitool/cmd/qi-alpha@latest"]);
+    run.assert_success();
+    let objects = run.json_lines();
+    assert_eq!(objects.len(), 1, "{run}");
+    assert_eq!(objects[0]["source"], "prebuilt", "{run}");
+    assert_eq!(objects[0]["name"], "example.com/qitool", "{run}");
+    assert_eq!(objects[0]["version"], "v1.1.0", "{run}");
+    assert_eq!(objects[0]["ok"], true, "{run}");
+}
+
+#[test]
+fn refuses_to_overwrite_an_existing_binary_without_force() {
+    let s = GoScenario::new();
+    std::fs::create_dir_all(gobin(&s.env)).unwrap();
+    std::fs::write(gobin(&s.env).join("qimajor"), b"mine").unwrap();
+    let run = s.install(&["example.com/qimajor/v2@latest"]);
+    run.assert_exit(1).stderr_has(&["qimajor", "--force"]);
+    assert_eq!(
+        std::fs::read(gobin(&s.env).join("qimajor")).unwrap(),
+        b"mine"
+    );
+    s.install(&["--force", "example.com/qimajor/v2@latest"])
+        .assert_success();
+    assert_eq!(run_gobin(&s.env, "qimajor"), "qimajor v2.0.0");
+}
+
+// --- fallback to `go install` ---
+
+#[test]
+fn falls_back_to_go_install_for_a_module_absent_from_the_index() {
+    let s = GoScenario::new();
+    let run = s.install(&["example.com/qifallback@latest"]);
+    run.assert_exit(0).stderr_has(&["go install"]);
+    assert_eq!(run_gobin(&s.env, "qifallback"), "qifallback v0.1.0");
+    // The index was asked, and the real go command fetched the module from the proxy.
+    assert!(s.index_requests_for("example.com/qifallback") >= 1, "{run}");
+    assert_eq!(
+        s.proxy.requests_for(&GoProxy::file_path(
+            "example.com/qifallback",
+            "@v/v0.1.0.zip"
+        )),
+        1,
+        "{run}"
+    );
+}
+
+#[test]
+fn falls_back_to_go_install_for_a_version_absent_from_the_index() {
+    let s = GoScenario::new();
+    let run = s.install(&["example.com/qitool/cmd/qi-alpha@v1.0.0"]);
+    run.assert_exit(0).stderr_has(&["go install"]);
+    assert_eq!(run_gobin(&s.env, "qi-alpha"), "qi-alpha v1.0.0");
+}
+
+#[test]
+fn no_fallback_fails_when_the_index_has_no_build() {
+    let s = GoScenario::new();
+    let before = s.disk_state();
+    let run = s.install(&["--no-fallback", "example.com/qifallback@latest"]);
+    run.assert_exit(1);
+    assert_nothing_installed(&s, &before, &run);
+}
+
+#[test]
+fn private_modules_never_reach_the_index_server() {
+    let s = GoScenario::new();
+    // GOPRIVATE makes the module private to gquick; GONOPROXY (which GOPRIVATE would otherwise
+    // set) is pointed elsewhere so that the fallback `go install` can still use the fixture proxy.
+    let run = s
+        .gquick()
+        .args(["install", "example.com/qitool/cmd/qi-alpha@latest"])
+        .env("GOPRIVATE", "example.com/qitool")
+        .env("GONOPROXY", "none.invalid")
+        .run();
+    run.assert_exit(0);
+    assert_eq!(
+        s.index.requests(),
+        0,
+        "the index server saw {:?}:\n{run}",
+        s.index.log()
+    );
+    // Built by `go install` from the proxy, not downloaded from the index.
+    run.stderr_has(&["go install"]);
+    assert_eq!(run_gobin(&s.env, "qi-alpha"), "qi-alpha v1.1.0");
+}
+
+#[test]
+fn goflags_reach_the_fallback_untouched() {
+    let s = GoScenario::new();
+    // `-trimpath` in GOFLAGS shows up in the build info of what `go install` built.
+    let run = s
+        .gquick()
+        .args(["install", "example.com/qifallback@v0.1.0"])
+        .env("GOFLAGS", "-mod=mod -trimpath")
+        .run();
+    run.assert_success();
+    let out = go(&s.env)
+        .args(["version", "-m"])
+        .arg(gobin(&s.env).join("qifallback"))
+        .run();
+    out.assert_success().stdout_has(&["-trimpath=true"]);
+}
+
+// --- GOPROXY lists ---
+
+/// A server that answers every request with 500 and counts them.
+fn always_500() -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&count);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let seen = Arc::clone(&seen);
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    // Skip the headers.
+                    loop {
+                        let mut header = String::new();
+                        if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if header.trim().is_empty() {
+                            break;
+                        }
+                    }
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    let body = "500 Internal Server Error\n";
+                    let _ = write!(
+                        stream,
+                        "HTTP/1.1 500 Internal Server Error\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                }
+            });
+        }
+    });
+    (url, count)
+}
+
+#[test]
+fn a_proxy_that_answers_404_falls_through_to_the_next_on_comma() {
+    let s = GoScenario::new();
+    let empty = tempfile::tempdir().unwrap();
+    let nothing = TestServer::serve(empty.path());
+    let run = s
+        .gquick()
+        .args(["install", "--no-fallback", "example.com/qimajor/v2@latest"])
+        .env("GOPROXY", format!("{},{}", nothing.url(), s.proxy.url()))
+        .run();
+    run.assert_success();
+    assert!(nothing.requests() >= 1, "{run}");
+    assert_eq!(run_gobin(&s.env, "qimajor"), "qimajor v2.0.0");
+}
+
+#[test]
+fn a_proxy_that_answers_410_falls_through_to_the_next_on_comma() {
+    let s = GoScenario::new();
+    let gone = s.env.path().join("gone");
+    std::fs::create_dir_all(&gone).unwrap();
+    let gone = TestServer::serve(&gone);
+    for p in [
+        "example.com/qimajor/v2/@v/list",
+        "example.com/qimajor/v2/@latest",
+        "example.com/qimajor/@v/list",
+        "example.com/qimajor/@latest",
+    ] {
+        gone.set(p, Respond::Status(410));
+    }
+    let run = s
+        .gquick()
+        .args(["install", "--no-fallback", "example.com/qimajor/v2@latest"])
+        .env("GOPROXY", format!("{},{}", gone.url(), s.proxy.url()))
+        .run();
+    run.assert_success();
+    assert_eq!(run_gobin(&s.env, "qimajor"), "qimajor v2.0.0");
+}
+
+#[test]
+fn a_proxy_that_answers_500_stops_a_comma_list_but_not_a_pipe_list() {
+    let s = GoScenario::new();
+    let (broken, hits) = always_500();
+    let before = s.disk_state();
+    let run = s
+        .gquick()
+        .args(["install", "--no-fallback", "example.com/qimajor/v2@latest"])
+        .env("GOPROXY", format!("{broken},{}", s.proxy.url()))
+        .run();
+    run.assert_exit(1).stderr_has(&["500"]);
+    assert!(hits.load(Ordering::SeqCst) >= 1);
+    assert_nothing_installed(&s, &before, &run);
+
+    let run = s
+        .gquick()
+        .args(["install", "--no-fallback", "example.com/qimajor/v2@latest"])
+        .env("GOPROXY", format!("{broken}|{}", s.proxy.url()))
+        .run();
+    run.assert_success();
+    assert_eq!(run_gobin(&s.env, "qimajor"), "qimajor v2.0.0");
+}
+
+#[test]
+fn resolves_through_a_file_url_proxy() {
+    let s = GoScenario::new();
+    let run = s
+        .gquick()
+        .args([
+            "install",
+            "--no-fallback",
+            "example.com/qitool/cmd/qi-beta@latest",
+        ])
+        .env("GOPROXY", go_world().proxy.file_url())
+        .run();
+    run.assert_success();
+    assert_eq!(run_gobin(&s.env, "qi-beta"), "qi-beta v1.1.0");
+}
+
+// --- bad input: nothing installed ---
+
+#[test]
+fn unknown_module_is_not_found() {
+    let s = GoScenario::new();
+    let before = s.disk_state();
+    let run = s.install(&["--no-fallback", "example.com/nosuch/cmd/x@latest"]);
+    run.assert_exit(1)
+        .stderr_has(&["example.com/nosuch", "not found"]);
+    assert_nothing_installed(&s, &before, &run);
+}
+
+#[test]
+fn unknown_version_is_not_found() {
+    let s = GoScenario::new();
+    let before = s.disk_state();
+    let run = s.install(&["example.com/qitool/cmd/qi-alpha@v9.9.9"]);
+    run.assert_exit(1).stderr_has(&["v9.9.9"]);
+    assert_nothing_installed(&s, &before, &run);
+}
+
+#[test]
+fn proxy_500_is_a_clear_error_and_installs_nothing() {
+    let s = GoScenario::new();
+    for p in [
+        "example.com/qitool/cmd/qi-alpha/@v/list",
+        "example.com/qitool/cmd/qi-alpha/@latest",
+        "example.com/qitool/cmd/@v/list",
+        "example.com/qitool/cmd/@latest",
+        "example.com/qitool/@v/list",
+        "example.com/qitool/@latest",
+    ] {
+        s.proxy.set(p, Respond::Status(500));
+    }
+    let before = s.disk_state();
+    let run = s.install(&["--no-fallback", "example.com/qitool/cmd/qi-alpha@latest"]);
+    run.assert_exit(1).stderr_has(&["500"]);
+    assert_nothing_installed(&s, &before, &run);
+}
+
+#[test]
+fn a_library_package_is_not_installed() {
+    let s = GoScenario::new();
+    let before = s.disk_state();
+    let run = s.install(&["example.com/qitool/lib@latest"]);
+    run.assert_exit(1);
+    assert!(run.stderr.contains("example.com/qitool/lib"), "{run}");
+    assert_nothing_installed(&s, &before, &run);
+}
+
+#[test]
+fn refuses_a_corrupted_archive() {
+    let s = GoScenario::new();
+    let archive = s
+        .index_dir()
+        .join(s.archive_path("example.com/qitool", "v1.1.0"));
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&archive, bytes).unwrap();
+    let before = s.disk_state();
+    let run = s.install(&["example.com/qitool/cmd/qi-alpha@latest"]);
+    assert_verification_failure(&run, &["example.com/qitool"]);
+    assert_nothing_installed(&s, &before, &run);
+}
+
+#[test]
+fn refuses_a_package_file_changed_after_signing() {
+    let s = GoScenario::new();
+    let file = go_package_path("example.com/qitool");
+    let dir = s.index_dir();
+    let mut package = read_json(&dir.join(&file));
+    // A changed checksum: exactly what an attacker who swapped the archives would need.
+    for release in package["releases"].as_array_mut().unwrap() {
+        release["sha256"] = Value::from("0".repeat(64));
+    }
+    let bytes = serde_json::to_vec_pretty(&package).unwrap();
+    let signature = std::fs::read_to_string(dir.join(path::signature_file(&file))).unwrap();
+    std::fs::write(dir.join(&file), &bytes).unwrap();
+    std::fs::write(
+        dir.join(path::signed_file(&file)),
+        bundle(&signature, &bytes),
+    )
+    .unwrap();
+    let before = s.disk_state();
+    let run = s.install(&["example.com/qitool/cmd/qi-alpha@latest"]);
+    assert_verification_failure(&run, &["signature"]);
+    assert_nothing_installed(&s, &before, &run);
+}
+
+#[test]
+fn refuses_a_package_file_signed_by_an_untrusted_key() {
+    let s = GoScenario::new();
+    let file = go_package_path("example.com/qimajor/v2");
+    let dir = s.index_dir();
+    let bytes = std::fs::read(dir.join(&file)).unwrap();
+    let signature = sign(&stranger_key(), &bytes, &file);
+    std::fs::write(dir.join(path::signature_file(&file)), &signature).unwrap();
+    std::fs::write(
+        dir.join(path::signed_file(&file)),
+        bundle(&signature, &bytes),
+    )
+    .unwrap();
+    let before = s.disk_state();
+    let run = s.install(&["example.com/qimajor/v2@latest"]);
+    assert_verification_failure(&run, &["not trusted"]);
+    assert_nothing_installed(&s, &before, &run);
+}
+
+#[test]
+fn usage_errors_exit_with_2() {
+    let s = GoScenario::new();
+    s.gquick().arg("install").run().assert_exit(2);
+    s.gquick()
+        .args(["install", "--no-such-flag", "example.com/qimajor/v2"])
+        .run()
+        .assert_exit(2);
+}
+
+// --- list and upgrade ---
+
+/// The `gquick list` line that names `bin`.
+fn list_line(run: &Run, bin: &str) -> String {
+    run.stdout
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some(bin))
+        .unwrap_or_else(|| panic!("no list line for {bin}:\n{run}"))
+        .to_owned()
+}
+
+#[test]
+fn list_shows_module_version_and_origin() {
+    let s = GoScenario::new();
+    s.install(&["example.com/qitool/cmd/qi-alpha@latest"])
+        .assert_success();
+    s.install(&["example.com/qifallback@latest"])
+        .assert_success();
+    std::fs::write(gobin(&s.env).join("not-go"), b"#!/bin/sh\n").unwrap();
+    let run = s.gquick().arg("list").run();
+    run.assert_success();
+    let alpha = list_line(&run, "qi-alpha");
+    for part in ["example.com/qitool", "v1.1.0", "index"] {
+        assert!(alpha.contains(part), "{alpha:?} lacks {part}:\n{run}");
+    }
+    let fallback = list_line(&run, "qifallback");
+    for part in ["example.com/qifallback", "v0.1.0", "other"] {
+        assert!(fallback.contains(part), "{fallback:?} lacks {part}:\n{run}");
+    }
+    assert!(!fallback.contains("index"), "{run}");
+
+    let json = s.gquick().args(["list", "--json"]).run();
+    json.assert_success();
+    let entries = json.json_lines();
+    let alpha = entries
+        .iter()
+        .find(|e| e["name"] == "qi-alpha")
+        .unwrap_or_else(|| panic!("{json}"));
+    assert_eq!(alpha["module"], "example.com/qitool", "{json}");
+    assert_eq!(alpha["version"], "v1.1.0", "{json}");
+}
+
+#[test]
+fn upgrade_reinstalls_an_older_binary_from_the_index() {
+    let s = GoScenario::new();
+    s.install(&["example.com/qitool/cmd/qi-alpha@v1.0.0"])
+        .assert_success();
+    assert_eq!(run_gobin(&s.env, "qi-alpha"), "qi-alpha v1.0.0");
+    let run = s.gquick().args(["upgrade", "qi-alpha"]).run();
+    run.assert_success()
+        .stderr_has(&["Installed `example.com/qitool v1.1.0`"]);
+    assert_eq!(run_gobin(&s.env, "qi-alpha"), "qi-alpha v1.1.0");
+    let list = s.gquick().arg("list").run();
+    assert!(list_line(&list, "qi-alpha").contains("index"), "{list}");
+}
+
+#[test]
+fn upgrade_all_leaves_an_up_to_date_binary_alone() {
+    let s = GoScenario::new();
+    s.install(&["--no-fallback", "example.com/qimajor/v2@latest"])
+        .assert_success();
+    let before = s.disk_state();
+    let run = s.gquick().args(["upgrade", "--all"]).run();
+    run.assert_success();
+    assert_eq!(s.disk_state(), before, "{run}");
+}
