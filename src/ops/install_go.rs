@@ -185,16 +185,15 @@ impl Context<'_> {
             }
         };
         let bin_name_guess = crate::index::path::go_command_name(&resolved.package).to_owned();
-        if !self.request.force {
-            if let Some((module, version)) = self.installed_module(&bin_name_guess) {
-                if module == resolved.module && version == resolved.version {
-                    return Plan::Already {
-                        module,
-                        version,
-                        bin: bin_name_guess,
-                    };
-                }
-            }
+        if let Some((module, version)) = self
+            .installed_module(&bin_name_guess)
+            .filter(|(m, v)| !self.request.force && *m == resolved.module && *v == resolved.version)
+        {
+            return Plan::Already {
+                module,
+                version,
+                bin: bin_name_guess,
+            };
         }
         let package = match self.index.package(
             &self.fetcher,
