@@ -1,1 +1,0 @@
-//! (placeholder: the Go module proxy client, being written)
