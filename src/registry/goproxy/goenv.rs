@@ -426,6 +426,23 @@ mod tests {
             ("[x-]", "x", false),
             ("a[", "x", false),
             ("*x", "xxx", true),
+            // Checked against Go 1.19's path.Match.
+            ("[]a]", "]", false),
+            ("[-]", "-", false),
+            ("[\\-]", "-", true),
+            ("*[", "a", false),
+            ("x*", "y[", false),
+            ("a*", "ab[", true),
+            ("\\", "a", false),
+            ("a\\", "a", false),
+            ("[^]", "a", false),
+            ("[a-b-c]", "a", false),
+            ("*?", "ab", true),
+            ("**", "ab/c", false),
+            ("[!a]", "b", false),
+            ("a[b", "ac", false),
+            ("[\\]]", "]", true),
+            ("*b", "a/b", false),
         ];
         for (pattern, name, want) in cases {
             assert_eq!(path_match(pattern, name), want, "{pattern} vs {name}");

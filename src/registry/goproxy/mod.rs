@@ -12,6 +12,7 @@ pub mod version;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::Deserialize;
@@ -212,6 +213,9 @@ struct Probe {
     latest: Option<String>,
 }
 
+/// `go.mod` files already fetched, by version.
+type ModCache = BTreeMap<String, Option<Vec<u8>>>;
+
 /// The `.info` document of the protocol (`/@v/<version>.info`, `/@latest`).
 #[derive(Deserialize)]
 struct Info {
@@ -336,15 +340,16 @@ impl<'a> Proxy<'a> {
     fn answer(&self, module: &str, probe: &Probe, query: &Query) -> Result<Answer, GoResolveError> {
         let escaped = escape_module_path(module);
         let newest = || version::latest_candidate(&probe.versions).map(|v| v.text.clone());
+        let no_match = || Answer::NoMatch {
+            newest: newest().or_else(|| probe.latest.clone()),
+        };
         match query {
             // Exact versions and revisions are the proxy's to find; retracted or not, as in go.
             Query::Exact(v) | Query::Revision(v) => {
                 let path = format!("{escaped}/@v/{}.info", escape_module_path(v));
                 Ok(match self.info(module, &path)? {
                     Some(version) => Answer::Version(version),
-                    None => Answer::NoMatch {
-                        newest: newest().or_else(|| probe.latest.clone()),
-                    },
+                    None => no_match(),
                 })
             }
             Query::Latest if probe.versions.is_empty() => Ok(match &probe.latest {
@@ -352,37 +357,76 @@ impl<'a> Proxy<'a> {
                 None => Answer::NoMatch { newest: None },
             }),
             _ => {
-                let retracted = self.retractions(module, &probe.versions)?;
-                Ok(match version::choose(&probe.versions, query, &retracted) {
-                    Choice::Found(v) => Answer::Version(v.text.clone()),
-                    Choice::AllRetracted => Answer::AllRetracted,
-                    Choice::NoMatch => Answer::NoMatch {
-                        newest: newest().or_else(|| probe.latest.clone()),
+                let mut mods = ModCache::default();
+                // cmd/go reads retractions from the go.mod of the version `latest` would pick
+                // were nothing retracted: a later release can retract earlier ones, and itself.
+                let none = Retractions::default();
+                let retracted =
+                    match self.choose(module, probe, &Query::Latest, &none, &mut mods)? {
+                        Choice::Found(latest) => self
+                            .go_mod(module, &latest, &mut mods)?
+                            .map(|go_mod| {
+                                version::parse_retractions(&String::from_utf8_lossy(&go_mod))
+                            })
+                            .unwrap_or_default(),
+                        Choice::AllRetracted | Choice::NoMatch => none,
+                    };
+                Ok(
+                    match self.choose(module, probe, query, &retracted, &mut mods)? {
+                        Choice::Found(v) => Answer::Version(v.text),
+                        Choice::AllRetracted => Answer::AllRetracted,
+                        Choice::NoMatch => no_match(),
                     },
-                })
+                )
             }
         }
     }
 
-    /// The retractions declared by the module's latest version's `go.mod` (cmd/go reads them
-    /// there: a later release can retract earlier ones, and itself).
-    fn retractions(
+    /// [`version::choose`], with `+incompatible` versions dropped when the module's compatible
+    /// versions have their own `go.mod` (which costs one `.mod` request, only when the list has
+    /// `+incompatible` versions).
+    fn choose(
         &self,
         module: &str,
-        versions: &[GoVersion],
-    ) -> Result<Retractions, GoResolveError> {
-        let Some(latest) = version::latest_candidate(versions) else {
-            return Ok(Retractions::default());
-        };
+        probe: &Probe,
+        query: &Query,
+        retracted: &Retractions,
+        mods: &mut ModCache,
+    ) -> Result<Choice, GoResolveError> {
+        if let Some(gate) = version::incompatible_gate(&probe.versions, query, retracted)
+            && self
+                .go_mod(module, gate, mods)?
+                .is_some_and(|go_mod| !version::is_synthesized_go_mod(module, &go_mod))
+        {
+            let compatible: Vec<GoVersion> = probe
+                .versions
+                .iter()
+                .filter(|v| !version::is_incompatible(v))
+                .cloned()
+                .collect();
+            return Ok(version::choose(&compatible, query, retracted));
+        }
+        Ok(version::choose(&probe.versions, query, retracted))
+    }
+
+    /// A version's `go.mod` (`None` when the proxy has none), fetched once per resolution.
+    fn go_mod(
+        &self,
+        module: &str,
+        v: &GoVersion,
+        mods: &mut ModCache,
+    ) -> Result<Option<Vec<u8>>, GoResolveError> {
+        if let Some(cached) = mods.get(&v.text) {
+            return Ok(cached.clone());
+        }
         let path = format!(
             "{}/@v/{}.mod",
             escape_module_path(module),
-            escape_module_path(&latest.text)
+            escape_module_path(&v.text)
         );
-        Ok(self
-            .get(&path, MOD_LIMIT)?
-            .map(|go_mod| version::parse_retractions(&String::from_utf8_lossy(&go_mod)))
-            .unwrap_or_default())
+        let go_mod = self.get(&path, MOD_LIMIT)?;
+        mods.insert(v.text.clone(), go_mod.clone());
+        Ok(go_mod)
     }
 
     /// An `.info` document's version, checked to be one `module` can have.

@@ -235,6 +235,30 @@ fn prefix_and_comparison_queries_choose_from_the_list() {
 }
 
 #[test]
+fn incompatible_tags_are_ignored_once_the_module_has_a_go_mod() {
+    // cmd/go (golang.org/issue/34165): a module-aware v1 hides stray v2+ tags without go.mod.
+    let server = Server::files(&[
+        ("example.com/m/@v/list", "v1.4.0\nv2.0.0+incompatible\n"),
+        (
+            "example.com/m/@v/v1.4.0.mod",
+            "module example.com/m\n\ngo 1.21\n",
+        ),
+        (
+            "example.com/legacy/@v/list",
+            "v1.4.0\nv2.0.0+incompatible\n",
+        ),
+        // What a proxy serves for a version without go.mod.
+        (
+            "example.com/legacy/@v/v1.4.0.mod",
+            "module example.com/legacy\n",
+        ),
+    ]);
+    let version = |module| resolve_with(&server.url, module, "latest").unwrap().version;
+    assert_eq!(version("example.com/m"), "v1.4.0");
+    assert_eq!(version("example.com/legacy"), "v2.0.0+incompatible");
+}
+
+#[test]
 fn untagged_module_resolves_to_the_pseudo_version_of_latest() {
     let server = Server::files(&[
         ("example.com/untagged/@v/list", ""),

@@ -94,8 +94,7 @@ pub fn parse_list(module: &str, body: &str) -> Vec<GoVersion> {
     versions
 }
 
-/// The version `latest` starts from before retractions: the newest release, else the newest
-/// prerelease. Its `go.mod` holds the retractions that apply to the whole module.
+/// The newest listed version (the newest release, else the newest prerelease), named in errors.
 pub fn latest_candidate(versions: &[GoVersion]) -> Option<&GoVersion> {
     let newest = |release: bool| {
         versions
@@ -300,8 +299,8 @@ fn canonical(operand: &str) -> Option<(Version, bool)> {
 
 /// The outcome of choosing among listed versions.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Choice<'a> {
-    Found(&'a GoVersion),
+pub enum Choice {
+    Found(GoVersion),
     /// Some versions match, but every one of them is retracted.
     AllRetracted,
     NoMatch,
@@ -309,7 +308,7 @@ pub enum Choice<'a> {
 
 /// cmd/go's choice for a list-based query: releases before prereleases, retracted versions
 /// skipped, the highest (the lowest for `>`/`>=`).
-pub fn choose<'a>(versions: &'a [GoVersion], query: &Query, retracted: &Retractions) -> Choice<'a> {
+pub fn choose(versions: &[GoVersion], query: &Query, retracted: &Retractions) -> Choice {
     let matching: Vec<&GoVersion> = versions.iter().filter(|v| query.allows(v)).collect();
     if matching.is_empty() {
         return Choice::NoMatch;
@@ -327,7 +326,37 @@ pub fn choose<'a>(versions: &'a [GoVersion], query: &Query, retracted: &Retracti
     };
     pick(true)
         .or_else(|| pick(false))
-        .map_or(Choice::AllRetracted, Choice::Found)
+        .map_or(Choice::AllRetracted, |v| Choice::Found(v.clone()))
+}
+
+/// Whether a version is a pre-modules major version (`v2.0.0+incompatible`).
+pub fn is_incompatible(v: &GoVersion) -> bool {
+    v.semver.build.as_str() == "incompatible"
+}
+
+/// cmd/go's rule for `+incompatible` versions (golang.org/issue/34165): when the query allows
+/// some, the highest allowed compatible version decides. If it has a `go.mod` of its own, the
+/// author supports modules and the `+incompatible` tags are ignored. Returns that version, when
+/// there is a decision to make.
+pub fn incompatible_gate<'a>(
+    versions: &'a [GoVersion],
+    query: &Query,
+    retracted: &Retractions,
+) -> Option<&'a GoVersion> {
+    let allowed = |v: &&GoVersion| query.allows(v) && !retracted.contains(v);
+    if !versions.iter().filter(allowed).any(is_incompatible) {
+        return None;
+    }
+    versions
+        .iter()
+        .filter(allowed)
+        .filter(|v| !is_incompatible(v))
+        .max_by(|a, b| compare(&a.semver, &b.semver))
+}
+
+/// The `go.mod` a proxy synthesizes for a version without one (cmd/go's `LegacyGoMod`).
+pub fn is_synthesized_go_mod(module: &str, go_mod: &[u8]) -> bool {
+    go_mod == format!("module {module}\n").as_bytes()
 }
 
 #[cfg(test)]
@@ -341,7 +370,7 @@ mod tests {
 
     fn chosen(versions: &[GoVersion], query: &str, retracted: &Retractions) -> Option<String> {
         match choose(versions, &Query::parse(query).unwrap(), retracted) {
-            Choice::Found(v) => Some(v.text.clone()),
+            Choice::Found(v) => Some(v.text),
             _ => None,
         }
     }
@@ -396,6 +425,27 @@ mod tests {
         assert_eq!(chosen(&vs, "latest", &retracted).as_deref(), Some("v1.0.1"));
         let all = parse_retractions("retract [v1.0.0, v1.0.2]");
         assert_eq!(choose(&vs, &Query::Latest, &all), Choice::AllRetracted);
+    }
+
+    #[test]
+    fn incompatible_versions_are_gated_by_the_newest_allowed_compatible_one() {
+        let none = Retractions::default();
+        let vs = list("e.com/m", "v1.0.0\nv1.1.0-rc.1\nv2.0.0+incompatible\n");
+        let gate = incompatible_gate(&vs, &Query::Latest, &none).unwrap();
+        assert_eq!(gate.text, "v1.1.0-rc.1");
+        let below = Query::parse("<v1.1.0").unwrap();
+        assert_eq!(incompatible_gate(&vs, &below, &none), None);
+        let vs = list("e.com/m", "v1.0.0\nv1.1.0\n");
+        assert_eq!(incompatible_gate(&vs, &Query::Latest, &none), None);
+    }
+
+    #[test]
+    fn recognises_the_go_mod_a_proxy_synthesizes() {
+        assert!(is_synthesized_go_mod("e.com/m", b"module e.com/m\n"));
+        assert!(!is_synthesized_go_mod(
+            "e.com/m",
+            b"module e.com/m\n\ngo 1.21\n"
+        ));
     }
 
     #[test]
