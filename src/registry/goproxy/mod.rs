@@ -189,12 +189,12 @@ pub fn resolve(
 }
 
 /// The module path candidates for a package, longest first: every prefix that is a valid module
-/// path (cmd/go's `queryPrefixModules`).
+/// path (cmd/go's `modulePrefixesExcludingTarget`).
 pub fn module_candidates(package: &str) -> Vec<&str> {
     let mut candidates = Vec::new();
     let mut current = package;
     loop {
-        if is_valid_module_path(current) {
+        if is_valid_module_path(current) && version::has_valid_major_suffix(current) {
             candidates.push(current);
         }
         match current.rsplit_once('/') {

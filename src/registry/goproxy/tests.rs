@@ -497,5 +497,9 @@ fn candidates_are_valid_prefixes_longest_first() {
         module_candidates("example.com/a/b"),
         ["example.com/a/b", "example.com/a", "example.com"]
     );
+    assert_eq!(
+        module_candidates("example.com/a/v1/cmd"),
+        ["example.com/a/v1/cmd", "example.com/a", "example.com"]
+    );
     assert!(module_candidates("nodot/a").is_empty());
 }

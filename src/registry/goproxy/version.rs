@@ -80,6 +80,29 @@ pub fn allows_major(module: &str, v: &GoVersion) -> bool {
     v.semver.major <= 1 || v.semver.build.as_str() == "incompatible"
 }
 
+/// Whether a path's major-version suffix is one a module path may have (golang.org/x/mod's
+/// `SplitPathVersion`): `/v2` and up but not `/v0`, `/v1`, `/v01` or `/v1.2`; `gopkg.in/`
+/// paths must end in `.vN`. cmd/go does not ask proxies about other paths.
+pub fn has_valid_major_suffix(path: &str) -> bool {
+    let last = path.rsplit('/').next().unwrap_or(path);
+    let is_number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if path.starts_with("gopkg.in/") {
+        return last.rsplit_once(".v").is_some_and(|(name, digits)| {
+            !name.is_empty() && is_number(digits) && (digits == "0" || !digits.starts_with('0'))
+        });
+    }
+    match last.strip_prefix('v') {
+        Some(rest)
+            if path.contains('/')
+                && rest.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+                && !rest.is_empty() =>
+        {
+            is_number(rest) && !rest.starts_with('0') && rest != "1"
+        }
+        _ => true,
+    }
+}
+
 /// The versions of a `/@v/list` body that a module path can serve: one per line, first field,
 /// canonical, no pseudo-versions (cmd/go ignores those in lists), right major version.
 pub fn parse_list(module: &str, body: &str) -> Vec<GoVersion> {
@@ -389,6 +412,25 @@ mod tests {
             texts(list("gopkg.in/yaml.v3", "v3.0.1\nv2.4.0\n")),
             ["v3.0.1"]
         );
+    }
+
+    #[test]
+    fn major_suffixes_follow_split_path_version() {
+        for (path, ok) in [
+            ("example.com/tool", true),
+            ("example.com/tool/v2", true),
+            ("example.com/tool/v1", false),
+            ("example.com/tool/v0", false),
+            ("example.com/tool/v02", false),
+            ("example.com/tool/v1.2", false),
+            ("example.com/tool/version", true),
+            ("example.com/v2", true),
+            ("gopkg.in/yaml.v3", true),
+            ("gopkg.in/yaml", false),
+            ("gopkg.in/yaml.v03", false),
+        ] {
+            assert_eq!(has_valid_major_suffix(path), ok, "{path}");
+        }
     }
 
     #[test]
