@@ -161,7 +161,7 @@ pub fn resolve(
             ProxyEntry::Url(url) => url,
         };
         let proxy = Proxy::new(fetcher, url, package)?;
-        let error = match proxy.resolve(package, query, &parsed) {
+        let error = match proxy.resolve(query, &parsed) {
             Ok(resolved) => return Ok(resolved),
             Err(e) => e,
         };
@@ -252,12 +252,8 @@ impl<'a> Proxy<'a> {
         })
     }
 
-    fn resolve(
-        &self,
-        package: &str,
-        query: &str,
-        parsed: &Query,
-    ) -> Result<Resolved, GoResolveError> {
+    fn resolve(&self, query: &str, parsed: &Query) -> Result<Resolved, GoResolveError> {
+        let package = self.package;
         let candidates = module_candidates(package);
         let mut probes = Vec::with_capacity(candidates.len());
         for chunk in candidates.chunks(PARALLEL_PROBES) {
@@ -283,10 +279,7 @@ impl<'a> Proxy<'a> {
             let probe = match probe {
                 Ok(Some(probe)) => probe,
                 Ok(None) => continue,
-                Err(e) if first_miss.is_some() => {
-                    drop(e);
-                    continue;
-                }
+                Err(_) if first_miss.is_some() => continue,
                 Err(e) => return Err(e),
             };
             let miss = match self.answer(module, &probe, parsed)? {
