@@ -67,6 +67,8 @@ pub enum CrateError {
         name: String,
         version: String,
         targets: String,
+        /// What the fallback would have run: `cargo install` or `go install`.
+        fallback: &'static str,
     },
     #[error("{subject}: {source}; nothing was installed")]
     Download {
@@ -124,9 +126,9 @@ impl CrateError {
 
     pub fn hint(&self) -> Option<String> {
         match self {
-            Self::NoPrebuilt { .. } => {
-                Some("run without --no-fallback to build it with `cargo install`".into())
-            }
+            Self::NoPrebuilt { fallback, .. } => Some(format!(
+                "run without --no-fallback to build it with `{fallback}`"
+            )),
             Self::Conflict { .. } => Some("add --force to overwrite it".into()),
             Self::Install { source, .. } => source.hint(),
             Self::Prepare { .. } => Some(

@@ -762,7 +762,7 @@ fn refuses_a_corrupted_archive() {
     std::fs::write(&archive, bytes).unwrap();
     let before = s.disk_state();
     let run = s.install(&["example.com/qitool/cmd/qi-alpha@latest"]);
-    assert_verification_failure(&run, &["example.com/qitool"]);
+    assert_verification_failure(&run, &["example.com/qitool", "checksum mismatch"]);
     assert_nothing_installed(&s, &before, &run);
 }
 

@@ -164,6 +164,7 @@ impl Context<'_> {
                         name: spec.package.clone(),
                         version: version.to_owned(),
                         targets: self.request.targets.join(", "),
+                        fallback: "go install",
                     },
                 }
             }
@@ -174,8 +175,16 @@ impl Context<'_> {
         }
         let resolved = match resolve(&self.fetcher, &self.go, &spec.package, &spec.query) {
             Ok(r) => r,
-            Err(GoResolveError::NoProxy { .. }) => {
-                return fallback(&spec.query, "no module proxy can be used (GOPROXY)");
+            // No usable proxy (GOPROXY=off or direct, or every proxy down): `go install` can
+            // still fetch from version control; without a fallback, say why nothing resolved.
+            Err(e @ GoResolveError::NoProxy { .. }) if !self.request.fallback => {
+                return Plan::Failed {
+                    spec: spec.clone(),
+                    error: e.into(),
+                };
+            }
+            Err(e @ GoResolveError::NoProxy { .. }) => {
+                return fallback(&spec.query, &e.to_string());
             }
             Err(e) => {
                 return Plan::Failed {
@@ -336,6 +345,7 @@ impl Context<'_> {
                     name: spec.package.clone(),
                     version: spec.query.clone(),
                     targets: self.request.targets.join(", "),
+                    fallback: "go install",
                 },
             ),
         }

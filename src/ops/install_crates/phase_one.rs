@@ -168,6 +168,7 @@ impl<'a> Context<'a> {
                     name: spec.name.clone(),
                     version,
                     targets: self.request.targets.join(", "),
+                    fallback: "cargo install",
                 },
             }
         }

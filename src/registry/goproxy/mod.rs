@@ -77,7 +77,7 @@ pub enum GoResolveError {
         "`{query}` is ambiguous: `go` does not guess whether a version prefix means its first or last release; use a full version such as `v1.2.0`"
     )]
     AmbiguousQuery { query: String },
-    #[error("no module provides package `{package}` (asked `{proxy}`)")]
+    #[error("no module provides package `{package}`: not found on `{proxy}`")]
     UnknownModule { package: String, proxy: String },
     #[error("module `{module}` has no version matching `{query}`{}", newest.as_ref().map(|v| format!("; the newest is {v}")).unwrap_or_default())]
     UnknownVersion {

@@ -316,7 +316,7 @@ fn unknown_module_names_the_package_and_the_proxy() {
     assert_eq!(
         err.to_string(),
         format!(
-            "no module provides package `example.com/nothing/here` (asked `{}`)",
+            "no module provides package `example.com/nothing/here`: not found on `{}`",
             server.url
         )
     );
