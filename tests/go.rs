@@ -532,6 +532,23 @@ fn falls_back_to_go_install_for_a_version_absent_from_the_index() {
 }
 
 #[test]
+fn a_fallback_without_go_says_what_to_install() {
+    let s = GoScenario::new();
+    // A PATH with nothing on it: no `go` to fall back to.
+    let empty = s.env.path().join("empty-path");
+    std::fs::create_dir_all(&empty).unwrap();
+    let before = s.disk_state();
+    let run = s
+        .gquick()
+        .env("PATH", empty.display().to_string())
+        .args(["install", "example.com/qifallback@latest"])
+        .run();
+    run.assert_exit(1)
+        .stderr_has(&["`go` was not found", "install Go"]);
+    assert_nothing_installed(&s, &before, &run);
+}
+
+#[test]
 fn no_fallback_fails_when_the_index_has_no_build() {
     let s = GoScenario::new();
     let before = s.disk_state();
