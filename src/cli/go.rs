@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args as ClapArgs, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
-use crate::cli::{UsageError, index_url, timeout_secs, trusted_keys};
+use crate::cli::{CommonOptions, UsageError, index_url, timeout_secs, trusted_keys};
 use crate::env::Env;
 use crate::index::path::is_valid_module_path;
 use crate::index::signature::TrustedKeys;
@@ -55,40 +55,8 @@ pub enum GoCommand {
     },
 }
 
-/// Options shared by `install` and `upgrade`.
-#[derive(ClapArgs, Debug, Default)]
-pub struct InstallOptions {
-    /// Install the build for this target triple instead of the host's
-    #[arg(long, value_name = "TRIPLE")]
-    pub target: Option<String>,
-    /// Release index: https://, http://, file:// or a directory [env: QUICKINSTALL_INDEX]
-    #[arg(long, value_name = "URL")]
-    pub index: Option<String>,
-    /// Also trust this minisign public key (base64 line or `.pub` file); repeatable [env: QUICKINSTALL_TRUSTED_KEYS]
-    #[arg(long = "trusted-key", value_name = "KEY")]
-    pub trusted_keys: Vec<String>,
-    /// Fail instead of running `go install` when no prebuilt exists
-    #[arg(long)]
-    pub no_fallback: bool,
-    /// Replace a binary of the same name from another module (or not built by Go)
-    #[arg(long, short)]
-    pub force: bool,
-    /// How many packages to resolve and download at once
-    #[arg(long, short, value_name = "N", default_value_t = 4)]
-    pub jobs: usize,
-    /// Print what would be fetched and where it would go; change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Print one JSON object per package on stdout
-    #[arg(long)]
-    pub json: bool,
-    /// Print only errors
-    #[arg(long, short)]
-    pub quiet: bool,
-    /// Seconds without progress before a request is abandoned [env: QUICKINSTALL_TIMEOUT] [default: 15]
-    #[arg(long, value_name = "SECS")]
-    pub timeout: Option<u64>,
-}
+/// Options of `install` and `upgrade`: those of `cargo quickinstall`.
+pub type InstallOptions = CommonOptions;
 
 /// One package to install.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -37,34 +37,41 @@ pub struct Args {
     /// Version requirement for the (single) crate given
     #[arg(long, value_name = "REQ")]
     pub version: Option<String>,
-    /// Install the build for this target triple instead of the host's
-    #[arg(long, value_name = "TRIPLE")]
-    pub target: Option<String>,
     /// Directory to install into (binaries go to `<DIR>/bin`) [default: $CARGO_INSTALL_ROOT, else $CARGO_HOME]
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
-    /// Release index: https://, http://, file:// or a directory [env: QUICKINSTALL_INDEX]
-    #[arg(long, value_name = "URL")]
-    pub index: Option<String>,
     /// Sparse registry to resolve versions from, with or without `sparse+` [env: QUICKINSTALL_REGISTRY] [default: crates.io]
     #[arg(long, value_name = "URL")]
     pub registry: Option<String>,
+    #[command(flatten)]
+    pub common: CommonOptions,
+}
+
+/// Options `cargo quickinstall` and `gquick install`/`upgrade` share.
+#[derive(clap::Args, Debug, Default)]
+pub struct CommonOptions {
+    /// Install the build for this target triple instead of the host's
+    #[arg(long, value_name = "TRIPLE")]
+    pub target: Option<String>,
+    /// Release index: https://, http://, file:// or a directory [env: QUICKINSTALL_INDEX]
+    #[arg(long, value_name = "URL")]
+    pub index: Option<String>,
     /// Also trust this minisign public key (base64 line or `.pub` file); repeatable [env: QUICKINSTALL_TRUSTED_KEYS, comma-separated]
     #[arg(long = "trusted-key", value_name = "KEY")]
     pub trusted_keys: Vec<String>,
-    /// Fail instead of running `cargo install` when no prebuilt exists
+    /// Fail instead of building from source (`cargo install`, `go install`) when no prebuilt exists
     #[arg(long)]
     pub no_fallback: bool,
     /// Reinstall even if already installed, and overwrite binaries of other packages
     #[arg(long, short)]
     pub force: bool,
-    /// How many crates to download at once
+    /// How many packages to resolve and download at once
     #[arg(long, short, value_name = "N", default_value_t = 4)]
     pub jobs: usize,
     /// Print what would be fetched and where it would go; change nothing
     #[arg(long)]
     pub dry_run: bool,
-    /// Print one JSON object per crate on stdout
+    /// Print one JSON object per package on stdout
     #[arg(long)]
     pub json: bool,
     /// Print only errors
@@ -136,7 +143,7 @@ impl InstallRequest {
         for spec in &args.crates {
             crates.push(parse_crate_spec(spec, args.version.as_deref())?);
         }
-        let targets = match &args.target {
+        let targets = match &args.common.target {
             Some(t) if crate::index::format::is_valid_target(t) => vec![t.clone()],
             Some(t) => return Err(UsageError(format!("`{t}` is not a target triple"))),
             None => target::host_targets(),
@@ -150,25 +157,25 @@ impl InstallRequest {
             .cargo_home()
             .unwrap_or_else(|_| root.clone())
             .join(".quickinstall");
-        let keys = trusted_keys(&args.trusted_keys, env)?;
-        let timeout_secs = timeout_secs(args.timeout, env)?;
+        let keys = trusted_keys(&args.common.trusted_keys, env)?;
+        let timeout_secs = timeout_secs(args.common.timeout, env)?;
         Ok(Self {
             crates,
             targets,
-            explicit_target: args.target,
+            explicit_target: args.common.target,
             root,
             root_flag: args.root,
-            index: index_url(args.index, env),
+            index: index_url(args.common.index, env),
             registry: args
                 .registry
                 .or_else(|| env.get("QUICKINSTALL_REGISTRY").map(str::to_owned)),
             keys,
-            fallback: !args.no_fallback,
-            force: args.force,
-            jobs: args.jobs.max(1),
-            dry_run: args.dry_run,
-            json: args.json,
-            quiet: args.quiet,
+            fallback: !args.common.no_fallback,
+            force: args.common.force,
+            jobs: args.common.jobs.max(1),
+            dry_run: args.common.dry_run,
+            json: args.common.json,
+            quiet: args.common.quiet,
             timeout_secs,
             state_dir,
         })

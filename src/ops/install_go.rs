@@ -8,8 +8,7 @@
 //! GOPRIVATE/GONOPROXY never reach the index: they go straight to `go install`.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use tempfile::TempDir;
@@ -23,7 +22,7 @@ use crate::index::fetch::IndexSource;
 use crate::index::format::{PackageKind, Release};
 use crate::index::seen::SeenStore;
 use crate::install::install_binaries;
-use crate::ops::{stage, summary};
+use crate::ops::{parallel, stage, summary};
 use crate::registry::goproxy::{GoEnv, GoResolveError, resolve};
 use crate::report::{CrateResult, Reporter};
 use crate::resolve::choose_release;
@@ -124,29 +123,9 @@ pub fn run(request: &GoInstallRequest, env: &crate::env::Env, reporter: &Reporte
 
 impl Context<'_> {
     fn plan_all(&self) -> Vec<Plan> {
-        let specs = &self.request.specs;
-        let next = AtomicUsize::new(0);
-        let slots: Mutex<Vec<Option<Plan>>> = Mutex::new((0..specs.len()).map(|_| None).collect());
-        std::thread::scope(|scope| {
-            for _ in 0..self.request.jobs.min(specs.len()) {
-                scope.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(spec) = specs.get(i) else { break };
-                        let plan = self.plan(spec);
-                        if let Ok(mut slots) = slots.lock() {
-                            slots[i] = Some(plan);
-                        }
-                    }
-                });
-            }
-        });
-        slots
-            .into_inner()
-            .unwrap_or_default()
-            .into_iter()
-            .flatten()
-            .collect()
+        parallel::map_in_order(&self.request.specs, self.request.jobs, |spec| {
+            self.plan(spec)
+        })
     }
 
     fn plan(&self, spec: &GoSpec) -> Plan {
@@ -439,19 +418,12 @@ impl Context<'_> {
     }
 
     fn failure(&self, name: &str, version: Option<&str>, error: CrateError) -> CrateResult {
-        self.reporter
-            .error(&error.to_string(), error.hint().as_deref());
-        CrateResult {
-            name: name.to_owned(),
-            version: version.map(str::to_owned),
-            target: None,
-            source: None,
-            binaries: Vec::new(),
-            paths: Vec::new(),
-            ok: false,
-            error: Some(error.to_string()),
-            verification_failure: error.is_verification(),
-        }
+        summary::failure(
+            self.reporter,
+            name.to_owned(),
+            version.map(str::to_owned),
+            error,
+        )
     }
 }
 

@@ -4,5 +4,6 @@
 pub mod install_crates;
 pub mod install_go;
 pub mod list_go;
+pub mod parallel;
 pub mod stage;
 pub mod summary;

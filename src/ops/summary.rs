@@ -1,7 +1,7 @@
 //! The end of an install run, for both clients: `--json` lines, the closing summary that names
 //! each failure, and the exit status.
 
-use crate::error::ExitStatus;
+use crate::error::{CrateError, ExitStatus};
 use crate::report::{CrateResult, Reporter};
 
 /// Prints `--json` lines (when asked) and the summary; picks the exit status: 3 when any failure
@@ -42,5 +42,26 @@ pub fn summarise(
         ExitStatus::Verification
     } else {
         ExitStatus::Failure
+    }
+}
+
+/// Reports `error` (with its hint) and turns it into the package's failed result.
+pub fn failure(
+    reporter: &Reporter,
+    name: String,
+    version: Option<String>,
+    error: CrateError,
+) -> CrateResult {
+    reporter.error(&error.to_string(), error.hint().as_deref());
+    CrateResult {
+        name,
+        version,
+        target: None,
+        source: None,
+        binaries: Vec::new(),
+        paths: Vec::new(),
+        ok: false,
+        error: Some(error.to_string()),
+        verification_failure: error.is_verification(),
     }
 }

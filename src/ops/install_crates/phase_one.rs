@@ -2,14 +2,11 @@
 //! index entry, the release for this host, then download and unpack into a staging directory
 //! inside the install root. Nothing here touches the bin directory or cargo's tracker.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use super::{Context, Plan, Staged};
 use crate::cli::CrateSpec;
 use crate::error::{CrateError, Subject};
 use crate::index::format::PackageKind;
-use crate::ops::stage;
+use crate::ops::{parallel, stage};
 use crate::registry::crates::{pinned_version, select_version};
 use crate::resolve;
 use crate::target;
@@ -17,29 +14,9 @@ use crate::target;
 impl<'a> Context<'a> {
     /// Phase one over every crate, `--jobs` at a time; results in the order given.
     pub(super) fn plan_all(&self) -> Vec<Plan> {
-        let crates = &self.request.crates;
-        let next = AtomicUsize::new(0);
-        let slots: Mutex<Vec<Option<Plan>>> = Mutex::new((0..crates.len()).map(|_| None).collect());
-        std::thread::scope(|scope| {
-            for _ in 0..self.request.jobs.min(crates.len()) {
-                scope.spawn(|| {
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(spec) = crates.get(i) else { break };
-                        let plan = self.plan(spec);
-                        if let Ok(mut slots) = slots.lock() {
-                            slots[i] = Some(plan);
-                        }
-                    }
-                });
-            }
-        });
-        slots
-            .into_inner()
-            .unwrap_or_default()
-            .into_iter()
-            .flatten()
-            .collect()
+        parallel::map_in_order(&self.request.crates, self.request.jobs, |spec| {
+            self.plan(spec)
+        })
     }
 
     fn plan(&self, spec: &CrateSpec) -> Plan {

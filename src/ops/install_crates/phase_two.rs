@@ -13,6 +13,7 @@ use crate::fallback::{self, FallbackOptions};
 use crate::index::format::Release;
 use crate::install::cargo_tracker::{self, CargoTracker, PackageId};
 use crate::install::install_binaries;
+use crate::ops::summary;
 use crate::report::CrateResult;
 
 impl<'a> Context<'a> {
@@ -63,19 +64,7 @@ impl<'a> Context<'a> {
         version: Option<String>,
         error: CrateError,
     ) -> CrateResult {
-        self.reporter
-            .error(&error.to_string(), error.hint().as_deref());
-        CrateResult {
-            name,
-            version,
-            target: None,
-            source: None,
-            binaries: Vec::new(),
-            paths: Vec::new(),
-            ok: false,
-            error: Some(error.to_string()),
-            verification_failure: error.is_verification(),
-        }
+        summary::failure(self.reporter, name, version, error)
     }
 
     /// Phase two for every staged crate: one tracker lock and one tracker write for the whole
