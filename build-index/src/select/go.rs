@@ -469,7 +469,7 @@ fn detect_commands(
 /// Runs the selection, writes the queue and returns the printable summary.
 pub fn select_go(request: &GoSelectRequest) -> Result<String, GoSelectError> {
     if let Some(s) = &request.since
-        && !is_rfc3339_utc(s)
+        && time_key(s).is_none()
     {
         return Err(GoSelectError::BadSince(s.clone()));
     }
@@ -718,6 +718,22 @@ mod tests {
         assert!(is_rfc3339_utc("2024-01-01T00:00:00.123Z"));
         assert!(!is_rfc3339_utc("2024-01-01"));
         assert!(!is_rfc3339_utc("2024-01-01T00:00:00+01:00"));
+        // `--since` goes into the page URL: nothing but digits may follow the seconds.
+        assert!(time_key("2024-01-01T00:00:00.123Z").is_some());
+        assert!(time_key("2024-01-01T00:00:00&limit=1Z").is_none());
+        let request = GoSelectRequest {
+            records: RecordSource::File("unused.jsonl".into()),
+            since: Some("2024-01-01T00:00:00&x=Z".into()),
+            stats: None,
+            popularity: None,
+            proxy: None,
+            limit: None,
+            out: "unused-queue.jsonl".into(),
+        };
+        assert!(matches!(
+            select_go(&request),
+            Err(GoSelectError::BadSince(_))
+        ));
     }
 
     #[test]
