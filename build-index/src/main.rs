@@ -145,10 +145,23 @@ enum Command {
 #[derive(Subcommand, Debug)]
 enum SelectCommand {
     /// Rank Go modules from the module index's records into a build queue (JSON lines).
+    #[command(group(clap::ArgGroup::new("records").required(true).args(["index_records", "module_index"])))]
     Go {
         /// Module index records, JSON lines `{"Path","Version","Timestamp"}`.
         #[arg(long, value_name = "FILE")]
-        index_records: PathBuf,
+        index_records: Option<PathBuf>,
+        /// Page the records from this module index (the public one is
+        /// https://index.golang.org/index), 2000 a page, from --since.
+        #[arg(long, value_name = "URL")]
+        module_index: Option<String>,
+        /// With --module-index: stop after this many pages, so a run always ends.
+        #[arg(
+            long,
+            value_name = "N",
+            default_value_t = 1000,
+            requires = "module_index"
+        )]
+        max_pages: usize,
         /// Keep only records indexed at or after this RFC 3339 UTC time.
         #[arg(long, value_name = "RFC3339")]
         since: Option<String>,
@@ -213,6 +226,8 @@ enum Error {
     Serve(#[from] serve::ServeError),
     #[error(transparent)]
     SelectGo(#[from] select::go::GoSelectError),
+    #[error("pass --index-records or --module-index")]
+    NoRecordSource,
     #[error("pass one of --crate, --path or --go")]
     NoSource,
     #[error("could not find the address the server listens on: {0}")]
@@ -356,6 +371,8 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Select(SelectCommand::Go {
             index_records,
+            module_index,
+            max_pages,
             since,
             stats,
             popularity,
@@ -363,8 +380,14 @@ fn run(cli: Cli) -> Result<(), Error> {
             limit,
             out,
         }) => {
+            // clap's `records` group guarantees exactly one of the two.
+            let records = match (index_records, module_index) {
+                (Some(path), _) => select::go::RecordSource::File(path),
+                (None, Some(url)) => select::go::RecordSource::ModuleIndex { url, max_pages },
+                (None, None) => return Err(Error::NoRecordSource),
+            };
             let summary = select::go::select_go(&select::go::GoSelectRequest {
-                index_records,
+                records,
                 since,
                 stats,
                 popularity,

@@ -1,12 +1,15 @@
 //! `build-index select go`: chooses the Go modules worth building from the module index's
-//! records (`{"Path","Version","Timestamp"}` JSON lines, as index.golang.org serves them),
-//! ranks them and, given a proxy, keeps only those with command packages.
+//! records (`{"Path","Version","Timestamp"}` JSON lines, as index.golang.org serves them, read
+//! from a file or paged from the index by `since`), ranks them and, given a proxy, keeps only
+//! those with command packages.
 //!
-//! The rules ([`newest_releases`], [`rank`]) are pure; [`select_go`] is the I/O shell (read
-//! the records, stats and popularity, fetch zips, write the queue). Deterministic: the same
-//! inputs give the same queue bytes and summary.
+//! The rules ([`NewestReleases`], [`rank`], [`page_url`], [`after_page`]) are pure;
+//! [`select_go`] is the I/O shell (read the records, stats and popularity, fetch zips, write
+//! the queue). Deterministic: the same inputs give the same queue bytes and summary.
 
-use std::collections::{BTreeMap, HashMap};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::BufRead;
 use std::path::PathBuf;
 
 use quickinstall::download::{DownloadError, Fetcher, Location, NetConfig};
@@ -19,10 +22,27 @@ use crate::go::{detect, modzip, proxy};
 /// The largest stats or popularity document accepted.
 const DOC_LIMIT: u64 = 64 * 1024 * 1024;
 
+/// Records asked of the module index per page (the most index.golang.org serves).
+pub const PAGE_LIMIT: usize = 2000;
+
+/// The largest module index page accepted: 2000 records of a few hundred bytes each fit many
+/// times over, and a server streaming without end is cut off.
+const PAGE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Where the module index records come from.
+#[derive(Debug, Clone)]
+pub enum RecordSource {
+    /// A JSON-lines file.
+    File(PathBuf),
+    /// A module index (`https://index.golang.org/index`), paged by `since`, at most
+    /// `max_pages` requests.
+    ModuleIndex { url: String, max_pages: usize },
+}
+
 /// What `select go` was asked to do.
 #[derive(Debug, Clone)]
 pub struct GoSelectRequest {
-    pub index_records: PathBuf,
+    pub records: RecordSource,
     /// RFC 3339 UTC (`2024-01-01T00:00:00Z`): keep records indexed at or after it.
     pub since: Option<String>,
     /// `{module: requests}`, a path or URL.
@@ -45,12 +65,20 @@ pub enum GoSelectError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("line {line} of `{}` is not a module index record: {reason}", path.display())]
+    #[error("line {line} of `{origin}` is not a module index record: {reason}")]
     BadRecord {
-        path: PathBuf,
+        origin: String,
         line: usize,
         reason: String,
     },
+    #[error("`--module-index {0}` is not an http(s) URL")]
+    BadModuleIndex(String),
+    #[error("the module index page `{url}` is not UTF-8 text")]
+    PageNotText { url: String },
+    #[error(
+        "the module index page `{url}` ends with the timestamp `{timestamp}`, which is not an RFC 3339 UTC time to ask the next page from"
+    )]
+    BadPageTimestamp { url: String, timestamp: String },
     #[error("could not fetch `{location}`: {source}")]
     Fetch {
         location: String,
@@ -111,37 +139,124 @@ pub fn is_rfc3339_utc(since: &str) -> bool {
         })
 }
 
+/// The seconds part and the fraction (right-padded to nanoseconds) of a
+/// `YYYY-MM-DDTHH:MM:SS[.frac]Z` time; `None` for any other shape.
+fn time_key(ts: &str) -> Option<(&str, String)> {
+    if !is_rfc3339_utc(ts) {
+        return None;
+    }
+    let (seconds, rest) = ts.split_at_checked(19)?;
+    let fraction = rest.strip_suffix('Z')?;
+    let digits = match fraction.strip_prefix('.') {
+        Some(d) if !d.is_empty() && d.bytes().all(|c| c.is_ascii_digit()) => d,
+        None if fraction.is_empty() => "",
+        _ => return None,
+    };
+    Some((seconds, format!("{digits:0<9}")))
+}
+
+/// Orders two module index timestamps as times. Go omits a zero fraction and trims trailing
+/// zeros, so string order is wrong around one: `…:00.5Z` sorts before `…:00Z` ('.' < 'Z').
+/// Other shapes fall back to string order.
+pub fn timestamp_cmp(a: &str, b: &str) -> Ordering {
+    match (time_key(a), time_key(b)) {
+        (Some(x), Some(y)) => x.cmp(&y),
+        _ => a.cmp(b),
+    }
+}
+
 /// The newest release (no prerelease, so no pseudo-version) of each valid module indexed at or
-/// after `since`, sorted by module path. Returns also how many records were dropped for being
-/// prereleases or pseudo-versions.
-pub fn newest_releases(
-    records: &[IndexRecord],
-    since: Option<&str>,
-) -> (BTreeMap<String, String>, usize) {
-    let mut newest: BTreeMap<String, (semver::Version, String)> = BTreeMap::new();
-    let mut prerelease = 0;
-    for r in records {
-        // Both are `…Z` UTC times of the same shape, so strings compare as times (the
-        // fraction, when one side lacks it, compares after the seconds, still in order).
-        if since.is_some_and(|s| r.timestamp.as_str() < s) || !is_valid_module_path(&r.path) {
-            continue;
+/// after `since`, fed one record at a time so that paged records need not all be held.
+#[derive(Debug, Default)]
+pub struct NewestReleases {
+    since: Option<String>,
+    newest: BTreeMap<String, (semver::Version, String)>,
+    /// Records seen.
+    pub records: usize,
+    /// Records dropped for being prereleases or pseudo-versions.
+    pub prerelease: usize,
+}
+
+impl NewestReleases {
+    pub fn new(since: Option<&str>) -> Self {
+        Self {
+            since: since.map(str::to_owned),
+            ..Self::default()
+        }
+    }
+
+    pub fn add(&mut self, r: &IndexRecord) {
+        self.records += 1;
+        let too_old = self
+            .since
+            .as_deref()
+            .is_some_and(|s| timestamp_cmp(&r.timestamp, s) == Ordering::Less);
+        if too_old || !is_valid_module_path(&r.path) {
+            return;
         }
         let Some(v) = parse_version(&r.version).filter(|_| r.version.starts_with('v')) else {
-            continue;
+            return;
         };
         if !v.pre.is_empty() {
-            prerelease += 1;
-            continue;
+            self.prerelease += 1;
+            return;
         }
-        match newest.get(&r.path) {
+        match self.newest.get(&r.path) {
             Some((old, _)) if *old >= v => {}
             _ => {
-                newest.insert(r.path.clone(), (v, r.version.clone()));
+                self.newest.insert(r.path.clone(), (v, r.version.clone()));
             }
         }
     }
-    let out = newest.into_iter().map(|(m, (_, v))| (m, v)).collect();
-    (out, prerelease)
+
+    /// The modules sorted by path, each with its newest release.
+    pub fn modules(self) -> BTreeMap<String, String> {
+        self.newest.into_iter().map(|(m, (_, v))| (m, v)).collect()
+    }
+}
+
+/// The URL of the module index page of records indexed at or after `since` (from the start
+/// without it). `since` is an RFC 3339 UTC time, whose characters need no escaping in a query.
+pub fn page_url(base: &str, since: Option<&str>, limit: usize) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    match since {
+        Some(s) => format!("{base}{sep}since={s}&limit={limit}"),
+        None => format!("{base}{sep}limit={limit}"),
+    }
+}
+
+/// What to do after a page of `count` records whose last timestamp is `last`, asked `since`.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AfterPage {
+    /// Ask the next page from this time.
+    Next(String),
+    /// A short page: the index has nothing more.
+    Done,
+    /// The page ended at or before the time it was asked from: asking again would loop.
+    NoProgress(String),
+}
+
+/// Decides the next request. A full page whose last time is not later than `since` makes no
+/// progress (the index repeats the boundary record, so a page of one time repeats for ever).
+/// `Err` carries a last timestamp that cannot be asked from.
+pub fn after_page(
+    since: Option<&str>,
+    count: usize,
+    last: Option<&str>,
+    limit: usize,
+) -> Result<AfterPage, String> {
+    let Some(last) = last.filter(|_| count >= limit) else {
+        return Ok(AfterPage::Done);
+    };
+    if time_key(last).is_none() {
+        return Err(last.to_owned());
+    }
+    match since {
+        Some(s) if timestamp_cmp(last, s) != Ordering::Greater => {
+            Ok(AfterPage::NoProgress(last.to_owned()))
+        }
+        _ => Ok(AfterPage::Next(last.to_owned())),
+    }
 }
 
 /// Orders modules: requested first (most requests first), then by popularity, then by path;
@@ -185,22 +300,131 @@ pub fn rank(
     out.into_iter().map(|(_, _, e)| e).collect()
 }
 
-/// Parses the records file; blank lines are skipped.
-pub fn parse_records(
-    text: &str,
-    path: &std::path::Path,
-) -> Result<Vec<IndexRecord>, GoSelectError> {
+/// Parses records (JSON lines from `origin`, a path or URL); blank lines are skipped.
+pub fn parse_records(text: &str, origin: &str) -> Result<Vec<IndexRecord>, GoSelectError> {
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| GoSelectError::BadRecord {
-                path: path.to_owned(),
-                line: i + 1,
-                reason: e.to_string(),
-            })
-        })
+        .map(|(i, l)| parse_record(l, origin, i + 1))
         .collect()
+}
+
+fn parse_record(line: &str, origin: &str, number: usize) -> Result<IndexRecord, GoSelectError> {
+    serde_json::from_str(line).map_err(|e| GoSelectError::BadRecord {
+        origin: origin.to_owned(),
+        line: number,
+        reason: e.to_string(),
+    })
+}
+
+/// Streams the records file into `state`, a line at a time.
+fn read_records_file(
+    path: &std::path::Path,
+    state: &mut NewestReleases,
+) -> Result<(), GoSelectError> {
+    let io_err = |source| GoSelectError::Records {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io_err)?;
+    let origin = path.display().to_string();
+    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(io_err)?;
+        if !line.trim().is_empty() {
+            state.add(&parse_record(&line, &origin, i + 1)?);
+        }
+    }
+    Ok(())
+}
+
+/// How paging the module index went, for the summary.
+struct Paging {
+    pages: usize,
+    /// Why it stopped before the index ran out, if it did.
+    cut_short: Option<String>,
+}
+
+/// Pages through the module index from `since`, feeding each page's records into `state`.
+/// Records the previous page ended with are skipped: the next page, asked from their time,
+/// starts with them again.
+fn read_module_index(
+    fetcher: &Fetcher,
+    base: &str,
+    max_pages: usize,
+    since: Option<&str>,
+    state: &mut NewestReleases,
+) -> Result<Paging, GoSelectError> {
+    if !matches!(Location::parse(base), Ok(Location::Http(_))) {
+        return Err(GoSelectError::BadModuleIndex(base.to_owned()));
+    }
+    let mut asked = since.map(str::to_owned);
+    // The previous page's last timestamp and the (module, version)s it carried.
+    let mut boundary: Option<(String, HashSet<(String, String)>)> = None;
+    let mut pages = 0;
+    while pages < max_pages {
+        let url = page_url(base, asked.as_deref(), PAGE_LIMIT);
+        let fetch_err = |source| GoSelectError::Fetch {
+            location: url.clone(),
+            source,
+        };
+        let loc = Location::parse(&url).map_err(fetch_err)?;
+        let bytes = fetcher
+            .get_small(&loc, PAGE_BYTES)
+            .map_err(fetch_err)?
+            .ok_or_else(|| GoSelectError::NotFound(url.clone()))?;
+        pages += 1;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| GoSelectError::PageNotText { url: url.clone() })?;
+        let records = parse_records(text, &url)?;
+        for r in &records {
+            let repeated = boundary.as_ref().is_some_and(|(ts, seen)| {
+                *ts == r.timestamp && seen.contains(&(r.path.clone(), r.version.clone()))
+            });
+            if !repeated {
+                state.add(r);
+            }
+        }
+        let last = records.last().map(|r| r.timestamp.as_str());
+        let next =
+            after_page(asked.as_deref(), records.len(), last, PAGE_LIMIT).map_err(|timestamp| {
+                GoSelectError::BadPageTimestamp {
+                    url: url.clone(),
+                    timestamp,
+                }
+            })?;
+        match next {
+            AfterPage::Done => {
+                return Ok(Paging {
+                    pages,
+                    cut_short: None,
+                });
+            }
+            AfterPage::NoProgress(ts) => {
+                return Ok(Paging {
+                    pages,
+                    cut_short: Some(format!(
+                        "stopped: the module index made no progress past {ts}"
+                    )),
+                });
+            }
+            AfterPage::Next(ts) => {
+                let seen = records
+                    .iter()
+                    .filter(|r| r.timestamp == ts)
+                    .map(|r| (r.path.clone(), r.version.clone()))
+                    .collect();
+                boundary = Some((ts.clone(), seen));
+                asked = Some(ts);
+            }
+        }
+    }
+    Ok(Paging {
+        pages,
+        cut_short: Some(format!(
+            "stopped after --max-pages {max_pages}; continue with --since {}",
+            asked.as_deref().unwrap_or("(start)")
+        )),
+    })
 }
 
 fn load_map<T: serde::de::DeserializeOwned>(
@@ -245,7 +469,7 @@ fn detect_commands(
 /// Runs the selection, writes the queue and returns the printable summary.
 pub fn select_go(request: &GoSelectRequest) -> Result<String, GoSelectError> {
     if let Some(s) = &request.since
-        && !is_rfc3339_utc(s)
+        && time_key(s).is_none()
     {
         return Err(GoSelectError::BadSince(s.clone()));
     }
@@ -257,14 +481,22 @@ pub fn select_go(request: &GoSelectRequest) -> Result<String, GoSelectError> {
         Some(p) => load_map(&p.to_string_lossy())?,
         None => HashMap::new(),
     };
-    let text = std::fs::read_to_string(&request.index_records).map_err(|source| {
-        GoSelectError::Records {
-            path: request.index_records.clone(),
-            source,
+    let mut state = NewestReleases::new(request.since.as_deref());
+    let paging = match &request.records {
+        RecordSource::File(path) => {
+            read_records_file(path, &mut state)?;
+            None
         }
-    })?;
-    let records = parse_records(&text, &request.index_records)?;
-    let (modules, prerelease) = newest_releases(&records, request.since.as_deref());
+        RecordSource::ModuleIndex { url, max_pages } => Some(read_module_index(
+            &Fetcher::new(&NetConfig::default()),
+            url,
+            *max_pages,
+            request.since.as_deref(),
+            &mut state,
+        )?),
+    };
+    let (record_count, prerelease) = (state.records, state.prerelease);
+    let modules = state.modules();
     let module_count = modules.len();
     let ranked = rank(modules, &stats, &popularity);
     let limit = request.limit.unwrap_or(usize::MAX);
@@ -306,9 +538,17 @@ pub fn select_go(request: &GoSelectRequest) -> Result<String, GoSelectError> {
         path: request.out.clone(),
         source,
     })?;
-    let mut summary = format!(
+    let mut summary = String::new();
+    if let (Some(p), RecordSource::ModuleIndex { url, .. }) = (&paging, &request.records) {
+        summary.push_str(&format!("{} pages from `{url}`\n", p.pages));
+        if let Some(why) = &p.cut_short {
+            summary.push_str(why);
+            summary.push('\n');
+        }
+    }
+    summary.push_str(&format!(
         "{} records, {} modules with a release{}, {} prerelease or pseudo-version records skipped, {} queued\n",
-        records.len(),
+        record_count,
         module_count,
         request
             .since
@@ -317,7 +557,7 @@ pub fn select_go(request: &GoSelectRequest) -> Result<String, GoSelectError> {
             .unwrap_or_default(),
         prerelease,
         queue.len()
-    );
+    ));
     for (m, v, reason) in &skipped {
         summary.push_str(&format!("skipped {m} {v}: {reason}\n"));
     }
@@ -327,6 +567,86 @@ pub fn select_go(request: &GoSelectRequest) -> Result<String, GoSelectError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`NewestReleases`] over a slice: the modules, and the prerelease count.
+    fn newest_releases(
+        records: &[IndexRecord],
+        since: Option<&str>,
+    ) -> (BTreeMap<String, String>, usize) {
+        let mut state = NewestReleases::new(since);
+        records.iter().for_each(|r| state.add(r));
+        let prerelease = state.prerelease;
+        (state.modules(), prerelease)
+    }
+
+    #[test]
+    fn orders_timestamps_as_times_around_fractions() {
+        let t = "2024-01-01T00:00:00Z";
+        assert_eq!(
+            timestamp_cmp("2024-01-01T00:00:00.5Z", t),
+            Ordering::Greater
+        );
+        assert_eq!(
+            timestamp_cmp("2024-01-01T00:00:00.5Z", "2024-01-01T00:00:00.500Z"),
+            Ordering::Equal
+        );
+        assert_eq!(
+            timestamp_cmp("2024-01-01T00:00:00.99726Z", "2024-01-01T00:00:00.997264Z"),
+            Ordering::Less
+        );
+        assert_eq!(timestamp_cmp(t, "2024-01-01T00:00:01Z"), Ordering::Less);
+    }
+
+    #[test]
+    fn keeps_a_record_in_the_cutoff_second_with_a_fraction() {
+        let records = [rec("example.com/a", "v1.0.0", "2024-01-01T00:00:00.25Z")];
+        let (m, _) = newest_releases(&records, Some("2024-01-01T00:00:00Z"));
+        assert_eq!(m.len(), 1);
+    }
+
+    #[test]
+    fn page_urls_carry_since_and_limit() {
+        assert_eq!(
+            page_url("https://index.golang.org/index", None, 2000),
+            "https://index.golang.org/index?limit=2000"
+        );
+        assert_eq!(
+            page_url("http://h/index", Some("2024-01-01T00:00:00.5Z"), 2000),
+            "http://h/index?since=2024-01-01T00:00:00.5Z&limit=2000"
+        );
+        assert_eq!(
+            page_url("http://h/index?x=1", Some("2024-01-01T00:00:00Z"), 5),
+            "http://h/index?x=1&since=2024-01-01T00:00:00Z&limit=5"
+        );
+    }
+
+    #[test]
+    fn pages_on_while_full_and_progressing() {
+        let t0 = "2024-01-01T00:00:00Z";
+        let t1 = "2024-01-01T00:00:00.5Z";
+        assert_eq!(
+            after_page(Some(t0), 3, Some(t1), 3),
+            Ok(AfterPage::Next(t1.into()))
+        );
+        assert_eq!(
+            after_page(None, 3, Some(t1), 3),
+            Ok(AfterPage::Next(t1.into()))
+        );
+        assert_eq!(after_page(Some(t0), 2, Some(t1), 3), Ok(AfterPage::Done));
+        assert_eq!(after_page(Some(t0), 0, None, 3), Ok(AfterPage::Done));
+        assert_eq!(
+            after_page(Some(t1), 3, Some(t1), 3),
+            Ok(AfterPage::NoProgress(t1.into()))
+        );
+        assert_eq!(
+            after_page(Some(t1), 3, Some(t0), 3),
+            Ok(AfterPage::NoProgress(t0.into()))
+        );
+        assert_eq!(
+            after_page(Some(t0), 3, Some("2024-01-02&x=1"), 3),
+            Err("2024-01-02&x=1".into())
+        );
+    }
 
     fn rec(path: &str, version: &str, ts: &str) -> IndexRecord {
         IndexRecord {
@@ -398,6 +718,22 @@ mod tests {
         assert!(is_rfc3339_utc("2024-01-01T00:00:00.123Z"));
         assert!(!is_rfc3339_utc("2024-01-01"));
         assert!(!is_rfc3339_utc("2024-01-01T00:00:00+01:00"));
+        // `--since` goes into the page URL: nothing but digits may follow the seconds.
+        assert!(time_key("2024-01-01T00:00:00.123Z").is_some());
+        assert!(time_key("2024-01-01T00:00:00&limit=1Z").is_none());
+        let request = GoSelectRequest {
+            records: RecordSource::File("unused.jsonl".into()),
+            since: Some("2024-01-01T00:00:00&x=Z".into()),
+            stats: None,
+            popularity: None,
+            proxy: None,
+            limit: None,
+            out: "unused-queue.jsonl".into(),
+        };
+        assert!(matches!(
+            select_go(&request),
+            Err(GoSelectError::BadSince(_))
+        ));
     }
 
     #[test]
@@ -429,7 +765,7 @@ mod tests {
         .unwrap();
         let out = dir.path().join("queue.jsonl");
         let request = GoSelectRequest {
-            index_records: records,
+            records: RecordSource::File(records),
             since: None,
             stats: None,
             popularity: None,
