@@ -576,6 +576,28 @@ fn a_module_that_imports_c_is_built_with_zig_as_a_static_pie() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&info.stdout).contains("CGO_ENABLED=0"));
+
+    // Reproducible with cgo too: a second build gives the same archive bytes.
+    let out2 = dir.path().join("out2");
+    let o = build_index(
+        &[
+            "build",
+            "--go",
+            "example.com/cgotool@v1.0.0",
+            "--target",
+            TARGET,
+            "--proxy",
+            proxy.to_str().unwrap(),
+            "--out",
+            out2.to_str().unwrap(),
+        ],
+        &home(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        sha256(&out.join(format!("{stem}.tar.gz"))),
+        sha256(&out2.join(format!("{stem}.tar.gz")))
+    );
 }
 
 #[test]
