@@ -73,8 +73,14 @@ fn tool_files() -> Vec<(&'static str, &'static str)> {
 }
 
 fn build_index(args: &[&str], home: &Path) -> Output {
+    build_index_with(args, home, &[])
+}
+
+/// [`build_index`] with extra variables (`ZIG`).
+fn build_index_with(args: &[&str], home: &Path, vars: &[(&str, &Path)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_build-index"))
         .args(args)
+        .envs(vars.iter().copied())
         // Hermetic: nothing may come from a public proxy; the test names its own.
         .env("GOPROXY", "off")
         .env("GOSUMDB", "off")
@@ -455,4 +461,194 @@ fn an_unknown_version_is_a_clear_error() {
         "{}",
         stderr(&o)
     );
+}
+
+/// A command whose Go code calls a C function from its cgo preamble, and one without cgo.
+fn cgo_files() -> Vec<(&'static str, &'static str)> {
+    vec![
+        (
+            "cmd/cgotool/main.go",
+            "package main\n\n/*\nstatic int add(int a, int b) { return a + b; }\n*/\nimport \"C\"\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"C says\", int(C.add(2, 3))) }\n",
+        ),
+        ("cmd/plain/main.go", HELLO),
+    ]
+}
+
+/// Why zig is not usable here, or `None` when it is (found as build-index finds it).
+fn no_zig_reason() -> Option<String> {
+    #[allow(clippy::disallowed_methods)]
+    if std::env::var_os("ZIG").is_some() {
+        return None;
+    }
+    let runs = |program: &str, args: &[&str]| {
+        Command::new(program)
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if runs("zig", &["version"]) || runs("python3", &["-c", "import ziglang"]) {
+        None
+    } else {
+        Some("no zig (ZIG, `zig` on PATH or `python3 -m pip install ziglang`)".to_owned())
+    }
+}
+
+/// The `p_type`s of a 64-bit little-endian ELF file's program headers, and its `e_type`.
+fn elf_program_types(bytes: &[u8]) -> (u16, Vec<u32>) {
+    assert_eq!(&bytes[..6], b"\x7fELF\x02\x01", "not a 64-bit LE ELF file");
+    let u16_at = |o: usize| u16::from_le_bytes(bytes[o..o + 2].try_into().unwrap());
+    let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap());
+    let phoff = u64::from_le_bytes(bytes[32..40].try_into().unwrap()) as usize;
+    let (size, count) = (u16_at(54) as usize, u16_at(56) as usize);
+    let types = (0..count).map(|i| u32_at(phoff + i * size)).collect();
+    (u16_at(16), types)
+}
+
+/// Printing is the point: a skipped test says why (CI installs zig, so it runs there).
+#[allow(clippy::print_stderr)]
+fn skip(reason: &str) {
+    eprintln!("skipped: {reason}");
+}
+
+#[test]
+fn a_module_that_imports_c_is_built_with_zig_as_a_static_pie() {
+    if !have_go() {
+        return;
+    }
+    if let Some(reason) = no_zig_reason() {
+        skip(&reason);
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = dir.path().join("proxy");
+    publish_module(&proxy, "example.com/cgotool", "v1.0.0", &cgo_files());
+    let out = dir.path().join("out");
+    let o = build_index(
+        &[
+            "build",
+            "--go",
+            "example.com/cgotool@v1.0.0",
+            "--target",
+            TARGET,
+            "--proxy",
+            proxy.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &home(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stem = format!("example.com+cgotool-v1.0.0-{TARGET}");
+    let r = record(&out.join(format!("{stem}.json")));
+    assert_eq!(r["status"], "ok");
+    assert_eq!(r["binaries"], serde_json::json!(["cgotool", "plain"]));
+    assert_eq!(r["provenance"]["cgo"], true);
+    let log = fs::read_to_string(out.join(format!("{stem}.log"))).unwrap();
+    assert!(log.contains("building again with cgo and zig"), "{log}");
+
+    let unpacked = dir.path().join("unpacked");
+    let archive = File::open(out.join(format!("{stem}.tar.gz"))).unwrap();
+    tar::Archive::new(flate2::read::GzDecoder::new(archive))
+        .unpack(&unpacked)
+        .unwrap();
+    let binary = unpacked.join("cgotool");
+    let run = Command::new(&binary).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "C says 5\n");
+    // Static PIE: position-independent (ET_DYN), yet no interpreter and no dynamic loader.
+    const ET_DYN: u16 = 3;
+    const PT_INTERP: u32 = 3;
+    let (e_type, types) = elf_program_types(&fs::read(&binary).unwrap());
+    assert_eq!(e_type, ET_DYN, "not a PIE");
+    assert!(!types.contains(&PT_INTERP), "has PT_INTERP: {types:?}");
+    let info = Command::new("go")
+        .args(["version", "-m"])
+        .arg(&binary)
+        .output()
+        .unwrap();
+    let info = String::from_utf8_lossy(&info.stdout);
+    for setting in ["CGO_ENABLED=1", "-trimpath=true", "-tags=netgo,osusergo"] {
+        assert!(info.contains(setting), "{setting} missing from:\n{info}");
+    }
+    // The command without cgo was built statically first and stays CGO_ENABLED=0.
+    let info = Command::new("go")
+        .args(["version", "-m"])
+        .arg(unpacked.join("plain"))
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&info.stdout).contains("CGO_ENABLED=0"));
+
+    // Reproducible with cgo too: a second build gives the same archive bytes.
+    let out2 = dir.path().join("out2");
+    let o = build_index(
+        &[
+            "build",
+            "--go",
+            "example.com/cgotool@v1.0.0",
+            "--target",
+            TARGET,
+            "--proxy",
+            proxy.to_str().unwrap(),
+            "--out",
+            out2.to_str().unwrap(),
+        ],
+        &home(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        sha256(&out.join(format!("{stem}.tar.gz"))),
+        sha256(&out2.join(format!("{stem}.tar.gz")))
+    );
+}
+
+#[test]
+fn a_cgo_module_without_zig_or_for_darwin_fails_with_a_record_saying_why() {
+    if !have_go() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = dir.path().join("proxy");
+    publish_module(&proxy, "example.com/cgotool", "v1.0.0", &cgo_files());
+    let build = |target: &str, out: &Path| {
+        build_index_with(
+            &[
+                "build",
+                "--go",
+                "example.com/cgotool@v1.0.0",
+                "--package",
+                "example.com/cgotool/cmd/cgotool",
+                "--target",
+                target,
+                "--proxy",
+                proxy.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &home(),
+            // A ZIG that names no file: reported, not replaced by another zig.
+            &[("ZIG", &dir.path().join("no-such-zig"))],
+        )
+    };
+    let out = dir.path().join("out");
+    let o = build(TARGET, &out);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("`example.com/cgotool v1.0.0` needs cgo")
+            && err.contains("pip install ziglang"),
+        "{err}"
+    );
+    let r = record(&out.join(format!("example.com+cgotool-v1.0.0-{TARGET}.json")));
+    assert_eq!(r["status"], "failed");
+    assert!(r["log_tail"].as_str().unwrap().contains("no usable zig"));
+
+    let darwin = "aarch64-apple-darwin";
+    let o = build(darwin, &out);
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("built only for Linux targets, not `aarch64-apple-darwin`"),
+        "{}",
+        stderr(&o)
+    );
+    let r = record(&out.join(format!("example.com+cgotool-v1.0.0-{darwin}.json")));
+    assert_eq!(r["status"], "failed");
 }

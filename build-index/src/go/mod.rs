@@ -6,6 +6,7 @@
 //! environment). This file is the I/O shell that runs `go`; packing, records, failure
 //! classification and the secret scrub are shared with crates ([`crate::build`]).
 
+pub mod cgo;
 pub mod detect;
 pub mod modzip;
 pub mod proxy;
@@ -90,6 +91,25 @@ pub enum GoBuildError {
         version: String,
         target: String,
         limit: Duration,
+        log: PathBuf,
+    },
+    #[error(
+        "`{module} {version}` needs cgo (a file imports \"C\"), which is built only for Linux targets, not `{target}`; the log is at `{}`",
+        log.display()
+    )]
+    CgoTarget {
+        module: String,
+        version: String,
+        target: String,
+        log: PathBuf,
+    },
+    #[error(
+        "`{module} {version}` needs cgo (a file imports \"C\") and no usable zig was found: {hint}; the log is at `{}`",
+        log.display(), hint = cgo::ZIG_HINT
+    )]
+    NoZig {
+        module: String,
+        version: String,
         log: PathBuf,
     },
     #[error("could not read `{}`: {source}", path.display())]
@@ -284,8 +304,9 @@ pub fn build_go(request: &GoBuildRequest, env: &BuildEnv) -> Result<PathBuf, GoB
     })?;
     let mut zip = ModuleZip::open(&zip_path, module, version)?;
 
+    let sources = zip.go_sources()?;
+    let uses_cgo = cgo::module_uses_cgo(&sources);
     let packages = if request.packages.is_empty() {
-        let sources = zip.go_sources()?;
         let found = detect::commands(module, &sources, &zip.files());
         if found.is_empty() {
             let note = format!(
@@ -326,10 +347,34 @@ pub fn build_go(request: &GoBuildRequest, env: &BuildEnv) -> Result<PathBuf, GoB
     if let Some(cache) = &plan.modcache {
         vars.push(("GOMODCACHE".into(), cache.clone()));
     }
+    let mut built_with_cgo = false;
     for (package, name) in &names {
         let args = recipe::build_args(package, version);
         // Run outside any module: `go install pkg@version` builds the module as published.
-        match run_go_build(&plan, &args, &vars, tmp.path(), &log_path, request.timeout)? {
+        let mut exit = run_go_build(&plan, &args, &vars, tmp.path(), &log_path, request.timeout)?;
+        // Static first; cgo only for a module whose sources need it (files of a package that
+        // `import "C"` are left out with cgo off, so such a build fails).
+        if exit == Exit::Failed && uses_cgo {
+            let mut cgo_vars = vars.clone();
+            cgo_vars.extend(cgo_build_vars(request, env, &plan, &log_path)?);
+            append_log(
+                &log_path,
+                &format!(
+                    "build-index: `{package}` failed with CGO_ENABLED=0 and the module imports \"C\"; building again with cgo and zig\n"
+                ),
+            )?;
+            let args = cgo::build_args(package, version);
+            exit = run_go_build(
+                &plan,
+                &args,
+                &cgo_vars,
+                tmp.path(),
+                &log_path,
+                request.timeout,
+            )?;
+            built_with_cgo |= exit == Exit::Success;
+        }
+        match exit {
             Exit::Success => {
                 move_binary(&gopath, &plan, name, &bin.join(name))?;
             }
@@ -382,7 +427,13 @@ pub fn build_go(request: &GoBuildRequest, env: &BuildEnv) -> Result<PathBuf, GoB
             source_checksum: Some(zip_sha256),
             built_at: time::rfc3339_utc(epoch.unwrap_or_else(time::now)),
             toolchain: plan.toolchain,
-            extra: Default::default(),
+            // Says the binaries link C code (statically, with zig): CGO_ENABLED=1 in their
+            // build info is expected.
+            extra: if built_with_cgo {
+                [("cgo".to_owned(), serde_json::Value::Bool(true))].into()
+            } else {
+                Default::default()
+            },
         },
     };
     let mut sorted = result;
@@ -411,6 +462,62 @@ fn move_binary(gopath: &Path, plan: &Plan, name: &str, dest: &Path) -> Result<()
         path: dest.to_owned(),
         source,
     })
+}
+
+/// The cgo variables for the plan's target, or (after writing a failure record) why there are
+/// none: a target zig does not build for, or no zig.
+fn cgo_build_vars(
+    request: &GoBuildRequest,
+    env: &BuildEnv,
+    plan: &Plan,
+    log_path: &Path,
+) -> Result<Vec<(OsString, OsString)>, GoBuildError> {
+    let (module, version) = (request.module.clone(), request.version.clone());
+    let Some(triple) = cgo::zig_target(&plan.target) else {
+        append_log(
+            log_path,
+            &format!(
+                "build-index: cgo builds are made only for Linux targets, not `{}`\n",
+                plan.target
+            ),
+        )?;
+        write_failure(request, plan, log_path, Some(history::Reason::Other))?;
+        return Err(GoBuildError::CgoTarget {
+            module,
+            version,
+            target: plan.target.clone(),
+            log: log_path.to_owned(),
+        });
+    };
+    let vars = cgo::find_zig(var(env, "ZIG"), var(env, "PATH"), &plan.env)
+        .and_then(|zig| cgo::build_vars(&zig, triple));
+    match vars {
+        Some(vars) => Ok(vars),
+        None => {
+            append_log(
+                log_path,
+                &format!("build-index: no usable zig: {}\n", cgo::ZIG_HINT),
+            )?;
+            write_failure(request, plan, log_path, Some(history::Reason::Other))?;
+            Err(GoBuildError::NoZig {
+                module,
+                version,
+                log: log_path.to_owned(),
+            })
+        }
+    }
+}
+
+fn append_log(path: &Path, note: &str) -> Result<(), GoBuildError> {
+    use std::io::Write as _;
+    File::options()
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(note.as_bytes()))
+        .map_err(|source| GoBuildError::Write {
+            path: path.to_owned(),
+            source,
+        })
 }
 
 fn env_epoch(env: &BuildEnv) -> Option<u64> {

@@ -8,6 +8,9 @@
 //! `(devel)`, and the binary is the one a user's `go install` would give (go.mod `replace`
 //! directives ignored). Go records `-trimpath=true`, `CGO_ENABLED=0` and the tags there, but
 //! not `-ldflags` when `-trimpath` is set (go.dev/issue/52372).
+//!
+//! A module whose commands need cgo is the one exception to `CGO_ENABLED=0`: those commands
+//! are rebuilt as static PIEs with zig as the C compiler, see [`super::cgo`].
 
 use std::ffi::OsString;
 
