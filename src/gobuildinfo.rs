@@ -36,7 +36,8 @@ impl BuildInfo {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Whether the binary was built with the release index's recipe: `-trimpath`, `CGO_ENABLED=0`,
+    /// Whether the binary was built with the release index's recipe: `-trimpath`, `CGO_ENABLED`
+    /// recorded (`0`, or `1` for the modules the index builds with cgo through zig),
     /// `-tags=netgo,osusergo` and `-ldflags="-s -w -buildid="`.
     ///
     /// Go >= 1.19 leaves `-ldflags` out of the build info when `-trimpath` is set, because linker
@@ -44,7 +45,7 @@ impl BuildInfo {
     /// recorded; `-trimpath=true` is always required.
     pub fn from_index_recipe(&self) -> bool {
         self.setting("-trimpath") == Some("true")
-            && self.setting("CGO_ENABLED") == Some("0")
+            && matches!(self.setting("CGO_ENABLED"), Some("0" | "1"))
             && self.setting("-tags") == Some("netgo,osusergo")
             && self
                 .setting("-ldflags")
@@ -862,8 +863,11 @@ mod tests {
         let mut other_ldflags = full.to_vec();
         other_ldflags.push(("-ldflags", "-X main.v=1"));
         assert!(!info(&other_ldflags).from_index_recipe());
+        // The index builds modules that need cgo with zig: CGO_ENABLED=1, same recipe otherwise.
         let mut cgo = full.to_vec();
         cgo[2] = ("CGO_ENABLED", "1");
+        assert!(info(&cgo).from_index_recipe());
+        cgo[2] = ("CGO_ENABLED", "yes");
         assert!(!info(&cgo).from_index_recipe());
     }
 
