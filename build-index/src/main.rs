@@ -151,7 +151,7 @@ enum SelectCommand {
         #[arg(long, value_name = "FILE")]
         index_records: Option<PathBuf>,
         /// Page the records from this module index (the public one is
-        /// https://index.golang.org/index), 2000 a page, from --since.
+        /// `https://index.golang.org/index`), 2000 a page, from --since.
         #[arg(long, value_name = "URL")]
         module_index: Option<String>,
         /// With --module-index: stop after this many pages, so a run always ends.
