@@ -525,11 +525,46 @@ fn path_package(plan: &Plan, dir: &Path) -> Result<(String, String), BuildError>
 
 /// How `cargo install` ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Exit {
+pub(crate) enum Exit {
     Success,
     Failed,
     /// Killed after the request's timeout.
     TimedOut(Duration),
+}
+
+/// Runs an untrusted build command (its environment already set by the caller): stdin closed,
+/// stdout and stderr appended to the log at `log_path`, in its own process group so a timeout
+/// stops every process it started (cargo, rustc, build scripts; go, the compiler, cc).
+/// `Err(Ok(e))` is a log-file failure, `Err(Err(e))` a failure to start or wait for the child.
+pub(crate) fn run_logged(
+    command: &mut Command,
+    log_path: &Path,
+    timeout: Option<Duration>,
+) -> Result<Exit, Result<io::Error, io::Error>> {
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .map_err(Ok)?;
+    command
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(Ok)?)
+        .stderr(log);
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(command, 0);
+    let mut child = command.spawn().map_err(Err)?;
+    let (status, killed) = match timeout {
+        None => (child.wait().map_err(Err)?, false),
+        Some(limit) => wait_or_kill(&mut child, limit).map_err(Err)?,
+    };
+    Ok(match (status.success(), timeout) {
+        (true, _) => Exit::Success,
+        (false, Some(limit)) if killed => {
+            note_timeout(log_path, limit);
+            Exit::TimedOut(limit)
+        }
+        (false, _) => Exit::Failed,
+    })
 }
 
 /// Runs `cargo install` with its output going to the log, killing it after the timeout.
@@ -539,14 +574,11 @@ fn run_install(
     tmp: &Path,
     log_path: &Path,
 ) -> Result<Exit, BuildError> {
-    let log = File::create(log_path).map_err(|source| BuildError::Write {
+    // A fresh log for this build (run_logged appends to it).
+    File::create(log_path).map_err(|source| BuildError::Write {
         path: log_path.to_owned(),
         source,
     })?;
-    let log_err = |source| BuildError::Write {
-        path: log_path.to_owned(),
-        source,
-    };
     // The temp target dir differs per build; generated code (OUT_DIR) lives under it.
     let target_dir = tmp.join("target");
     let mut remaps: Vec<(&Path, &str)> = vec![(&target_dir, "/target")];
@@ -570,29 +602,16 @@ fn run_install(
         .envs(plan.env.iter().map(|(k, v)| (k, v)))
         .env("CARGO_TARGET_DIR", &target_dir)
         .env("RUSTFLAGS", rustflags(&remaps))
-        .env("CARGO_PROFILE_RELEASE_STRIP", "symbols")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(log_err)?)
-        .stderr(log);
-    // Its own process group, so a timeout can stop cargo, rustc and build scripts at once.
-    #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let spawn_err = |source| BuildError::Spawn {
-        program: plan.cargo.to_string_lossy().into_owned(),
-        source,
-    };
-    let mut child = command.spawn().map_err(spawn_err)?;
-    let (status, timed_out) = match request.timeout {
-        None => (child.wait().map_err(spawn_err)?, false),
-        Some(limit) => wait_or_kill(&mut child, limit).map_err(spawn_err)?,
-    };
-    Ok(match (status.success(), request.timeout) {
-        (true, _) => Exit::Success,
-        (false, Some(limit)) if timed_out => {
-            note_timeout(log_path, limit);
-            Exit::TimedOut(limit)
-        }
-        (false, _) => Exit::Failed,
+        .env("CARGO_PROFILE_RELEASE_STRIP", "symbols");
+    run_logged(&mut command, log_path, request.timeout).map_err(|e| match e {
+        Ok(source) => BuildError::Write {
+            path: log_path.to_owned(),
+            source,
+        },
+        Err(source) => BuildError::Spawn {
+            program: plan.cargo.to_string_lossy().into_owned(),
+            source,
+        },
     })
 }
 

@@ -24,7 +24,7 @@ use quickinstall::index::path::{escape_module_path, go_command_name};
 
 use self::modzip::{ModZipError, ModuleZip};
 use self::proxy::ProxyError;
-use crate::build::{BuildEnv, scrub_env};
+use crate::build::{BuildEnv, Exit, scrub_env};
 use crate::package::{self, PackageError};
 use crate::record::{self, BuildFailure, BuildResult, LOG_TAIL_LINES, RECORD_VERSION, Record};
 use crate::{atomic, history, time, validate};
@@ -531,14 +531,6 @@ fn write_log(path: &Path, bytes: &[u8]) -> Result<(), GoBuildError> {
     })
 }
 
-/// How one `go install` ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Exit {
-    Success,
-    Failed,
-    TimedOut(Duration),
-}
-
 /// Runs one `go install pkg@version` in `dir` (outside any module), appending its output to the log.
 fn run_go_build(
     plan: &Plan,
@@ -548,42 +540,22 @@ fn run_go_build(
     log_path: &Path,
     timeout: Option<Duration>,
 ) -> Result<Exit, GoBuildError> {
-    let log_err = |source| GoBuildError::Write {
-        path: log_path.to_owned(),
-        source,
-    };
-    let log = File::options()
-        .append(true)
-        .open(log_path)
-        .map_err(log_err)?;
     let mut command = Command::new(&plan.go);
     command
         .args(args)
         .current_dir(src)
         .env_clear()
         .envs(plan.env.iter().map(|(k, v)| (k, v)))
-        .envs(vars.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(log_err)?)
-        .stderr(log);
-    #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    let spawn_err = |source| GoBuildError::Spawn {
-        program: plan.go.to_string_lossy().into_owned(),
-        source,
-    };
-    let mut child = command.spawn().map_err(spawn_err)?;
-    let (status, killed) = match timeout {
-        None => (child.wait().map_err(spawn_err)?, false),
-        Some(limit) => crate::build::wait_or_kill(&mut child, limit).map_err(spawn_err)?,
-    };
-    Ok(match (status.success(), timeout) {
-        (true, _) => Exit::Success,
-        (false, Some(limit)) if killed => {
-            crate::build::note_timeout(log_path, limit);
-            Exit::TimedOut(limit)
-        }
-        (false, _) => Exit::Failed,
+        .envs(vars.iter().map(|(k, v)| (k, v)));
+    crate::build::run_logged(&mut command, log_path, timeout).map_err(|e| match e {
+        Ok(source) => GoBuildError::Write {
+            path: log_path.to_owned(),
+            source,
+        },
+        Err(source) => GoBuildError::Spawn {
+            program: plan.go.to_string_lossy().into_owned(),
+            source,
+        },
     })
 }
 
