@@ -195,6 +195,15 @@ pub fn is_public_registry(registry: Option<&str>, env: &Env) -> bool {
         .is_some_and(|mirror| normal(mirror) == normal(url))
 }
 
+/// A resolved version: `1.2.3` for a crate, `v1.2.3` (pseudo-versions included) for Go.
+pub fn is_exact_version(kind: Kind, version: &str) -> bool {
+    let bare = match kind {
+        Kind::Crate => Some(version),
+        Kind::Go => version.strip_prefix('v'),
+    };
+    bare.is_some_and(|v| semver::Version::parse(v).is_ok())
+}
+
 /// The one-line notice shown on the first run with pings on.
 pub fn notice_text(base_url: &str) -> String {
     format!(
@@ -310,11 +319,15 @@ impl Telemetry {
         self.active.is_some()
     }
 
-    /// Sends one ping in the background; returns at once.
+    /// Sends one ping in the background; returns at once. Nothing is sent for a version that
+    /// was never resolved (a Go query like `latest` handed to `go install` as is).
     pub fn record(&self, name: &str, version: &str, target: &str, outcome: Outcome) {
         let Some(active) = &self.active else {
             return;
         };
+        if !is_exact_version(active.client.kind(), version) {
+            return;
+        }
         let body = Ping::new(active.client, name, version, target, outcome).to_json();
         let agent = active.agent.clone();
         let endpoint = active.endpoint.clone();
@@ -502,6 +515,19 @@ mod tests {
         };
         assert_eq!(Outcome::of_error(&unpack), Some(Outcome::VerifyFailed));
         assert_eq!(subject_of(&unpack), (Some("1.0.0"), Some("t")));
+    }
+
+    #[test]
+    fn only_resolved_versions_are_sent() {
+        assert!(is_exact_version(Kind::Crate, "1.2.3"));
+        assert!(!is_exact_version(Kind::Crate, "v1.2.3"));
+        assert!(is_exact_version(Kind::Go, "v1.2.3"));
+        assert!(is_exact_version(
+            Kind::Go,
+            "v0.0.0-20240101120000-abcdef123456"
+        ));
+        assert!(!is_exact_version(Kind::Go, "latest"));
+        assert!(!is_exact_version(Kind::Go, "v1"));
     }
 
     #[test]
