@@ -112,9 +112,16 @@ fn a_verification_failure_sends_verify_failed() {
     assert_eq!(got[0]["version"], "1.0.0");
 }
 
+/// A reason, extra arguments and extra variables that must keep pings back.
+type OptOut = (
+    &'static str,
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
+
 #[test]
 fn nothing_is_sent_when_opted_out_in_a_dry_run_or_for_a_private_registry() {
-    let cases: [(&str, &[&str], &[(&str, &str)]); 5] = [
+    let cases: [OptOut; 5] = [
         ("--no-telemetry", &["--no-telemetry"], &[]),
         (
             "QUICKINSTALL_NO_TELEMETRY",

@@ -82,7 +82,7 @@ pub struct CommonOptions {
     pub timeout: Option<u64>,
     /// Send no anonymous install count. Otherwise each install attempt sends package name,
     /// version, target, outcome and client version (nothing about you or this machine) to
-    /// $QUICKINSTALL_STATS_URL [default: https://stats.quickinstall.dev]; never in --dry-run or
+    /// $QUICKINSTALL_STATS_URL [default: `https://stats.quickinstall.dev`]; never in --dry-run or
     /// for private packages. Also off with QUICKINSTALL_NO_TELEMETRY=1 or DO_NOT_TRACK=1
     #[arg(long)]
     pub no_telemetry: bool,
