@@ -66,9 +66,23 @@ impl Env {
         self.get("NO_COLOR").is_some()
     }
 
-    /// <https://consoledonottrack.com>: turns the (future) stats ping off.
+    /// <https://consoledonottrack.com>: turns the stats ping off.
     pub fn do_not_track(&self) -> bool {
         self.flag("DO_NOT_TRACK")
+    }
+
+    /// `QUICKINSTALL_NO_TELEMETRY=1`: our own switch for the stats ping.
+    pub fn no_telemetry(&self) -> bool {
+        self.flag("QUICKINSTALL_NO_TELEMETRY")
+    }
+
+    /// Where user configuration lives: `$XDG_CONFIG_HOME` (the XDG spec ignores a relative
+    /// one), else `~/.config`; `None` without a home directory.
+    pub fn config_dir(&self) -> Option<PathBuf> {
+        match self.get("XDG_CONFIG_HOME").map(Path::new) {
+            Some(dir) if dir.is_absolute() => Some(dir.to_owned()),
+            _ => home::env::home_dir_with_env(self).map(|h| h.join(".config")),
+        }
     }
 
     /// `CARGO_HOME` resolved the way cargo does (relative to the working directory; else
@@ -162,6 +176,7 @@ mod tests {
         );
         assert!(!env.is_ci());
         assert!(env.do_not_track());
+        assert!(!env.no_telemetry());
         assert!(!env.no_color());
         assert_eq!(env.list("K"), ["a", "b", "c"]);
     }

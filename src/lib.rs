@@ -13,6 +13,7 @@
 //! - [`install`]: staged binaries into the bin directory with rollback; cargo's install tracker.
 //! - [`fallback`]: `cargo install`, announced, when no prebuilt exists.
 //! - [`ops`]: the operations the binaries run, wiring the above together.
+//! - [`stats`]: the anonymous install ping (what is sent, when, and how to turn it off).
 //! - [`report`]: the only writer to stdout and stderr: text, progress, `--json`.
 //! - [`error`]: error types, the exit-code table and hints.
 //!
@@ -30,5 +31,6 @@ pub mod ops;
 pub mod registry;
 pub mod report;
 pub mod resolve;
+pub mod stats;
 pub mod target;
 pub mod unpack;

@@ -13,3 +13,4 @@ mod install;
 mod network;
 mod pipeline;
 mod producer;
+mod stats;

@@ -83,6 +83,8 @@ pub struct GoInstallRequest {
     pub quiet: bool,
     pub timeout_secs: u64,
     pub state_dir: PathBuf,
+    /// `--no-telemetry` was given.
+    pub no_telemetry: bool,
 }
 
 /// `PKG[@QUERY]` as `go install` reads it.
@@ -141,6 +143,7 @@ impl GoInstallRequest {
             quiet: options.quiet,
             timeout_secs: timeout_secs(options.timeout, env)?,
             state_dir: state_dir(env),
+            no_telemetry: options.no_telemetry,
         })
     }
 }

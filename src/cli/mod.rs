@@ -80,6 +80,12 @@ pub struct CommonOptions {
     /// Seconds without progress before a request is abandoned [env: QUICKINSTALL_TIMEOUT] [default: 15]
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
+    /// Send no anonymous install count. Otherwise each install attempt sends package name,
+    /// version, target, outcome and client version (nothing about you or this machine) to
+    /// $QUICKINSTALL_STATS_URL [default: `https://stats.quickinstall.dev`]; never in --dry-run or
+    /// for private packages. Also off with QUICKINSTALL_NO_TELEMETRY=1 or DO_NOT_TRACK=1
+    #[arg(long)]
+    pub no_telemetry: bool,
 }
 
 /// One crate to install.
@@ -112,6 +118,8 @@ pub struct InstallRequest {
     pub quiet: bool,
     pub timeout_secs: u64,
     pub state_dir: PathBuf,
+    /// `--no-telemetry` was given.
+    pub no_telemetry: bool,
 }
 
 /// A mistake in the arguments (exit status 2).
@@ -178,6 +186,7 @@ impl InstallRequest {
             quiet: args.common.quiet,
             timeout_secs,
             state_dir,
+            no_telemetry: args.common.no_telemetry,
         })
     }
 }

@@ -26,6 +26,7 @@ use crate::ops::{parallel, stage, summary};
 use crate::registry::goproxy::{GoEnv, GoResolveError, resolve};
 use crate::report::{CrateResult, Reporter};
 use crate::resolve::choose_release;
+use crate::stats::{self, Client, Outcome, Settings, Telemetry};
 use crate::target;
 use crate::unpack::StagedBinary;
 
@@ -102,6 +103,25 @@ pub fn run(request: &GoInstallRequest, env: &crate::env::Env, reporter: &Reporte
         seen: (!request.dry_run).then(|| SeenStore::new(&request.state_dir)),
         glibc: OnceLock::new(),
     };
+    let telemetry = Telemetry::start(
+        &Settings {
+            client: Client::Gquick,
+            no_telemetry: request.no_telemetry,
+            dry_run: request.dry_run,
+            // Privacy is per module (GOPRIVATE/GONOPROXY), checked at each ping.
+            public: true,
+            quiet: request.quiet,
+        },
+        env,
+    );
+    let ping = |package: &str, version: Option<&str>, target: Option<&str>, outcome| {
+        let target = target.or(request.targets.first().map(String::as_str));
+        if let (Some(outcome), Some(version), Some(target)) = (outcome, version, target)
+            && !context.go.is_private(package)
+        {
+            telemetry.record(package, version, target, outcome);
+        }
+    };
     let plans = context.plan_all();
     let mut results = Vec::with_capacity(plans.len());
     let mut fallbacks = Vec::new();
@@ -111,14 +131,45 @@ pub fn run(request: &GoInstallRequest, env: &crate::env::Env, reporter: &Reporte
                 results.push(None);
                 fallbacks.push((i, spec, version, why));
             }
-            other => results.push(Some(context.finish(other))),
+            Plan::Failed { spec, error } => {
+                let (version, target) = stats::subject_of(&error);
+                ping(&spec.package, version, target, Outcome::of_error(&error));
+                results.push(Some(context.finish(Plan::Failed { spec, error })));
+            }
+            other => {
+                let result = context.finish(other);
+                if result.ok {
+                    ping(
+                        &result.name,
+                        result.version.as_deref(),
+                        result.target.as_deref(),
+                        Outcome::of_success(result.source),
+                    );
+                }
+                results.push(Some(result));
+            }
         }
     }
     for (i, spec, version, why) in fallbacks {
-        results[i] = Some(context.fallback(&spec, &version, &why));
+        let result = context.fallback(&spec, &version, &why);
+        // Every failure of a fallback is the build's: `fallback-failed`.
+        let outcome = if result.ok {
+            Outcome::of_success(result.source)
+        } else {
+            Some(Outcome::FallbackFailed)
+        };
+        ping(
+            &spec.package,
+            Some(&version),
+            request.explicit_target.as_deref(),
+            outcome,
+        );
+        results[i] = Some(result);
     }
     let results: Vec<CrateResult> = results.into_iter().flatten().collect();
-    summary::summarise(request.json, reporter, &results, "packages")
+    let status = summary::summarise(request.json, reporter, &results, "packages");
+    telemetry.finish();
+    status
 }
 
 impl Context<'_> {

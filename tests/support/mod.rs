@@ -2,7 +2,7 @@
 //! fixture sparse registry (`registry`), generated fixture crates (`crates`), the per-test
 //! environment and command runner (`env`), and fixture release indexes built by the real
 //! `build-index` (`index`), and the fixture Go module proxy and Go index (`goproxy`). No test
-//! logic lives here.
+//! logic lives here. `stats_server` records what the stats ping sends.
 
 pub mod crates;
 pub mod env;
@@ -10,3 +10,4 @@ pub mod goproxy;
 pub mod index;
 pub mod registry;
 pub mod server;
+pub mod stats_server;

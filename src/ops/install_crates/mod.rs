@@ -30,6 +30,7 @@ use crate::install::cargo_tracker::{self, PackageId};
 use crate::ops::summary;
 use crate::registry::crates::Registry;
 use crate::report::{CrateResult, Reporter};
+use crate::stats::{self, Client, Outcome, Settings, Telemetry};
 use crate::unpack::StagedBinary;
 
 /// What phase one decided for a crate.
@@ -96,6 +97,22 @@ pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStat
             return ExitStatus::Usage;
         }
     };
+    let telemetry = Telemetry::start(
+        &Settings {
+            client: Client::CargoQuickinstall,
+            no_telemetry: request.no_telemetry,
+            dry_run: request.dry_run,
+            public: stats::is_public_registry(request.registry.as_deref(), env),
+            quiet: request.quiet,
+        },
+        env,
+    );
+    let ping = |name: &str, version: Option<&str>, target: Option<&str>, outcome| {
+        let target = target.or(request.targets.first().map(String::as_str));
+        if let (Some(outcome), Some(version), Some(target)) = (outcome, version, target) {
+            telemetry.record(name, version, target, outcome);
+        }
+    };
     let plans = context.plan_all();
     let mut results: Vec<Option<CrateResult>> = vec![None; plans.len()];
     let mut staged = Vec::new();
@@ -118,17 +135,57 @@ pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStat
                 name,
                 version,
                 error,
-            } => results[i] = Some(context.failure(name, version, error)),
+            } => {
+                let (error_version, error_target) = stats::subject_of(&error);
+                ping(
+                    &name,
+                    version.as_deref().or(error_version),
+                    error_target,
+                    Outcome::of_error(&error),
+                );
+                results[i] = Some(context.failure(name, version, error));
+            }
         }
     }
     for (i, result) in context.install_all(staged) {
+        ping_success(&ping, &result);
         results[i] = Some(result);
     }
     for (i, name, version, why) in fallbacks {
-        results[i] = Some(context.fallback(env, &name, &version, &why));
+        let result = context.fallback(env, &name, &version, &why);
+        // Every failure of a fallback is the build's: `fallback-failed`.
+        let outcome = if result.ok {
+            Outcome::of_success(result.source)
+        } else {
+            Some(Outcome::FallbackFailed)
+        };
+        ping(
+            &name,
+            Some(&version),
+            request.explicit_target.as_deref(),
+            outcome,
+        );
+        results[i] = Some(result);
     }
     let results: Vec<CrateResult> = results.into_iter().flatten().collect();
-    summary::summarise(request.json, reporter, &results, "crates")
+    let status = summary::summarise(request.json, reporter, &results, "crates");
+    telemetry.finish();
+    status
+}
+
+/// Pings for a successful result (none for `already-installed`).
+fn ping_success(
+    ping: &impl Fn(&str, Option<&str>, Option<&str>, Option<Outcome>),
+    result: &CrateResult,
+) {
+    if result.ok {
+        ping(
+            &result.name,
+            result.version.as_deref(),
+            result.target.as_deref(),
+            Outcome::of_success(result.source),
+        );
+    }
 }
 
 fn paths_of(bin_dir: &Path, bins: &[String]) -> Vec<String> {

@@ -1,0 +1,283 @@
+//! The anonymous install ping, end to end: the real `cargo-quickinstall` and `gquick` against a
+//! fixture stats server (`support::stats_server`) that records what arrives. What is sent, that
+//! nothing is sent when opted out, in a dry run or for private packages, that a dead stats
+//! server barely delays the exit, and that the notice is shown once.
+//!
+//! `TestEnv` sets `DO_NOT_TRACK=1` for every other test; these remove it. The fixture registry is
+//! on loopback, so a non-default one: `QUICKINSTALL_PUBLIC_REGISTRY` declares it a mirror of
+//! crates.io where a test wants pings.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::env::{Run, TestCommand, TestEnv, copy_dir};
+use crate::support::goproxy::{go_env, go_world};
+use crate::support::index::Scenario;
+use crate::support::server::TestServer;
+use crate::support::stats_server::StatsServer;
+
+const NOTICE: &str = "note: quickinstall sends an anonymous install count";
+
+/// `cargo quickinstall` with pings on, pointed at `stats`, the fixture registry declared public.
+fn quickinstall(s: &Scenario, stats: &StatsServer) -> TestCommand {
+    s.quickinstall()
+        .env_remove("DO_NOT_TRACK")
+        .env("QUICKINSTALL_STATS_URL", stats.url())
+        .env("QUICKINSTALL_PUBLIC_REGISTRY", s.registry.sparse_url())
+}
+
+/// The bodies of the pings received, checking each was a JSON POST to `/record-install`.
+fn pings(stats: &StatsServer) -> Vec<Value> {
+    stats
+        .received()
+        .iter()
+        .map(|r| {
+            assert_eq!(r.method, "POST");
+            assert_eq!(r.path, "/record-install");
+            assert_eq!(r.content_type.as_deref(), Some("application/json"));
+            r.json()
+        })
+        .collect()
+}
+
+/// The target of the one `--json` result line.
+fn installed_target(run: &Run) -> String {
+    let lines = run.json_lines();
+    lines[0]["target"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_prebuilt_crate_install_sends_exactly_the_contract_fields() {
+    let s = Scenario::new();
+    let stats = StatsServer::record();
+    let run = quickinstall(&s, &stats).args(["qi-hello", "--json"]).run();
+    run.assert_exit(0);
+    assert_eq!(
+        pings(&stats),
+        [json!({
+            "kind": "crate",
+            "name": "qi-hello",
+            "version": "0.2.0",
+            "target": installed_target(&run),
+            "outcome": "prebuilt",
+            "client": "cargo-quickinstall",
+            "client_version": env!("CARGO_PKG_VERSION"),
+        })],
+        "{run}"
+    );
+}
+
+#[test]
+fn each_attempt_sends_its_own_outcome_and_already_installed_sends_none() {
+    let s = Scenario::new();
+    s.quickinstall().arg("qi-tool").run().assert_exit(0);
+    let stats = StatsServer::record();
+    // qi-fallback has no prebuilt; with --no-fallback that is `not-in-index`.
+    let run = quickinstall(&s, &stats)
+        .args(["qi-hello", "qi-fallback", "qi-tool", "--no-fallback"])
+        .run();
+    run.assert_exit(1);
+    let mut got: Vec<(String, String)> = pings(&stats)
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("qi-fallback".to_owned(), "not-in-index".to_owned()),
+            ("qi-hello".to_owned(), "prebuilt".to_owned()),
+        ],
+        "{run}"
+    );
+}
+
+#[test]
+fn a_verification_failure_sends_verify_failed() {
+    let s = Scenario::new();
+    s.replace_archive_bytes("qi-tool", "1.0.0", b"not the signed archive");
+    let stats = StatsServer::record();
+    let run = quickinstall(&s, &stats).arg("qi-tool").run();
+    run.assert_exit(3);
+    let got = pings(&stats);
+    assert_eq!(got.len(), 1, "{run}");
+    assert_eq!(got[0]["outcome"], "verify-failed");
+    assert_eq!(got[0]["version"], "1.0.0");
+}
+
+/// A reason, extra arguments and extra variables that must keep pings back.
+type OptOut = (
+    &'static str,
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
+
+#[test]
+fn nothing_is_sent_when_opted_out_in_a_dry_run_or_for_a_private_registry() {
+    let cases: [OptOut; 5] = [
+        ("--no-telemetry", &["--no-telemetry"], &[]),
+        (
+            "QUICKINSTALL_NO_TELEMETRY",
+            &[],
+            &[("QUICKINSTALL_NO_TELEMETRY", "1")],
+        ),
+        ("DO_NOT_TRACK", &[], &[("DO_NOT_TRACK", "1")]),
+        ("--dry-run", &["--dry-run"], &[]),
+        // A registry other than crates.io, not declared a public mirror.
+        (
+            "private registry",
+            &[],
+            &[("QUICKINSTALL_PUBLIC_REGISTRY", "http://127.0.0.1:9/other/")],
+        ),
+    ];
+    for (why, args, vars) in cases {
+        let s = Scenario::new();
+        let stats = StatsServer::record();
+        let mut cmd = quickinstall(&s, &stats).arg("qi-hello").args(args);
+        for (k, v) in vars {
+            cmd = cmd.env(k, v);
+        }
+        let run = cmd.run();
+        run.assert_exit(0);
+        assert_eq!(stats.connections(), 0, "{why}: a ping was sent:\n{run}");
+        assert!(!run.stderr.contains(NOTICE), "{why}: notice shown:\n{run}");
+    }
+}
+
+#[test]
+fn the_notice_is_shown_once_across_runs() {
+    let s = Scenario::new();
+    let stats = StatsServer::record();
+    let config = s.path().join("config");
+    let first = quickinstall(&s, &stats)
+        .env("XDG_CONFIG_HOME", &config)
+        .arg("qi-hello")
+        .run();
+    first.assert_exit(0);
+    let line = first.stderr_line_with(&[NOTICE]);
+    assert!(
+        line.contains(stats.url()) && line.contains("--no-telemetry"),
+        "{line}"
+    );
+    assert!(config.join("quickinstall/telemetry-notice-shown").is_file());
+    let second = quickinstall(&s, &stats)
+        .env("XDG_CONFIG_HOME", &config)
+        .args(["qi-hello", "--force"])
+        .run();
+    second.assert_exit(0);
+    assert!(!second.stderr.contains(NOTICE), "{second}");
+    assert_eq!(pings(&stats).len(), 2);
+}
+
+#[test]
+fn a_stats_server_that_never_answers_barely_delays_the_exit() {
+    let s = Scenario::new();
+    let time = |cmd: TestCommand| {
+        let start = Instant::now();
+        let run = cmd.args(["qi-hello", "--force"]).run();
+        (start.elapsed(), run)
+    };
+    // Warm up (first install, file caches), then measure with pings off and with a dead server.
+    s.quickinstall().arg("qi-hello").run().assert_exit(0);
+    let (off, run) = time(s.quickinstall());
+    run.assert_exit(0);
+    let dead = StatsServer::stall();
+    let (on, run) = time(quickinstall(&s, &dead));
+    run.assert_exit(0);
+    assert!(dead.connections() >= 1, "no ping was attempted:\n{run}");
+    assert!(!run.stderr.contains("warning"), "{run}");
+    // The budget is 200 ms; the bound is loose so a loaded machine does not fail it.
+    assert!(
+        on.saturating_sub(off) < Duration::from_secs(1),
+        "off: {off:?}, dead stats server: {on:?}"
+    );
+}
+
+// --- gquick ---
+
+fn gquick_exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_gquick"))
+}
+
+/// A Go test env with the fixture index and proxy, GOBIN inside it, pings on towards `stats`.
+struct GoSetup {
+    env: TestEnv,
+    _index: TestServer,
+    _proxy: TestServer,
+}
+
+impl GoSetup {
+    fn new() -> Self {
+        let world = go_world();
+        let mut env = go_env(TestEnv::new());
+        let gobin = env.path().join("gobin");
+        env.set("GOBIN", gobin);
+        let index_dir = env.path().join("index");
+        copy_dir(&world.index, &index_dir);
+        let index = TestServer::serve(&index_dir);
+        let proxy = world.proxy.serve();
+        env.set("QUICKINSTALL_INDEX", index.url());
+        env.set("QUICKINSTALL_TRUSTED_KEYS", &world.key.public_b64);
+        env.set("GOPROXY", proxy.url());
+        Self {
+            env,
+            _index: index,
+            _proxy: proxy,
+        }
+    }
+
+    fn install(&self, stats: &StatsServer, package: &str) -> TestCommand {
+        self.env
+            .command(gquick_exe())
+            .args(["install", package])
+            .env_remove("DO_NOT_TRACK")
+            .env("QUICKINSTALL_STATS_URL", stats.url())
+    }
+}
+
+#[test]
+fn a_gquick_install_sends_exactly_the_contract_fields() {
+    let g = GoSetup::new();
+    let stats = StatsServer::record();
+    let run = g
+        .install(&stats, "example.com/qitool/cmd/qi-alpha@latest")
+        .arg("--json")
+        .run();
+    run.assert_exit(0);
+    assert_eq!(
+        pings(&stats),
+        [json!({
+            "kind": "go",
+            "name": "example.com/qitool",
+            "version": "v1.1.0",
+            "target": installed_target(&run),
+            "outcome": "prebuilt",
+            "client": "gquick",
+            "client_version": env!("CARGO_PKG_VERSION"),
+        })],
+        "{run}"
+    );
+}
+
+#[test]
+fn nothing_is_sent_for_a_goprivate_module() {
+    let g = GoSetup::new();
+    let stats = StatsServer::record();
+    // An exact version, so that only privacy (not an unresolved query) keeps the ping back;
+    // GONOPROXY points elsewhere so the fallback `go install` can still use the fixture proxy.
+    let run = g
+        .install(&stats, "example.com/qitool/cmd/qi-alpha@v1.1.0")
+        .env("GOPRIVATE", "example.com/qitool")
+        .env("GONOPROXY", "none.invalid")
+        .run();
+    run.assert_exit(0);
+    run.stderr_has(&["go install"]);
+    assert_eq!(stats.connections(), 0, "a ping was sent:\n{run}");
+}
