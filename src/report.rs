@@ -106,6 +106,14 @@ impl Reporter {
         }
     }
 
+    /// A `note:` line, such as the one-time telemetry notice; like warnings, silenced by
+    /// `--quiet`.
+    pub fn note(&self, message: &str) {
+        if !self.quiet {
+            self.prefixed("note", "36", message);
+        }
+    }
+
     /// An error, with an optional hint on its own line.
     pub fn error(&self, message: &str, hint: Option<&str>) {
         self.prefixed("error", "31", message);

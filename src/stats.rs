@@ -18,6 +18,7 @@ use serde::Serialize;
 use crate::env::Env;
 use crate::error::CrateError;
 use crate::registry::crates::Registry;
+use crate::report::Reporter;
 
 /// The project's stats service; `QUICKINSTALL_STATS_URL` points elsewhere (a self-hosted one).
 pub const DEFAULT_STATS_URL: &str = "https://stats.quickinstall.dev";
@@ -207,7 +208,7 @@ pub fn is_exact_version(kind: Kind, version: &str) -> bool {
 /// The one-line notice shown on the first run with pings on.
 pub fn notice_text(base_url: &str) -> String {
     format!(
-        "note: quickinstall sends an anonymous install count (package, version, target, outcome) to {base_url}; turn it off with --no-telemetry or DO_NOT_TRACK=1"
+        "quickinstall sends an anonymous install count (package, version, target, outcome) to {base_url}; turn it off with --no-telemetry or DO_NOT_TRACK=1"
     )
 }
 
@@ -236,15 +237,13 @@ fn claim_marker(marker: &Path) -> bool {
     }
 }
 
-// Printing the notice is the point; it goes to stderr before any progress bar exists.
-#[allow(clippy::print_stderr)]
-fn show_notice_once(env: &Env, base_url: &str) {
+fn show_notice_once(env: &Env, base_url: &str, reporter: &Reporter) {
     let show = match notice_marker(env) {
         Some(marker) => claim_marker(&marker),
         None => true,
     };
     if show {
-        eprintln!("{}", notice_text(base_url));
+        reporter.note(&notice_text(base_url));
     }
 }
 
@@ -272,7 +271,7 @@ impl Telemetry {
 
     /// Pings per `settings` and the environment; shows the notice on the first run with
     /// pings on.
-    pub fn start(settings: &Settings, env: &Env) -> Self {
+    pub fn start(settings: &Settings, env: &Env, reporter: &Reporter) -> Self {
         let Some(endpoint) = decide(settings, env) else {
             return Self::off();
         };
@@ -285,7 +284,7 @@ impl Telemetry {
             }
         } else {
             let base = endpoint.trim_end_matches("/record-install");
-            show_notice_once(env, base);
+            show_notice_once(env, base, reporter);
         }
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -553,7 +552,7 @@ mod tests {
             ("QUICKINSTALL_STATS_URL", url.as_str()),
             ("XDG_CONFIG_HOME", dir.path().to_str().unwrap()),
         ]);
-        let telemetry = Telemetry::start(&settings(), &e);
+        let telemetry = Telemetry::start(&settings(), &e, &Reporter::plain(true));
         assert!(telemetry.is_on());
         telemetry.record("a", "1.0.0", "t", Outcome::Prebuilt);
         telemetry.record("b", "1.0.0", "t", Outcome::Prebuilt);

@@ -113,6 +113,7 @@ pub fn run(request: &GoInstallRequest, env: &crate::env::Env, reporter: &Reporte
             quiet: request.quiet,
         },
         env,
+        reporter,
     );
     let ping = |package: &str, version: Option<&str>, target: Option<&str>, outcome| {
         let target = target.or(request.targets.first().map(String::as_str));

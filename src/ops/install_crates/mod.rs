@@ -106,6 +106,7 @@ pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStat
             quiet: request.quiet,
         },
         env,
+        reporter,
     );
     let ping = |name: &str, version: Option<&str>, target: Option<&str>, outcome| {
         let target = target.or(request.targets.first().map(String::as_str));
