@@ -212,10 +212,8 @@ fn route(request: &Request, peer: IpAddr, shared: &Shared, writer: &WriterHandle
             if let Some(refused) = allowed("POST", "Allow: POST\r\n") {
                 return refused;
             }
-            if let Some(limiter) = &shared.limiter {
-                if !limiter.allow(peer, Instant::now()) {
-                    return Response::text(429, "too many requests from this address");
-                }
+            if limited(shared, peer) {
+                return Response::text(429, "too many requests from this address");
             }
             record(request, writer)
         }
@@ -223,10 +221,8 @@ fn route(request: &Request, peer: IpAddr, shared: &Shared, writer: &WriterHandle
             if let Some(refused) = allowed("GET", "Allow: GET\r\n") {
                 return refused;
             }
-            if let Some(limiter) = &shared.limiter {
-                if !limiter.allow(peer, Instant::now()) {
-                    return Response::text(429, "too many requests from this address");
-                }
+            if limited(shared, peer) {
+                return Response::text(429, "too many requests from this address");
             }
             counts(&request.query, &shared.db_path)
         }
@@ -235,6 +231,14 @@ fn route(request: &Request, peer: IpAddr, shared: &Shared, writer: &WriterHandle
             &format!("no such endpoint `{}`", printable_path(&request.path)),
         ),
     }
+}
+
+/// True when `peer` has used up its requests (never when limiting is off).
+fn limited(shared: &Shared, peer: IpAddr) -> bool {
+    shared
+        .limiter
+        .as_ref()
+        .is_some_and(|l| !l.allow(peer, Instant::now()))
 }
 
 fn record(request: &Request, writer: &WriterHandle) -> Response {
