@@ -3,8 +3,9 @@
 //! This file is the thin shell: clap types, dispatch, and the mapping of any error to
 //! `error: <sentence>` on stderr and exit code 1. Each subcommand lives in its own module:
 //! [`keygen`], [`build`] (with [`package`], [`elf`], [`record`]), [`plan`], [`publish`] (with
-//! [`validate`], [`sign`]), [`serve`] and [`stats`] (the install-count service); [`history`] is the failure history that `build`
-//! classifies, `publish` merges and `plan` reads; [`atomic`] and [`time`] are shared helpers.
+//! [`validate`], [`sign`]), [`serve`] and [`stats`] (the install-count service); [`history`]
+//! is the failure history that `build` classifies, `publish` merges and `plan` reads;
+//! [`atomic`] and [`time`] are shared helpers.
 
 // Tests may unwrap: a panic there is a test failure with its location.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
