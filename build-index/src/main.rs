@@ -3,8 +3,9 @@
 //! This file is the thin shell: clap types, dispatch, and the mapping of any error to
 //! `error: <sentence>` on stderr and exit code 1. Each subcommand lives in its own module:
 //! [`keygen`], [`build`] (with [`package`], [`elf`], [`record`]), [`plan`], [`publish`] (with
-//! [`validate`], [`sign`]) and [`serve`]; [`history`] is the failure history that `build`
-//! classifies, `publish` merges and `plan` reads; [`atomic`] and [`time`] are shared helpers.
+//! [`validate`], [`sign`]), [`serve`] and [`stats`] (the install-count service); [`history`]
+//! is the failure history that `build` classifies, `publish` merges and `plan` reads;
+//! [`atomic`] and [`time`] are shared helpers.
 
 // Tests may unwrap: a panic there is a test failure with its location.
 #![cfg_attr(test, allow(clippy::unwrap_used))]
@@ -22,6 +23,7 @@ mod record;
 mod select;
 mod serve;
 mod sign;
+mod stats;
 mod time;
 mod validate;
 
@@ -126,6 +128,9 @@ enum Command {
     /// Go module index.
     #[command(subcommand)]
     Select(SelectCommand),
+    /// The anonymous install-count service.
+    #[command(subcommand)]
+    Stats(StatsCommand),
     /// Serve an index directory over HTTP/1.1 (for tests and local use).
     Serve {
         #[arg(long, value_name = "DIR")]
@@ -139,6 +144,22 @@ enum Command {
         /// host's round trip when benchmarking on loopback.
         #[arg(long, value_name = "MS", default_value_t = 0)]
         latency_ms: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum StatsCommand {
+    /// Serve `POST /record-install`, `GET /counts?since=YYYY-MM-DD[&kind=crate|go]` and
+    /// `GET /healthz` over HTTP/1.1, counting into a SQLite database; prints its URL.
+    Serve {
+        /// The SQLite database (created when missing).
+        #[arg(long, value_name = "FILE")]
+        db: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:0")]
+        addr: String,
+        /// Requests per second per client address (bursts of twice that); 0 turns it off.
+        #[arg(long, value_name = "N", default_value_t = 100)]
+        rate_limit: u32,
     },
 }
 
@@ -224,6 +245,8 @@ enum Error {
     Select(#[from] select::SelectError),
     #[error(transparent)]
     Serve(#[from] serve::ServeError),
+    #[error(transparent)]
+    Stats(#[from] stats::StatsError),
     #[error(transparent)]
     SelectGo(#[from] select::go::GoSelectError),
     #[error("pass --index-records or --module-index")]
@@ -396,6 +419,16 @@ fn run(cli: Cli) -> Result<(), Error> {
                 out,
             })?;
             say(summary.trim_end())
+        }
+        Command::Stats(StatsCommand::Serve {
+            db,
+            addr,
+            rate_limit,
+        }) => {
+            let server = stats::StatsServer::bind(&addr, &db, rate_limit)?;
+            let local = server.local_addr().map_err(Error::LocalAddr)?;
+            say(&format!("http://{local}/"))?;
+            Ok(server.run()?)
         }
         Command::Serve {
             index,

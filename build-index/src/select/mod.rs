@@ -32,7 +32,8 @@ pub struct SelectRequest {
     pub dump: PathBuf,
     /// `YYYY-MM-DD`: keep crates updated on or after this day.
     pub since: Option<String>,
-    /// A JSON object `{crate: requests}`, as a path or an `http(s)://` URL.
+    /// A JSON object `{crate: requests}` or the stats service's `/counts` answer, as a path or
+    /// an `http(s)://` URL.
     pub stats: Option<String>,
     /// A release index directory, to skip what is built and boost new versions.
     pub index: Option<PathBuf>,
@@ -157,9 +158,25 @@ fn load_stats(location: &str) -> Result<HashMap<String, u64>, SelectError> {
     })
 }
 
-/// `{"ripgrep": 12, ...}` → counts per crate.
+/// One entry of a stats document: a plain count, or the stats service's `/counts` row
+/// `{"total": N, "prebuilt": n, ...}` of which only `total` matters here.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum StatsEntry {
+    Count(u64),
+    Counts { total: u64 },
+}
+
+/// `{"ripgrep": 12, ...}` or `/counts`' `{"ripgrep": {"total": 12, ...}, ...}` → counts per
+/// crate.
 pub fn parse_stats(bytes: &[u8]) -> Result<HashMap<String, u64>, serde_json::Error> {
-    serde_json::from_slice(bytes)
+    let entries: HashMap<String, StatsEntry> = serde_json::from_slice(bytes)?;
+    Ok(entries
+        .into_iter()
+        .map(|(name, entry)| match entry {
+            StatsEntry::Count(n) | StatsEntry::Counts { total: n } => (name, n),
+        })
+        .collect())
 }
 
 /// For each candidate whose package file exists in the index: does it hold that version?
@@ -192,4 +209,22 @@ fn index_statuses(
         out.insert(c.name.clone(), status);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_accept_plain_counts_and_the_counts_endpoint_shape() {
+        let plain = parse_stats(br#"{"ripgrep": 12, "bat": 0}"#).unwrap();
+        assert_eq!(plain["ripgrep"], 12);
+        let served =
+            parse_stats(br#"{"ripgrep": {"total": 12, "prebuilt": 10, "fallback-built": 2}}"#)
+                .unwrap();
+        assert_eq!(served["ripgrep"], 12);
+        assert!(parse_stats(br#"{"ripgrep": {"prebuilt": 10}}"#).is_err());
+        assert!(parse_stats(br#"{"ripgrep": "12"}"#).is_err());
+        assert!(parse_stats(b"[1]").is_err());
+    }
 }

@@ -1,0 +1,303 @@
+//! `build-index stats serve`, the real binary on 127.0.0.1: valid pings are counted, every
+//! kind of invalid input is refused with a 4xx and not stored, `/counts` has the contract's
+//! shape and `kind` filter, a killed server keeps its data, SIGTERM drains and exits 0.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(db: &Path, extra: &[&str]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_build-index"))
+        .args(["stats", "serve", "--db"])
+        .arg(db)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("http://")
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    Server { child, addr }
+}
+
+/// Sends one raw request with `Connection: close` and returns (status, body).
+fn exchange(addr: &str, raw: &[u8]) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream.write_all(raw).unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).unwrap();
+    let status = out.get(9..12).unwrap().parse().unwrap();
+    let body = out.split_once("\r\n\r\n").unwrap().1.to_owned();
+    (status, body)
+}
+
+fn post(addr: &str, body: &str) -> (u16, String) {
+    let raw = format!(
+        "POST /record-install HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    exchange(addr, raw.as_bytes())
+}
+
+fn get(addr: &str, target: &str) -> (u16, String) {
+    exchange(
+        addr,
+        format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+}
+
+fn counts(addr: &str, query: &str) -> serde_json::Value {
+    let (status, body) = get(addr, &format!("/counts?{query}"));
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+fn ping(kind: &str, name: &str, outcome: &str) -> String {
+    let (version, client) = if kind == "go" {
+        ("v1.2.3", "gquick")
+    } else {
+        ("1.2.3", "cargo-quickinstall")
+    };
+    format!(
+        r#"{{"kind":"{kind}","name":"{name}","version":"{version}","target":"x86_64-unknown-linux-musl","outcome":"{outcome}","client":"{client}","client_version":"0.1.0"}}"#
+    )
+}
+
+const SINCE: &str = "since=1970-01-01";
+
+#[test]
+fn valid_pings_are_counted_with_totals_and_kind_filter() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("stats.db"), &["--rate-limit", "0"]);
+    for body in [
+        ping("crate", "ripgrep", "prebuilt"),
+        ping("crate", "ripgrep", "prebuilt"),
+        ping("crate", "ripgrep", "fallback-built"),
+        ping("go", "github.com/junegunn/fzf", "not-in-index"),
+    ] {
+        assert_eq!(post(&server.addr, &body).0, 204);
+    }
+    let all = counts(&server.addr, SINCE);
+    assert_eq!(
+        all,
+        serde_json::json!({
+            "ripgrep": {"total": 3, "prebuilt": 2, "fallback-built": 1},
+            "github.com/junegunn/fzf": {"total": 1, "not-in-index": 1},
+        })
+    );
+    let go = counts(&server.addr, &format!("{SINCE}&kind=go"));
+    assert_eq!(
+        go,
+        serde_json::json!({"github.com/junegunn/fzf": {"total": 1, "not-in-index": 1}})
+    );
+    let future = counts(&server.addr, "since=9999-12-31");
+    assert_eq!(future, serde_json::json!({}));
+    assert_eq!(get(&server.addr, "/healthz").0, 200);
+    assert_eq!(get(&server.addr, "/counts").0, 400);
+    assert_eq!(get(&server.addr, "/counts?since=yesterday").0, 400);
+}
+
+#[test]
+fn keep_alive_serves_several_requests_on_one_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("stats.db"), &[]);
+    let body = ping("crate", "bat", "prebuilt");
+    let one = format!(
+        "POST /record-install HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let raw = format!("{one}{one}GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n");
+    let mut stream = TcpStream::connect(&server.addr).unwrap();
+    stream.write_all(raw.as_bytes()).unwrap();
+    let mut out = String::new();
+    stream.read_to_string(&mut out).unwrap();
+    let statuses: Vec<&str> = out
+        .split("HTTP/1.1 ")
+        .skip(1)
+        .map(|r| r.get(..3).unwrap())
+        .collect();
+    assert_eq!(statuses, ["204", "204", "200"], "{out}");
+    assert_eq!(counts(&server.addr, SINCE)["bat"]["total"], 2);
+}
+
+#[test]
+fn every_kind_of_invalid_input_is_refused_and_not_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("stats.db"), &["--rate-limit", "0"]);
+    let good = ping("crate", "ripgrep", "prebuilt");
+    let bad_bodies = [
+        good.replace("ripgrep", "rip grep"),
+        good.replace("ripgrep", "github.com/a/b"),
+        ping("go", "not a module", "prebuilt"),
+        good.replace("1.2.3", "latest"),
+        good.replace("x86_64-unknown-linux-musl", "../../etc"),
+        good.replace("prebuilt", "stolen"),
+        good.replace("cargo-quickinstall", "curl"),
+        good.replace(r#""client_version":"0.1.0""#, r#""client_version":"new""#),
+        good.replace(r#""kind":"crate""#, r#""kind":"npm""#),
+        good.replace(r#","client_version":"0.1.0""#, ""),
+        good.replace('}', r#","ip":"10.0.0.1"}"#),
+        good.replace(r#""ripgrep""#, "7"),
+        "[]".to_owned(),
+        "not json".to_owned(),
+        String::new(),
+    ];
+    for body in &bad_bodies {
+        let (status, reason) = post(&server.addr, body);
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(reason.lines().count(), 1, "one-line reason: {reason:?}");
+    }
+    let big = format!("{good}{}", " ".repeat(1100));
+    assert_eq!(post(&server.addr, &big).0, 413);
+    let wrong_type = format!(
+        "POST /record-install HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{good}",
+        good.len()
+    );
+    assert_eq!(exchange(&server.addr, wrong_type.as_bytes()).0, 415);
+    let chunked = "POST /record-install HTTP/1.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+    assert_eq!(exchange(&server.addr, chunked.as_bytes()).0, 411);
+    assert_eq!(exchange(&server.addr, b"garbage\r\n\r\n").0, 400);
+    assert_eq!(get(&server.addr, "/record-install").0, 405);
+    assert_eq!(get(&server.addr, "/nope").0, 404);
+    assert_eq!(counts(&server.addr, SINCE), serde_json::json!({}));
+    assert_eq!(get(&server.addr, "/healthz").0, 200);
+}
+
+#[test]
+fn rate_limit_answers_429_per_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("stats.db"), &["--rate-limit", "1"]);
+    let body = ping("crate", "fd-find", "prebuilt");
+    let statuses: Vec<u16> = (0..6).map(|_| post(&server.addr, &body).0).collect();
+    // A burst of 2 at 1/s: six requests in well under 4 s cannot all pass.
+    assert_eq!(&statuses[..2], [204, 204]);
+    assert!(statuses.contains(&429), "{statuses:?}");
+    let acked = statuses.iter().filter(|s| **s == 204).count() as u64;
+    // /counts is limited too, so read the count from a restarted server without a limit.
+    drop(server);
+    let server = start(&dir.path().join("stats.db"), &["--rate-limit", "0"]);
+    let stored = counts(&server.addr, SINCE)["fd-find"]["total"].as_u64();
+    assert_eq!(stored, Some(acked), "refused pings are not stored");
+}
+
+#[test]
+fn a_killed_server_keeps_its_data_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("stats.db");
+    let mut server = start(&db, &[]);
+    for _ in 0..5 {
+        assert_eq!(
+            post(&server.addr, &ping("crate", "just", "prebuilt")).0,
+            204
+        );
+    }
+    server.child.kill().unwrap(); // SIGKILL: no chance to flush anything
+    server.child.wait().unwrap();
+    let server = start(&db, &[]);
+    assert_eq!(counts(&server.addr, SINCE)["just"]["total"], 5);
+}
+
+#[test]
+fn sigterm_drains_acknowledged_pings_and_exits_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("stats.db");
+    let mut server = start(&db, &["--rate-limit", "0"]);
+    // An idle keep-alive connection must not hold the shutdown up.
+    let _idle = TcpStream::connect(&server.addr).unwrap();
+    let acks = Arc::new(AtomicU64::new(0));
+    let started = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..4)
+        .map(|_| {
+            let (addr, acks, started, stop) = (
+                server.addr.clone(),
+                Arc::clone(&acks),
+                Arc::clone(&started),
+                Arc::clone(&stop),
+            );
+            std::thread::spawn(move || {
+                let body = ping("crate", "tokei", "prebuilt");
+                let one = format!(
+                    "POST /record-install HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                let Ok(stream) = TcpStream::connect(&addr) else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                started.fetch_add(1, Ordering::SeqCst);
+                while !stop.load(Ordering::SeqCst) {
+                    if writer.write_all(one.as_bytes()).is_err() {
+                        return;
+                    }
+                    let mut status = String::new();
+                    if reader.read_line(&mut status).unwrap_or(0) == 0 {
+                        return;
+                    }
+                    // Read the rest of the head (204 has no body).
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            break;
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                    }
+                    if status.starts_with("HTTP/1.1 204") {
+                        acks.fetch_add(1, Ordering::SeqCst);
+                    } else {
+                        return;
+                    }
+                }
+            })
+        })
+        .collect();
+    // Signal only once every client has had at least a few pings acknowledged.
+    while started.load(Ordering::SeqCst) < 4 || acks.load(Ordering::SeqCst) < 100 {
+        std::thread::yield_now();
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = server.child.wait().unwrap();
+    stop.store(true, Ordering::SeqCst);
+    for c in clients {
+        c.join().unwrap();
+    }
+    assert_eq!(exit.code(), Some(0), "{exit:?}");
+    let server = start(&db, &[]);
+    let stored = counts(&server.addr, SINCE)["tokei"]["total"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        stored,
+        acks.load(Ordering::SeqCst),
+        "every acknowledged ping is stored"
+    );
+}
