@@ -430,6 +430,14 @@ fn read_module_index(
 fn load_map<T: serde::de::DeserializeOwned>(
     location: &str,
 ) -> Result<HashMap<String, T>, GoSelectError> {
+    load_with(location, |bytes| serde_json::from_slice(bytes))
+}
+
+/// A small JSON document from a path or URL, parsed by `parse`.
+fn load_with<T>(
+    location: &str,
+    parse: impl Fn(&[u8]) -> Result<T, serde_json::Error>,
+) -> Result<T, GoSelectError> {
     let fetch_err = |source| GoSelectError::Fetch {
         location: location.to_owned(),
         source,
@@ -439,7 +447,7 @@ fn load_map<T: serde::de::DeserializeOwned>(
         .get_small(&loc, DOC_LIMIT)
         .map_err(fetch_err)?
         .ok_or_else(|| GoSelectError::NotFound(location.to_owned()))?;
-    serde_json::from_slice(&bytes).map_err(|source| GoSelectError::Format {
+    parse(&bytes).map_err(|source| GoSelectError::Format {
         location: location.to_owned(),
         source,
     })
@@ -473,8 +481,9 @@ pub fn select_go(request: &GoSelectRequest) -> Result<String, GoSelectError> {
     {
         return Err(GoSelectError::BadSince(s.clone()));
     }
+    // The same shapes `select crates` reads: {module: n} or the stats service's /counts.
     let stats: HashMap<String, u64> = match &request.stats {
-        Some(l) => load_map(l)?,
+        Some(l) => load_with(l, super::parse_stats)?,
         None => HashMap::new(),
     };
     let popularity: HashMap<String, f64> = match &request.popularity {
