@@ -1,7 +1,7 @@
 //! HTTP/1.1 framing for the stats service: read one request (head and a bounded body), write
 //! one response. Std only, no routing and no knowledge of pings (see `mod.rs`).
 //!
-//! Only `Content-Length` bodies up to [`MAX_BODY`](super::validate::MAX_BODY) bytes are read;
+//! Only `Content-Length` bodies up to [`MAX_BODY`] bytes are read;
 //! a larger declared length is refused before its body is read, and chunked bodies are refused,
 //! which keeps a hostile client from making the server buffer more than a few KiB.
 
