@@ -27,7 +27,7 @@ bin="$target/release/build-index"
 work=$(mktemp -d)
 pid=
 cleanup() {
-    [ -n "$pid" ] && kill -9 "$pid" 2> /dev/null || true
+    if [ -n "$pid" ]; then kill -9 "$pid" 2> /dev/null || true; fi
     rm -rf "$work"
 }
 trap cleanup EXIT
