@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Step 1 of the quickinstall action: make `cargo-quickinstall` and `gquick` available.
+#
+# Skip rule (explicit on purpose): when BOTH `cargo-quickinstall` and `gquick` are already on
+# PATH, nothing is downloaded. That is how a runner image that ships them, a cached
+# `$CARGO_HOME/bin`, or the local test (which puts its debug builds on PATH) avoid a bootstrap.
+# Otherwise install.sh is fetched from QI_BOOTSTRAP_URL and run; it verifies what it downloads
+# and installs both into `$CARGO_HOME/bin`, which is then put on PATH for this job.
+#
+# Inputs (environment): QI_BOOTSTRAP_URL, CARGO_HOME (default ~/.cargo), GITHUB_PATH.
+set -euo pipefail
+
+if command -v cargo-quickinstall >/dev/null 2>&1 && command -v gquick >/dev/null 2>&1; then
+    echo "quickinstall: cargo-quickinstall and gquick already on PATH; not bootstrapping" >&2
+    exit 0
+fi
+
+url="${QI_BOOTSTRAP_URL:-https://quickinstall-dev.github.io/quickinstall-index/install.sh}"
+cargo_home="${CARGO_HOME:-$HOME/.cargo}"
+script="$(mktemp "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/qi-install.XXXXXX")"
+trap 'rm -f "$script"' EXIT
+
+# Download to a file first: a truncated download must not run as half a script.
+if command -v curl >/dev/null 2>&1; then
+    curl --proto '=https,http' --fail --silent --show-error --location --retry 3 -o "$script" "$url"
+elif command -v wget >/dev/null 2>&1; then
+    wget -q -O "$script" "$url"
+else
+    echo "quickinstall: neither curl nor wget is installed; cannot download $url" >&2
+    exit 1
+fi
+sh "$script"
+
+# Later steps of this job (and the install step) find the installer here.
+if [ -n "${GITHUB_PATH:-}" ]; then
+    echo "$cargo_home/bin" >>"$GITHUB_PATH"
+fi
