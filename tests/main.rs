@@ -6,6 +6,7 @@
 
 mod support;
 
+mod action;
 mod bad_input;
 mod fallback;
 mod go;

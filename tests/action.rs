@@ -1,0 +1,181 @@
+//! The GitHub Action's shell steps (`action/bootstrap.sh`, `action/install-tools.sh`) run as the
+//! runner would run them, against the loopback index: GITHUB_PATH, GITHUB_OUTPUT and
+//! GITHUB_STEP_SUMMARY are temp files, and PATH holds this build's `cargo-quickinstall` and
+//! `gquick`, so the bootstrap step must skip the download. Not here: `action.yml` itself (GitHub
+//! runs it; `.github/workflows/action-test.yml`) and install.sh (its own tests).
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::support::env::{Run, parent_var, quickinstall_exe};
+use crate::support::index::{Scenario, world};
+
+/// A scenario plus the files the runner would hand the action.
+struct Runner {
+    s: Scenario,
+    github_path: PathBuf,
+    github_output: PathBuf,
+    summary: PathBuf,
+}
+
+impl Runner {
+    fn new() -> Self {
+        let s = Scenario::new();
+        let runner_dir = s.path().join("runner");
+        std::fs::create_dir_all(&runner_dir).unwrap();
+        let files = ["path", "output", "summary"].map(|f| runner_dir.join(f));
+        for f in &files {
+            std::fs::write(f, "").unwrap();
+        }
+        let [github_path, github_output, summary] = files;
+        Self {
+            s,
+            github_path,
+            github_output,
+            summary,
+        }
+    }
+
+    /// Runs `action/<script>` with the action's inputs as env, as action.yml passes them.
+    fn step(&self, script: &str, tools: &str, fallback: &str) -> Run {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("action")
+            .join(script);
+        // The debug `cargo-quickinstall` and `gquick` live side by side in target/debug.
+        let mut path = OsString::from(quickinstall_exe().parent().unwrap());
+        if let Some(parent_path) = parent_var("PATH") {
+            path.push(":");
+            path.push(parent_path);
+        }
+        self.s
+            .command("bash")
+            .arg(script)
+            .env("PATH", path)
+            .env("RUNNER_TEMP", self.s.path())
+            .env("GITHUB_PATH", &self.github_path)
+            .env("GITHUB_OUTPUT", &self.github_output)
+            .env("GITHUB_STEP_SUMMARY", &self.summary)
+            .env("QI_TOOLS", tools)
+            .env("QI_INDEX", self.s.index.url())
+            .env("QI_TRUSTED_KEYS", &world().key.public_b64)
+            .env("QI_FALLBACK", fallback)
+            .env("QI_TELEMETRY", "false")
+            // Never reached: the bootstrap must find the clients on PATH.
+            .env("QI_BOOTSTRAP_URL", "http://127.0.0.1:9/install.sh")
+            .run()
+    }
+
+    fn install(&self, tools: &str) -> Run {
+        self.step("install-tools.sh", tools, "false")
+    }
+
+    fn read(path: &Path) -> String {
+        std::fs::read_to_string(path).unwrap()
+    }
+
+    /// The `results` output of the last run, parsed.
+    fn results(&self) -> Vec<Value> {
+        let output = Self::read(&self.github_output);
+        let line = output
+            .lines()
+            .rev()
+            .find_map(|l| l.strip_prefix("results="))
+            .unwrap_or_else(|| panic!("no results= line in GITHUB_OUTPUT:\n{output}"));
+        serde_json::from_str::<Vec<Value>>(line).unwrap()
+    }
+
+    fn result<'a>(results: &'a [Value], name: &str) -> &'a Value {
+        results
+            .iter()
+            .find(|r| r["name"] == name)
+            .unwrap_or_else(|| panic!("no result for {name}: {results:?}"))
+    }
+
+    /// The summary table row of `tool`, split into trimmed cells.
+    fn summary_row(&self, tool: &str) -> Vec<String> {
+        let summary = Self::read(&self.summary);
+        let row = summary
+            .lines()
+            .rev()
+            .find(|l| l.starts_with(&format!("| {tool} |")))
+            .unwrap_or_else(|| panic!("no row for {tool} in the summary:\n{summary}"));
+        row.trim_matches('|')
+            .split('|')
+            .map(|c| c.trim().to_owned())
+            .collect()
+    }
+}
+
+#[test]
+fn bootstrap_is_skipped_when_both_clients_are_on_path() {
+    let r = Runner::new();
+    let run = r.step("bootstrap.sh", "", "false");
+    run.assert_exit(0);
+    run.stderr_has(&["already on PATH; not bootstrapping"]);
+    assert_eq!(Runner::read(&r.github_path), "", "{run}");
+}
+
+#[test]
+fn installs_tools_and_reports_them() {
+    let r = Runner::new();
+    let run = r.install("qi-hello\nqi-tool@1");
+    run.assert_exit(0);
+    assert_eq!(r.s.run_installed("qi-hello"), "qi-hello 0.2.0");
+    assert_eq!(r.s.run_installed("qi-tool"), "qi-tool 1.0.0");
+
+    let path_lines = Runner::read(&r.github_path);
+    let bin = r.s.bin_dir();
+    assert!(
+        path_lines.lines().any(|l| Path::new(l) == bin),
+        "{} not in GITHUB_PATH:\n{path_lines}",
+        bin.display()
+    );
+
+    let results = r.results();
+    assert_eq!(results.len(), 2, "{results:?}");
+    for (name, version) in [("qi-hello", "0.2.0"), ("qi-tool", "1.0.0")] {
+        let res = Runner::result(&results, name);
+        assert_eq!(res["ok"], true, "{res}");
+        assert_eq!(res["version"], version, "{res}");
+        assert_eq!(res["source"], "prebuilt", "{res}");
+        let row = r.summary_row(name);
+        assert_eq!(row[..3], [name, version, "prebuilt"], "{row:?}");
+        assert!(row[3].parse::<f64>().is_ok(), "seconds: {row:?}");
+    }
+}
+
+#[test]
+fn a_rerun_reports_already_installed() {
+    let r = Runner::new();
+    r.install("qi-hello").assert_exit(0);
+    r.install("qi-hello").assert_exit(0);
+    let results = r.results();
+    assert_eq!(results.len(), 1, "{results:?}");
+    assert_eq!(results[0]["source"], "already-installed", "{results:?}");
+    assert_eq!(r.summary_row("qi-hello")[2], "already-installed");
+}
+
+#[test]
+fn a_failing_tool_fails_the_step_and_the_others_still_install() {
+    let r = Runner::new();
+    let run = r.install("qi-hello qi-no-such-crate");
+    run.assert_exit(1);
+    run.stderr_has(&["qi-no-such-crate"]);
+    assert_eq!(r.s.run_installed("qi-hello"), "qi-hello 0.2.0");
+    let results = r.results();
+    assert_eq!(Runner::result(&results, "qi-hello")["ok"], true);
+    let failed = Runner::result(&results, "qi-no-such-crate");
+    assert_eq!(failed["ok"], false, "{failed}");
+    assert_eq!(r.summary_row("qi-no-such-crate")[2], "failed");
+}
+
+#[test]
+fn a_bad_input_value_is_a_usage_error_before_anything_runs() {
+    let r = Runner::new();
+    let run = r.step("install-tools.sh", "qi-hello", "sometimes");
+    run.assert_exit(2);
+    run.stderr_has(&["`fallback` must be true or false"]);
+    assert!(!r.s.bin_dir().join("qi-hello").exists());
+}
