@@ -120,7 +120,7 @@ fn bootstrap_is_skipped_when_both_clients_are_on_path() {
 #[test]
 fn installs_tools_and_reports_them() {
     let r = Runner::new();
-    let run = r.install("qi-hello\nqi-tool@1");
+    let run = r.install("qi-hello\nqi-tool@^1");
     run.assert_exit(0);
     assert_eq!(r.s.run_installed("qi-hello"), "qi-hello 0.2.0");
     assert_eq!(r.s.run_installed("qi-tool"), "qi-tool 1.0.0");
