@@ -40,6 +40,11 @@ impl Runner {
 
     /// Runs `action/<script>` with the action's inputs as env, as action.yml passes them.
     fn step(&self, script: &str, tools: &str, fallback: &str) -> Run {
+        self.step_with(script, tools, fallback, &[])
+    }
+
+    /// [`Runner::step`] with extra variables.
+    fn step_with(&self, script: &str, tools: &str, fallback: &str, extra: &[(&str, &Path)]) -> Run {
         let script = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("action")
             .join(script);
@@ -49,9 +54,11 @@ impl Runner {
             path.push(":");
             path.push(parent_path);
         }
-        self.s
-            .command("bash")
-            .arg(script)
+        let mut cmd = self.s.command("bash");
+        for (k, v) in extra {
+            cmd = cmd.env(k, v);
+        }
+        cmd.arg(script)
             .env("PATH", path)
             .env("RUNNER_TEMP", self.s.path())
             .env("GITHUB_PATH", &self.github_path)
@@ -178,4 +185,30 @@ fn a_bad_input_value_is_a_usage_error_before_anything_runs() {
     run.assert_exit(2);
     run.stderr_has(&["`fallback` must be true or false"]);
     assert!(!r.s.bin_dir().join("qi-hello").exists());
+}
+
+#[test]
+fn go_entries_go_to_gquick_alongside_the_crates() {
+    let r = Runner::new();
+    let gobin = r.s.path().join("gobin");
+    // GOPROXY=off keeps gquick off the network: the Go package cannot resolve and fails, which
+    // shows it reached gquick (cargo-quickinstall would reject the `/` as a crate name).
+    let off = Path::new("off");
+    let run = r.step_with(
+        "install-tools.sh",
+        "qi-hello example.com/nope/cmd/x@v1.0.0",
+        "false",
+        &[("GOBIN", &gobin), ("GOPROXY", off)],
+    );
+    run.assert_exit(1);
+    assert_eq!(r.s.run_installed("qi-hello"), "qi-hello 0.2.0");
+    let results = r.results();
+    assert_eq!(Runner::result(&results, "qi-hello")["ok"], true);
+    let go = Runner::result(&results, "example.com/nope/cmd/x");
+    assert_eq!(go["ok"], false, "{go}");
+    let path_lines = Runner::read(&r.github_path);
+    assert!(
+        path_lines.lines().any(|l| Path::new(l) == gobin),
+        "GOBIN not in GITHUB_PATH:\n{path_lines}"
+    );
 }
