@@ -369,3 +369,49 @@ fn concurrent_installs_and_a_real_cargo_install_all_stay_recorded() {
     assert_eq!(s.run_installed("qi-tool"), "qi-tool 1.0.0");
     assert_eq!(s.run_installed("qi-fallback"), "qi-fallback 0.1.0");
 }
+
+#[test]
+fn a_second_install_takes_the_verified_archive_from_the_cache() {
+    let s = Scenario::new();
+    let cache = s.path().join("archive-cache");
+    let archive = index::find_release(&s.package("qi-hello"), "0.2.0", &world().target)["archive"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let install = |root: &str| {
+        s.quickinstall()
+            .args(["qi-hello", "--root", root, "--cache-dir"])
+            .arg(cache.display().to_string())
+            .run()
+    };
+    install(&s.path().join("root-a").display().to_string()).assert_success();
+    assert_eq!(s.index.requests_for(&archive), 1);
+    // Another root, same archive: served from the cache, and the binary works.
+    install(&s.path().join("root-b").display().to_string()).assert_success();
+    assert_eq!(
+        s.index.requests_for(&archive),
+        1,
+        "the archive was downloaded again"
+    );
+    assert_eq!(
+        run_binary(&s.path().join("root-b/bin/qi-hello")),
+        "qi-hello 0.2.0"
+    );
+    // A cached copy that no longer matches the signed sha256 is re-verified, dropped and
+    // downloaded again.
+    let cached = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "gz"))
+        .expect("nothing was cached");
+    let mut bytes = std::fs::read(&cached).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::fs::write(&cached, bytes).unwrap();
+    install(&s.path().join("root-c").display().to_string()).assert_success();
+    assert_eq!(s.index.requests_for(&archive), 2);
+    assert_eq!(
+        run_binary(&s.path().join("root-c/bin/qi-hello")),
+        "qi-hello 0.2.0"
+    );
+}

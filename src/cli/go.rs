@@ -85,6 +85,7 @@ pub struct GoInstallRequest {
     pub state_dir: PathBuf,
     /// `--no-telemetry` was given.
     pub no_telemetry: bool,
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// `PKG[@QUERY]` as `go install` reads it.
@@ -128,6 +129,7 @@ impl GoInstallRequest {
             None => target::host_targets(),
         };
         let bin_dir = go_bin::go_bin_dir(env).map_err(|e| UsageError(e.to_string()))?;
+        let cache_dir = crate::cli::cache_dir(&options, env);
         Ok(Self {
             specs,
             targets,
@@ -144,6 +146,7 @@ impl GoInstallRequest {
             timeout_secs: timeout_secs(options.timeout, env)?,
             state_dir: state_dir(env),
             no_telemetry: options.no_telemetry,
+            cache_dir,
         })
     }
 }

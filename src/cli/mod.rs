@@ -86,6 +86,13 @@ pub struct CommonOptions {
     /// for private packages. Also off with QUICKINSTALL_NO_TELEMETRY=1 or DO_NOT_TRACK=1
     #[arg(long)]
     pub no_telemetry: bool,
+    /// Keep verified archives here, keyed by sha256, and reuse them (re-verified) instead of
+    /// downloading again [env: QUICKINSTALL_CACHE_DIR] [default: the user cache dir's quickinstall/archives]
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// Neither read nor fill the archive cache
+    #[arg(long, conflicts_with = "cache_dir")]
+    pub no_cache: bool,
 }
 
 /// One crate to install.
@@ -120,6 +127,8 @@ pub struct InstallRequest {
     pub state_dir: PathBuf,
     /// `--no-telemetry` was given.
     pub no_telemetry: bool,
+    /// Where verified archives are cached; `None` with `--no-cache`.
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// A mistake in the arguments (exit status 2).
@@ -166,6 +175,7 @@ impl InstallRequest {
             .unwrap_or_else(|_| root.clone())
             .join(".quickinstall");
         let keys = trusted_keys(&args.common.trusted_keys, env)?;
+        let cache_dir = cache_dir(&args.common, env);
         let timeout_secs = timeout_secs(args.common.timeout, env)?;
         Ok(Self {
             crates,
@@ -187,8 +197,35 @@ impl InstallRequest {
             timeout_secs,
             state_dir,
             no_telemetry: args.common.no_telemetry,
+            cache_dir,
         })
     }
+}
+
+/// The archive cache: `--cache-dir`, else `QUICKINSTALL_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/quickinstall/archives` (or `~/.cache/…`); none with `--no-cache`.
+pub(crate) fn cache_dir(options: &CommonOptions, env: &Env) -> Option<PathBuf> {
+    if options.no_cache {
+        return None;
+    }
+    let absolute = |p: PathBuf| {
+        if p.is_absolute() {
+            p
+        } else {
+            env.cwd().join(p)
+        }
+    };
+    if let Some(dir) = options.cache_dir.clone() {
+        return Some(absolute(dir));
+    }
+    if let Some(dir) = env.get("QUICKINSTALL_CACHE_DIR") {
+        return Some(absolute(PathBuf::from(dir)));
+    }
+    let base = match env.get("XDG_CACHE_HOME") {
+        Some(dir) => PathBuf::from(dir),
+        None => home::env::home_dir_with_env(env)?.join(".cache"),
+    };
+    Some(base.join("quickinstall").join("archives"))
 }
 
 /// The release index: the flag, else `QUICKINSTALL_INDEX`, else the project's.

@@ -301,6 +301,7 @@ impl Context<'_> {
             &self.fetcher,
             self.reporter,
             &self.request.bin_dir,
+            self.request.cache_dir.as_deref(),
             &subject,
             &release,
             &location,

@@ -187,11 +187,14 @@ impl TestEnv {
     }
 
     /// Every file this env's commands could have written (all of it but the fixture `index/`
-    /// copy, which the test itself controls, and the client's `.quickinstall` state).
+    /// copy, which the test itself controls, the client's `.quickinstall` state, and its cache of
+    /// verified archives under `home/.cache/quickinstall/`).
     pub fn disk_state(&self) -> Vec<(String, String)> {
         snapshot(self.path())
             .into_iter()
-            .filter(|(path, _)| !path.starts_with("index/"))
+            .filter(|(path, _)| {
+                !path.starts_with("index/") && !path.starts_with("home/.cache/quickinstall/")
+            })
             .collect()
     }
 

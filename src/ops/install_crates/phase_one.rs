@@ -112,6 +112,7 @@ impl<'a> Context<'a> {
             &self.fetcher,
             self.reporter,
             &self.request.root,
+            self.request.cache_dir.as_deref(),
             &subject,
             &release,
             &location,
