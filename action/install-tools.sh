@@ -9,7 +9,7 @@
 # 1 some failed, 2 usage error, 3 verification failure; docs/json-output.md).
 #
 # Inputs (environment): QI_TOOLS, QI_INDEX, QI_TRUSTED_KEYS (spaces, commas or newlines),
-# QI_FALLBACK (true/false), QI_TELEMETRY (true/false), GITHUB_PATH, GITHUB_OUTPUT,
+# QI_FALLBACK (true/false), QI_TELEMETRY (true/false), QI_CACHE_DIR, GITHUB_PATH, GITHUB_OUTPUT,
 # GITHUB_STEP_SUMMARY (each optional: unset means "do not write it").
 set -euo pipefail
 set -f # tool entries are words, never globs
@@ -55,6 +55,7 @@ false) flags+=(--no-fallback) ;;
     exit 2
     ;;
 esac
+if [ -n "${QI_CACHE_DIR:-}" ]; then flags+=(--cache-dir "$QI_CACHE_DIR"); fi
 case "${QI_TELEMETRY:-true}" in
 true) ;;
 false) flags+=(--no-telemetry) ;;
