@@ -7,6 +7,7 @@
 mod support;
 
 mod bad_input;
+mod bootstrap;
 mod fallback;
 mod go;
 mod install;
