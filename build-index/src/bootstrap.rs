@@ -173,6 +173,9 @@ fn row(
     Ok(row)
 }
 
+/// A predicate on one value that goes into the script.
+type WordCheck = fn(&str) -> bool;
+
 /// Every value is a single shell word that needs no quoting inside the quoted heredoc.
 fn check_row(row: &Row) -> Result<(), BootstrapError> {
     let unsafe_value = |what, value: &str| BootstrapError::Unsafe {
@@ -180,7 +183,7 @@ fn check_row(row: &Row) -> Result<(), BootstrapError> {
         what,
         value: value.to_owned(),
     };
-    let checks: [(&'static str, &str, fn(&str) -> bool); 5] = [
+    let checks: [(&'static str, &str, WordCheck); 5] = [
         ("version", &row.version, is_plain_word),
         ("target", &row.target, is_plain_word),
         ("sha256", &row.sha256, format::is_sha256_hex),
@@ -265,9 +268,9 @@ pub fn render(
     }
     let mut table = String::new();
     for r in rows {
-        let _ = write!(
+        let _ = writeln!(
             table,
-            "{} {} {} {} {} {} {}\n",
+            "{} {} {} {} {} {} {}",
             r.krate,
             r.version,
             r.target,
