@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::support::env::{TestEnv, copy_dir, parent_var, quickinstall_exe, snapshot};
-use crate::support::index::{TestKey, keygen};
+use crate::support::index::{TestKey, keygen, package_path, sign, signature_path, stranger_key};
 use crate::support::server::TestServer;
 
 const VERSION: &str = "0.1.0";
@@ -238,6 +238,37 @@ fn a_tampered_archive_fails_on_its_sha256_and_installs_nothing() {
     assert!(
         !home.join(".cargo").exists(),
         "a refused archive created the bin dir:\n{run}"
+    );
+    assert!(
+        snapshot(&tmp).is_empty(),
+        "the installer left files in TMPDIR"
+    );
+}
+
+#[test]
+fn with_minisign_a_package_file_signed_by_another_key_is_refused() {
+    if which("minisign").is_none() {
+        println!("skipped: `minisign` is not installed on this machine");
+        return;
+    }
+    let fx = fixture();
+    let env = TestEnv::new();
+    let index = env.path().join("index");
+    copy_dir(&fx.index, &index);
+    // The script is rendered from the good index; the served one is re-signed by a stranger,
+    // as a compromised mirror would.
+    let data = std::fs::read(index.join(package_path("cargo-quickinstall"))).unwrap();
+    let forged = sign(&stranger_key(), &data, &package_path("cargo-quickinstall"));
+    std::fs::write(index.join(signature_path("cargo-quickinstall")), forged).unwrap();
+    let server = TestServer::serve(&index);
+    let script = render_script(&fx.index, &server.url(), env.path());
+    let sh = which("sh").unwrap();
+    let (run, home, tmp) = run_installer(&env, &[&sh], &script, None);
+    run.assert_failure();
+    run.stderr_has(&["signature", "nothing was installed"]);
+    assert!(
+        !home.join(".cargo").exists(),
+        "a forged index installed something:\n{run}"
     );
     assert!(
         snapshot(&tmp).is_empty(),
