@@ -277,6 +277,48 @@ fn with_minisign_a_package_file_signed_by_another_key_is_refused() {
 }
 
 #[test]
+fn without_curl_the_installer_downloads_with_wget() {
+    if which("wget").is_none() {
+        println!("skipped: `wget` is not installed on this machine");
+        return;
+    }
+    let fx = fixture();
+    let env = TestEnv::new();
+    let server = TestServer::serve(&fx.index);
+    let script = render_script(&fx.index, &server.url(), env.path());
+    let tools = env.path().join("tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    let needed = [
+        "wget",
+        "tar",
+        "gzip",
+        "sha256sum",
+        "mktemp",
+        "uname",
+        "rm",
+        "cat",
+        "mkdir",
+        "cp",
+        "chmod",
+        "mv",
+    ];
+    for tool in needed {
+        let Some(real) = which(tool) else {
+            println!("skipped: `{tool}` is not installed on this machine");
+            return;
+        };
+        std::os::unix::fs::symlink(real, tools.join(tool)).unwrap();
+    }
+    let sh = which("sh").unwrap();
+    let (run, home, _) = run_installer(&env, &[&sh], &script, Some(&tools));
+    run.assert_success();
+    assert!(
+        home.join(".cargo/bin/cargo-quickinstall").is_file(),
+        "{run}"
+    );
+}
+
+#[test]
 fn without_curl_or_wget_the_installer_names_them() {
     let fx = fixture();
     let env = TestEnv::new();
