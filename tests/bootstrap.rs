@@ -130,8 +130,8 @@ fn run_installer(
     (cmd.run(), home, tmp)
 }
 
-/// Installs with the given shell and checks the installed binary works; `None` when the shell
-/// is not installed here.
+/// Installs with the given shell and checks the installed binary works; skips (printing why)
+/// when the shell is not installed here.
 fn installs_under(shell: &str, args: &[&str]) {
     let Some(program) = which(shell) else {
         println!("skipped: `{shell}` is not installed on this machine");
