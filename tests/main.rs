@@ -8,6 +8,7 @@ mod support;
 
 mod action;
 mod bad_input;
+mod bootstrap;
 mod fallback;
 mod go;
 mod install;

@@ -2,7 +2,8 @@
 //!
 //! This file is the thin shell: clap types, dispatch, and the mapping of any error to
 //! `error: <sentence>` on stderr and exit code 1. Each subcommand lives in its own module:
-//! [`keygen`], [`build`] (with [`package`], [`elf`], [`record`]), [`plan`], [`publish`] (with
+//! [`keygen`], [`build`] (with [`package`], [`elf`], [`record`]), [`package_cmd`] (binaries
+//! built elsewhere), [`bootstrap`] (the `install.sh` installer), [`plan`], [`publish`] (with
 //! [`validate`], [`sign`]), [`serve`] and [`stats`] (the install-count service); [`history`]
 //! is the failure history that `build` classifies, `publish` merges and `plan` reads;
 //! [`atomic`] and [`time`] are shared helpers.
@@ -11,12 +12,14 @@
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
 mod atomic;
+mod bootstrap;
 mod build;
 mod elf;
 mod go;
 mod history;
 mod keygen;
 mod package;
+mod package_cmd;
 mod plan;
 mod publish;
 mod record;
@@ -85,6 +88,37 @@ enum Command {
         /// Kill the build after this many seconds and record the failure as a timeout.
         #[arg(long, value_name = "SECS")]
         timeout_secs: Option<u64>,
+    },
+    /// Package binaries built elsewhere (e.g. this project's own, by its CI) into the archive
+    /// and result record `build` writes, for `publish`.
+    Package {
+        #[arg(long, value_name = "CRATE")]
+        name: String,
+        #[arg(long, value_name = "VER")]
+        version: String,
+        #[arg(long, value_name = "TRIPLE")]
+        target: String,
+        /// Directory for the archive and record.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// The executables to pack, each under its file name.
+        #[arg(required = true, value_name = "BINARY")]
+        binaries: Vec<PathBuf>,
+    },
+    /// Print a POSIX `install.sh` that installs the newest prebuilt of each crate from the
+    /// index, carrying their sha256 (verifies the package files' signatures first).
+    BootstrapScript {
+        #[arg(long, value_name = "DIR")]
+        index: PathBuf,
+        /// The URL the index is served at.
+        #[arg(long, value_name = "URL")]
+        base_url: String,
+        /// A crate to install (repeatable).
+        #[arg(long = "crate", value_name = "NAME", required = true)]
+        crates: Vec<String>,
+        /// The minisign public key (`.pub` file) the package files are signed with.
+        #[arg(long, value_name = "FILE")]
+        public_key: PathBuf,
     },
     /// Print the GitHub Actions matrix for one run: queued crates × targets not yet built.
     Plan {
@@ -238,6 +272,10 @@ enum Error {
     #[error(transparent)]
     GoProxy(#[from] go::proxy::ProxyError),
     #[error(transparent)]
+    Package(#[from] package_cmd::PackageCmdError),
+    #[error(transparent)]
+    Bootstrap(#[from] bootstrap::BootstrapError),
+    #[error(transparent)]
     Plan(#[from] plan::PlanError),
     #[error(transparent)]
     Publish(#[from] publish::PublishError),
@@ -323,6 +361,37 @@ fn run(cli: Cli) -> Result<(), Error> {
             };
             let record = build::build(&request, &build::BuildEnv::from_process())?;
             say(&record.display().to_string())
+        }
+        Command::Package {
+            name,
+            version,
+            target,
+            out,
+            binaries,
+        } => {
+            let request = package_cmd::PackageRequest {
+                name,
+                version,
+                target,
+                out,
+                binaries,
+            };
+            let record = package_cmd::package(&request, &package_cmd::PackageEnv::from_process())?;
+            say(&record.display().to_string())
+        }
+        Command::BootstrapScript {
+            index,
+            base_url,
+            crates,
+            public_key,
+        } => {
+            let script = bootstrap::bootstrap_script(&bootstrap::BootstrapRequest {
+                index,
+                base_url,
+                crates,
+                public_key,
+            })?;
+            say(script.trim_end())
         }
         Command::Plan {
             queue,

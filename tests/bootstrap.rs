@@ -1,0 +1,343 @@
+//! The bootstrap `install.sh`, end to end: `build-index package` wraps this test's own
+//! `cargo-quickinstall` binary, `publish` signs it into a loopback index, `bootstrap-script`
+//! renders the installer, and the installer runs under sh, bash, dash and busybox ash in a
+//! clean HOME. Also: a tampered archive is refused on its sha256 and installs nothing, and a
+//! machine without curl or wget gets an error naming them. A shell that is not installed is
+//! skipped with a printed reason.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::support::env::{TestEnv, copy_dir, parent_var, quickinstall_exe, snapshot};
+use crate::support::index::{TestKey, keygen, package_path, sign, signature_path, stranger_key};
+use crate::support::server::TestServer;
+
+const VERSION: &str = "0.1.0";
+
+/// The index with `cargo-quickinstall` published in it, made once per test run.
+struct Fixture {
+    env: TestEnv,
+    key: TestKey,
+    index: PathBuf,
+    target: String,
+}
+
+/// The target this machine's `uname` maps to last (gnu on Linux), so the script also shows it
+/// falls back from musl when the index has no musl build.
+fn host_target() -> String {
+    let arch = std::env::consts::ARCH;
+    match std::env::consts::OS {
+        "macos" => format!("{arch}-apple-darwin"),
+        _ => format!("{arch}-unknown-linux-gnu"),
+    }
+}
+
+fn fixture() -> &'static Fixture {
+    static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+    FIXTURE.get_or_init(|| {
+        let env = TestEnv::new();
+        let key = keygen(&env, &env.path().join("keys"));
+        let target = host_target();
+        let out = env.path().join("built");
+        let run = env
+            .build_index()
+            .args([
+                "package",
+                "--name",
+                "cargo-quickinstall",
+                "--version",
+                VERSION,
+            ])
+            .arg("--target")
+            .arg(&target)
+            .arg("--out")
+            .arg(&out)
+            .arg(quickinstall_exe())
+            .run();
+        run.assert_success();
+        let record = PathBuf::from(run.stdout.trim());
+        let index = env.path().join("index");
+        env.build_index()
+            .arg("publish")
+            .arg("--index")
+            .arg(&index)
+            .arg("--secret-key")
+            .arg(&key.secret_path)
+            .arg(&record)
+            .run()
+            .assert_success();
+        Fixture {
+            env,
+            key,
+            index,
+            target,
+        }
+    })
+}
+
+/// `build-index bootstrap-script` for `index` served at `url`, written to `dir/install.sh`.
+fn render_script(index: &Path, url: &str, dir: &Path) -> PathBuf {
+    let fx = fixture();
+    let run = fx
+        .env
+        .build_index()
+        .arg("bootstrap-script")
+        .arg("--index")
+        .arg(index)
+        .arg("--base-url")
+        .arg(url)
+        .args(["--crate", "cargo-quickinstall"])
+        .arg("--public-key")
+        .arg(&fx.key.public_path)
+        .run();
+    run.assert_success();
+    let script = dir.join("install.sh");
+    std::fs::write(&script, &run.stdout).unwrap();
+    script
+}
+
+/// A program on the test's own PATH.
+fn which(name: &str) -> Option<PathBuf> {
+    let path = parent_var("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Runs the installer under `shell` (program then its leading args) with a fresh HOME and
+/// TMPDIR and no CARGO_HOME; returns the run, the HOME and the TMPDIR.
+fn run_installer(
+    env: &TestEnv,
+    shell: &[&Path],
+    script: &Path,
+    path: Option<&Path>,
+) -> (crate::support::env::Run, PathBuf, PathBuf) {
+    let home = env.path().join("clean-home");
+    let tmp = env.path().join("tmp");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&tmp).unwrap();
+    let (program, args) = shell.split_first().unwrap();
+    let mut cmd = env
+        .command(program)
+        .args(args.iter().copied())
+        .arg(script)
+        .env("HOME", &home)
+        .env("TMPDIR", &tmp)
+        .env_remove("CARGO_HOME");
+    if let Some(path) = path {
+        cmd = cmd.env("PATH", path);
+    }
+    (cmd.run(), home, tmp)
+}
+
+/// Installs with the given shell and checks the installed binary works; skips (printing why)
+/// when the shell is not installed here.
+fn installs_under(shell: &str, args: &[&str]) {
+    let Some(program) = which(shell) else {
+        println!("skipped: `{shell}` is not installed on this machine");
+        return;
+    };
+    let fx = fixture();
+    let env = TestEnv::new();
+    let server = TestServer::serve(&fx.index);
+    let script = render_script(&fx.index, &server.url(), env.path());
+    let mut argv: Vec<&Path> = vec![&program];
+    argv.extend(args.iter().map(Path::new));
+    let (run, home, tmp) = run_installer(&env, &argv, &script, None);
+    run.assert_success();
+    let installed = home.join(".cargo/bin/cargo-quickinstall");
+    assert_eq!(
+        run.stdout.trim(),
+        installed.display().to_string(),
+        "the installer should print the installed path:\n{run}"
+    );
+    assert!(
+        run.stderr.contains(&fx.target),
+        "the installer should name the target it chose:\n{run}"
+    );
+    let help = std::process::Command::new(&installed)
+        .arg("--help")
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(
+        help.status.success() && String::from_utf8_lossy(&help.stdout).contains("Usage"),
+        "the installed cargo-quickinstall --help failed: {}",
+        String::from_utf8_lossy(&help.stderr)
+    );
+    let bin_files: Vec<_> = snapshot(&home.join(".cargo/bin"))
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    assert_eq!(
+        bin_files,
+        ["cargo-quickinstall"],
+        "only the binary, no temp files"
+    );
+    assert!(
+        snapshot(&tmp).is_empty(),
+        "the installer left files in TMPDIR"
+    );
+}
+
+#[test]
+fn install_sh_works_under_sh() {
+    installs_under("sh", &[]);
+}
+
+#[test]
+fn install_sh_works_under_bash() {
+    installs_under("bash", &["--posix"]);
+}
+
+#[test]
+fn install_sh_works_under_dash() {
+    installs_under("dash", &[]);
+}
+
+#[test]
+fn install_sh_works_under_busybox_ash() {
+    installs_under("busybox", &["ash"]);
+}
+
+#[test]
+fn install_sh_is_shellcheck_clean_as_posix_sh() {
+    let Some(shellcheck) = which("shellcheck") else {
+        println!("skipped: `shellcheck` is not installed on this machine");
+        return;
+    };
+    let fx = fixture();
+    let env = TestEnv::new();
+    let script = render_script(&fx.index, "http://127.0.0.1:9/", env.path());
+    env.command(shellcheck)
+        .args(["-s", "sh"])
+        .arg(&script)
+        .run()
+        .assert_success();
+}
+
+#[test]
+fn a_tampered_archive_fails_on_its_sha256_and_installs_nothing() {
+    let fx = fixture();
+    let env = TestEnv::new();
+    let index = env.path().join("index");
+    copy_dir(&fx.index, &index);
+    let archive = index.join(format!(
+        "archives/crates/cargo-quickinstall/{VERSION}/cargo-quickinstall-{VERSION}-{}.tar.gz",
+        fx.target
+    ));
+    let mut bytes = std::fs::read(&archive).unwrap();
+    bytes.extend_from_slice(b"tampered");
+    std::fs::write(&archive, bytes).unwrap();
+    let server = TestServer::serve(&index);
+    let script = render_script(&fx.index, &server.url(), env.path());
+    let sh = which("sh").unwrap();
+    let (run, home, tmp) = run_installer(&env, &[&sh], &script, None);
+    run.assert_failure();
+    run.stderr_has(&["sha256", "nothing was installed"]);
+    assert!(
+        !home.join(".cargo").exists(),
+        "a refused archive created the bin dir:\n{run}"
+    );
+    assert!(
+        snapshot(&tmp).is_empty(),
+        "the installer left files in TMPDIR"
+    );
+}
+
+#[test]
+fn with_minisign_a_package_file_signed_by_another_key_is_refused() {
+    if which("minisign").is_none() {
+        println!("skipped: `minisign` is not installed on this machine");
+        return;
+    }
+    let fx = fixture();
+    let env = TestEnv::new();
+    let index = env.path().join("index");
+    copy_dir(&fx.index, &index);
+    // The script is rendered from the good index; the served one is re-signed by a stranger,
+    // as a compromised mirror would.
+    let data = std::fs::read(index.join(package_path("cargo-quickinstall"))).unwrap();
+    let forged = sign(&stranger_key(), &data, &package_path("cargo-quickinstall"));
+    std::fs::write(index.join(signature_path("cargo-quickinstall")), forged).unwrap();
+    let server = TestServer::serve(&index);
+    let script = render_script(&fx.index, &server.url(), env.path());
+    let sh = which("sh").unwrap();
+    let (run, home, tmp) = run_installer(&env, &[&sh], &script, None);
+    run.assert_failure();
+    run.stderr_has(&["signature", "nothing was installed"]);
+    assert!(
+        !home.join(".cargo").exists(),
+        "a forged index installed something:\n{run}"
+    );
+    assert!(
+        snapshot(&tmp).is_empty(),
+        "the installer left files in TMPDIR"
+    );
+}
+
+#[test]
+fn without_curl_the_installer_downloads_with_wget() {
+    if which("wget").is_none() {
+        println!("skipped: `wget` is not installed on this machine");
+        return;
+    }
+    let fx = fixture();
+    let env = TestEnv::new();
+    let server = TestServer::serve(&fx.index);
+    let script = render_script(&fx.index, &server.url(), env.path());
+    let tools = env.path().join("tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    let needed = [
+        "wget",
+        "tar",
+        "gzip",
+        "sha256sum",
+        "mktemp",
+        "uname",
+        "rm",
+        "cat",
+        "mkdir",
+        "cp",
+        "chmod",
+        "mv",
+    ];
+    for tool in needed {
+        let Some(real) = which(tool) else {
+            println!("skipped: `{tool}` is not installed on this machine");
+            return;
+        };
+        std::os::unix::fs::symlink(real, tools.join(tool)).unwrap();
+    }
+    let sh = which("sh").unwrap();
+    let (run, home, _) = run_installer(&env, &[&sh], &script, Some(&tools));
+    run.assert_success();
+    assert!(
+        home.join(".cargo/bin/cargo-quickinstall").is_file(),
+        "{run}"
+    );
+}
+
+#[test]
+fn without_curl_or_wget_the_installer_names_them() {
+    let fx = fixture();
+    let env = TestEnv::new();
+    let script = render_script(&fx.index, "http://127.0.0.1:9/", env.path());
+    // A PATH with everything the installer needs except a downloader.
+    let tools = env.path().join("tools");
+    std::fs::create_dir_all(&tools).unwrap();
+    for tool in ["tar", "sha256sum", "mktemp", "uname", "rm"] {
+        if let Some(real) = which(tool) {
+            std::os::unix::fs::symlink(real, tools.join(tool)).unwrap();
+        }
+    }
+    let sh = which("sh").unwrap();
+    let (run, home, _) = run_installer(&env, &[&sh], &script, Some(&tools));
+    run.assert_failure();
+    let line = run.stderr_line_with(&["curl or wget"]);
+    assert!(!line.contains("tar"), "tar is present, yet named: {line}");
+    assert!(
+        !home.join(".cargo").exists(),
+        "something was installed:\n{run}"
+    );
+}
