@@ -15,7 +15,7 @@ if command -v cargo-quickinstall >/dev/null 2>&1 && command -v gquick >/dev/null
     exit 0
 fi
 
-url="${QI_BOOTSTRAP_URL:-https://quickinstall-dev.github.io/quickinstall-index/install.sh}"
+url="${QI_BOOTSTRAP_URL:-https://quickinstall-dev.github.io/quickinstall/install.sh}"
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
 script="$(mktemp "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/qi-install.XXXXXX")"
 trap 'rm -f "$script"' EXIT

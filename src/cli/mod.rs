@@ -18,7 +18,7 @@ use crate::target;
 pub mod go;
 
 /// The project's published release index (GitHub Pages). Self-host one with `build-index`.
-pub const DEFAULT_INDEX: &str = "https://quickinstall-dev.github.io/quickinstall-index/";
+pub const DEFAULT_INDEX: &str = "https://quickinstall-dev.github.io/quickinstall/";
 
 /// `cargo quickinstall`: install prebuilt, signed binaries of crates, or build them with
 /// `cargo install` when none exists.
