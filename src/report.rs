@@ -22,7 +22,7 @@ pub struct Reporter {
 }
 
 /// The result of one crate, as `--json` prints it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct CrateResult {
     pub name: String,
     pub version: Option<String>,
@@ -36,6 +36,9 @@ pub struct CrateResult {
     /// Whether the failure was a verification failure (exit status 3); not printed.
     #[serde(skip)]
     pub verification_failure: bool,
+    /// Seconds this package took: its resolve, verify, download and unpack, plus the install
+    /// step it shared with the rest of the batch (or its fallback build).
+    pub seconds: f64,
 }
 
 /// A download's progress: a bar on a terminal, nothing otherwise.
@@ -221,13 +224,15 @@ mod tests {
             ok: true,
             error: None,
             verification_failure: false,
+            seconds: 0.0,
         };
         let v: serde_json::Value = serde_json::to_value(&r).unwrap();
         let keys: Vec<_> = v.as_object().unwrap().keys().cloned().collect();
         assert_eq!(
             keys,
             [
-                "binaries", "error", "name", "ok", "paths", "source", "target", "version"
+                "binaries", "error", "name", "ok", "paths", "seconds", "source", "target",
+                "version"
             ]
         );
     }

@@ -244,6 +244,8 @@ fn json_output_has_one_object_per_crate() {
     assert_eq!(hello["binaries"], serde_json::json!(HELLO_BINS), "{hello}");
     assert_eq!(hello["ok"], true, "{hello}");
     assert!(hello["error"].is_null(), "{hello}");
+    let seconds = hello["seconds"].as_f64().expect("seconds is a number");
+    assert!(seconds > 0.0 && seconds < 60.0, "{hello}");
     let paths: Vec<&str> = hello["paths"]
         .as_array()
         .unwrap()

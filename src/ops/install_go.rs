@@ -9,7 +9,7 @@
 
 use std::path::Path;
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
@@ -123,7 +123,7 @@ pub fn run(request: &GoInstallRequest, env: &crate::env::Env, reporter: &Reporte
             telemetry.record(package, version, target, outcome);
         }
     };
-    let plans = context.plan_all();
+    let (plans, mut took): (Vec<Plan>, Vec<Duration>) = context.plan_all().into_iter().unzip();
     let mut results = Vec::with_capacity(plans.len());
     let mut fallbacks = Vec::new();
     for (i, plan) in plans.into_iter().enumerate() {
@@ -138,7 +138,9 @@ pub fn run(request: &GoInstallRequest, env: &crate::env::Env, reporter: &Reporte
                 results.push(Some(context.finish(Plan::Failed { spec, error })));
             }
             other => {
+                let started = Instant::now();
                 let result = context.finish(other);
+                took[i] += started.elapsed();
                 if result.ok {
                     ping(
                         &result.name,
@@ -152,7 +154,9 @@ pub fn run(request: &GoInstallRequest, env: &crate::env::Env, reporter: &Reporte
         }
     }
     for (i, spec, version, why) in fallbacks {
+        let started = Instant::now();
         let result = context.fallback(&spec, &version, &why);
+        took[i] += started.elapsed();
         // Every failure of a fallback is the build's: `fallback-failed`.
         let outcome = if result.ok {
             Outcome::of_success(result.source)
@@ -167,16 +171,18 @@ pub fn run(request: &GoInstallRequest, env: &crate::env::Env, reporter: &Reporte
         );
         results[i] = Some(result);
     }
-    let results: Vec<CrateResult> = results.into_iter().flatten().collect();
+    let results = summary::with_seconds(results, &took);
     let status = summary::summarise(request.json, reporter, &results, "packages");
     telemetry.finish();
     status
 }
 
 impl Context<'_> {
-    fn plan_all(&self) -> Vec<Plan> {
+    /// Each plan with the time it took (resolve, verify, download, unpack).
+    fn plan_all(&self) -> Vec<(Plan, Duration)> {
         parallel::map_in_order(&self.request.specs, self.request.jobs, |spec| {
-            self.plan(spec)
+            let started = Instant::now();
+            (self.plan(spec), started.elapsed())
         })
     }
 
@@ -516,5 +522,6 @@ fn result(
         ok: true,
         error: None,
         verification_failure: false,
+        seconds: 0.0,
     }
 }

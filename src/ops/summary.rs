@@ -1,6 +1,8 @@
 //! The end of an install run, for both clients: `--json` lines, the closing summary that names
 //! each failure, and the exit status.
 
+use std::time::Duration;
+
 use crate::error::{CrateError, ExitStatus};
 use crate::report::{CrateResult, Reporter};
 
@@ -63,5 +65,20 @@ pub fn failure(
         ok: false,
         error: Some(error.to_string()),
         verification_failure: error.is_verification(),
+        seconds: 0.0,
     }
+}
+
+/// The results in order, each with the time its package took (millisecond precision).
+pub fn with_seconds(results: Vec<Option<CrateResult>>, took: &[Duration]) -> Vec<CrateResult> {
+    results
+        .into_iter()
+        .zip(took)
+        .filter_map(|(r, t)| {
+            r.map(|mut r| {
+                r.seconds = (t.as_secs_f64() * 1000.0).round() / 1000.0;
+                r
+            })
+        })
+        .collect()
 }

@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 mod phase_one;
 mod phase_two;
@@ -114,7 +114,7 @@ pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStat
             telemetry.record(name, version, target, outcome);
         }
     };
-    let plans = context.plan_all();
+    let (plans, mut took): (Vec<Plan>, Vec<Duration>) = context.plan_all().into_iter().unzip();
     let mut results: Vec<Option<CrateResult>> = vec![None; plans.len()];
     let mut staged = Vec::new();
     let mut fallbacks = Vec::new();
@@ -148,12 +148,18 @@ pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStat
             }
         }
     }
-    for (i, result) in context.install_all(staged) {
+    let batch = Instant::now();
+    let installed = context.install_all(staged);
+    let batch = batch.elapsed();
+    for (i, result) in installed {
         ping_success(&ping, &result);
+        took[i] += batch;
         results[i] = Some(result);
     }
     for (i, name, version, why) in fallbacks {
+        let started = Instant::now();
         let result = context.fallback(env, &name, &version, &why);
+        took[i] += started.elapsed();
         // Every failure of a fallback is the build's: `fallback-failed`.
         let outcome = if result.ok {
             Outcome::of_success(result.source)
@@ -168,7 +174,7 @@ pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStat
         );
         results[i] = Some(result);
     }
-    let results: Vec<CrateResult> = results.into_iter().flatten().collect();
+    let results = summary::with_seconds(results, &took);
     let status = summary::summarise(request.json, reporter, &results, "crates");
     telemetry.finish();
     status

@@ -13,9 +13,11 @@ use crate::target;
 
 impl<'a> Context<'a> {
     /// Phase one over every crate, `--jobs` at a time; results in the order given.
-    pub(super) fn plan_all(&self) -> Vec<Plan> {
+    /// Each plan with the time it took (resolve, verify, download, unpack).
+    pub(super) fn plan_all(&self) -> Vec<(Plan, std::time::Duration)> {
         parallel::map_in_order(&self.request.crates, self.request.jobs, |spec| {
-            self.plan(spec)
+            let started = std::time::Instant::now();
+            (self.plan(spec), started.elapsed())
         })
     }
 

@@ -33,6 +33,7 @@ impl<'a> Context<'a> {
             ok: true,
             error: None,
             verification_failure: false,
+            seconds: 0.0,
         }
     }
 
@@ -55,6 +56,7 @@ impl<'a> Context<'a> {
             ok: true,
             error: None,
             verification_failure: false,
+            seconds: 0.0,
         }
     }
 
@@ -250,6 +252,7 @@ impl<'a> Context<'a> {
             ok: true,
             error: None,
             verification_failure: false,
+            seconds: 0.0,
         }
     }
 
@@ -281,6 +284,7 @@ impl<'a> Context<'a> {
                 ok: true,
                 error: None,
                 verification_failure: false,
+                seconds: 0.0,
             };
         }
         self.reporter.status(
@@ -312,6 +316,7 @@ impl<'a> Context<'a> {
                     ok: true,
                     error: None,
                     verification_failure: false,
+                    seconds: 0.0,
                 }
             }
             Err(e) => self.failure(name.to_owned(), Some(version.to_owned()), e.into()),
