@@ -263,18 +263,7 @@ pub struct GoWorld {
 /// The shared Go world; built on first use. A failure is reported by every test that needs it.
 pub fn go_world() -> &'static GoWorld {
     static WORLD: OnceLock<Result<GoWorld, String>> = OnceLock::new();
-    let built = WORLD.get_or_init(|| {
-        std::panic::catch_unwind(build_go_world).map_err(|e| {
-            e.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                .unwrap_or_else(|| "unknown panic".to_owned())
-        })
-    });
-    match built {
-        Ok(world) => world,
-        Err(why) => panic!("building the Go fixture index failed: {why}"),
-    }
+    crate::support::index::build_once(&WORLD, "the Go fixture index", build_go_world)
 }
 
 fn build_go_world() -> GoWorld {

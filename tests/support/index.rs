@@ -79,8 +79,18 @@ pub const HELLO_BINS: &[&str] = &["qi-hello", "qi-hello-admin"];
 /// it, without rebuilding.
 pub fn world() -> &'static World {
     static WORLD: OnceLock<Result<World, String>> = OnceLock::new();
-    let built = WORLD.get_or_init(|| {
-        std::panic::catch_unwind(build_world).map_err(|e| {
+    build_once(&WORLD, "the fixture index", build_world)
+}
+
+/// Builds a shared fixture the first time it is asked for; a panic while building is kept and
+/// reported by every test that asks afterwards, without building again.
+pub fn build_once<T>(
+    cell: &'static OnceLock<Result<T, String>>,
+    what: &str,
+    build: fn() -> T,
+) -> &'static T {
+    let built = cell.get_or_init(|| {
+        std::panic::catch_unwind(build).map_err(|e| {
             e.downcast_ref::<String>()
                 .cloned()
                 .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_owned()))
@@ -88,8 +98,8 @@ pub fn world() -> &'static World {
         })
     });
     match built {
-        Ok(world) => world,
-        Err(why) => panic!("building the fixture index failed: {why}"),
+        Ok(value) => value,
+        Err(why) => panic!("building {what} failed: {why}"),
     }
 }
 
