@@ -17,6 +17,10 @@ use crate::atomic;
 /// How many failures of one crate version on one target exclude it, unless told otherwise.
 pub const DEFAULT_MAX_FAILURES: usize = 3;
 
+/// The most bytes of log tail one history line keeps: the history is a branch read on every
+/// run, and GitHub refuses files over 100 MB.
+pub const MAX_TAIL_BYTES: usize = 2048;
+
 /// Why a build failed, as classified from the end of its log.
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[serde(rename_all = "kebab-case")]
@@ -29,6 +33,12 @@ pub enum Reason {
     CompileError,
     /// `build-index build --timeout-secs` killed the build.
     Timeout,
+    /// The build's record or archive was refused by `publish` (truncated, malformed, naming
+    /// another package, or not matching its archive).
+    InvalidResult,
+    /// The plan listed the item but its job left no record (it failed or timed out before
+    /// `build-index` wrote one).
+    MissingResult,
     /// Anything else; also what a reason written by a newer version reads as.
     #[default]
     #[serde(other)]
@@ -43,6 +53,8 @@ impl Reason {
             Self::BuildScript => "build-script",
             Self::CompileError => "compile-error",
             Self::Timeout => "timeout",
+            Self::InvalidResult => "invalid-result",
+            Self::MissingResult => "missing-result",
             Self::Other => "other",
         }
     }
@@ -59,6 +71,9 @@ pub struct Failure {
     pub time: String,
     pub reason: Reason,
     pub log_tail: String,
+    /// The CI run that recorded the failure (`GITHUB_RUN_ID`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
 }
 
 /// Why the history could not be read or merged.
@@ -232,7 +247,8 @@ pub fn merge(path: &Path, new: &[Failure]) -> Result<usize, HistoryError> {
         }
     };
     let (text, added) = union(&existing, path, new)?;
-    if added > 0 {
+    let text = compact(&text, path)?;
+    if text != existing {
         atomic::write(path, text.as_bytes()).map_err(|source| HistoryError::Write {
             path: path.to_owned(),
             source,
@@ -241,6 +257,78 @@ pub fn merge(path: &Path, new: &[Failure]) -> Result<usize, HistoryError> {
     // `lock` is released when dropped here, after the rename.
     drop(lock);
     Ok(added)
+}
+
+/// History text compacted, so the file grows with what is failing now, not with time: lines of
+/// a superseded version (one older than the newest version of the same package in the history)
+/// shrink to one line per (package, version, target) without its log tail, since the planner
+/// only plans newest versions; every other tail is cut to its last [`MAX_TAIL_BYTES`]. Lines
+/// that need no change are kept byte for byte. Pure.
+pub fn compact(text: &str, path: &Path) -> Result<String, HistoryError> {
+    let failures = parse(text, path)?;
+    let raw: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let mut newest: HashMap<&str, semver::Version> = HashMap::new();
+    for f in &failures {
+        if let Some(v) = version_of(&f.version) {
+            let slot = newest.entry(f.krate.as_str()).or_insert_with(|| v.clone());
+            if v > *slot {
+                *slot = v;
+            }
+        }
+    }
+    let superseded = |f: &Failure| {
+        version_of(&f.version)
+            .zip(newest.get(f.krate.as_str()))
+            .is_some_and(|(v, n)| v < *n)
+    };
+    let key = |f: &Failure| (f.krate.clone(), f.version.clone(), f.target.clone());
+    let mut last = HashMap::new();
+    for (i, f) in failures.iter().enumerate() {
+        last.insert(key(f), i);
+    }
+    let mut out = String::with_capacity(text.len());
+    for (i, (f, line)) in failures.iter().zip(raw).enumerate() {
+        if superseded(f) {
+            if last.get(&key(f)) != Some(&i) {
+                continue;
+            }
+            if f.log_tail.is_empty() {
+                out.push_str(line);
+            } else {
+                out.push_str(
+                    &Failure {
+                        log_tail: String::new(),
+                        ..f.clone()
+                    }
+                    .to_line(),
+                );
+            }
+        } else if f.log_tail.len() > MAX_TAIL_BYTES {
+            let tail = Failure {
+                log_tail: tail_bytes(&f.log_tail, MAX_TAIL_BYTES).to_owned(),
+                ..f.clone()
+            };
+            out.push_str(&tail.to_line());
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+/// The last at most `max` bytes of `text`, starting on a character boundary.
+pub fn tail_bytes(text: &str, max: usize) -> &str {
+    let mut start = text.len().saturating_sub(max);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    text.get(start..).unwrap_or_default()
+}
+
+/// A crate version (`1.2.3`) or Go version (`v1.2.3`) as semver; `unknown` is none.
+fn version_of(version: &str) -> Option<semver::Version> {
+    semver::Version::parse(version.strip_prefix('v').unwrap_or(version)).ok()
 }
 
 fn lock_path(path: &Path) -> PathBuf {
@@ -291,6 +379,7 @@ pub(crate) mod tests {
             time: time.into(),
             reason: Reason::CompileError,
             log_tail: "error[E0425]: cannot find value `x`\nline two".into(),
+            run: None,
         }
     }
 
@@ -363,6 +452,8 @@ pub(crate) mod tests {
             Reason::BuildScript,
             Reason::CompileError,
             Reason::Timeout,
+            Reason::InvalidResult,
+            Reason::MissingResult,
             Reason::Other,
         ] {
             let json = serde_json::to_value(reason).unwrap();
@@ -460,5 +551,69 @@ pub(crate) mod tests {
         assert!(!ex.is_excluded("a", "1.0.0", "aarch64-apple-darwin"));
         assert!(!ex.is_excluded("b", "1.0.0", t));
         assert!(Exclusions::new(&history, 1).is_excluded("b", "1.0.0", t));
+    }
+
+    #[test]
+    fn compaction_shrinks_superseded_versions_and_caps_tails() {
+        let t = "x86_64-unknown-linux-musl";
+        let mut long = failure("b", "1.0.0", t, "9");
+        long.log_tail = format!("{}é{}", "x".repeat(3000), "end");
+        let lines = [
+            failure("a", "1.0.0", t, "1"),
+            failure("a", "1.0.0", t, "2"),
+            failure("a", "1.0.0", "aarch64-apple-darwin", "3"),
+            failure("a", "1.1.0", t, "4"),
+            failure("a", "unknown", t, "5"),
+            long.clone(),
+        ];
+        let text: String = lines.iter().map(|f| f.to_line() + "\n").collect();
+        let out = compact(&text, Path::new("h")).unwrap();
+        let kept = parse(&out, Path::new("h")).unwrap();
+        let summary: Vec<_> = kept
+            .iter()
+            .map(|f| {
+                format!(
+                    "{} {} {} {} {}",
+                    f.krate,
+                    f.version,
+                    f.target,
+                    f.time,
+                    f.log_tail.len()
+                )
+            })
+            .collect();
+        let tail = lines[3].log_tail.len();
+        assert_eq!(
+            summary,
+            [
+                format!("a 1.0.0 {t} 2 0"),
+                "a 1.0.0 aarch64-apple-darwin 3 0".to_owned(),
+                format!("a 1.1.0 {t} 4 {tail}"),
+                format!("a unknown {t} 5 {tail}"),
+                format!("b 1.0.0 {t} 9 {}", MAX_TAIL_BYTES),
+            ]
+        );
+        assert!(kept[4].log_tail.ends_with("end"));
+        // Untouched lines stay byte for byte, and compaction is idempotent.
+        assert!(out.contains(&lines[3].to_line()));
+        assert_eq!(compact(&out, Path::new("h")).unwrap(), out);
+    }
+
+    #[test]
+    fn merge_compacts_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("history.jsonl");
+        let t = "x86_64-unknown-linux-musl";
+        let old: Vec<_> = (0..5)
+            .map(|i| failure("a", "1.0.0", t, &i.to_string()))
+            .collect();
+        merge(&path, &old).unwrap();
+        assert_eq!(read(&path).unwrap().len(), 5);
+        merge(&path, &[failure("a", "2.0.0", t, "9")]).unwrap();
+        let lines = read(&path).unwrap();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(lines[0].time, "4");
+        assert!(lines[0].log_tail.is_empty());
+        assert_eq!(lines[1].version, "2.0.0");
     }
 }

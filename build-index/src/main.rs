@@ -154,9 +154,29 @@ enum Command {
         /// Merge failure records into this failure history (without it they are refused).
         #[arg(long, value_name = "FILE")]
         history: Option<PathBuf>,
-        /// Result records written by `build-index build`.
-        #[arg(required = true, value_name = "RESULT")]
+        /// The matrix `build-index plan` printed: accept only its items' results, each from its
+        /// own directory under --artifacts; anything else is refused and reported (exit 0).
+        #[arg(long, value_name = "PLAN", requires = "artifacts")]
+        expect: Option<PathBuf>,
+        /// With --expect: the directory holding one artifact directory per plan item.
+        #[arg(long, value_name = "DIR", requires = "expect")]
+        artifacts: Option<PathBuf>,
+        /// The CI run id written into new failure-history lines.
+        #[arg(long, value_name = "ID")]
+        run_id: Option<String>,
+        /// Result records written by `build-index build` or `package`.
+        #[arg(required_unless_present = "expect", value_name = "RESULT")]
         results: Vec<PathBuf>,
+    },
+    /// Check that a secret key's public half is one the clients trust (a preflight before
+    /// publishing); prints the public key.
+    CheckKey {
+        #[arg(long, value_name = "FILE")]
+        secret_key: PathBuf,
+        /// A public key to trust besides the clients' built-in ones (base64 line or `.pub`
+        /// text; repeatable).
+        #[arg(long = "trusted-key", value_name = "KEY")]
+        trusted_keys: Vec<String>,
     },
     /// Choose what to build next: `select crates` reads the crates.io db dump, `select go` the
     /// Go module index.
@@ -295,6 +315,12 @@ enum Error {
     LocalAddr(std::io::Error),
     #[error("could not write to stdout: {0}")]
     Stdout(std::io::Error),
+    #[error("{0} result(s) were refused (listed above); the others were published")]
+    Refused(usize),
+    #[error(transparent)]
+    Sign(#[from] sign::SignError),
+    #[error("`--trusted-key {0}` is not a minisign public key")]
+    BadTrustedKey(String),
 }
 
 #[allow(clippy::print_stderr)] // reporting the error is this function's job
@@ -416,15 +442,27 @@ fn run(cli: Cli) -> Result<(), Error> {
             secret_key,
             archive_base,
             history,
+            expect,
+            artifacts,
+            run_id,
             results,
         } => {
+            let expect = expect
+                .zip(artifacts)
+                .map(|(plan, artifacts)| publish::Expect { plan, artifacts });
+            let farm = expect.is_some();
             let report = publish::publish(&publish::PublishRequest {
                 index,
                 secret_key,
                 archive_base,
                 history,
                 results,
+                expect,
+                run_id,
             })?;
+            for r in &report.refused {
+                say(&format!("refused {}: {}", r.path.display(), r.reason))?;
+            }
             for f in &report.failures {
                 say(&format!(
                     "failed {} {} {} {}",
@@ -441,7 +479,25 @@ fn run(cli: Cli) -> Result<(), Error> {
                     p.name, p.version, p.target, p.package_file
                 ))?;
             }
+            // The farm's run goes on (refusals are in the report and the history); records
+            // given by hand are ours, so a refusal there is an error.
+            if !farm && !report.refused.is_empty() {
+                return Err(Error::Refused(report.refused.len()));
+            }
             Ok(())
+        }
+        Command::CheckKey {
+            secret_key,
+            trusted_keys,
+        } => {
+            let mut trusted = quickinstall::index::signature::TrustedKeys::builtin();
+            for key in trusted_keys {
+                trusted
+                    .add_text(&key)
+                    .map_err(|_| Error::BadTrustedKey(key.clone()))?;
+            }
+            let public = sign::check_trusted(&secret_key, &trusted)?;
+            say(&format!("trusted {public}"))
         }
         Command::Select(SelectCommand::Crates {
             dump,

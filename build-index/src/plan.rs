@@ -30,6 +30,20 @@ pub const DEFAULT_TARGETS: &[&str] = &[
 /// GitHub Actions refuses a matrix of more than 256 jobs, so that is the default cap.
 pub const DEFAULT_MAX: usize = 256;
 
+/// Package names the farm never builds: `quickinstall` is the package our own clients are
+/// published under by the release workflow, and `cargo-quickinstall` and `gquick` are the names
+/// of our client binaries (the crates.io crate `cargo-quickinstall` belongs to another project;
+/// built into the index, its install would replace our client). `select` leaves them out of
+/// the queue and `plan` out of the matrix, so a farm run can never write their package files.
+pub const RESERVED_NAMES: &[&str] = &["quickinstall", "cargo-quickinstall", "gquick"];
+
+/// Whether `name` is one of [`RESERVED_NAMES`] (crate names compare with `-` and `_` alike, as
+/// crates.io does).
+pub fn is_reserved(name: &str) -> bool {
+    let norm = |s: &str| s.to_ascii_lowercase().replace('_', "-");
+    RESERVED_NAMES.iter().any(|r| norm(r) == norm(name))
+}
+
 /// What to plan from.
 #[derive(Debug, Clone)]
 pub struct PlanRequest {
@@ -50,18 +64,58 @@ pub struct QueueItem {
     pub version: String,
 }
 
-/// One job of the matrix.
-#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+/// One job of the matrix. `publish --expect` reads the same JSON back to know which results
+/// to accept and from which artifact.
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct MatrixItem {
+    /// `crate` or `go`; `crate` holds the crate name or the Go module path.
+    #[serde(default = "crate_kind")]
+    pub kind: PackageKind,
     #[serde(rename = "crate")]
     pub krate: String,
     pub version: String,
     pub target: String,
-    pub runner: &'static str,
+    pub runner: String,
+    /// The name of the artifact the build job uploads and `publish` reads it from.
+    #[serde(default)]
+    pub artifact: String,
+}
+
+fn crate_kind() -> PackageKind {
+    PackageKind::Crate
+}
+
+impl MatrixItem {
+    /// An item with its runner and artifact name filled in.
+    pub fn new(kind: PackageKind, name: &str, version: &str, target: &str) -> Self {
+        let stem = output_stem(kind, name, version, target);
+        Self {
+            kind,
+            krate: name.to_owned(),
+            version: version.to_owned(),
+            target: target.to_owned(),
+            runner: runner_for(target).to_owned(),
+            artifact: format!("build-{stem}"),
+        }
+    }
+
+    /// The stem every output of this item's build shares (`<stem>.json`, `.tar.gz`, `.log`).
+    pub fn stem(&self) -> String {
+        output_stem(self.kind, &self.krate, &self.version, &self.target)
+    }
+}
+
+/// The stem `build` gives its outputs: `<name>-<version>-<target>` for crates, the escaped
+/// module path with `/` as `+` for Go modules (so it is also a valid artifact name).
+pub fn output_stem(kind: PackageKind, name: &str, version: &str, target: &str) -> String {
+    match kind {
+        PackageKind::Crate => crate::record::stem(name, version, target),
+        PackageKind::Go => crate::go::stem(name, version, target),
+    }
 }
 
 /// The matrix, in the shape `fromJSON` expects for `strategy.matrix`.
-#[derive(Serialize, Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Serialize, Deserialize, Debug, Clone, PartialEq, Eq, Default)]
 pub struct Matrix {
     pub include: Vec<MatrixItem>,
 }
@@ -140,8 +194,8 @@ pub fn parse_queue(text: &str, path: &Path) -> Result<Vec<QueueItem>, PlanError>
 }
 
 /// The matrix items, pure: for each queue entry in order, each target in order, skipping
-/// (crate, version, target) in `built` or excluded, and stopping at `max` items. A crate listed
-/// twice in the queue is planned once.
+/// (crate, version, target) in `built` or excluded, and stopping at `max` items (never more than
+/// GitHub's 256). A crate listed twice in the queue is planned once; reserved names never.
 pub fn plan_items(
     queue: &[QueueItem],
     targets: &[String],
@@ -152,19 +206,15 @@ pub fn plan_items(
     let mut seen = HashSet::new();
     queue
         .iter()
+        .filter(|q| !is_reserved(&q.krate))
         .filter(|q| seen.insert((q.krate.as_str(), q.version.as_str())))
         .flat_map(|q| targets.iter().map(move |t| (q, t)))
         .filter(|(q, t)| {
             !built.contains(&(q.krate.clone(), q.version.clone(), (*t).clone()))
                 && !exclusions.is_excluded(&q.krate, &q.version, t)
         })
-        .take(max)
-        .map(|(q, t)| MatrixItem {
-            krate: q.krate.clone(),
-            version: q.version.clone(),
-            target: t.clone(),
-            runner: runner_for(t),
-        })
+        .take(max.min(DEFAULT_MAX))
+        .map(|(q, t)| MatrixItem::new(PackageKind::Crate, &q.krate, &q.version, t))
         .collect()
 }
 
@@ -267,7 +317,7 @@ mod tests {
         );
         let runners: Vec<_> = items
             .iter()
-            .map(|i| (i.target.as_str(), i.runner))
+            .map(|i| (i.target.as_str(), i.runner.as_str()))
             .collect();
         assert_eq!(
             runners,
@@ -411,8 +461,8 @@ mod tests {
         };
         let matrix = plan(&request).unwrap();
         let expected = "{\"include\":[\
-            {\"crate\":\"hello\",\"version\":\"1.0.0\",\"target\":\"aarch64-apple-darwin\",\"runner\":\"macos-latest\"},\
-            {\"crate\":\"bye\",\"version\":\"0.1.0\",\"target\":\"x86_64-unknown-linux-musl\",\"runner\":\"ubuntu-latest\"}]}";
+            {\"kind\":\"crate\",\"crate\":\"hello\",\"version\":\"1.0.0\",\"target\":\"aarch64-apple-darwin\",\"runner\":\"macos-latest\",\"artifact\":\"build-hello-1.0.0-aarch64-apple-darwin\"},\
+            {\"kind\":\"crate\",\"crate\":\"bye\",\"version\":\"0.1.0\",\"target\":\"x86_64-unknown-linux-musl\",\"runner\":\"ubuntu-latest\",\"artifact\":\"build-bye-0.1.0-x86_64-unknown-linux-musl\"}]}";
         assert_eq!(matrix.to_line(), expected);
         assert_eq!(plan(&request).unwrap(), matrix);
 
@@ -429,5 +479,54 @@ mod tests {
             plan(&bad_target),
             Err(PlanError::BadTarget { .. })
         ));
+    }
+
+    #[test]
+    fn reserved_names_are_never_planned() {
+        let q = queue(&[
+            ("quickinstall", "1.0.0"),
+            ("cargo-quickinstall", "0.3.0"),
+            ("cargo_quickinstall", "0.3.0"),
+            ("gquick", "1.0.0"),
+            ("rg", "1.0.0"),
+        ]);
+        let items = plan_items(
+            &q,
+            &[MUSL.to_owned()],
+            &HashSet::new(),
+            &Exclusions::default(),
+            10,
+        );
+        assert_eq!(
+            keys(&items),
+            ["rg@1.0.0 x86_64-unknown-linux-musl ubuntu-latest"]
+        );
+        assert!(is_reserved("Quickinstall"));
+        assert!(!is_reserved("quickinstall-extra"));
+    }
+
+    #[test]
+    fn the_matrix_never_exceeds_githubs_cap_and_reads_back() {
+        let q: Vec<_> = (0..100)
+            .map(|i| QueueItem {
+                krate: format!("c{i}"),
+                version: "1.0.0".into(),
+            })
+            .collect();
+        let items = plan_items(
+            &q,
+            &targets(),
+            &HashSet::new(),
+            &Exclusions::default(),
+            10_000,
+        );
+        assert_eq!(items.len(), DEFAULT_MAX);
+        let matrix = Matrix { include: items };
+        let back: Matrix = serde_json::from_str(&matrix.to_line()).unwrap();
+        assert_eq!(back, matrix);
+        assert_eq!(
+            back.include[0].artifact,
+            "build-c0-1.0.0-x86_64-unknown-linux-musl"
+        );
     }
 }

@@ -150,6 +150,7 @@ impl BuildFailure {
             time: self.failed_at.clone(),
             reason: self.reason,
             log_tail: self.log_tail.clone(),
+            run: None,
         }
     }
 }

@@ -23,6 +23,11 @@ pub enum SignError {
     BadKey { path: PathBuf, reason: String },
     #[error("could not sign `{path}`: {reason}")]
     Sign { path: String, reason: String },
+    #[error(
+        "the secret key `{}` signs as public key `{public}`, which the clients do not trust\nhelp: set the signing secret to the key whose public half is built into the clients (or passed with `--trusted-key`), or publish the new key in a client release first",
+        path.display()
+    )]
+    Untrusted { path: PathBuf, public: String },
 }
 
 /// A loaded secret key and the public key that goes with it.
@@ -58,7 +63,6 @@ impl Signer {
     }
 
     /// The base64 line of the matching public key.
-    #[cfg(test)]
     pub fn public_key_base64(&self) -> String {
         PublicKey::from_secret_key(&self.secret)
             .map(|p| p.to_base64())
@@ -79,6 +83,27 @@ impl Signer {
     /// uses it to repair a file whose signature is missing or stale.
     pub fn verifies(&self, data: &[u8], signature_text: &str, path: &str) -> bool {
         self.public.verify(data, signature_text, path).is_ok()
+    }
+}
+
+/// The preflight before a publish signs anything: signs a probe with the key at `path` and
+/// verifies it the way a client does, with `trusted` (the clients' built-in keys, or the keys
+/// a test or a self-hosted index passes). Returns the public key's base64 line.
+pub fn check_trusted(path: &Path, trusted: &TrustedKeys) -> Result<String, SignError> {
+    let signer = Signer::from_file(path)?;
+    let comment = TrustedComment {
+        path: "preflight".into(),
+        timestamp: 0,
+    };
+    let probe = b"quickinstall signing key preflight";
+    let signature = signer.sign(probe, &comment)?;
+    let public = signer.public_key_base64();
+    match trusted.verify(probe, &signature, "preflight") {
+        Ok(_) => Ok(public),
+        Err(_) => Err(SignError::Untrusted {
+            path: path.to_owned(),
+            public,
+        }),
     }
 }
 
@@ -139,5 +164,19 @@ pub(crate) mod tests {
         assert_eq!(next_timestamp(100, Some(50)), 100);
         assert_eq!(next_timestamp(100, Some(100)), 101);
         assert_eq!(next_timestamp(100, Some(500)), 501);
+    }
+
+    #[test]
+    fn the_preflight_accepts_only_a_key_the_clients_trust() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("k.key");
+        let public = crate::keygen::keygen(&key, &dir.path().join("k.pub"), false).unwrap();
+        let mut trusted = TrustedKeys::builtin();
+        let err = check_trusted(&key, &trusted).unwrap_err();
+        assert!(matches!(err, SignError::Untrusted { .. }), "{err}");
+        assert!(err.to_string().contains("do not trust"), "{err}");
+        trusted.add_text(&public).unwrap();
+        let line = check_trusted(&key, &trusted).unwrap();
+        assert!(public.contains(&line), "{public} vs {line}");
     }
 }

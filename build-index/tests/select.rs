@@ -237,15 +237,20 @@ fn reads_stats_from_an_http_url() {
 }
 
 #[test]
-fn names_the_stats_url_that_was_not_found() {
+fn a_missing_stats_source_is_named_and_skipped() {
+    // The stats are best effort: an outage of the stats service must not stop the farm.
     let tmp = tempfile::tempdir().unwrap();
     let missing = tmp.path().join("nope.json");
     let queue = tmp.path().join("queue.jsonl");
     let output = select(&["--stats", missing.to_str().unwrap()], &queue);
-    assert!(!output.status.success());
-    assert_eq!(
-        String::from_utf8(output.stderr).unwrap(),
-        format!("error: the stats `{}` were not found\n", missing.display())
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.starts_with(&format!(
+            "warning: the stats `{}` were not found; ranked without install requests\n",
+            missing.display()
+        )),
+        "{stdout}"
     );
-    assert!(!queue.exists());
+    assert!(queue.exists());
 }

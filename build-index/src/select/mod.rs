@@ -95,8 +95,14 @@ pub fn select_crates(request: &SelectRequest) -> Result<SelectOutcome, SelectErr
         None => None,
     };
     // Fetch the stats first: a bad URL should fail before a minute of reading the dump.
+    // Best effort: the stats only reorder the queue, so an outage of the stats service must
+    // not stop the farm. The summary says the stats were skipped and why.
+    let mut stats_note = None;
     let stats = match &request.stats {
-        Some(location) => load_stats(location)?,
+        Some(location) => load_stats(location).unwrap_or_else(|e| {
+            stats_note = Some(format!("warning: {e}; ranked without install requests\n"));
+            HashMap::new()
+        }),
         None => HashMap::new(),
     };
     let file = File::open(&request.dump).map_err(|source| SelectError::OpenDump {
@@ -109,7 +115,9 @@ pub fn select_crates(request: &SelectRequest) -> Result<SelectOutcome, SelectErr
             source,
         }
     })?;
-    let (candidates, mut funnel) = rank::candidates(&state, since);
+    let (mut candidates, mut funnel) = rank::candidates(&state, since);
+    // Our own clients' package names are never the farm's to build (see `plan::RESERVED_NAMES`).
+    candidates.retain(|c| !crate::plan::is_reserved(&c.name));
     let bad_versions = state.bad_versions;
     drop(state);
     let statuses = match &request.index {
@@ -133,14 +141,15 @@ pub fn select_crates(request: &SelectRequest) -> Result<SelectOutcome, SelectErr
         path: request.out.clone(),
         source,
     })?;
-    let summary = queue::render_summary(
-        &funnel,
-        &queue::SummaryContext {
-            since: request.since.as_deref(),
-            limit: request.limit,
-            bad_versions,
-        },
-    );
+    let summary = stats_note.unwrap_or_default()
+        + &queue::render_summary(
+            &funnel,
+            &queue::SummaryContext {
+                since: request.since.as_deref(),
+                limit: request.limit,
+                bad_versions,
+            },
+        );
     Ok(SelectOutcome { summary })
 }
 
