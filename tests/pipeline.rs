@@ -3,6 +3,10 @@
 //! history → `plan` again. Two fixture crates build and one does not compile; the test checks the
 //! matrix, the resulting index (by installing from it) and the failure history. Selection from
 //! the crates.io dump is not part of it (the queue is written by hand, per the queue contract).
+//!
+//! Each build writes into its own artifact directory, as the workflow downloads them, and one
+//! build also forges records for another planned crate and for an unplanned one: `publish
+//! --expect` must refuse both and publish the honest builds.
 
 use std::path::{Path, PathBuf};
 
@@ -43,7 +47,9 @@ fn plan_build_publish_fills_the_index_and_remembers_the_failure() {
     let key = index::keygen(&env, &root.join("keys"));
 
     // plan: everything in the queue, in queue order, for the one target asked for.
-    let matrix = plan(&env, &queue, &index_dir, &history, &target, None);
+    let (matrix, plan_json) = plan(&env, &queue, &index_dir, &history, &target, None);
+    let plan_file = root.join("plan.json");
+    std::fs::write(&plan_file, &plan_json).unwrap();
     let planned: Vec<(String, String, String)> = matrix
         .iter()
         .map(|item| {
@@ -62,9 +68,11 @@ fn plan_build_publish_fills_the_index_and_remembers_the_failure() {
         .collect();
     assert_eq!(planned, expected);
 
-    // build: one job per item, as the matrix runs them; the broken crate fails.
+    // build: one job per item, as the matrix runs them, each into its own artifact directory;
+    // the broken crate fails.
     let out = root.join("out");
-    for (name, version, item_target) in &planned {
+    for (item, (name, version, item_target)) in matrix.iter().zip(&planned) {
+        let artifact = out.join(item["artifact"].as_str().unwrap());
         let run = env
             .build_index()
             .arg("build")
@@ -75,7 +83,7 @@ fn plan_build_publish_fills_the_index_and_remembers_the_failure() {
             .arg("--target")
             .arg(item_target)
             .arg("--out")
-            .arg(&out)
+            .arg(&artifact)
             .run();
         if name == "qi-pipe-broken" {
             run.assert_failure();
@@ -84,10 +92,27 @@ fn plan_build_publish_fills_the_index_and_remembers_the_failure() {
         }
     }
 
-    // publish: ok records into the index, the failure record into the history.
-    let records = json_files(&out);
-    assert_eq!(records.len(), QUEUE.len(), "records: {records:?}");
-    env.build_index()
+    // A hostile build script in alpha's job writes a record and archive for beta (planned, built
+    // by its own job) and for a crate never planned, with `build-index package`.
+    let alpha_dir = out.join(matrix[0]["artifact"].as_str().unwrap());
+    let fake = root.join("fake");
+    std::fs::write(&fake, "#!/bin/sh\necho forged\n").unwrap();
+    for (name, version) in [("qi-pipe-beta", "0.3.0"), ("ripgrep", "14.1.1")] {
+        env.build_index()
+            .args(["package", "--name", name, "--version", version, "--target"])
+            .arg(&target)
+            .arg("--out")
+            .arg(&alpha_dir)
+            .arg(&fake)
+            .run()
+            .assert_success();
+    }
+    assert!(json_files(&alpha_dir).len() == 3, "the forgeries were not written");
+
+    // publish: only each item's own record, ok ones into the index, the failure into the
+    // history; the forgeries are refused and reported, and the run still succeeds.
+    let published = env
+        .build_index()
         .arg("publish")
         .arg("--index")
         .arg(&index_dir)
@@ -95,9 +120,28 @@ fn plan_build_publish_fills_the_index_and_remembers_the_failure() {
         .arg(&key.secret_path)
         .arg("--history")
         .arg(&history)
-        .args(&records)
-        .run()
-        .assert_success();
+        .arg("--expect")
+        .arg(&plan_file)
+        .arg("--artifacts")
+        .arg(&out)
+        .run();
+    published.assert_success();
+    for forged in [
+        format!("qi-pipe-beta-0.3.0-{target}.json"),
+        format!("ripgrep-14.1.1-{target}.json"),
+    ] {
+        assert!(
+            published
+                .stdout
+                .lines()
+                .any(|l| l.starts_with("refused ") && l.contains(&forged)),
+            "{forged} was not refused:\n{published}"
+        );
+    }
+    assert!(
+        !index_dir.join(index::package_path("ripgrep")).exists(),
+        "a forged record was published:\n{published}"
+    );
 
     // The index serves the two crates that built: the client installs them and they run.
     let server = TestServer::serve(&index_dir);
@@ -146,11 +190,11 @@ fn plan_build_publish_fills_the_index_and_remembers_the_failure() {
 
     // plan again: what is published is skipped; one failure is below the default threshold of
     // three, so the broken crate is planned once more…
-    let again = plan(&env, &queue, &index_dir, &history, &target, None);
+    let (again, _) = plan(&env, &queue, &index_dir, &history, &target, None);
     let names: Vec<&str> = again.iter().map(|i| i["crate"].as_str().unwrap()).collect();
     assert_eq!(names, ["qi-pipe-broken"]);
     // …and with a threshold of one it is excluded, leaving nothing to do.
-    let excluded = plan(&env, &queue, &index_dir, &history, &target, Some(1));
+    let (excluded, _) = plan(&env, &queue, &index_dir, &history, &target, Some(1));
     assert!(excluded.is_empty(), "{excluded:?}");
 }
 
@@ -171,7 +215,7 @@ fn queue_lines() -> String {
         .collect()
 }
 
-/// Runs `build-index plan` and returns the matrix's `include` items.
+/// Runs `build-index plan` and returns the matrix's `include` items and the printed JSON.
 fn plan(
     env: &TestEnv,
     queue: &Path,
@@ -179,7 +223,7 @@ fn plan(
     history: &Path,
     target: &str,
     max_failures: Option<u32>,
-) -> Vec<serde_json::Value> {
+) -> (Vec<serde_json::Value>, String) {
     let mut command = env
         .build_index()
         .arg("plan")
@@ -199,10 +243,11 @@ fn plan(
     run.assert_success();
     let matrix: serde_json::Value = serde_json::from_str(run.stdout.trim())
         .unwrap_or_else(|e| panic!("plan did not print a JSON matrix ({e}):\n{run}"));
-    matrix["include"]
+    let items = matrix["include"]
         .as_array()
         .unwrap_or_else(|| panic!("the matrix has no `include` list:\n{run}"))
-        .clone()
+        .clone();
+    (items, run.stdout.trim().to_owned())
 }
 
 /// The `.json` records `build-index build` left in `dir`, sorted.
