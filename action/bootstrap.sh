@@ -20,11 +20,23 @@ cargo_home="${CARGO_HOME:-$HOME/.cargo}"
 script="$(mktemp "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/qi-install.XXXXXX")"
 trap 'rm -f "$script"' EXIT
 
+# HTTPS only, redirects included, unless the URL itself says http:// (a loopback test index):
+# a redirect must not downgrade the download of a script that then runs.
+case "$url" in
+    http://*) protocols='=http,https' ;;
+    *) protocols='=https' ;;
+esac
+
 # Download to a file first: a truncated download must not run as half a script.
 if command -v curl >/dev/null 2>&1; then
-    curl --proto '=https,http' --fail --silent --show-error --location --retry 3 -o "$script" "$url"
+    curl --proto "$protocols" --proto-redir "$protocols" --fail --silent --show-error --location \
+        --retry 3 -o "$script" "$url"
 elif command -v wget >/dev/null 2>&1; then
-    wget -q -O "$script" "$url"
+    if [ "$protocols" = '=https' ]; then
+        wget --https-only -q -O "$script" "$url"
+    else
+        wget -q -O "$script" "$url"
+    fi
 else
     echo "quickinstall: neither curl nor wget is installed; cannot download $url" >&2
     exit 1

@@ -124,6 +124,51 @@ fn bootstrap_is_skipped_when_both_clients_are_on_path() {
     assert_eq!(Runner::read(&r.github_path), "", "{run}");
 }
 
+/// Without the clients on PATH the bootstrap downloads install.sh; a fake `curl` records its
+/// arguments: HTTPS only (redirects too) unless the URL itself is `http://`.
+#[test]
+fn bootstrap_downloads_over_https_only_unless_the_url_is_http() {
+    let r = Runner::new();
+    let bin = r.s.path().join("fakebin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let curl = bin.join("curl");
+    std::fs::write(
+        &curl,
+        "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$CURL_ARGS\"\nprev=\nfor a in \"$@\"; do\n  \
+         if [ \"$prev\" = -o ]; then echo 'echo installer-ran' > \"$a\"; fi\n  prev=$a\ndone\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&curl, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("action/bootstrap.sh");
+    let args_file = r.s.path().join("curl-args");
+    for (url, proto) in [
+        ("https://example.invalid/install.sh", "=https"),
+        ("http://127.0.0.1:9/install.sh", "=http,https"),
+    ] {
+        let run = r
+            .s
+            .command("bash")
+            .arg(&script)
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .env("RUNNER_TEMP", r.s.path())
+            .env("GITHUB_PATH", &r.github_path)
+            .env("CARGO_HOME", r.s.path().join("cargo"))
+            .env("CURL_ARGS", &args_file)
+            .env("QI_BOOTSTRAP_URL", url)
+            .run();
+        run.assert_exit(0);
+        assert!(run.stdout.contains("installer-ran"), "{run}");
+        let args = std::fs::read_to_string(&args_file).unwrap();
+        let expected = format!("--proto\n{proto}\n--proto-redir\n{proto}\n");
+        assert!(args.contains(&expected), "{url}: curl got\n{args}");
+    }
+    assert!(Runner::read(&r.github_path).contains("cargo/bin"));
+}
+
 #[test]
 fn installs_tools_and_reports_them() {
     let r = Runner::new();

@@ -14,7 +14,7 @@ use crate::support::server::TestServer;
 
 const VERSION: &str = "0.1.0";
 
-/// The index with `cargo-quickinstall` published in it, made once per test run.
+/// The index with `quickinstall` (our clients' package) published in it, made once per test run.
 struct Fixture {
     env: TestEnv,
     key: TestKey,
@@ -44,7 +44,7 @@ fn fixture() -> &'static Fixture {
             .args([
                 "package",
                 "--name",
-                "cargo-quickinstall",
+                "quickinstall",
                 "--version",
                 VERSION,
             ])
@@ -86,7 +86,7 @@ fn render_script(index: &Path, url: &str, dir: &Path) -> PathBuf {
         .arg(index)
         .arg("--base-url")
         .arg(url)
-        .args(["--crate", "cargo-quickinstall"])
+        // No --crate: the default is `quickinstall`, the package our clients are published as.
         .arg("--public-key")
         .arg(&fx.key.public_path)
         .run();
@@ -222,10 +222,13 @@ fn a_tampered_archive_fails_on_its_sha256_and_installs_nothing() {
     let env = TestEnv::new();
     let index = env.path().join("index");
     copy_dir(&fx.index, &index);
-    let archive = index.join(format!(
-        "archives/crates/cargo-quickinstall/{VERSION}/cargo-quickinstall-{VERSION}-{}.tar.gz",
-        fx.target
-    ));
+    // Content-addressed: `quickinstall-<version>-<target>-<sha256 prefix>.tar.gz`.
+    let dir = index.join(format!("archives/crates/quickinstall/{VERSION}"));
+    let archive = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains(&fx.target))
+        .unwrap();
     let mut bytes = std::fs::read(&archive).unwrap();
     bytes.extend_from_slice(b"tampered");
     std::fs::write(&archive, bytes).unwrap();
@@ -257,9 +260,9 @@ fn with_minisign_a_package_file_signed_by_another_key_is_refused() {
     copy_dir(&fx.index, &index);
     // The script is rendered from the good index; the served one is re-signed by a stranger,
     // as a compromised mirror would.
-    let data = std::fs::read(index.join(package_path("cargo-quickinstall"))).unwrap();
-    let forged = sign(&stranger_key(), &data, &package_path("cargo-quickinstall"));
-    std::fs::write(index.join(signature_path("cargo-quickinstall")), forged).unwrap();
+    let data = std::fs::read(index.join(package_path("quickinstall"))).unwrap();
+    let forged = sign(&stranger_key(), &data, &package_path("quickinstall"));
+    std::fs::write(index.join(signature_path("quickinstall")), forged).unwrap();
     let server = TestServer::serve(&index);
     let script = render_script(&fx.index, &server.url(), env.path());
     let sh = which("sh").unwrap();

@@ -113,8 +113,9 @@ enum Command {
         /// The URL the index is served at.
         #[arg(long, value_name = "URL")]
         base_url: String,
-        /// A crate to install (repeatable).
-        #[arg(long = "crate", value_name = "NAME", required = true)]
+        /// A package to install (repeatable); default: `quickinstall`, the package our clients
+        /// (`cargo-quickinstall`, `gquick`) are published under.
+        #[arg(long = "crate", value_name = "NAME", default_value = "quickinstall")]
         crates: Vec<String>,
         /// The minisign public key (`.pub` file) the package files are signed with.
         #[arg(long, value_name = "FILE")]
