@@ -149,17 +149,16 @@ fn bootstrap_downloads_over_https_only_unless_the_url_is_http() {
         ("https://example.invalid/install.sh", "=https"),
         ("http://127.0.0.1:9/install.sh", "=http,https"),
     ] {
-        let run = r
-            .s
-            .command("bash")
-            .arg(&script)
-            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
-            .env("RUNNER_TEMP", r.s.path())
-            .env("GITHUB_PATH", &r.github_path)
-            .env("CARGO_HOME", r.s.path().join("cargo"))
-            .env("CURL_ARGS", &args_file)
-            .env("QI_BOOTSTRAP_URL", url)
-            .run();
+        let run =
+            r.s.command("bash")
+                .arg(&script)
+                .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+                .env("RUNNER_TEMP", r.s.path())
+                .env("GITHUB_PATH", &r.github_path)
+                .env("CARGO_HOME", r.s.path().join("cargo"))
+                .env("CURL_ARGS", &args_file)
+                .env("QI_BOOTSTRAP_URL", url)
+                .run();
         run.assert_exit(0);
         assert!(run.stdout.contains("installer-ran"), "{run}");
         let args = std::fs::read_to_string(&args_file).unwrap();

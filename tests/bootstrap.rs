@@ -41,13 +41,7 @@ fn fixture() -> &'static Fixture {
         let out = env.path().join("built");
         let run = env
             .build_index()
-            .args([
-                "package",
-                "--name",
-                "quickinstall",
-                "--version",
-                VERSION,
-            ])
+            .args(["package", "--name", "quickinstall", "--version", VERSION])
             .arg("--target")
             .arg(&target)
             .arg("--out")

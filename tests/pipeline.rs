@@ -107,7 +107,10 @@ fn plan_build_publish_fills_the_index_and_remembers_the_failure() {
             .run()
             .assert_success();
     }
-    assert!(json_files(&alpha_dir).len() == 3, "the forgeries were not written");
+    assert!(
+        json_files(&alpha_dir).len() == 3,
+        "the forgeries were not written"
+    );
 
     // publish: only each item's own record, ok ones into the index, the failure into the
     // history; the forgeries are refused and reported, and the run still succeeds.

@@ -126,6 +126,9 @@ enum Command {
         /// The queue written by `select crates` (JSON lines).
         #[arg(long, value_name = "QUEUE")]
         queue: PathBuf,
+        /// The Go lane: the queue written by `select go`, planned in turns with the crates.
+        #[arg(long, value_name = "QUEUE")]
+        go_queue: Option<PathBuf>,
         #[arg(long, value_name = "DIR")]
         index: PathBuf,
         /// The failure history (JSON lines); a missing file is an empty history.
@@ -422,6 +425,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Plan {
             queue,
+            go_queue,
             index,
             history,
             targets,
@@ -430,6 +434,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         } => {
             let matrix = plan::plan(&plan::PlanRequest {
                 queue,
+                go_queue,
                 index,
                 history,
                 targets,

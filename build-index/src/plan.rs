@@ -11,7 +11,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use quickinstall::index::format::{self, FormatError, PackageFile, PackageKind};
-use quickinstall::index::path::{self, is_valid_crate_name};
+use quickinstall::index::path::{self, is_valid_crate_name, is_valid_module_path};
 use serde::{Deserialize, Serialize};
 
 use crate::history::{self, Exclusions, HistoryError};
@@ -48,6 +48,8 @@ pub fn is_reserved(name: &str) -> bool {
 #[derive(Debug, Clone)]
 pub struct PlanRequest {
     pub queue: PathBuf,
+    /// The Go lane: the queue written by `select go`, planned alongside the crates.
+    pub go_queue: Option<PathBuf>,
     pub index: PathBuf,
     /// The failure history; a missing file is an empty history.
     pub history: Option<PathBuf>,
@@ -57,9 +59,12 @@ pub struct PlanRequest {
 }
 
 /// One queue line, as far as planning needs it (`bins`, `reason` and `score` are `select`'s).
+/// A Go queue line (`module`, `version`) reads into the same shape with `kind: go`.
 #[derive(Deserialize, Debug, Clone, PartialEq, Eq)]
 pub struct QueueItem {
-    #[serde(rename = "crate")]
+    #[serde(skip, default = "crate_kind")]
+    pub kind: PackageKind,
+    #[serde(rename = "crate", alias = "module")]
     pub krate: String,
     pub version: String,
 }
@@ -193,6 +198,50 @@ pub fn parse_queue(text: &str, path: &Path) -> Result<Vec<QueueItem>, PlanError>
         .collect()
 }
 
+/// Parses the Go queue `select go` writes (`{"module","version",…}` lines).
+pub fn parse_go_queue(text: &str, path: &Path) -> Result<Vec<QueueItem>, PlanError> {
+    let bad = |line: usize, reason: String| PlanError::BadQueueLine {
+        path: path.to_owned(),
+        line,
+        reason,
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            let mut item: QueueItem =
+                serde_json::from_str(line).map_err(|e| bad(i + 1, e.to_string()))?;
+            item.kind = PackageKind::Go;
+            if !is_valid_module_path(&item.krate) {
+                return Err(bad(
+                    i + 1,
+                    format!("`{}` is not a Go module path", item.krate),
+                ));
+            }
+            if !item.version.starts_with('v') || format::parse_version(&item.version).is_none() {
+                return Err(bad(
+                    i + 1,
+                    format!("`{}` is not a Go module version", item.version),
+                ));
+            }
+            Ok(item)
+        })
+        .collect()
+}
+
+/// The crate queue and the Go queue taken in turns, so neither lane starves the other under
+/// `--max`.
+pub fn interleave(crates: Vec<QueueItem>, go: Vec<QueueItem>) -> Vec<QueueItem> {
+    let mut out = Vec::with_capacity(crates.len() + go.len());
+    let (mut a, mut b) = (crates.into_iter(), go.into_iter());
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return out,
+            (x, y) => out.extend(x.into_iter().chain(y)),
+        }
+    }
+}
+
 /// The matrix items, pure: for each queue entry in order, each target in order, skipping
 /// (crate, version, target) in `built` or excluded, and stopping at `max` items (never more than
 /// GitHub's 256). A crate listed twice in the queue is planned once; reserved names never.
@@ -207,14 +256,20 @@ pub fn plan_items(
     queue
         .iter()
         .filter(|q| !is_reserved(&q.krate))
-        .filter(|q| seen.insert((q.krate.as_str(), q.version.as_str())))
+        .filter(|q| {
+            seen.insert((
+                q.kind == PackageKind::Go,
+                q.krate.as_str(),
+                q.version.as_str(),
+            ))
+        })
         .flat_map(|q| targets.iter().map(move |t| (q, t)))
         .filter(|(q, t)| {
             !built.contains(&(q.krate.clone(), q.version.clone(), (*t).clone()))
                 && !exclusions.is_excluded(&q.krate, &q.version, t)
         })
         .take(max.min(DEFAULT_MAX))
-        .map(|(q, t)| MatrixItem::new(PackageKind::Crate, &q.krate, &q.version, t))
+        .map(|(q, t)| MatrixItem::new(q.kind, &q.krate, &q.version, t))
         .collect()
 }
 
@@ -229,17 +284,24 @@ pub fn plan(request: &PlanRequest) -> Result<Matrix, PlanError> {
         path: request.queue.clone(),
         source,
     })?;
-    let queue = parse_queue(&text, &request.queue)?;
+    let mut queue = parse_queue(&text, &request.queue)?;
+    if let Some(go_path) = &request.go_queue {
+        let go_text = fs::read_to_string(go_path).map_err(|source| PlanError::ReadQueue {
+            path: go_path.clone(),
+            source,
+        })?;
+        queue = interleave(queue, parse_go_queue(&go_text, go_path)?);
+    }
     let failures = match &request.history {
         Some(path) => history::read(path)?,
         None => Vec::new(),
     };
     let exclusions = Exclusions::new(&failures, request.max_failures);
     let mut built = HashSet::new();
-    let mut read: HashSet<&str> = HashSet::new();
+    let mut read = HashSet::new();
     for item in &queue {
-        if read.insert(&item.krate) {
-            built.extend(built_releases(&request.index, &item.krate)?);
+        if read.insert((item.kind == PackageKind::Go, item.krate.as_str())) {
+            built.extend(built_releases(&request.index, item.kind, &item.krate)?);
         }
     }
     Ok(Matrix {
@@ -248,8 +310,12 @@ pub fn plan(request: &PlanRequest) -> Result<Matrix, PlanError> {
 }
 
 /// The (crate, version, target) the index holds for `name`; none when it has no file yet.
-fn built_releases(index: &Path, name: &str) -> Result<Vec<(String, String, String)>, PlanError> {
-    let Some(rel) = path::package_file(PackageKind::Crate, name) else {
+fn built_releases(
+    index: &Path,
+    kind: PackageKind,
+    name: &str,
+) -> Result<Vec<(String, String, String)>, PlanError> {
+    let Some(rel) = path::package_file(kind, name) else {
         return Ok(Vec::new());
     };
     let file_path = index.join(rel);
@@ -263,12 +329,11 @@ fn built_releases(index: &Path, name: &str) -> Result<Vec<(String, String, Strin
             });
         }
     };
-    let file = PackageFile::parse(&bytes, PackageKind::Crate, name).map_err(|source| {
-        PlanError::BadIndexFile {
+    let file =
+        PackageFile::parse(&bytes, kind, name).map_err(|source| PlanError::BadIndexFile {
             path: file_path.clone(),
             source: Box::new(source),
-        }
-    })?;
+        })?;
     Ok(file
         .releases
         .into_iter()
@@ -293,6 +358,7 @@ mod tests {
         items
             .iter()
             .map(|(k, v)| QueueItem {
+                kind: PackageKind::Crate,
                 krate: (*k).into(),
                 version: (*v).into(),
             })
@@ -453,6 +519,7 @@ mod tests {
         fs::write(&history_path, lines.join("\n")).unwrap();
         let request = PlanRequest {
             queue: queue_path,
+            go_queue: None,
             index,
             history: Some(history_path),
             targets: vec![MUSL.into(), MAC.into()],
@@ -509,6 +576,7 @@ mod tests {
     fn the_matrix_never_exceeds_githubs_cap_and_reads_back() {
         let q: Vec<_> = (0..100)
             .map(|i| QueueItem {
+                kind: PackageKind::Crate,
                 krate: format!("c{i}"),
                 version: "1.0.0".into(),
             })
@@ -528,5 +596,40 @@ mod tests {
             back.include[0].artifact,
             "build-c0-1.0.0-x86_64-unknown-linux-musl"
         );
+    }
+
+    #[test]
+    fn the_go_lane_takes_turns_with_crates_and_names_its_items() {
+        let go = parse_go_queue(
+            "{\"module\":\"example.com/Tool/v2\",\"version\":\"v2.0.0\",\"packages\":[],\"reason\":\"new\",\"score\":0}\n",
+            Path::new("go.jsonl"),
+        )
+        .unwrap();
+        assert!(
+            parse_go_queue("{\"module\":\"x\",\"version\":\"1.0.0\"}", Path::new("g")).is_err()
+        );
+        let q = interleave(queue(&[("a", "1.0.0"), ("b", "1.0.0")]), go);
+        let items = plan_items(
+            &q,
+            &[MUSL.to_owned()],
+            &HashSet::new(),
+            &Exclusions::default(),
+            10,
+        );
+        let kinds: Vec<_> = items.iter().map(|i| (i.kind, i.krate.as_str())).collect();
+        assert_eq!(
+            kinds,
+            [
+                (PackageKind::Crate, "a"),
+                (PackageKind::Go, "example.com/Tool/v2"),
+                (PackageKind::Crate, "b"),
+            ]
+        );
+        assert_eq!(
+            items[1].artifact,
+            "build-example.com+!tool+v2-v2.0.0-x86_64-unknown-linux-musl"
+        );
+        let json = Matrix { include: items }.to_line();
+        assert!(json.contains("\"kind\":\"go\""), "{json}");
     }
 }
