@@ -18,6 +18,7 @@ mod elf;
 mod go;
 mod history;
 mod keygen;
+mod macho;
 mod package;
 mod package_cmd;
 mod plan;

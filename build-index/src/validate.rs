@@ -4,6 +4,7 @@
 //! regular files with plain top-level names (no links, devices, directories, `..`, absolute
 //! paths or duplicates). [`check_against`] then compares those facts with the record: sha256
 //! and size equal, every listed binary present and executable, nothing else but license files.
+//! A macOS (Mach-O) binary must load libraries only from `/usr/lib` and `/System` ([`macho`]).
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -14,6 +15,7 @@ use flate2::read::GzDecoder;
 use quickinstall::index::format::is_valid_binary_name;
 use sha2::{Digest, Sha256};
 
+use crate::macho;
 use crate::package::is_license_name;
 use crate::record::BuildResult;
 
@@ -41,6 +43,21 @@ pub enum ValidateError {
     },
     #[error("archive `{}` does not match its record: {reason}", path.display())]
     Mismatch { path: PathBuf, reason: String },
+    #[error(
+        "archive `{}` holds `{entry}`, a macOS binary that loads `{library}`, which only the build machine has (allowed: /usr/lib and /System)",
+        path.display()
+    )]
+    ForeignLibrary {
+        path: PathBuf,
+        entry: String,
+        library: String,
+    },
+    #[error("archive `{}` holds `{entry}`, an unreadable Mach-O file: {reason}", path.display())]
+    BadMachO {
+        path: PathBuf,
+        entry: String,
+        reason: String,
+    },
 }
 
 /// Hashes the file and walks its tar entries, refusing anything but plain top-level files.
@@ -85,8 +102,31 @@ pub fn inspect(path: &Path) -> Result<ArchiveFacts, ValidateError> {
         if files.insert(name.clone(), mode).is_some() {
             return Err(bad(&name, "present twice"));
         }
-        // Read the data through so a truncated archive is caught here, not by a client.
-        io::copy(&mut entry, &mut io::sink()).map_err(corrupt)?;
+        // Read the data through so a truncated archive is caught here, not by a client; a
+        // Mach-O file is read whole and must load only system libraries.
+        let mut head = Vec::with_capacity(4);
+        (&mut entry)
+            .take(4)
+            .read_to_end(&mut head)
+            .map_err(corrupt)?;
+        if macho::is_macho(&head) {
+            entry.read_to_end(&mut head).map_err(corrupt)?;
+            let foreign =
+                macho::foreign_libraries(&head).map_err(|reason| ValidateError::BadMachO {
+                    path: path.to_owned(),
+                    entry: name.clone(),
+                    reason,
+                })?;
+            if let Some(library) = foreign.into_iter().next() {
+                return Err(ValidateError::ForeignLibrary {
+                    path: path.to_owned(),
+                    entry: name,
+                    library,
+                });
+            }
+        } else {
+            io::copy(&mut entry, &mut io::sink()).map_err(corrupt)?;
+        }
     }
     Ok(ArchiveFacts {
         sha256,
@@ -208,6 +248,33 @@ pub(crate) mod tests {
             Err(e @ ValidateError::BadEntry { .. }) => e.to_string(),
             other => panic!("accepted or wrong error: {other:?}"),
         }
+    }
+
+    #[test]
+    fn refuses_a_macos_binary_linking_outside_the_system_libraries() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.tar.gz");
+        let r = EntryType::Regular;
+        let brew = crate::macho::tests::macho_loading(&[
+            "/usr/lib/libSystem.B.dylib",
+            "/opt/homebrew/opt/openssl@3/lib/libssl.3.dylib",
+        ]);
+        hostile_archive(&path, &[("tool", r, 0o755, &brew)]);
+        let err = inspect(&path).unwrap_err();
+        assert!(matches!(err, ValidateError::ForeignLibrary { .. }), "{err}");
+        assert!(
+            err.to_string()
+                .contains("/opt/homebrew/opt/openssl@3/lib/libssl.3.dylib"),
+            "{err}"
+        );
+        let system = crate::macho::tests::macho_loading(&["/usr/lib/libSystem.B.dylib"]);
+        hostile_archive(&path, &[("tool", r, 0o755, &system)]);
+        assert!(inspect(&path).unwrap().files.contains_key("tool"));
+        hostile_archive(&path, &[("tool", r, 0o755, &system[..40])]);
+        assert!(matches!(
+            inspect(&path),
+            Err(ValidateError::BadMachO { .. })
+        ));
     }
 
     #[test]
