@@ -564,7 +564,7 @@ pub(crate) mod tests {
             failure("a", "1.0.0", "aarch64-apple-darwin", "3"),
             failure("a", "1.1.0", t, "4"),
             failure("a", "unknown", t, "5"),
-            long.clone(),
+            long,
         ];
         let text: String = lines.iter().map(|f| f.to_line() + "\n").collect();
         let out = compact(&text, Path::new("h")).unwrap();
