@@ -40,13 +40,16 @@ existing="$(mktemp)"
 gh_retry api --paginate "repos/$repo/releases?per_page=100" \
     --jq '.[] | .tag_name as $t | "\($t)/", (.assets[] | "\($t)/\(.name)")' > "$existing"
 
-# archives/<kind>/<name…>/<version>/<file>: group files by release tag `<name>-<version>`.
+# archives/<kind>/<name…>/<version>/<file>: group files by release tag `<name>-<version>`, the
+# name with `/` as `+` (Go module paths), as `publish --archive-base` writes `{name}`.
 declare -A files_of=()
 while IFS= read -r -d '' archive; do
-    dir="$(dirname "$archive")"
+    rel="${archive#"$site"/archives/}"
+    rel="${rel#*/}"
+    dir="$(dirname "$rel")"
     version="$(basename "$dir")"
-    name="$(basename "$(dirname "$dir")")"
-    tag="$name-$version"
+    name="$(dirname "$dir")"
+    tag="${name//\//+}-$version"
     if grep -qxF "$tag/$(basename "$archive")" "$existing"; then continue; fi
     files_of["$tag"]+="$archive"$'\n'
 done < <(find "$site/archives" -name '*.tar.gz' -print0)

@@ -217,6 +217,17 @@ pub fn archive_file(
     }
 }
 
+/// The package name as it appears in a release tag (`{name}` of `--archive-base`): the crate
+/// name, or for a Go module its case-escaped path with `/` as `+` (tags of different modules
+/// then never collide, and `.github/farm/github-releases.sh` derives the same from the
+/// archive's path).
+pub fn release_name(kind: PackageKind, name: &str) -> String {
+    match kind {
+        PackageKind::Crate => name.to_owned(),
+        PackageKind::Go => path::escape_module_path(name).replace('/', "+"),
+    }
+}
+
 /// Publishes checked results under an exclusive lock of the index.
 fn publish_checked(
     request: &PublishRequest,
@@ -264,7 +275,13 @@ fn apply(
     )?;
 
     let location = match &request.archive_base {
-        Some(base) => archive_url(base, &archive_rel, &r.name, &r.version, &r.target),
+        Some(base) => archive_url(
+            base,
+            &archive_rel,
+            &release_name(kind, &r.name),
+            &r.version,
+            &r.target,
+        ),
         None => archive_rel,
     };
     let release: Release = r.to_release(location);

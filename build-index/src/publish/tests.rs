@@ -531,3 +531,12 @@ fn expect_without_a_readable_plan_publishes_nothing() {
     let err = publish(&s.expect_request(&farm)).unwrap_err();
     assert!(matches!(err, PublishError::BadPlan { .. }), "{err}");
 }
+
+#[test]
+fn go_modules_get_release_names_without_slashes() {
+    assert_eq!(release_name(PackageKind::Crate, "ripgrep"), "ripgrep");
+    assert_eq!(
+        release_name(PackageKind::Go, "github.com/BurntSushi/toml"),
+        "github.com+!burnt!sushi+toml"
+    );
+}
