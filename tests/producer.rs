@@ -62,6 +62,32 @@ fn keygen_does_not_overwrite_an_existing_key_without_force() {
     assert_eq!(std::fs::read(&key.secret_path).unwrap(), before);
 }
 
+/// The preflight every publish job runs: a key the clients do not trust is refused (exit 1, a
+/// sentence and a help line), the same key passed as trusted is accepted.
+#[test]
+fn check_key_refuses_a_key_the_clients_do_not_trust() {
+    let env = TestEnv::new();
+    let key = index::keygen(&env, &env.path().join("keys"));
+    let run = env
+        .build_index()
+        .arg("check-key")
+        .arg("--secret-key")
+        .arg(&key.secret_path)
+        .run();
+    run.assert_exit(1);
+    run.stderr_has(&["which the clients do not trust", "help:"]);
+    let run = env
+        .build_index()
+        .arg("check-key")
+        .arg("--secret-key")
+        .arg(&key.secret_path)
+        .arg("--trusted-key")
+        .arg(&key.public_b64)
+        .run();
+    run.assert_success();
+    assert_eq!(run.stdout.trim(), format!("trusted {}", key.public_b64));
+}
+
 #[test]
 fn build_writes_an_archive_and_a_record_with_the_right_fields() {
     let world = world();
