@@ -2,11 +2,12 @@
 //! provides a package, and which version `go install pkg@query` would pick, read from the proxies
 //! `GOPROXY` lists.
 //!
-//! [`resolve`] is the I/O shell; the Go environment ([`goenv`]) and version logic ([`version`]) are
-//! pure. It never fetches source (no `direct` VCS access): when no proxy can answer, the caller
-//! falls back to `go install`. Private paths (`GOPRIVATE`/`GONOPROXY`) are never looked up.
+//! [`resolve`] is the I/O shell; where lookups may go ([`routing`], from the settings
+//! [`crate::goenv`] reads) and version logic ([`version`]) are pure. It never fetches source (no
+//! `direct` VCS access): when no proxy can answer, the caller falls back to `go install`. Private
+//! paths (`GOPRIVATE`/`GONOPROXY`/`GONOSUMDB`) are never looked up.
 
-pub mod goenv;
+pub mod routing;
 pub mod version;
 
 #[cfg(test)]
@@ -17,7 +18,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-pub use self::goenv::{GoEnv, GoProxyError, OnError, ProxyEntry, parse_goproxy};
+pub use self::routing::{GoEnv, GoProxyError, OnError, ProxyEntry, parse_goproxy};
 use self::version::{Choice, GoVersion, Query, QueryError, Retractions};
 use crate::download::{DownloadError, Fetcher, Location};
 use crate::index::path::{escape_module_path, is_valid_module_path};
@@ -93,7 +94,7 @@ pub enum GoResolveError {
         reason: NoProxyReason,
     },
     #[error(
-        "`{package}` matches GOPRIVATE or GONOPROXY, so it is never looked up in public services"
+        "`{package}` matches GOPRIVATE, GONOPROXY or GONOSUMDB, so it is never looked up in public services"
     )]
     Private { package: String },
     #[error("could not ask the module proxy about `{package}`: {source}")]
