@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 
 use quickinstall::download::{DownloadError, Fetcher, Location, NetConfig};
 use quickinstall::goenv::GoSettings;
-use quickinstall::index::format::parse_version;
-use quickinstall::index::path::{escape_module_path, is_valid_module_path};
+use quickinstall::index::path::is_valid_module_path;
+use quickinstall::registry::goproxy::module_file;
+use quickinstall::registry::goproxy::version::{GoVersion, allows_major};
 use quickinstall::registry::goproxy::{ProxyEntry, parse_goproxy};
 
 use super::modzip::MAX_UNPACKED;
@@ -49,16 +50,15 @@ pub enum ProxyError {
     },
 }
 
-/// `MODULE@VERSION`, with a valid module path and a version Go would accept as semver.
+/// `MODULE@VERSION`, with a valid module path and a canonical version its path allows (Go's
+/// rules, from the client's [`GoVersion`]).
 pub fn parse_spec(spec: &str) -> Result<(String, String), ProxyError> {
     let bad = || ProxyError::BadSpec {
         spec: spec.to_owned(),
     };
     let (module, version) = spec.rsplit_once('@').ok_or_else(bad)?;
-    if !is_valid_module_path(module)
-        || !version.starts_with('v')
-        || parse_version(version).is_none()
-    {
+    let allowed = GoVersion::parse(version).is_some_and(|v| allows_major(module, &v));
+    if !is_valid_module_path(module) || !allowed {
         return Err(bad());
     }
     Ok((module.to_owned(), version.to_owned()))
@@ -77,15 +77,6 @@ pub fn choose_proxy(flag: Option<&str>, go: &GoSettings) -> String {
             ProxyEntry::Direct | ProxyEntry::Off => None,
         })
         .unwrap_or_else(|| DEFAULT_PROXY.to_owned())
-}
-
-/// The path of a module file below the proxy root: `<escaped module>/@v/<escaped version>.<ext>`.
-pub fn module_file(module: &str, version: &str, ext: &str) -> String {
-    format!(
-        "{}/@v/{}.{ext}",
-        escape_module_path(module),
-        escape_module_path(version)
-    )
 }
 
 /// The proxy as a `GOPROXY` value for the child `go`: URLs as given, a directory as `file://`.
@@ -157,6 +148,7 @@ mod tests {
             "tool@v1.0.0",
             "a/../b.com@v1.0.0",
             "example.com/x@latest",
+            "example.com/x@v2.0.0",
         ] {
             assert!(parse_spec(bad).is_err(), "{bad}");
         }

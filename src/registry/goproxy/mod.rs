@@ -189,6 +189,16 @@ pub fn resolve(
     }
 }
 
+/// The path of a module file below a proxy's root (`<escaped module>/@v/<escaped
+/// version>.<ext>`, `ext` being `info`, `mod` or `zip`), case-escaped as the protocol says.
+pub fn module_file(module: &str, version: &str, ext: &str) -> String {
+    format!(
+        "{}/@v/{}.{ext}",
+        escape_module_path(module),
+        escape_module_path(version)
+    )
+}
+
 /// The module path candidates for a package, longest first: every prefix that is a valid module
 /// path (cmd/go's `modulePrefixesExcludingTarget`).
 pub fn module_candidates(package: &str) -> Vec<&str> {
@@ -332,7 +342,6 @@ impl<'a> Proxy<'a> {
     }
 
     fn answer(&self, module: &str, probe: &Probe, query: &Query) -> Result<Answer, GoResolveError> {
-        let escaped = escape_module_path(module);
         let newest = || version::latest_candidate(&probe.versions).map(|v| v.text.clone());
         let no_match = || Answer::NoMatch {
             newest: newest().or_else(|| probe.latest.clone()),
@@ -340,7 +349,7 @@ impl<'a> Proxy<'a> {
         match query {
             // Exact versions and revisions are the proxy's to find; retracted or not, as in go.
             Query::Exact(v) | Query::Revision(v) => {
-                let path = format!("{escaped}/@v/{}.info", escape_module_path(v));
+                let path = module_file(module, v, "info");
                 Ok(match self.info(module, &path)? {
                     Some(version) => Answer::Version(version),
                     None => no_match(),
@@ -413,11 +422,7 @@ impl<'a> Proxy<'a> {
         if let Some(cached) = mods.get(&v.text) {
             return Ok(cached.clone());
         }
-        let path = format!(
-            "{}/@v/{}.mod",
-            escape_module_path(module),
-            escape_module_path(&v.text)
-        );
+        let path = module_file(module, &v.text, "mod");
         let go_mod = self.get(&path, MOD_LIMIT)?;
         mods.insert(v.text.clone(), go_mod.clone());
         Ok(go_mod)
