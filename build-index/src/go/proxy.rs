@@ -13,7 +13,7 @@ use quickinstall::download::{DownloadError, Fetcher, Location, NetConfig};
 use quickinstall::goenv::GoSettings;
 use quickinstall::index::path::is_valid_module_path;
 use quickinstall::registry::goproxy::module_file;
-use quickinstall::registry::goproxy::version::{GoVersion, allows_major};
+use quickinstall::registry::goproxy::version::GoVersion;
 use quickinstall::registry::goproxy::{ProxyEntry, parse_goproxy};
 
 use super::modzip::MAX_UNPACKED;
@@ -50,15 +50,14 @@ pub enum ProxyError {
     },
 }
 
-/// `MODULE@VERSION`, with a valid module path and a canonical version its path allows (Go's
-/// rules, from the client's [`GoVersion`]).
+/// `MODULE@VERSION`, with a valid module path and a canonical Go version (the client's
+/// [`GoVersion`]). A major version the path does not allow is left to the proxy to refuse.
 pub fn parse_spec(spec: &str) -> Result<(String, String), ProxyError> {
     let bad = || ProxyError::BadSpec {
         spec: spec.to_owned(),
     };
     let (module, version) = spec.rsplit_once('@').ok_or_else(bad)?;
-    let allowed = GoVersion::parse(version).is_some_and(|v| allows_major(module, &v));
-    if !is_valid_module_path(module) || !allowed {
+    if !is_valid_module_path(module) || GoVersion::parse(version).is_none() {
         return Err(bad());
     }
     Ok((module.to_owned(), version.to_owned()))
@@ -148,7 +147,6 @@ mod tests {
             "tool@v1.0.0",
             "a/../b.com@v1.0.0",
             "example.com/x@latest",
-            "example.com/x@v2.0.0",
         ] {
             assert!(parse_spec(bad).is_err(), "{bad}");
         }

@@ -196,11 +196,14 @@ impl NewestReleases {
         }
         // Go's own version rules (the client's): canonical, a major version the path allows,
         // `+incompatible` not ordering.
-        let Some(v) = GoVersion::parse(&r.version).filter(|v| allows_major(&r.path, v)) else {
+        let Some(v) = GoVersion::parse(&r.version) else {
             return;
         };
         if !v.is_release() {
             self.prerelease += 1;
+            return;
+        }
+        if !allows_major(&r.path, &v) {
             return;
         }
         match self.newest.get(&r.path) {
