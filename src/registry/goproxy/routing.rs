@@ -403,6 +403,35 @@ mod tests {
     }
 
     #[test]
+    fn gonosumdb_alone_also_makes_a_path_private() {
+        let env = Env::from_pairs(Path::new("/"), [("GONOSUMDB", "corp.example")]);
+        let go = GoEnv::from_env(&env).unwrap();
+        assert!(go.is_private("corp.example/tool"));
+        assert!(!go.is_private("public.example/tool"));
+    }
+
+    #[test]
+    fn settings_from_the_go_env_file_decide_privacy_and_proxies() {
+        let env = Env::from_pairs(Path::new("/"), [("GOPRIVATE", "")]);
+        let settings = GoSettings::from_sources(
+            &env,
+            crate::goenv::EnvFile::Path("/env".into()),
+            "GOPRIVATE=corp.example\nGOPROXY=https://file.example|direct\n",
+            "",
+            None,
+        );
+        let go = GoEnv::from_settings(&settings).unwrap();
+        assert!(go.is_private("corp.example/tool/cmd/x"));
+        assert_eq!(
+            go.proxies,
+            [
+                (url("https://file.example"), OnError::AnyError),
+                (ProxyEntry::Direct, OnError::NotFoundOnly),
+            ]
+        );
+    }
+
+    #[test]
     fn path_match_follows_go() {
         let cases = [
             ("abc", "abc", true),
