@@ -1100,3 +1100,25 @@ fn goenv_off_ignores_the_go_env_file() {
     ]);
     assert!(s.proxy.requests() > 0, "{run}");
 }
+
+#[test]
+fn a_bad_goproxy_in_the_go_env_file_is_a_usage_error_that_says_where_to_look() {
+    let env = go_test_env();
+    let file = env.path().join("go-env");
+    write_go_env_file(&file, "GOPROXY=word\n");
+    let run = env
+        .command(gquick_exe())
+        .env_remove("GOPROXY")
+        .env("GOENV", &file)
+        .args(["install", "example.com/tool@latest"])
+        .run();
+    run.assert_exit(2);
+    assert_eq!(
+        run.stderr,
+        "error: the GOPROXY entry `word` is not an https://, http:// or file:// URL, nor `direct` \
+         or `off`\nhelp: `go env GOPROXY` shows the value in effect (from the environment or the \
+         go env file); `go env -w GOPROXY=https://proxy.golang.org,direct` or `go env -u GOPROXY` \
+         fixes the file\n",
+        "{run}"
+    );
+}

@@ -25,6 +25,7 @@ use crate::index::format::{PackageKind, Release};
 use crate::index::seen::SeenStore;
 use crate::install::install_binaries;
 use crate::ops::{parallel, stage, summary};
+use crate::registry::goproxy::routing::GOPROXY_HINT;
 use crate::registry::goproxy::{GoEnv, GoResolveError, resolve};
 use crate::report::{CrateResult, Reporter};
 use crate::resolve::choose_release;
@@ -78,7 +79,7 @@ pub fn run(request: &GoInstallRequest, env: &crate::env::Env, reporter: &Reporte
     let go = match GoEnv::from_settings(&request.go) {
         Ok(go) => go,
         Err(e) => {
-            reporter.error(&e.to_string(), None);
+            reporter.error(&e.to_string(), Some(GOPROXY_HINT));
             return ExitStatus::Usage;
         }
     };

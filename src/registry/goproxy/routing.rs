@@ -81,6 +81,10 @@ fn with_scheme(url: &str) -> String {
     }
 }
 
+/// What to do about a [`GoProxyError`]: the value may come from the go env file, not the
+/// environment.
+pub const GOPROXY_HINT: &str = "`go env GOPROXY` shows the value in effect (from the environment or the go env file); `go env -w GOPROXY=https://proxy.golang.org,direct` or `go env -u GOPROXY` fixes the file";
+
 /// Errors in the Go environment itself.
 #[derive(Debug, thiserror::Error)]
 pub enum GoProxyError {
