@@ -39,6 +39,18 @@ impl Env {
         }
     }
 
+    /// An environment from variables already read (build-index's `BuildEnv`); names that are
+    /// not UTF-8 are left out, as in [`Self::from_process`].
+    pub fn from_vars(cwd: &Path, vars: impl IntoIterator<Item = (OsString, OsString)>) -> Self {
+        Self {
+            vars: vars
+                .into_iter()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v)))
+                .collect(),
+            cwd: cwd.to_owned(),
+        }
+    }
+
     /// A variable's value when it is set, valid UTF-8 and not empty.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.vars

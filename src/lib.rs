@@ -5,6 +5,7 @@
 //! - [`cli`]: clap types turned into typed requests; no I/O.
 //! - [`env`](mod@env): the one reader of environment variables (`CARGO_HOME`, `QUICKINSTALL_*`, `CI`…).
 //! - [`registry`]: which version to install, from a crates.io-style sparse registry.
+//! - [`goenv`]: the Go settings (`GOPROXY`, `GOPRIVATE`, `GOBIN`…) read as `go env` reads them.
 //! - [`target`]: which target triples this host can run, in order of preference (pure).
 //! - [`index`]: the release index contract: file format, paths, signatures, fetching.
 //! - [`resolve`]: request + registry + index + targets → what to install (pure).
@@ -25,6 +26,7 @@ pub mod env;
 pub mod error;
 pub mod fallback;
 pub mod gobuildinfo;
+pub mod goenv;
 pub mod index;
 pub mod install;
 pub mod ops;

@@ -9,7 +9,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -22,6 +22,7 @@ use crate::support::goproxy::{
 };
 use crate::support::index::{bundle, read_json, sign, stranger_key};
 use crate::support::server::{Respond, TestServer};
+use crate::support::stats_server::StatsServer;
 
 /// Exit code for a verification failure (signature, size, checksum, archive content).
 const VERIFY: i32 = 3;
@@ -901,4 +902,223 @@ fn upgrade_all_leaves_an_up_to_date_binary_alone() {
     let run = s.gquick().args(["upgrade", "--all"]).run();
     run.assert_success();
     assert_eq!(s.disk_state(), before, "{run}");
+}
+
+// --- Go settings from the go env file (`go env -w`), as `go env` reads them (issue 12) ---
+
+/// The private module of these tests and the dry run's whole report for it.
+const PRIVATE_PKG: &str = "example.com/qitool/cmd/qi-alpha";
+const PRIVATE_DRY_RUN: &str = "would build `example.com/qitool/cmd/qi-alpha@latest` from source \
+     (it is private: it matches GOPRIVATE, GONOPROXY or GONOSUMDB) with \
+     `go install example.com/qitool/cmd/qi-alpha@latest`\n";
+
+/// Writes a go env file the way `go env -w` does (`KEY=VALUE` lines), creating its directory.
+fn write_go_env_file(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Where `go env -w` writes without `GOENV`: `os.UserConfigDir()/go/env`.
+fn default_go_env_file(config_dir: &Path) -> PathBuf {
+    config_dir.join("go").join("env")
+}
+
+/// `gquick` with pings on, towards `stats`.
+fn gquick_with_stats(s: &GoScenario, stats: &StatsServer) -> TestCommand {
+    s.gquick()
+        .env_remove("DO_NOT_TRACK")
+        .env("QUICKINSTALL_STATS_URL", stats.url())
+}
+
+/// `PRIVATE_PKG` is private to gquick through settings the test put in a go env file (`extra`
+/// names the file or its directory): a dry run says it goes to `go install`, a real run (with no
+/// `go` on PATH, so that it stops at the fallback) tries `go install`, and neither sends anything
+/// to the module proxy, the release index or the stats service.
+fn assert_private_through_the_go_env_file(s: &GoScenario, extra: &[(&str, &Path)]) {
+    let stats = StatsServer::record();
+    let with_extra = |mut cmd: TestCommand| {
+        for (key, value) in extra {
+            cmd = cmd.env(key, value);
+        }
+        cmd
+    };
+    let dry = with_extra(gquick_with_stats(s, &stats))
+        .args(["install", "--dry-run", &format!("{PRIVATE_PKG}@latest")])
+        .run();
+    dry.assert_exit(0);
+    assert_eq!(dry.stdout, PRIVATE_DRY_RUN, "{dry}");
+
+    // An exact version, so that only privacy (not an unresolved query) keeps the ping back.
+    let empty = s.env.path().join("empty-path");
+    std::fs::create_dir_all(&empty).unwrap();
+    let real = with_extra(gquick_with_stats(s, &stats))
+        .env("PATH", &empty)
+        .args(["install", &format!("{PRIVATE_PKG}@v1.1.0")])
+        .run();
+    real.assert_exit(1);
+    real.stderr_has(&[
+        "from source: it is private",
+        "(running `go install example.com/qitool/cmd/qi-alpha@v1.1.0`)",
+        "`go` was not found",
+    ]);
+
+    let runs = format!("{dry}\n{real}");
+    assert_eq!(
+        s.proxy.requests(),
+        0,
+        "the module proxy saw {:?}:\n{runs}",
+        s.proxy.log()
+    );
+    assert_eq!(
+        s.index.requests(),
+        0,
+        "the index server saw {:?}:\n{runs}",
+        s.index.log()
+    );
+    assert_eq!(stats.connections(), 0, "a ping was sent:\n{runs}");
+}
+
+#[test]
+fn goprivate_in_the_goenv_file_keeps_a_module_from_the_proxy_the_index_and_stats() {
+    let s = GoScenario::new();
+    let file = s.env.path().join("settings/go-env");
+    write_go_env_file(&file, "GOPRIVATE=example.com/qitool\n");
+    assert_private_through_the_go_env_file(&s, &[("GOENV", &file)]);
+
+    // The same install with the file gone is public: the proxy, the index and stats hear of it.
+    std::fs::remove_file(&file).unwrap();
+    let stats = StatsServer::record();
+    let run = gquick_with_stats(&s, &stats)
+        .env("GOENV", &file)
+        .args(["install", &format!("{PRIVATE_PKG}@v1.1.0")])
+        .run();
+    run.assert_exit(0).stderr_has(&["(prebuilt"]);
+    assert!(s.proxy.requests() > 0 && s.index.requests() > 0, "{run}");
+    assert_eq!(stats.received().len(), 1, "{run}");
+}
+
+#[cfg(all(unix, not(target_os = "macos")))]
+#[test]
+fn goprivate_in_the_default_go_env_file_under_home_keeps_a_module_private() {
+    let s = GoScenario::new();
+    // No GOENV, no XDG_CONFIG_HOME: `$HOME/.config/go/env`, where `go env -w` writes.
+    let home_config = s.env.home().join(".config");
+    write_go_env_file(
+        &default_go_env_file(&home_config),
+        "GOPRIVATE=example.com/qitool\n",
+    );
+    assert_private_through_the_go_env_file(&s, &[]);
+}
+
+#[cfg(all(unix, not(target_os = "macos")))]
+#[test]
+fn goprivate_in_the_default_go_env_file_under_xdg_config_home_keeps_a_module_private() {
+    let s = GoScenario::new();
+    let xdg = s.env.path().join("xdg");
+    write_go_env_file(&default_go_env_file(&xdg), "GONOPROXY=example.com/qitool\n");
+    assert_private_through_the_go_env_file(&s, &[("XDG_CONFIG_HOME", &xdg)]);
+}
+
+#[test]
+fn the_environment_overrides_the_go_env_file_except_when_set_empty() {
+    let s = GoScenario::new();
+    let file = s.env.path().join("go-env");
+    write_go_env_file(&file, "GOPRIVATE=example.com/qitool\n");
+    let dry_run = |goprivate: &str| {
+        let gquick = s
+            .gquick()
+            .env("GOENV", &file)
+            .env("GOPRIVATE", goprivate)
+            .args(["install", "--dry-run", &format!("{PRIVATE_PKG}@latest")])
+            .run();
+        let go = go(&s.env)
+            .env("GOENV", &file)
+            .env("GOPRIVATE", goprivate)
+            .args(["env", "GOPRIVATE"])
+            .run();
+        go.assert_success();
+        (gquick, go.stdout.trim().to_owned())
+    };
+
+    // A value in the environment wins over the file: the module is public again.
+    let (run, go_says) = dry_run("other.example");
+    assert_eq!(go_says, "other.example");
+    run.assert_exit(0).stdout_has(&[
+        "would install",
+        "example.com/qitool v1.1.0",
+        "prebuilt from",
+    ]);
+    assert!(s.proxy.requests() > 0, "{run}");
+
+    // Set but empty counts as unset (cmd/go's Getenv), so the file's value holds.
+    let proxy_before = s.proxy.requests();
+    let (run, go_says) = dry_run("");
+    assert_eq!(go_says, "example.com/qitool");
+    run.assert_exit(0);
+    assert_eq!(run.stdout, PRIVATE_DRY_RUN, "{run}");
+    assert_eq!(s.proxy.requests(), proxy_before, "{run}");
+}
+
+#[test]
+fn goproxy_from_the_go_env_file_is_the_proxy_asked() {
+    let s = GoScenario::new();
+    let file = s.env.path().join("go-env");
+    // Only the file names the fixture proxy; the environment sets no GOPROXY at all.
+    write_go_env_file(&file, &format!("GOPROXY={}\n", s.proxy.url()));
+    let run = s
+        .gquick()
+        .env_remove("GOPROXY")
+        .env("GOENV", &file)
+        .args(["install", &format!("{PRIVATE_PKG}@latest")])
+        .run();
+    run.assert_exit(0)
+        .stderr_has(&["Installed `example.com/qitool v1.1.0` (prebuilt"]);
+    assert!(s.proxy.requests() > 0, "{run}");
+    assert_eq!(run_gobin(&s.env, "qi-alpha"), "qi-alpha v1.1.0");
+}
+
+#[test]
+fn goenv_off_ignores_the_go_env_file() {
+    let s = GoScenario::new();
+    write_go_env_file(
+        &default_go_env_file(&s.env.home().join(".config")),
+        "GOPRIVATE=example.com/qitool\nGOPROXY=off\n",
+    );
+    write_go_env_file(
+        &default_go_env_file(&s.env.home().join("Library/Application Support")),
+        "GOPRIVATE=example.com/qitool\nGOPROXY=off\n",
+    );
+    let run = s
+        .gquick()
+        .env("GOENV", "off")
+        .args(["install", "--dry-run", &format!("{PRIVATE_PKG}@latest")])
+        .run();
+    run.assert_exit(0).stdout_has(&[
+        "would install",
+        "example.com/qitool v1.1.0",
+        "prebuilt from",
+    ]);
+    assert!(s.proxy.requests() > 0, "{run}");
+}
+
+#[test]
+fn a_bad_goproxy_in_the_go_env_file_is_a_usage_error_that_says_where_to_look() {
+    let env = go_test_env();
+    let file = env.path().join("go-env");
+    write_go_env_file(&file, "GOPROXY=word\n");
+    let run = env
+        .command(gquick_exe())
+        .env_remove("GOPROXY")
+        .env("GOENV", &file)
+        .args(["install", "example.com/tool@latest"])
+        .run();
+    run.assert_exit(2);
+    assert_eq!(
+        run.stderr,
+        "error: the GOPROXY entry `word` is not an https://, http:// or file:// URL, nor `direct` \
+         or `off`\nhelp: `go env GOPROXY` shows the value in effect (from the environment or the \
+         go env file); `go env -w GOPROXY=https://proxy.golang.org,direct` or `go env -u GOPROXY` \
+         fixes the file\n",
+        "{run}"
+    );
 }

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 use crate::cli::{CommonOptions, UsageError, index_url, timeout_secs, trusted_keys};
 use crate::env::Env;
+use crate::goenv::GoSettings;
 use crate::index::path::is_valid_module_path;
 use crate::index::signature::TrustedKeys;
 use crate::install::go_bin;
@@ -86,6 +87,9 @@ pub struct GoInstallRequest {
     /// `--no-telemetry` was given.
     pub no_telemetry: bool,
     pub cache_dir: Option<PathBuf>,
+    /// The Go settings, read once as `go env` reads them (the proxy list, private paths, the
+    /// bin directory all come from here).
+    pub go: GoSettings,
 }
 
 /// `PKG[@QUERY]` as `go install` reads it.
@@ -128,7 +132,8 @@ impl GoInstallRequest {
             Some(t) => return Err(UsageError(format!("`{t}` is not a target triple"))),
             None => target::host_targets(),
         };
-        let bin_dir = go_bin::go_bin_dir(env).map_err(|e| UsageError(e.to_string()))?;
+        let go = GoSettings::read(env);
+        let bin_dir = go_bin::bin_dir(&go).map_err(|e| UsageError(e.to_string()))?;
         let cache_dir = crate::cli::cache_dir(&options, env);
         Ok(Self {
             specs,
@@ -147,6 +152,7 @@ impl GoInstallRequest {
             state_dir: state_dir(env),
             no_telemetry: options.no_telemetry,
             cache_dir,
+            go,
         })
     }
 }

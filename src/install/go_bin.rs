@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use crate::env::Env;
 use crate::gobuildinfo::{BuildInfo, BuildInfoError, read_build_info};
+use crate::goenv::GoSettings;
 use crate::index::path::go_command_name;
 
 /// Why the Go bin directory could not be found or listed.
@@ -32,28 +33,18 @@ pub enum GoBinError {
 }
 
 /// Where `go install` would put commands: `GOBIN`, else the first `GOPATH` entry + `bin`, else
-/// `$HOME/go/bin`. Like go, values set with `go env -w` (the go env file) count when the process
-/// environment leaves a variable unset or empty.
+/// `$HOME/go/bin`, each read as `go env` reads it (the environment, then the go env file).
 pub fn go_bin_dir(env: &Env) -> Result<PathBuf, GoBinError> {
-    let file = read_go_env_file(env);
-    let lookup = |name: &str| -> Option<String> {
-        env.get(name)
-            .map(str::to_owned)
-            .or_else(|| go_env_value(&file, name).map(str::to_owned))
-    };
-    choose_bin_dir(
-        lookup("GOBIN").as_deref(),
-        lookup("GOPATH").as_deref(),
-        home::env::home_dir_with_env(env).as_deref(),
-    )
+    bin_dir(&GoSettings::read(env))
 }
 
-/// The pure decision of [`go_bin_dir`].
-fn choose_bin_dir(
-    gobin: Option<&str>,
-    gopath: Option<&str>,
-    home: Option<&Path>,
-) -> Result<PathBuf, GoBinError> {
+/// [`go_bin_dir`] from settings already read.
+pub fn bin_dir(settings: &GoSettings) -> Result<PathBuf, GoBinError> {
+    choose_bin_dir(settings.gobin(), settings.gopath())
+}
+
+/// The pure decision of [`bin_dir`]; `gopath` carries Go's `$HOME/go` default.
+fn choose_bin_dir(gobin: Option<&str>, gopath: Option<&str>) -> Result<PathBuf, GoBinError> {
     if let Some(gobin) = gobin.filter(|g| !g.is_empty()) {
         let path = PathBuf::from(gobin);
         return if path.is_absolute() {
@@ -72,53 +63,13 @@ fn choose_bin_dir(
             Err(GoBinError::RelativeGopath { path })
         };
     }
-    home.map(|h| h.join("go").join("bin"))
-        .ok_or(GoBinError::NoHome)
+    Err(GoBinError::NoHome)
 }
 
 #[cfg(windows)]
 const LIST_SEPARATOR: char = ';';
 #[cfg(not(windows))]
 const LIST_SEPARATOR: char = ':';
-
-/// The go env file's text (`go env -w` writes it): `$GOENV`, else `go/env` in the user config
-/// directory; `GOENV=off` disables it. A missing or unreadable file counts as empty, as in go.
-fn read_go_env_file(env: &Env) -> String {
-    let path = match env.get("GOENV") {
-        Some("off") => return String::new(),
-        Some(path) => Some(PathBuf::from(path)),
-        None => user_config_dir(env).map(|dir| dir.join("go").join("env")),
-    };
-    path.and_then(|p| fs::read_to_string(p).ok())
-        .unwrap_or_default()
-}
-
-/// Go's `os.UserConfigDir`.
-fn user_config_dir(env: &Env) -> Option<PathBuf> {
-    if cfg!(windows) {
-        // Windows variables are case-insensitive; the process block spells it `APPDATA`.
-        return env.get("APPDATA").map(PathBuf::from);
-    }
-    let home = home::env::home_dir_with_env(env);
-    if cfg!(target_os = "macos") {
-        return home.map(|h| h.join("Library").join("Application Support"));
-    }
-    match env.get("XDG_CONFIG_HOME").map(PathBuf::from) {
-        Some(dir) if dir.is_absolute() => Some(dir),
-        _ => home.map(|h| h.join(".config")),
-    }
-}
-
-/// A variable's value in the go env file: `KEY=VALUE` lines; the last one wins, as in go
-/// (cmd/go/internal/cfg `initEnvCache`, which also skips lines not starting with `A`–`Z`).
-fn go_env_value<'a>(file: &'a str, name: &str) -> Option<&'a str> {
-    file.lines()
-        .filter_map(|line| line.split_once('='))
-        .filter(|(key, _)| *key == name)
-        .map(|(_, value)| value)
-        .next_back()
-        .filter(|v| !v.is_empty())
-}
 
 /// One file in the Go bin directory.
 #[derive(Debug)]
@@ -216,9 +167,12 @@ mod tests {
         let e = env(&[("GOENV", "off"), ("HOME", "/home/u"), ("GOBIN", "")]);
         assert_eq!(go_bin_dir(&e).unwrap(), Path::new("/home/u/go/bin"));
         assert!(matches!(
-            choose_bin_dir(None, None, None),
+            choose_bin_dir(None, None),
             Err(GoBinError::NoHome)
         ));
+        // Like go, only `$HOME` counts for the default (no password-database lookup).
+        let e = env(&[("GOENV", "off")]);
+        assert!(matches!(go_bin_dir(&e), Err(GoBinError::NoHome)));
     }
 
     #[test]

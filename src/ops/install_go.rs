@@ -5,7 +5,9 @@
 //! Same shape as `cargo quickinstall`: phase one (up to `--jobs` at once) resolves, verifies,
 //! downloads and stages without touching the bin directory; phase two moves binaries into place
 //! in the order given, then runs the fallbacks one at a time. Modules matching
-//! GOPRIVATE/GONOPROXY never reach the index: they go straight to `go install`.
+//! GOPRIVATE/GONOPROXY/GONOSUMDB (as `go env` reports them: the environment, then the go env
+//! file) never reach the proxy, the index or the stats service: they go straight to
+//! `go install`.
 
 use std::path::Path;
 use std::sync::OnceLock;
@@ -23,6 +25,7 @@ use crate::index::format::{PackageKind, Release};
 use crate::index::seen::SeenStore;
 use crate::install::install_binaries;
 use crate::ops::{parallel, stage, summary};
+use crate::registry::goproxy::routing::GOPROXY_HINT;
 use crate::registry::goproxy::{GoEnv, GoResolveError, resolve};
 use crate::report::{CrateResult, Reporter};
 use crate::resolve::choose_release;
@@ -73,10 +76,10 @@ struct Context<'a> {
 
 /// Runs `gquick install`; everything the user sees goes through `reporter`.
 pub fn run(request: &GoInstallRequest, env: &crate::env::Env, reporter: &Reporter) -> ExitStatus {
-    let go = match GoEnv::from_env(env) {
+    let go = match GoEnv::from_settings(&request.go) {
         Ok(go) => go,
         Err(e) => {
-            reporter.error(&e.to_string(), None);
+            reporter.error(&e.to_string(), Some(GOPROXY_HINT));
             return ExitStatus::Usage;
         }
     };
@@ -108,7 +111,7 @@ pub fn run(request: &GoInstallRequest, env: &crate::env::Env, reporter: &Reporte
             client: Client::Gquick,
             no_telemetry: request.no_telemetry,
             dry_run: request.dry_run,
-            // Privacy is per module (GOPRIVATE/GONOPROXY), checked at each ping.
+            // Privacy is per module (GOPRIVATE/GONOPROXY/GONOSUMDB), checked at each ping.
             public: true,
             quiet: request.quiet,
         },
@@ -208,7 +211,10 @@ impl Context<'_> {
         };
         // Private modules are never looked up anywhere but by `go` itself.
         if self.go.is_private(&spec.package) {
-            return fallback(&spec.query, "it matches GOPRIVATE/GONOPROXY");
+            return fallback(
+                &spec.query,
+                "it is private: it matches GOPRIVATE, GONOPROXY or GONOSUMDB",
+            );
         }
         let resolved = match resolve(&self.fetcher, &self.go, &spec.package, &spec.query) {
             Ok(r) => r,

@@ -210,6 +210,14 @@ fn var<'a>(env: &'a BuildEnv, name: &str) -> Option<&'a OsStr> {
         .filter(|v| !v.is_empty())
 }
 
+/// The Go settings of the environment build-index runs in, read as `go env` reads them (the
+/// environment, then the go env file), through the client's one reader.
+fn go_settings(env: &BuildEnv) -> quickinstall::goenv::GoSettings {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let env = quickinstall::env::Env::from_vars(&cwd, env.vars.iter().cloned());
+    quickinstall::goenv::GoSettings::read(&env)
+}
+
 fn plan(request: &GoBuildRequest, env: &BuildEnv) -> Result<Plan, GoBuildError> {
     let go = var(env, "GO").unwrap_or(OsStr::new("go")).to_owned();
     let mut scrubbed = scrub_env(&env.vars);
@@ -293,8 +301,7 @@ pub fn build_go(request: &GoBuildRequest, env: &BuildEnv) -> Result<PathBuf, GoB
     let log_path = request.out.join(format!("{stem}.log"));
     let tmp = tempfile::tempdir().map_err(GoBuildError::TempDir)?;
 
-    let goproxy = var(env, "GOPROXY").and_then(OsStr::to_str);
-    let proxy_text = proxy::choose_proxy(request.proxy.as_deref(), goproxy);
+    let proxy_text = proxy::choose_proxy(request.proxy.as_deref(), &go_settings(env));
     let proxy = proxy::location(&proxy_text)?;
     let zip_path = tmp.path().join("module.zip");
     proxy::fetch_zip(&proxy::fetcher(), &proxy, module, version, &zip_path)?;

@@ -1,7 +1,8 @@
 //! The module proxy as build-index uses it: which proxy to ask, the URL of a module's files
 //! (`<escaped module>/@v/<escaped version>.zip`), and fetching a zip into a local file.
 //!
-//! The proxy is `--proxy`, else the first URL of `GOPROXY`, else proxy.golang.org; a local
+//! The proxy is `--proxy`, else the first URL of `GOPROXY` (read as `go env` reads it, by
+//! [`quickinstall::goenv`]), else proxy.golang.org; a local
 //! directory or `file://` URL in the proxy layout works too. Bytes move through
 //! [`quickinstall::download::Fetcher`]; nothing here reads a zip.
 
@@ -9,8 +10,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use quickinstall::download::{DownloadError, Fetcher, Location, NetConfig};
-use quickinstall::index::format::parse_version;
-use quickinstall::index::path::{escape_module_path, is_valid_module_path};
+use quickinstall::goenv::GoSettings;
+use quickinstall::index::path::is_valid_module_path;
+use quickinstall::registry::goproxy::module_file;
+use quickinstall::registry::goproxy::version::GoVersion;
+use quickinstall::registry::goproxy::{ProxyEntry, parse_goproxy};
 
 use super::modzip::MAX_UNPACKED;
 
@@ -46,43 +50,32 @@ pub enum ProxyError {
     },
 }
 
-/// `MODULE@VERSION`, with a valid module path and a version Go would accept as semver.
+/// `MODULE@VERSION`, with a valid module path and a canonical Go version (the client's
+/// [`GoVersion`]). A major version the path does not allow is left to the proxy to refuse.
 pub fn parse_spec(spec: &str) -> Result<(String, String), ProxyError> {
     let bad = || ProxyError::BadSpec {
         spec: spec.to_owned(),
     };
     let (module, version) = spec.rsplit_once('@').ok_or_else(bad)?;
-    if !is_valid_module_path(module)
-        || !version.starts_with('v')
-        || parse_version(version).is_none()
-    {
+    if !is_valid_module_path(module) || GoVersion::parse(version).is_none() {
         return Err(bad());
     }
     Ok((module.to_owned(), version.to_owned()))
 }
 
 /// The proxy to use: `flag`, else the first entry of `GOPROXY` that is a URL (`direct` and
-/// `off` are not proxies), else [`DEFAULT_PROXY`].
-pub fn choose_proxy(flag: Option<&str>, goproxy: Option<&str>) -> String {
+/// `off` are not proxies; the list is parsed as cmd/go parses it), else [`DEFAULT_PROXY`].
+pub fn choose_proxy(flag: Option<&str>, go: &GoSettings) -> String {
     if let Some(p) = flag.filter(|p| !p.is_empty()) {
         return p.to_owned();
     }
-    goproxy
+    parse_goproxy(go.goproxy())
         .into_iter()
-        .flat_map(|list| list.split([',', '|']))
-        .map(str::trim)
-        .find(|e| !e.is_empty() && *e != "direct" && *e != "off")
-        .unwrap_or(DEFAULT_PROXY)
-        .to_owned()
-}
-
-/// The path of a module file below the proxy root: `<escaped module>/@v/<escaped version>.<ext>`.
-pub fn module_file(module: &str, version: &str, ext: &str) -> String {
-    format!(
-        "{}/@v/{}.{ext}",
-        escape_module_path(module),
-        escape_module_path(version)
-    )
+        .find_map(|(entry, _)| match entry {
+            ProxyEntry::Url(url) => Some(url),
+            ProxyEntry::Direct | ProxyEntry::Off => None,
+        })
+        .unwrap_or_else(|| DEFAULT_PROXY.to_owned())
 }
 
 /// The proxy as a `GOPROXY` value for the child `go`: URLs as given, a directory as `file://`.
@@ -161,13 +154,41 @@ mod tests {
 
     #[test]
     fn the_proxy_comes_from_the_flag_then_goproxy_then_the_default() {
-        assert_eq!(choose_proxy(Some("/p"), Some("https://a")), "/p");
+        let go = |pairs: &[(&str, &str)]| {
+            let env = quickinstall::env::Env::from_pairs(Path::new("/"), pairs.iter().copied());
+            GoSettings::from_sources(&env, quickinstall::goenv::EnvFile::Off, "", "", None)
+        };
+        let listed = go(&[("GOPROXY", "direct,https://a|https://b")]);
+        assert_eq!(choose_proxy(Some("/p"), &listed), "/p");
         assert_eq!(
-            choose_proxy(None, Some("direct,https://a|https://b")),
+            choose_proxy(None, &go(&[("GOPROXY", " https://a|https://b,direct")])),
             "https://a"
         );
-        assert_eq!(choose_proxy(None, Some("off")), DEFAULT_PROXY);
-        assert_eq!(choose_proxy(None, None), DEFAULT_PROXY);
+        assert_eq!(choose_proxy(None, &listed), DEFAULT_PROXY);
+        assert_eq!(
+            choose_proxy(None, &go(&[("GOPROXY", "off")])),
+            DEFAULT_PROXY
+        );
+        // Unset: Go's default list, whose first entry is the public proxy.
+        assert_eq!(choose_proxy(None, &go(&[])), DEFAULT_PROXY);
+        // A host without a scheme gets https://, as in cmd/go.
+        assert_eq!(
+            choose_proxy(None, &go(&[("GOPROXY", "corp.example/go")])),
+            "https://corp.example/go"
+        );
+    }
+
+    #[test]
+    fn goproxy_from_the_go_env_file_counts() {
+        let env = quickinstall::env::Env::from_pairs(Path::new("/"), [("GOPROXY", "")]);
+        let go = GoSettings::from_sources(
+            &env,
+            quickinstall::goenv::EnvFile::Path("/env".into()),
+            "GOPROXY=https://file.example\n",
+            "",
+            None,
+        );
+        assert_eq!(choose_proxy(None, &go), "https://file.example");
     }
 
     #[test]

@@ -13,8 +13,8 @@ use std::io::BufRead;
 use std::path::PathBuf;
 
 use quickinstall::download::{DownloadError, Fetcher, Location, NetConfig};
-use quickinstall::index::format::parse_version;
 use quickinstall::index::path::is_valid_module_path;
+use quickinstall::registry::goproxy::version::{GoVersion, allows_major, compare};
 use serde::{Deserialize, Serialize};
 
 use crate::go::{detect, modzip, proxy};
@@ -170,7 +170,7 @@ pub fn timestamp_cmp(a: &str, b: &str) -> Ordering {
 #[derive(Debug, Default)]
 pub struct NewestReleases {
     since: Option<String>,
-    newest: BTreeMap<String, (semver::Version, String)>,
+    newest: BTreeMap<String, GoVersion>,
     /// Records seen.
     pub records: usize,
     /// Records dropped for being prereleases or pseudo-versions.
@@ -194,24 +194,29 @@ impl NewestReleases {
         if too_old || !is_valid_module_path(&r.path) {
             return;
         }
-        let Some(v) = parse_version(&r.version).filter(|_| r.version.starts_with('v')) else {
+        // Go's own version rules (the client's): canonical, a major version the path allows,
+        // `+incompatible` not ordering.
+        let Some(v) = GoVersion::parse(&r.version) else {
             return;
         };
-        if !v.pre.is_empty() {
+        if !v.is_release() {
             self.prerelease += 1;
             return;
         }
+        if !allows_major(&r.path, &v) {
+            return;
+        }
         match self.newest.get(&r.path) {
-            Some((old, _)) if *old >= v => {}
+            Some(old) if compare(&old.semver, &v.semver).is_ge() => {}
             _ => {
-                self.newest.insert(r.path.clone(), (v, r.version.clone()));
+                self.newest.insert(r.path.clone(), v);
             }
         }
     }
 
     /// The modules sorted by path, each with its newest release.
     pub fn modules(self) -> BTreeMap<String, String> {
-        self.newest.into_iter().map(|(m, (_, v))| (m, v)).collect()
+        self.newest.into_iter().map(|(m, v)| (m, v.text)).collect()
     }
 }
 
@@ -671,7 +676,10 @@ mod tests {
             rec("example.com/a", "v1.0.0", "2024-01-01T00:00:00Z"),
             rec("example.com/a", "v1.2.0", "2024-02-01T00:00:00.5Z"),
             rec("example.com/a", "v1.1.0", "2024-03-01T00:00:00Z"),
-            rec("example.com/a", "v2.0.0-rc.1", "2024-03-02T00:00:00Z"),
+            rec("example.com/a", "v1.3.0-rc.1", "2024-03-02T00:00:00Z"),
+            // A major version the path does not allow (no `/v2`, no `+incompatible`): Go
+            // could not install it, so it is not a candidate.
+            rec("example.com/a", "v2.0.0", "2024-03-03T00:00:00Z"),
             rec(
                 "example.com/b",
                 "v0.0.0-20240101000000-abcdefabcdef",

@@ -2,11 +2,12 @@
 //! provides a package, and which version `go install pkg@query` would pick, read from the proxies
 //! `GOPROXY` lists.
 //!
-//! [`resolve`] is the I/O shell; the Go environment ([`goenv`]) and version logic ([`version`]) are
-//! pure. It never fetches source (no `direct` VCS access): when no proxy can answer, the caller
-//! falls back to `go install`. Private paths (`GOPRIVATE`/`GONOPROXY`) are never looked up.
+//! [`resolve`] is the I/O shell; where lookups may go ([`routing`], from the settings
+//! [`crate::goenv`] reads) and version logic ([`version`]) are pure. It never fetches source (no
+//! `direct` VCS access): when no proxy can answer, the caller falls back to `go install`. Private
+//! paths (`GOPRIVATE`/`GONOPROXY`/`GONOSUMDB`) are never looked up.
 
-pub mod goenv;
+pub mod routing;
 pub mod version;
 
 #[cfg(test)]
@@ -17,7 +18,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-pub use self::goenv::{GoEnv, GoProxyError, OnError, ProxyEntry, parse_goproxy};
+pub use self::routing::{GoEnv, GoProxyError, OnError, ProxyEntry, parse_goproxy};
 use self::version::{Choice, GoVersion, Query, QueryError, Retractions};
 use crate::download::{DownloadError, Fetcher, Location};
 use crate::index::path::{escape_module_path, is_valid_module_path};
@@ -93,7 +94,7 @@ pub enum GoResolveError {
         reason: NoProxyReason,
     },
     #[error(
-        "`{package}` matches GOPRIVATE or GONOPROXY, so it is never looked up in public services"
+        "`{package}` matches GOPRIVATE, GONOPROXY or GONOSUMDB, so it is never looked up in public services"
     )]
     Private { package: String },
     #[error("could not ask the module proxy about `{package}`: {source}")]
@@ -186,6 +187,16 @@ pub fn resolve(
         // `off`.
         None => Err(no_proxy(NoProxyReason::Off)),
     }
+}
+
+/// The path of a module file below a proxy's root (`<escaped module>/@v/<escaped
+/// version>.<ext>`, `ext` being `info`, `mod` or `zip`), case-escaped as the protocol says.
+pub fn module_file(module: &str, version: &str, ext: &str) -> String {
+    format!(
+        "{}/@v/{}.{ext}",
+        escape_module_path(module),
+        escape_module_path(version)
+    )
 }
 
 /// The module path candidates for a package, longest first: every prefix that is a valid module
@@ -331,7 +342,6 @@ impl<'a> Proxy<'a> {
     }
 
     fn answer(&self, module: &str, probe: &Probe, query: &Query) -> Result<Answer, GoResolveError> {
-        let escaped = escape_module_path(module);
         let newest = || version::latest_candidate(&probe.versions).map(|v| v.text.clone());
         let no_match = || Answer::NoMatch {
             newest: newest().or_else(|| probe.latest.clone()),
@@ -339,7 +349,7 @@ impl<'a> Proxy<'a> {
         match query {
             // Exact versions and revisions are the proxy's to find; retracted or not, as in go.
             Query::Exact(v) | Query::Revision(v) => {
-                let path = format!("{escaped}/@v/{}.info", escape_module_path(v));
+                let path = module_file(module, v, "info");
                 Ok(match self.info(module, &path)? {
                     Some(version) => Answer::Version(version),
                     None => no_match(),
@@ -412,11 +422,7 @@ impl<'a> Proxy<'a> {
         if let Some(cached) = mods.get(&v.text) {
             return Ok(cached.clone());
         }
-        let path = format!(
-            "{}/@v/{}.mod",
-            escape_module_path(module),
-            escape_module_path(&v.text)
-        );
+        let path = module_file(module, &v.text, "mod");
         let go_mod = self.get(&path, MOD_LIMIT)?;
         mods.insert(v.text.clone(), go_mod.clone());
         Ok(go_mod)

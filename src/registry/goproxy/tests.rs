@@ -425,7 +425,7 @@ fn private_paths_are_never_looked_up() {
     let err = resolve(&fetcher(), &env, "example.com/tool/cmd/x", "latest").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "`example.com/tool/cmd/x` matches GOPRIVATE or GONOPROXY, so it is never looked up in public services"
+        "`example.com/tool/cmd/x` matches GOPRIVATE, GONOPROXY or GONOSUMDB, so it is never looked up in public services"
     );
     assert!(server.requests().is_empty());
 }

@@ -25,13 +25,14 @@ impl GoVersion {
         })
     }
 
-    fn is_release(&self) -> bool {
+    /// A release: no prerelease part (so not a pseudo-version either).
+    pub fn is_release(&self) -> bool {
         self.semver.pre.is_empty()
     }
 }
 
 /// Go's `semver.Compare`: build metadata (`+incompatible`) does not order versions.
-fn compare(a: &Version, b: &Version) -> Ordering {
+pub fn compare(a: &Version, b: &Version) -> Ordering {
     let strip = |v: &Version| Version {
         build: BuildMetadata::EMPTY,
         ..v.clone()

@@ -1,13 +1,14 @@
-//! The Go environment as cmd/go reads it: the `GOPROXY` list, and the `GOPRIVATE`/`GONOPROXY`
-//! patterns that keep private module paths away from public services.
+//! Where a module lookup may go: the `GOPROXY` list, and the `GOPRIVATE`/`GONOPROXY`/
+//! `GONOSUMDB` patterns that keep private module paths away from public services.
 //!
-//! Pure interpretation of variable values; nothing here sends a request.
+//! Pure interpretation of the values [`crate::goenv`] reads; nothing here reads a file or sends
+//! a request.
 
 use crate::download::Location;
 use crate::env::Env;
+use crate::goenv::GoSettings;
 
-/// cmd/go's default when `GOPROXY` is unset or empty.
-pub const DEFAULT_GOPROXY: &str = "https://proxy.golang.org,direct";
+pub use crate::goenv::DEFAULT_GOPROXY;
 
 /// One entry of the `GOPROXY` list.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +81,10 @@ fn with_scheme(url: &str) -> String {
     }
 }
 
+/// What to do about a [`GoProxyError`]: the value may come from the go env file, not the
+/// environment.
+pub const GOPROXY_HINT: &str = "`go env GOPROXY` shows the value in effect (from the environment or the go env file); `go env -w GOPROXY=https://proxy.golang.org,direct` or `go env -u GOPROXY` fixes the file";
+
 /// Errors in the Go environment itself.
 #[derive(Debug, thiserror::Error)]
 pub enum GoProxyError {
@@ -91,7 +96,7 @@ pub enum GoProxyError {
     Empty { value: String },
 }
 
-/// The Go variables that decide where modules come from.
+/// The Go settings that decide where modules come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GoEnv {
     /// `GOPROXY`, parsed; every [`ProxyEntry::Url`] is a valid [`Location`].
@@ -102,13 +107,16 @@ pub struct GoEnv {
     pub gonoproxy: Option<String>,
     /// `GONOSUMDB`, defaulting to `GOPRIVATE` as in cmd/go.
     pub gonosumdb: Option<String>,
-    /// `GOFLAGS`, verbatim, for the `go install` fallback.
-    pub goflags: Option<String>,
 }
 
 impl GoEnv {
+    /// Reads the settings as `go env` does ([`GoSettings::read`]) and interprets them.
     pub fn from_env(env: &Env) -> Result<Self, GoProxyError> {
-        let value = env.get("GOPROXY").unwrap_or(DEFAULT_GOPROXY);
+        Self::from_settings(&GoSettings::read(env))
+    }
+
+    pub fn from_settings(settings: &GoSettings) -> Result<Self, GoProxyError> {
+        let value = settings.goproxy();
         let proxies = parse_goproxy(value);
         if proxies.is_empty() {
             return Err(GoProxyError::Empty {
@@ -122,28 +130,23 @@ impl GoEnv {
                 return Err(GoProxyError::BadEntry { entry: url.clone() });
             }
         }
-        let goprivate = env.get("GOPRIVATE").map(str::to_owned);
-        let or_private = |name| {
-            env.get(name)
-                .map(str::to_owned)
-                .or_else(|| goprivate.clone())
-        };
         Ok(Self {
             proxies,
-            gonoproxy: or_private("GONOPROXY"),
-            gonosumdb: or_private("GONOSUMDB"),
-            goprivate,
-            goflags: env.get("GOFLAGS").map(str::to_owned),
+            goprivate: settings.goprivate().map(str::to_owned),
+            gonoproxy: settings.gonoproxy().map(str::to_owned),
+            gonosumdb: settings.gonosumdb().map(str::to_owned),
         })
     }
 
-    /// Whether `path` (a module or package path) is private: it matches `GOPRIVATE` or
-    /// `GONOPROXY`. Either counts, even when `GONOPROXY` is narrowed to let a corporate proxy
-    /// serve `GOPRIVATE` modules: the path itself is still private and must not reach the public
-    /// index or the stats service. A package path matches whenever one of its module prefixes
-    /// does, so callers may check the package before knowing the module.
+    /// Whether `path` (a module or package path) is private: it matches `GOPRIVATE`,
+    /// `GONOPROXY` or `GONOSUMDB`. Any counts, even when `GONOPROXY` is narrowed to let a
+    /// corporate proxy serve `GOPRIVATE` modules: the path itself is still private and must not
+    /// reach the public index or the stats service. A path kept from the public checksum
+    /// database (`GONOSUMDB`) is kept from our public services too. A package path matches
+    /// whenever one of its module prefixes does, so callers may check the package before
+    /// knowing the module.
     pub fn is_private(&self, path: &str) -> bool {
-        [&self.goprivate, &self.gonoproxy]
+        [&self.goprivate, &self.gonoproxy, &self.gonosumdb]
             .into_iter()
             .flatten()
             .any(|globs| match_prefix_patterns(globs, path))
@@ -401,6 +404,35 @@ mod tests {
         let go = GoEnv::from_env(&env).unwrap();
         assert!(go.is_private("example.com/secret/cmd"));
         assert!(!go.is_private("example.com/public"));
+    }
+
+    #[test]
+    fn gonosumdb_alone_also_makes_a_path_private() {
+        let env = Env::from_pairs(Path::new("/"), [("GONOSUMDB", "corp.example")]);
+        let go = GoEnv::from_env(&env).unwrap();
+        assert!(go.is_private("corp.example/tool"));
+        assert!(!go.is_private("public.example/tool"));
+    }
+
+    #[test]
+    fn settings_from_the_go_env_file_decide_privacy_and_proxies() {
+        let env = Env::from_pairs(Path::new("/"), [("GOPRIVATE", "")]);
+        let settings = GoSettings::from_sources(
+            &env,
+            crate::goenv::EnvFile::Path("/env".into()),
+            "GOPRIVATE=corp.example\nGOPROXY=https://file.example|direct\n",
+            "",
+            None,
+        );
+        let go = GoEnv::from_settings(&settings).unwrap();
+        assert!(go.is_private("corp.example/tool/cmd/x"));
+        assert_eq!(
+            go.proxies,
+            [
+                (url("https://file.example"), OnError::AnyError),
+                (ProxyEntry::Direct, OnError::NotFoundOnly),
+            ]
+        );
     }
 
     #[test]
