@@ -2,7 +2,7 @@
 //!
 //! This file is the thin shell: clap types, dispatch, and the mapping of any error to
 //! `error: <sentence>` on stderr and exit code 1. Each subcommand lives in its own module:
-//! [`keygen`], [`build`] (with [`package`], [`elf`], [`record`]), [`package_cmd`] (binaries
+//! [`keygen`], [`delegate`] and [`resign`] (the trust chain), [`build`] (with [`package`], [`elf`], [`record`]), [`package_cmd`] (binaries
 //! built elsewhere), [`bootstrap`] (the `install.sh` installer), [`plan`], [`publish`] (with
 //! [`validate`], [`sign`]), [`serve`] and [`stats`] (the install-count service); [`history`]
 //! is the failure history that `build` classifies, `publish` merges and `plan` reads;
@@ -14,6 +14,7 @@
 mod atomic;
 mod bootstrap;
 mod build;
+mod delegate;
 mod elf;
 mod go;
 mod history;
@@ -23,6 +24,7 @@ mod package_cmd;
 mod plan;
 mod publish;
 mod record;
+mod resign;
 mod select;
 mod serve;
 mod sign;
@@ -54,6 +56,39 @@ enum Command {
         /// Replace existing key files.
         #[arg(long)]
         force: bool,
+        /// Make the offline root key (it signs only delegations; see docs/releasing.md).
+        #[arg(long)]
+        root: bool,
+    },
+    /// With the root key, let a signing key sign one index for a limited time.
+    Delegate {
+        #[arg(long, value_name = "FILE")]
+        root_key: PathBuf,
+        /// The signing key's `.pub` file (or its base64 line).
+        #[arg(long, value_name = "FILE")]
+        signing_key_pub: String,
+        /// How long the grant lasts: `60d`, `12w`, `36h`…
+        #[arg(long, value_name = "DURATION", value_parser = sign::parse_duration)]
+        valid_for: u64,
+        /// The index the grant is for; clients expect `quickinstall` unless QUICKINSTALL_INDEX_ID says otherwise.
+        #[arg(long, value_name = "ID", default_value = quickinstall::index::delegation::DEFAULT_INDEX_ID)]
+        index_id: String,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Re-sign every package file (new timestamps and expiry, optionally a new delegation)
+    /// without touching archives.
+    Resign {
+        #[arg(long, value_name = "DIR")]
+        index: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        secret_key: PathBuf,
+        /// Sign under this delegation (from `build-index delegate`); bundles carry it.
+        #[arg(long, value_name = "FILE")]
+        delegation: Option<PathBuf>,
+        /// How long each signature stays valid.
+        #[arg(long, value_name = "DURATION", value_parser = sign::parse_duration, default_value = sign::DEFAULT_SIGNATURE_VALIDITY)]
+        signature_validity: u64,
     },
     /// Build one crate (or the commands of one Go module) statically and package it with a
     /// result (or failure) record.
@@ -154,6 +189,12 @@ enum Command {
         /// Merge failure records into this failure history (without it they are refused).
         #[arg(long, value_name = "FILE")]
         history: Option<PathBuf>,
+        /// Sign under this delegation (from `build-index delegate`); bundles carry it.
+        #[arg(long, value_name = "FILE")]
+        delegation: Option<PathBuf>,
+        /// How long each new signature stays valid.
+        #[arg(long, value_name = "DURATION", value_parser = sign::parse_duration, default_value = sign::DEFAULT_SIGNATURE_VALIDITY)]
+        signature_validity: u64,
         /// Result records written by `build-index build`.
         #[arg(required = true, value_name = "RESULT")]
         results: Vec<PathBuf>,
@@ -266,6 +307,10 @@ enum Error {
     #[error(transparent)]
     Keygen(#[from] keygen::KeygenError),
     #[error(transparent)]
+    Delegate(#[from] delegate::DelegateError),
+    #[error(transparent)]
+    Resign(#[from] resign::ResignError),
+    #[error(transparent)]
     Build(#[from] build::BuildError),
     #[error(transparent)]
     GoBuild(#[from] go::GoBuildError),
@@ -314,9 +359,52 @@ fn run(cli: Cli) -> Result<(), Error> {
             secret_key,
             public_key,
             force,
+            root,
         } => {
-            let line = keygen::keygen(&secret_key, &public_key, force)?;
+            let line = if root {
+                keygen::keygen_root(&secret_key, &public_key, force)?
+            } else {
+                keygen::keygen(&secret_key, &public_key, force)?
+            };
             say(&line)
+        }
+        Command::Delegate {
+            root_key,
+            signing_key_pub,
+            valid_for,
+            index_id,
+            out,
+        } => {
+            let grant = delegate::delegate(&delegate::DelegateRequest {
+                root_key,
+                signing_key_pub,
+                valid_for,
+                index_id,
+                out,
+            })?;
+            say(&format!(
+                "delegated {} to sign {} until {}",
+                grant.key,
+                grant.index,
+                quickinstall::index::delegation::utc(grant.not_after)
+            ))
+        }
+        Command::Resign {
+            index,
+            secret_key,
+            delegation,
+            signature_validity,
+        } => {
+            let files = resign::resign(&resign::ResignRequest {
+                index,
+                secret_key,
+                delegation,
+                signature_validity,
+            })?;
+            for file in files {
+                say(&format!("resigned {file}"))?;
+            }
+            Ok(())
         }
         Command::Build {
             krate,
@@ -417,6 +505,8 @@ fn run(cli: Cli) -> Result<(), Error> {
             archive_base,
             history,
             results,
+            delegation,
+            signature_validity,
         } => {
             let report = publish::publish(&publish::PublishRequest {
                 index,
@@ -424,6 +514,8 @@ fn run(cli: Cli) -> Result<(), Error> {
                 archive_base,
                 history,
                 results,
+                delegation,
+                signature_validity,
             })?;
             for f in &report.failures {
                 say(&format!(

@@ -12,7 +12,6 @@ use std::path::{Path, PathBuf};
 
 use quickinstall::index::format::{FormatError, PackageFile, Release};
 use quickinstall::index::path;
-use quickinstall::index::signature::{self, TrustedComment};
 
 use crate::history::{self, Failure, HistoryError};
 use crate::record::{self, BuildResult, Record, RecordError};
@@ -33,6 +32,10 @@ pub struct PublishRequest {
     /// When set, failure records are merged into this failure history instead of refused.
     pub history: Option<PathBuf>,
     pub results: Vec<PathBuf>,
+    /// Sign under this delegation (bundles then carry it).
+    pub delegation: Option<PathBuf>,
+    /// Seconds each new signature stays valid.
+    pub signature_validity: u64,
 }
 
 /// What one publish did.
@@ -102,7 +105,11 @@ struct Checked {
 /// Validates every record, merges the failures into the history (when one is given), then
 /// publishes the successful results all under one lock of the index.
 pub fn publish(request: &PublishRequest) -> Result<PublishReport, PublishError> {
-    let signer = Signer::from_file(&request.secret_key)?;
+    let signer = sign::load(
+        &request.secret_key,
+        request.delegation.as_deref(),
+        request.signature_validity,
+    )?;
     let mut checked = Vec::new();
     let mut failures = Vec::new();
     for path in &request.results {
@@ -256,7 +263,7 @@ fn apply(
     let file_ok = existing.as_deref() == Some(bytes.as_slice());
     // The bundle (signature + file in one, what clients read) must match the pair too.
     let bundle_ok = match (&old_sig, read_optional(&bundle_path)?) {
-        (Some(sig), Some(found)) => found == signature::bundle(sig, &bytes),
+        (Some(sig), Some(found)) => found == signer.bundle(sig, &bytes),
         _ => false,
     };
     if !changed && file_ok && sig_ok && bundle_ok {
@@ -272,16 +279,13 @@ fn apply(
         time::now(),
         old_sig.as_deref().and_then(sign::previous_timestamp),
     );
-    let comment = TrustedComment {
-        path: package_file.clone(),
-        timestamp,
-    };
+    let comment = signer.comment(&package_file, timestamp);
     let signature = signer.sign(&bytes, &comment)?;
     atomic::write(&sig_path, signature.as_bytes()).map_err(|source| PublishError::Write {
         path: sig_path.clone(),
         source,
     })?;
-    atomic::write(&bundle_path, &signature::bundle(&signature, &bytes)).map_err(|source| {
+    atomic::write(&bundle_path, &signer.bundle(&signature, &bytes)).map_err(|source| {
         PublishError::Write {
             path: bundle_path.clone(),
             source,
@@ -386,6 +390,8 @@ mod tests {
                 archive_base: None,
                 history: None,
                 results,
+                delegation: None,
+                signature_validity: 30 * 86_400,
             }
         }
 

@@ -130,13 +130,14 @@ impl GoInstallRequest {
         };
         let bin_dir = go_bin::go_bin_dir(env).map_err(|e| UsageError(e.to_string()))?;
         let cache_dir = crate::cli::cache_dir(&options, env);
+        let keys = trusted_keys(&options, env)?;
         Ok(Self {
             specs,
             targets,
             explicit_target: options.target,
             bin_dir,
             index: index_url(options.index, env),
-            keys: trusted_keys(&options.trusted_keys, env)?,
+            keys,
             fallback: !options.no_fallback,
             force: options.force,
             jobs: options.jobs.max(1),
