@@ -348,3 +348,39 @@ fn a_key_trusted_directly_reads_delegated_bundles_too() {
         .set("QUICKINSTALL_TRUSTED_KEYS", &key.public_b64);
     chain.install().assert_success();
 }
+
+#[test]
+fn publish_under_a_delegation_writes_bundles_a_root_trusting_client_reads() {
+    let chain = Chain::new();
+    let key = chain.signing_key("k");
+    let delegation = chain.delegate(&chain.root, &key, "60d", "quickinstall");
+    // Publish the fixture builds afresh into the served directory, under the delegation.
+    std::fs::remove_dir_all(chain.s.index_dir()).unwrap();
+    let mut publish = chain
+        .s
+        .build_index()
+        .arg("publish")
+        .arg("--index")
+        .arg(chain.s.index_dir())
+        .arg("--secret-key")
+        .arg(&key.secret_path)
+        .arg("--delegation")
+        .arg(&delegation)
+        .args(["--signature-validity", "7d"]);
+    for record in index::world().records.values() {
+        publish = publish.arg(record);
+    }
+    publish.run().assert_success();
+    assert!(chain.bundle().starts_with(BUNDLE_V2_HEADER.as_bytes()));
+    chain.install().assert_success();
+    assert_eq!(chain.s.run_installed("qi-hello"), "qi-hello 0.2.0");
+    // The 7-day validity was used: eight days on, the file has expired.
+    let run = chain
+        .s
+        .quickinstall()
+        .args(["qi-hello", "--force"])
+        .env("QUICKINSTALL_TEST_NOW", (now() + 8 * DAY).to_string())
+        .run();
+    run.assert_exit(VERIFY);
+    run.stderr_line_with(&["signature of", "expired"]);
+}

@@ -281,6 +281,41 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn signs_only_under_a_current_delegation_of_its_own_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = signer();
+        let kp = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+        let ours = || Signer::from_text(&kp.sk.to_box(None).unwrap().into_string()).unwrap();
+        let grant = Delegation {
+            index: "quickinstall".into(),
+            key: kp.pk.to_base64(),
+            not_before: 0,
+            not_after: 1_000,
+        };
+        let path = dir.path().join("d");
+        std::fs::write(&path, root.sign_delegation(&grant).unwrap()).unwrap();
+        let under = ours().with_delegation(&path, 10).unwrap();
+        assert!(
+            under
+                .bundle("sig\n", b"{}")
+                .starts_with(signature::BUNDLE_V2_HEADER.as_bytes())
+        );
+        assert!(
+            !ours()
+                .bundle("sig\n", b"{}")
+                .starts_with(b"quickinstall-bundle")
+        );
+        assert!(matches!(
+            ours().with_delegation(&path, 1_001),
+            Err(SignError::DelegationExpired { .. })
+        ));
+        assert!(matches!(
+            signer().with_delegation(&path, 10),
+            Err(SignError::NotOurDelegation { .. })
+        ));
+    }
+
+    #[test]
     fn durations_need_a_number_and_a_unit() {
         assert_eq!(parse_duration("30d"), Ok(30 * 86_400));
         assert_eq!(parse_duration("12h"), Ok(12 * 3600));

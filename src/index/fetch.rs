@@ -77,10 +77,13 @@ impl IndexError {
                 ..
             } => Some("check this machine's clock and time zone settings, then retry".into()),
             Self::Signature {
-                source: SignatureError::Delegation(_),
+                source:
+                    SignatureError::Delegation(_)
+                    | SignatureError::UntrustedKey
+                    | SignatureError::NotTheDelegatedKey { .. },
                 ..
             } => Some(format!(
-                "an index's signing key must be delegated, for that index (QUICKINSTALL_INDEX_ID, default `{DEFAULT_INDEX_ID}`), by a root this client trusts (built in, --trusted-root, QUICKINSTALL_TRUSTED_ROOTS)"
+                "an index's signing key must be trusted directly (--trusted-key) or delegated, for that index (QUICKINSTALL_INDEX_ID, default `{DEFAULT_INDEX_ID}`), by a root this client trusts (built in, --trusted-root)"
             )),
             _ => None,
         }
