@@ -384,3 +384,42 @@ fn publish_under_a_delegation_writes_bundles_a_root_trusting_client_reads() {
     run.assert_exit(VERIFY);
     run.stderr_line_with(&["signature of", "expired"]);
 }
+
+/// The `install.sh` served to the action's bootstrap step: it only leaves a marker.
+const FAKE_INSTALL_SH: &str = "echo ran > \"$QI_MARKER\"\n";
+
+/// Runs the action's bootstrap step against a served [`FAKE_INSTALL_SH`], with PATH holding
+/// system tools but no quickinstall client (so it does not skip); returns whether it ran.
+fn bootstrap(pin: &str) -> (Run, bool) {
+    let env = crate::support::env::TestEnv::new();
+    let site = env.path().join("site");
+    std::fs::create_dir_all(&site).unwrap();
+    std::fs::write(site.join("install.sh"), FAKE_INSTALL_SH).unwrap();
+    let marker = env.path().join("ran");
+    let server = crate::support::server::TestServer::serve(&site);
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("action/bootstrap.sh");
+    let run = env
+        .command("bash")
+        .arg(script)
+        .env("PATH", "/usr/bin:/bin")
+        .env("RUNNER_TEMP", env.path())
+        .env("QI_MARKER", &marker)
+        .env("QI_BOOTSTRAP_URL", format!("{}install.sh", server.url()))
+        .env("QI_BOOTSTRAP_SHA256", pin)
+        .run();
+    (run, marker.exists())
+}
+
+#[test]
+fn a_pinned_action_runs_only_the_pinned_install_script() {
+    let (run, ran) = bootstrap(&"0".repeat(64));
+    run.assert_exit(VERIFY);
+    run.stderr_has(&["not the pinned", "not running it"]);
+    assert!(
+        !ran,
+        "a script whose sha256 differs from the pin ran:\n{run}"
+    );
+    let (run, ran) = bootstrap(&crate::support::env::sha256_hex(FAKE_INSTALL_SH.as_bytes()));
+    run.assert_success();
+    assert!(ran, "the pinned script did not run:\n{run}");
+}
