@@ -189,7 +189,7 @@ mod tests {
             delegation: None,
             signature_validity: 86_400,
         };
-        assert_eq!(resign(&request).unwrap(), [rel.clone()]);
+        assert_eq!(resign(&request).unwrap(), std::slice::from_ref(&rel));
         let sig_path = index.join(path::signature_file(&rel));
         let first = sign::previous_timestamp(&std::fs::read_to_string(&sig_path).unwrap());
         resign(&request).unwrap();

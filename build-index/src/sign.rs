@@ -262,7 +262,7 @@ pub(crate) mod tests {
         assert_eq!(comment.expires, Some(99 + 30 * 86_400));
         let sig = signer.sign(b"data", &comment).unwrap();
         let mut keys = TrustedKeys::empty();
-        keys.add_text(&signer.public_key_base64()).unwrap();
+        keys.add_text(signer.public_key_base64()).unwrap();
         assert_eq!(
             keys.verify(b"data", &sig, "crates/1/a.json").unwrap(),
             comment
