@@ -7,7 +7,13 @@
 # Otherwise install.sh is fetched from QI_BOOTSTRAP_URL and run; it verifies what it downloads
 # and installs both into `$CARGO_HOME/bin`, which is then put on PATH for this job.
 #
-# Inputs (environment): QI_BOOTSTRAP_URL, CARGO_HOME (default ~/.cargo), GITHUB_PATH.
+# Pinning: a pinned action must install pinned bytes. The expected sha256 of install.sh comes
+# from QI_BOOTSTRAP_SHA256, else from `action/install.sh.sha256` beside this script (committed
+# at each release tag with the matching versioned URL); a download that differs is refused
+# before it runs. Without either, install.sh runs unpinned, with a notice.
+#
+# Inputs (environment): QI_BOOTSTRAP_URL, QI_BOOTSTRAP_SHA256, CARGO_HOME (default ~/.cargo),
+# GITHUB_PATH.
 set -euo pipefail
 
 if command -v cargo-quickinstall >/dev/null 2>&1 && command -v gquick >/dev/null 2>&1; then
@@ -40,6 +46,26 @@ elif command -v wget >/dev/null 2>&1; then
 else
     echo "quickinstall: neither curl nor wget is installed; cannot download $url" >&2
     exit 1
+fi
+
+pin_file="$(dirname "$0")/install.sh.sha256"
+expected="${QI_BOOTSTRAP_SHA256:-}"
+if [ -z "$expected" ] && [ -f "$pin_file" ]; then
+    expected="$(tr -d ' \n' <"$pin_file")"
+fi
+if [ -n "$expected" ]; then
+    if command -v sha256sum >/dev/null 2>&1; then
+        actual="$(sha256sum "$script" | cut -d' ' -f1)"
+    else
+        actual="$(shasum -a 256 "$script" | cut -d' ' -f1)"
+    fi
+    if [ "$actual" != "$expected" ]; then
+        echo "quickinstall: $url has sha256 $actual, not the pinned $expected; not running it" >&2
+        echo "help: the action pins install.sh; use the bootstrap-url of the same release, or update the action" >&2
+        exit 3
+    fi
+else
+    echo "quickinstall: install.sh is not pinned (no bootstrap-sha256); running the latest" >&2
 fi
 sh "$script"
 

@@ -88,6 +88,23 @@ impl Env {
         self.flag("QUICKINSTALL_NO_TELEMETRY")
     }
 
+    /// `QUICKINSTALL_ALLOW_EXPIRED_INDEX=1`: the env form of `--allow-expired-index`.
+    pub fn allow_expired_index(&self) -> bool {
+        self.flag("QUICKINSTALL_ALLOW_EXPIRED_INDEX")
+    }
+
+    /// `QUICKINSTALL_INDEX_ID`: the index identity delegations must name (a self-hosted index
+    /// with its own root); `None` means the project's.
+    pub fn index_id(&self) -> Option<&str> {
+        self.get("QUICKINSTALL_INDEX_ID")
+    }
+
+    /// `QUICKINSTALL_TEST_NOW` (hidden, for tests): Unix seconds to judge signature and
+    /// delegation validity at, since a test cannot move the system clock.
+    pub fn test_now(&self) -> Option<u64> {
+        self.get("QUICKINSTALL_TEST_NOW")?.trim().parse().ok()
+    }
+
     /// Where user configuration lives: `$XDG_CONFIG_HOME` (the XDG spec ignores a relative
     /// one), else `~/.config`; `None` without a home directory.
     pub fn config_dir(&self) -> Option<PathBuf> {

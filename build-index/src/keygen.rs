@@ -2,7 +2,8 @@
 //!
 //! The secret key is written unencrypted (CI signs unattended) with mode 0600 from the moment
 //! the file exists; the public key in minisign's `.pub` format. Neither file is overwritten
-//! without `--force`. Loading and using the key is [`crate::sign`]'s.
+//! without `--force`. `--root` makes the offline root key instead, labelled as such in the
+//! secret key file's comment. Loading and using the key is [`crate::sign`]'s.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -20,8 +21,33 @@ pub enum KeygenError {
     Write { path: PathBuf, source: io::Error },
 }
 
-/// Generates a key pair, writes both files and returns the public key's base64 line.
+/// Generates a signing key pair, writes both files and returns the public key's base64 line.
 pub fn keygen(secret_path: &Path, public_path: &Path, force: bool) -> Result<String, KeygenError> {
+    keygen_labelled(secret_path, public_path, force, None)
+}
+
+/// Generates a root key pair: the same files, the secret one labelled as the offline root.
+pub fn keygen_root(
+    secret_path: &Path,
+    public_path: &Path,
+    force: bool,
+) -> Result<String, KeygenError> {
+    keygen_labelled(
+        secret_path,
+        public_path,
+        force,
+        Some(
+            "quickinstall ROOT secret key: keep offline; it only signs delegations (docs/releasing.md)",
+        ),
+    )
+}
+
+fn keygen_labelled(
+    secret_path: &Path,
+    public_path: &Path,
+    force: bool,
+    label: Option<&str>,
+) -> Result<String, KeygenError> {
     if !force {
         for path in [secret_path, public_path] {
             if path.exists() {
@@ -33,7 +59,7 @@ pub fn keygen(secret_path: &Path, public_path: &Path, force: bool) -> Result<Str
     }
     let generate = |e: minisign::PError| KeygenError::Generate(e.to_string());
     let pair = KeyPair::generate_unencrypted_keypair().map_err(generate)?;
-    let secret_text = pair.sk.to_box(None).map_err(generate)?.into_string();
+    let secret_text = pair.sk.to_box(label).map_err(generate)?.into_string();
     let public_text = pair.pk.to_box().map_err(generate)?.into_string();
     write_new(secret_path, secret_text.as_bytes(), 0o600, force)?;
     if let Err(e) = write_new(public_path, public_text.as_bytes(), 0o644, force) {
@@ -104,6 +130,15 @@ mod tests {
         assert_eq!(pub_text.lines().nth(1), Some(b64.as_str()));
         let signer = Signer::from_file(&sk).unwrap();
         assert_eq!(signer.public_key_base64(), b64);
+    }
+
+    #[test]
+    fn root_keys_are_labelled_and_sign_like_any_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let (sk, pk) = (dir.path().join("root.key"), dir.path().join("root.pub"));
+        let b64 = keygen_root(&sk, &pk, false).unwrap();
+        assert!(fs::read_to_string(&sk).unwrap().contains("ROOT secret key"));
+        assert_eq!(Signer::from_file(&sk).unwrap().public_key_base64(), b64);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //!
 //! This file is the thin shell: clap types, dispatch, and the mapping of any error to
 //! `error: <sentence>` on stderr and exit code 1. Each subcommand lives in its own module:
-//! [`keygen`], [`build`] (with [`package`], [`elf`], [`record`]), [`package_cmd`] (binaries
+//! [`keygen`], [`delegate`] and [`resign`] (the trust chain), [`build`] (with [`package`], [`elf`], [`record`]), [`package_cmd`] (binaries
 //! built elsewhere), [`bootstrap`] (the `install.sh` installer), [`plan`], [`publish`] (with
 //! [`validate`], [`sign`]), [`serve`] and [`stats`] (the install-count service); [`history`]
 //! is the failure history that `build` classifies, `publish` merges and `plan` reads;
@@ -14,6 +14,7 @@
 mod atomic;
 mod bootstrap;
 mod build;
+mod delegate;
 mod elf;
 mod go;
 mod history;
@@ -24,6 +25,7 @@ mod package_cmd;
 mod plan;
 mod publish;
 mod record;
+mod resign;
 mod select;
 mod serve;
 mod sign;
@@ -55,6 +57,39 @@ enum Command {
         /// Replace existing key files.
         #[arg(long)]
         force: bool,
+        /// Make the offline root key (it signs only delegations; see docs/releasing.md).
+        #[arg(long)]
+        root: bool,
+    },
+    /// With the root key, let a signing key sign one index for a limited time.
+    Delegate {
+        #[arg(long, value_name = "FILE")]
+        root_key: PathBuf,
+        /// The signing key's `.pub` file (or its base64 line).
+        #[arg(long, value_name = "FILE")]
+        signing_key_pub: String,
+        /// How long the grant lasts: `60d`, `12w`, `36h`…
+        #[arg(long, value_name = "DURATION", value_parser = sign::parse_duration)]
+        valid_for: u64,
+        /// The index the grant is for; clients expect `quickinstall` unless QUICKINSTALL_INDEX_ID says otherwise.
+        #[arg(long, value_name = "ID", default_value = quickinstall::index::delegation::DEFAULT_INDEX_ID)]
+        index_id: String,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Re-sign every package file (new timestamps and expiry, optionally a new delegation)
+    /// without touching archives.
+    Resign {
+        #[arg(long, value_name = "DIR")]
+        index: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        secret_key: PathBuf,
+        /// Sign under this delegation (from `build-index delegate`); bundles carry it.
+        #[arg(long, value_name = "FILE")]
+        delegation: Option<PathBuf>,
+        /// How long each signature stays valid.
+        #[arg(long, value_name = "DURATION", value_parser = sign::parse_duration, default_value = sign::DEFAULT_SIGNATURE_VALIDITY)]
+        signature_validity: u64,
     },
     /// Build one crate (or the commands of one Go module) statically and package it with a
     /// result (or failure) record.
@@ -169,15 +204,24 @@ enum Command {
         /// The CI run id written into new failure-history lines.
         #[arg(long, value_name = "ID")]
         run_id: Option<String>,
+        /// Sign under this delegation (from `build-index delegate`); bundles carry it.
+        #[arg(long, value_name = "FILE")]
+        delegation: Option<PathBuf>,
+        /// How long each new signature stays valid.
+        #[arg(long, value_name = "DURATION", value_parser = sign::parse_duration, default_value = sign::DEFAULT_SIGNATURE_VALIDITY)]
+        signature_validity: u64,
         /// Result records written by `build-index build` or `package`.
         #[arg(required_unless_present = "expect", value_name = "RESULT")]
         results: Vec<PathBuf>,
     },
-    /// Check that a secret key's public half is one the clients trust (a preflight before
-    /// publishing); prints the public key.
+    /// Check that a secret key's public half is one the clients trust, directly or through
+    /// `--delegation` from a built-in root (a preflight before publishing); prints the public key.
     CheckKey {
         #[arg(long, value_name = "FILE")]
         secret_key: PathBuf,
+        /// The delegation `publish` will sign under (from `build-index delegate`).
+        #[arg(long, value_name = "FILE")]
+        delegation: Option<PathBuf>,
         /// A public key to trust besides the clients' built-in ones (base64 line or `.pub`
         /// text; repeatable).
         #[arg(long = "trusted-key", value_name = "KEY")]
@@ -291,6 +335,10 @@ enum Error {
     #[error(transparent)]
     Keygen(#[from] keygen::KeygenError),
     #[error(transparent)]
+    Delegate(#[from] delegate::DelegateError),
+    #[error(transparent)]
+    Resign(#[from] resign::ResignError),
+    #[error(transparent)]
     Build(#[from] build::BuildError),
     #[error(transparent)]
     GoBuild(#[from] go::GoBuildError),
@@ -345,9 +393,52 @@ fn run(cli: Cli) -> Result<(), Error> {
             secret_key,
             public_key,
             force,
+            root,
         } => {
-            let line = keygen::keygen(&secret_key, &public_key, force)?;
+            let line = if root {
+                keygen::keygen_root(&secret_key, &public_key, force)?
+            } else {
+                keygen::keygen(&secret_key, &public_key, force)?
+            };
             say(&line)
+        }
+        Command::Delegate {
+            root_key,
+            signing_key_pub,
+            valid_for,
+            index_id,
+            out,
+        } => {
+            let grant = delegate::delegate(&delegate::DelegateRequest {
+                root_key,
+                signing_key_pub,
+                valid_for,
+                index_id,
+                out,
+            })?;
+            say(&format!(
+                "delegated {} to sign {} until {}",
+                grant.key,
+                grant.index,
+                quickinstall::index::delegation::utc(grant.not_after)
+            ))
+        }
+        Command::Resign {
+            index,
+            secret_key,
+            delegation,
+            signature_validity,
+        } => {
+            let files = resign::resign(&resign::ResignRequest {
+                index,
+                secret_key,
+                delegation,
+                signature_validity,
+            })?;
+            for file in files {
+                say(&format!("resigned {file}"))?;
+            }
+            Ok(())
         }
         Command::Build {
             krate,
@@ -453,6 +544,8 @@ fn run(cli: Cli) -> Result<(), Error> {
             artifacts,
             run_id,
             results,
+            delegation,
+            signature_validity,
         } => {
             let expect = expect
                 .zip(artifacts)
@@ -466,6 +559,8 @@ fn run(cli: Cli) -> Result<(), Error> {
                 results,
                 expect,
                 run_id,
+                delegation,
+                signature_validity,
             })?;
             for r in &report.refused {
                 say(&format!("refused {}: {}", r.path.display(), r.reason))?;
@@ -495,6 +590,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::CheckKey {
             secret_key,
+            delegation,
             trusted_keys,
         } => {
             let mut trusted = quickinstall::index::signature::TrustedKeys::builtin();
@@ -503,7 +599,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                     .add_text(&key)
                     .map_err(|_| Error::BadTrustedKey(key.clone()))?;
             }
-            let public = sign::check_trusted(&secret_key, &trusted)?;
+            let public = sign::check_trusted(&secret_key, delegation.as_deref(), &trusted)?;
             say(&format!("trusted {public}"))
         }
         Command::Select(SelectCommand::Crates {

@@ -135,13 +135,14 @@ impl GoInstallRequest {
         let go = GoSettings::read(env);
         let bin_dir = go_bin::bin_dir(&go).map_err(|e| UsageError(e.to_string()))?;
         let cache_dir = crate::cli::cache_dir(&options, env);
+        let keys = trusted_keys(&options, env)?;
         Ok(Self {
             specs,
             targets,
             explicit_target: options.target,
             bin_dir,
             index: index_url(options.index, env),
-            keys: trusted_keys(&options.trusted_keys, env)?,
+            keys,
             fallback: !options.no_fallback,
             force: options.force,
             jobs: options.jobs.max(1),

@@ -59,6 +59,12 @@ pub struct CommonOptions {
     /// Also trust this minisign public key (base64 line or `.pub` file); repeatable [env: QUICKINSTALL_TRUSTED_KEYS, comma-separated]
     #[arg(long = "trusted-key", value_name = "KEY")]
     pub trusted_keys: Vec<String>,
+    /// Also trust index signing keys delegated by this root key (base64 line or `.pub` file); repeatable [env: QUICKINSTALL_TRUSTED_ROOTS, comma-separated]
+    #[arg(long = "trusted-root", value_name = "KEY")]
+    pub trusted_roots: Vec<String>,
+    /// Accept index files whose signature or delegation has expired (an air-gapped mirror that cannot be re-signed) [env: QUICKINSTALL_ALLOW_EXPIRED_INDEX]
+    #[arg(long)]
+    pub allow_expired_index: bool,
     /// Fail instead of building from source (`cargo install`, `go install`) when no prebuilt exists
     #[arg(long)]
     pub no_fallback: bool,
@@ -174,7 +180,7 @@ impl InstallRequest {
             .cargo_home()
             .unwrap_or_else(|_| root.clone())
             .join(".quickinstall");
-        let keys = trusted_keys(&args.common.trusted_keys, env)?;
+        let keys = trusted_keys(&args.common, env)?;
         let cache_dir = cache_dir(&args.common, env);
         let timeout_secs = timeout_secs(args.common.timeout, env)?;
         Ok(Self {
@@ -234,28 +240,56 @@ pub(crate) fn index_url(flag: Option<String>, env: &Env) -> String {
         .unwrap_or_else(|| DEFAULT_INDEX.to_owned())
 }
 
-/// The built-in keys plus those from `--trusted-key` (repeatable, comma-separated) and
-/// `QUICKINSTALL_TRUSTED_KEYS`; each a base64 public key or the path of a `.pub` file.
-pub(crate) fn trusted_keys(flags: &[String], env: &Env) -> Result<TrustedKeys, UsageError> {
+/// The built-in roots plus the roots from `--trusted-root`/`QUICKINSTALL_TRUSTED_ROOTS` and
+/// the keys trusted directly from `--trusted-key`/`QUICKINSTALL_TRUSTED_KEYS` (each repeatable
+/// and comma-separated; a base64 public key or the path of a `.pub` file), with the index
+/// identity, expiry override and test clock from the environment.
+pub(crate) fn trusted_keys(options: &CommonOptions, env: &Env) -> Result<TrustedKeys, UsageError> {
     let mut keys = TrustedKeys::builtin();
-    let specs = flags
+    for spec in key_specs(&options.trusted_keys, env.list("QUICKINSTALL_TRUSTED_KEYS")) {
+        keys.add_text(&key_text(&spec, env)?)
+            .map_err(|e| UsageError(e.to_string()))?;
+    }
+    for spec in key_specs(
+        &options.trusted_roots,
+        env.list("QUICKINSTALL_TRUSTED_ROOTS"),
+    ) {
+        keys.add_root_text(&key_text(&spec, env)?)
+            .map_err(|e| UsageError(e.to_string()))?;
+    }
+    if let Some(id) = env.index_id() {
+        if !crate::index::delegation::valid_index_id(id) {
+            return Err(UsageError(format!(
+                "QUICKINSTALL_INDEX_ID=`{id}` is not an index identity (letters, digits, `-`, `_`, `.`, `/`)"
+            )));
+        }
+        keys.set_index_id(id);
+    }
+    if let Some(now) = env.test_now() {
+        keys.set_now(now);
+    }
+    keys.set_allow_expired(options.allow_expired_index || env.allow_expired_index());
+    Ok(keys)
+}
+
+fn key_specs(flags: &[String], from_env: Vec<String>) -> Vec<String> {
+    flags
         .iter()
         .flat_map(|k| k.split(','))
         .map(|k| k.trim().to_owned())
         .filter(|k| !k.is_empty())
-        .chain(env.list("QUICKINSTALL_TRUSTED_KEYS"));
-    for spec in specs {
-        let text = if spec.ends_with(".pub") || env.cwd().join(&spec).is_file() {
-            std::fs::read_to_string(env.cwd().join(&spec)).map_err(|e| {
-                UsageError(format!("could not read the public key file `{spec}`: {e}"))
-            })?
-        } else {
-            spec.clone()
-        };
-        keys.add_text(&text)
-            .map_err(|e| UsageError(e.to_string()))?;
+        .chain(from_env)
+        .collect()
+}
+
+/// A key as given, or the text of the `.pub` file it names.
+fn key_text(spec: &str, env: &Env) -> Result<String, UsageError> {
+    if spec.ends_with(".pub") || env.cwd().join(spec).is_file() {
+        std::fs::read_to_string(env.cwd().join(spec))
+            .map_err(|e| UsageError(format!("could not read the public key file `{spec}`: {e}")))
+    } else {
+        Ok(spec.to_owned())
     }
-    Ok(keys)
 }
 
 /// Seconds without progress before a request is abandoned: the flag, else

@@ -1,16 +1,18 @@
 //! Reading one package's file from a release index and verifying it before anything else
 //! looks at it.
 //!
-//! One request: the signed bundle (`<file>.signed`, the minisign signature followed by the
-//! package file's bytes). Order: check the signature against the pinned keys (which also binds
-//! the path), refuse a rollback, and only then parse the JSON. A missing bundle means "no
+//! One request: the signed bundle (`<file>.signed`: the root's delegation when there is one, the
+//! minisign signature, then the package file's bytes). Order: the delegation against the roots,
+//! the signature against the delegated or directly trusted key (which also binds the path), the
+//! expiry, then refuse a rollback, and only then parse the JSON. A missing bundle means "no
 //! prebuilt" (fallback); a bundle without a valid signature is a verification failure.
 
 use crate::download::{DownloadError, Fetcher, Location};
+use crate::index::delegation::{DEFAULT_INDEX_ID, DelegationError};
 use crate::index::format::{FormatError, PackageFile, PackageKind};
 use crate::index::path;
 use crate::index::seen::{RollbackError, SeenStore};
-use crate::index::signature::{self, SignatureError, TrustedKeys};
+use crate::index::signature::{SignatureError, TrustedKeys};
 
 /// Package files are small; this bounds what a hostile server can make us buffer.
 const MAX_PACKAGE_FILE: u64 = 8 * 1024 * 1024;
@@ -63,6 +65,30 @@ pub enum IndexError {
 }
 
 impl IndexError {
+    /// Advice for a failure that has a specific remedy: an expired signature or delegation can
+    /// be accepted on purpose with `--allow-expired-index`.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Signature { source, .. } if source.is_expiry() => Some(
+                "if this machine's clock is right, the index has not been re-signed in time; to accept it anyway (only for a mirror you trust that cannot be re-signed, e.g. an air-gapped copy), pass --allow-expired-index".into(),
+            ),
+            Self::Signature {
+                source: SignatureError::Delegation(DelegationError::NotYetValid { .. }),
+                ..
+            } => Some("check this machine's clock and time zone settings, then retry".into()),
+            Self::Signature {
+                source:
+                    SignatureError::Delegation(_)
+                    | SignatureError::UntrustedKey
+                    | SignatureError::NotTheDelegatedKey { .. },
+                ..
+            } => Some(format!(
+                "an index's signing key must be trusted directly (--trusted-key) or delegated, for that index (QUICKINSTALL_INDEX_ID, default `{DEFAULT_INDEX_ID}`), by a root this client trusts (built in, --trusted-root)"
+            )),
+            _ => None,
+        }
+    }
+
     /// Whether this means "the index is down" (fall back) rather than "the index is lying"
     /// (refuse).
     pub fn is_unreachable(&self) -> bool {
@@ -94,17 +120,18 @@ impl IndexSource {
         else {
             return Ok(None);
         };
-        let (signature, bytes) =
-            signature::split_bundle(&bundle).ok_or_else(|| IndexError::SignatureMissing {
-                name: name.to_owned(),
-                url: location.to_string(),
-            })?;
-        let comment = self
+        let (comment, bytes) = self
             .keys
-            .verify(bytes, signature, &file_path)
-            .map_err(|source| IndexError::Signature {
-                name: name.to_owned(),
-                source,
+            .verify_bundle(&bundle, &file_path)
+            .map_err(|source| match source {
+                SignatureError::NotABundle => IndexError::SignatureMissing {
+                    name: name.to_owned(),
+                    url: location.to_string(),
+                },
+                source => IndexError::Signature {
+                    name: name.to_owned(),
+                    source,
+                },
             })?;
         let base = self.base.to_string();
         if let Some(seen) = seen {

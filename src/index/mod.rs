@@ -2,9 +2,11 @@
 //!
 //! [`format`](mod@format) is the package file (parse, validate, serialise; pure), [`path`] maps a package
 //! name to its file inside the index, [`signature`] checks (and describes) the detached minisign
-//! signature whose trusted comment binds a file to its path and time. Fetching lives in
+//! signature whose trusted comment binds a file to its path, time and expiry, and
+//! [`delegation`] the offline root's grant to a signing key that travels with it. Fetching lives in
 //! [`fetch`]; nothing here touches the install directory.
 
+pub mod delegation;
 pub mod fetch;
 pub mod format;
 pub mod path;

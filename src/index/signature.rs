@@ -1,20 +1,32 @@
-//! Checking an index file's detached minisign signature against the pinned keys.
+//! Checking an index file's signed bundle: the root's delegation, then the file's minisign
+//! signature.
 //!
-//! `minisign-verify` checks the key id and both signatures (over the file and over the trusted
+//! `minisign-verify` checks key ids and both signatures (over the file and over the trusted
 //! comment); what the trusted comment *says* is ours to check: it must name the path the client
-//! asked for, so a file cannot be swapped for another package's, and carry the signing time, so
-//! [`crate::index::seen`] can refuse a rollback. `build-index` renders the same comment with
-//! [`TrustedComment::render`].
+//! asked for, so a file cannot be swapped for another package's; carry the signing time, so
+//! [`crate::index::seen`] can refuse a rollback; and carry an expiry, so a stale copy cannot
+//! freeze a client forever. A file's key is trusted directly (`--trusted-key`) or through a
+//! [`Delegation`] from a root (`--trusted-root`, the built-in [`BUILTIN_ROOTS`]) that travels in
+//! the bundle. `build-index` renders the same comment with [`TrustedComment::render`].
 
 use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use minisign_verify::{PublicKey, Signature};
 
-/// The project's release-index key. Rotation: a new key is added here (and published) before
-/// the old one is removed, so clients of both generations keep verifying.
-pub const BUILTIN_KEYS: &[&str] = &["RWSmII5EjAl7frfvkY/vNDsyi8yvuadHZAk/qjEFMUMr/f/JXzZ3LMfl"];
+use crate::index::delegation::{DEFAULT_INDEX_ID, Delegation, DelegationError, clock_note, utc};
+
+/// The project's root keys: the only keys built into the clients. Their secrets are kept
+/// offline by the maintainers and only sign delegations to the online signing key (see
+/// `docs/releasing.md`). Two may be listed during a planned rollover.
+pub const BUILTIN_ROOTS: &[&str] = &["RWTcXYGm9uqarS2KCJIr1LW9FKGSbb/gRDdiUd659sLc3lTw7MODNOFn"];
 
 const COMMENT_TAG: &str = "quickinstall-index v1";
+
+/// The first line of a version 2 bundle (one that carries a delegation).
+pub const BUNDLE_V2_HEADER: &str = "quickinstall-bundle v2";
+
+const BUNDLE_HEADER_PREFIX: &str = "quickinstall-bundle v";
 
 /// What the signed (trusted) comment of an index file binds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,43 +35,65 @@ pub struct TrustedComment {
     pub path: String,
     /// Unix seconds at which the file was signed.
     pub timestamp: u64,
+    /// Unix seconds after which the signature is no longer accepted. Required under a
+    /// delegation; optional for a directly trusted key (older indexes have none).
+    pub expires: Option<u64>,
 }
 
 impl TrustedComment {
     pub fn render(&self) -> String {
-        format!(
+        let mut text = format!(
             "{COMMENT_TAG} path={} timestamp={}",
             self.path, self.timestamp
-        )
+        );
+        if let Some(expires) = self.expires {
+            text.push_str(&format!(" expires={expires}"));
+        }
+        text
     }
 
     pub fn parse(text: &str) -> Option<Self> {
         let rest = text.strip_prefix(COMMENT_TAG)?.strip_prefix(' ')?;
         let mut path = None;
         let mut timestamp = None;
+        let mut expires = None;
         for field in rest.split(' ') {
             match field.split_once('=')? {
                 ("path", p) if !p.is_empty() => path = Some(p.to_owned()),
                 ("timestamp", t) => timestamp = Some(t.parse().ok()?),
+                ("expires", t) => expires = Some(t.parse().ok()?),
                 _ => {}
             }
         }
         Some(Self {
             path: path?,
             timestamp: timestamp?,
+            expires,
         })
     }
 }
 
-/// The public keys an index file may be signed with.
+/// What a client trusts: keys trusted directly, root keys whose delegations it accepts, the
+/// index identity those delegations must name, and the clock expiry is judged by.
 #[derive(Clone)]
 pub struct TrustedKeys {
     keys: Vec<PublicKey>,
+    roots: Vec<PublicKey>,
+    index_id: String,
+    /// A fixed "now" (tests); the system clock when `None`.
+    now: Option<u64>,
+    allow_expired: bool,
 }
 
 impl fmt::Debug for TrustedKeys {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TrustedKeys({} keys)", self.keys.len())
+        write!(
+            f,
+            "TrustedKeys({} keys, {} roots, index `{}`)",
+            self.keys.len(),
+            self.roots.len(),
+            self.index_id
+        )
     }
 }
 
@@ -70,7 +104,9 @@ pub enum SignatureError {
     BadKey(String),
     #[error("the signature file is not a minisign signature")]
     Malformed,
-    #[error("the index file is signed by a key that is not trusted")]
+    #[error(
+        "the index file is signed by a key that is not trusted, and its bundle carries no delegation to that key from a trusted root"
+    )]
     UntrustedKey,
     #[error("the signature does not match the index file")]
     Invalid,
@@ -78,46 +114,128 @@ pub enum SignatureError {
     UnknownComment,
     #[error("the signature is for `{found}`, not `{expected}`")]
     WrongPath { expected: String, found: String },
+    #[error("the bundle does not start with a signature")]
+    NotABundle,
+    #[error("the bundle is in format `{0}`, newer than this client reads; upgrade quickinstall")]
+    NewerBundle(String),
+    #[error("the bundle carries {0} delegations; exactly one is allowed")]
+    DelegationCount(usize),
+    #[error("the delegation in the bundle was refused: {0}")]
+    Delegation(#[from] DelegationError),
+    #[error(
+        "the index file is signed by another key than the one its delegation names (`{delegated}`)"
+    )]
+    NotTheDelegatedKey { delegated: String },
+    #[error("the signature of `{path}` carries no expiry, which a delegated signature must")]
+    NoExpiry { path: String },
+    #[error(
+        "the signature of `{path}` expired at {} and this machine's clock says {}{}; a mirror or attacker may be serving a stale index",
+        utc(*expires), utc(*now), clock_note(*now, *expires)
+    )]
+    Expired {
+        path: String,
+        expires: u64,
+        now: u64,
+    },
+}
+
+impl SignatureError {
+    /// Whether `--allow-expired-index` would have let this through.
+    pub fn is_expiry(&self) -> bool {
+        matches!(
+            self,
+            Self::Expired { .. } | Self::Delegation(DelegationError::Expired { .. })
+        )
+    }
+}
+
+/// A signed bundle taken apart (see `docs/index-format.md`, "The signed bundle").
+#[derive(Debug, PartialEq, Eq)]
+pub struct Bundle<'a> {
+    /// 1 (signature, then data) or 2 (header, delegation, signature, then data).
+    pub version: u32,
+    /// The delegation blocks (exactly one is accepted; more are kept to refuse them).
+    pub delegations: Vec<&'a str>,
+    /// The file's minisign signature text (four lines).
+    pub signature: &'a str,
+    /// The package file's bytes.
+    pub data: &'a [u8],
 }
 
 impl TrustedKeys {
-    /// The built-in keys only.
+    /// The built-in roots only.
     pub fn builtin() -> Self {
-        let keys = BUILTIN_KEYS
+        let mut keys = Self::empty();
+        keys.roots = BUILTIN_ROOTS
             .iter()
             .filter_map(|k| PublicKey::from_base64(k).ok())
             .collect();
-        Self { keys }
+        keys
     }
 
     /// No keys at all; tests and `--trusted-key`-only setups start here.
     pub fn empty() -> Self {
-        Self { keys: Vec::new() }
+        Self {
+            keys: Vec::new(),
+            roots: Vec::new(),
+            index_id: DEFAULT_INDEX_ID.to_owned(),
+            now: None,
+            allow_expired: false,
+        }
     }
 
-    /// Adds a key given as its base64 line or as the text of a minisign `.pub` file.
+    /// Adds a key trusted directly, given as its base64 line or as the text of a minisign
+    /// `.pub` file.
     pub fn add_text(&mut self, spec: &str) -> Result<(), SignatureError> {
-        let spec = spec.trim();
-        let key = if spec.contains('\n') {
-            PublicKey::decode(spec)
-        } else {
-            PublicKey::from_base64(spec)
-        };
-        self.keys
-            .push(key.map_err(|_| SignatureError::BadKey(shorten(spec)))?);
+        let key = decode_key(spec)?;
+        self.keys.push(key);
         Ok(())
     }
 
+    /// Adds a root key (whose delegations are accepted), in the same forms as [`Self::add_text`].
+    pub fn add_root_text(&mut self, spec: &str) -> Result<(), SignatureError> {
+        let key = decode_key(spec)?;
+        self.roots.push(key);
+        Ok(())
+    }
+
+    /// The index identity delegations must name (default [`DEFAULT_INDEX_ID`]).
+    pub fn set_index_id(&mut self, id: &str) {
+        id.clone_into(&mut self.index_id);
+    }
+
+    /// Judges validity windows at `now` (Unix seconds) instead of the system clock.
+    pub fn set_now(&mut self, now: u64) {
+        self.now = Some(now);
+    }
+
+    /// Accepts expired file signatures and delegations (an air-gapped mirror that cannot be
+    /// re-signed). Everything else is still checked.
+    pub fn set_allow_expired(&mut self, allow: bool) {
+        self.allow_expired = allow;
+    }
+
+    /// Keys and roots together.
     pub fn len(&self) -> usize {
-        self.keys.len()
+        self.keys.len() + self.roots.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.keys.is_empty() && self.roots.is_empty()
     }
 
-    /// Verifies `data` against `signature_text` and checks that the trusted comment names
-    /// `expected_path`. Returns the comment (for the rollback check).
+    fn now(&self) -> u64 {
+        self.now.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        })
+    }
+
+    /// Verifies `data` against `signature_text` with a directly trusted key and checks that the
+    /// trusted comment names `expected_path`. Returns the comment (for the rollback check).
+    /// Neither delegations nor expiry are looked at: [`Self::verify_bundle`] does that.
     pub fn verify(
         &self,
         data: &[u8],
@@ -125,31 +243,115 @@ impl TrustedKeys {
         expected_path: &str,
     ) -> Result<TrustedComment, SignatureError> {
         let signature = Signature::decode(signature_text).map_err(|_| SignatureError::Malformed)?;
-        let mut outcome = Err(SignatureError::UntrustedKey);
-        for key in &self.keys {
-            match key.verify(data, &signature, false) {
-                Ok(()) => {
-                    outcome = Ok(());
-                    break;
+        verify_with(&self.keys, data, &signature)?;
+        comment_for(&signature, expected_path)
+    }
+
+    /// Verifies a signed bundle for `expected_path`, in order: the delegation (root signature,
+    /// validity window, index identity) unless the file's key is trusted directly, the file's
+    /// signature by that key, the path binding, then the expiry. Returns the trusted comment and
+    /// the verified bytes.
+    pub fn verify_bundle<'a>(
+        &self,
+        bundle: &'a [u8],
+        expected_path: &str,
+    ) -> Result<(TrustedComment, &'a [u8]), SignatureError> {
+        let parts = parse_bundle(bundle)?;
+        if parts.delegations.len() > 1 || (parts.version >= 2 && parts.delegations.is_empty()) {
+            return Err(SignatureError::DelegationCount(parts.delegations.len()));
+        }
+        let signature =
+            Signature::decode(parts.signature).map_err(|_| SignatureError::Malformed)?;
+        let now = self.now();
+        let delegated = match verify_with(&self.keys, parts.data, &signature) {
+            Ok(()) => false,
+            Err(SignatureError::UntrustedKey) => {
+                let Some(block) = parts.delegations.first() else {
+                    return Err(SignatureError::UntrustedKey);
+                };
+                let delegation = Delegation::verify(
+                    block,
+                    &self.roots,
+                    &self.index_id,
+                    now,
+                    self.allow_expired,
+                )?;
+                let key = PublicKey::from_base64(&delegation.key)
+                    .map_err(|_| SignatureError::BadKey(shorten(&delegation.key)))?;
+                match verify_with(&[key], parts.data, &signature) {
+                    Err(SignatureError::UntrustedKey) => {
+                        return Err(SignatureError::NotTheDelegatedKey {
+                            delegated: delegation.key,
+                        });
+                    }
+                    other => other?,
                 }
-                Err(minisign_verify::Error::UnexpectedKeyId) => {}
-                Err(_) => outcome = Err(SignatureError::Invalid),
+                true
             }
+            Err(e) => return Err(e),
+        };
+        let comment = comment_for(&signature, expected_path)?;
+        match comment.expires {
+            None if delegated => {
+                return Err(SignatureError::NoExpiry { path: comment.path });
+            }
+            Some(expires) if now > expires && !self.allow_expired => {
+                return Err(SignatureError::Expired {
+                    path: comment.path,
+                    expires,
+                    now,
+                });
+            }
+            _ => {}
         }
-        outcome?;
-        let comment = TrustedComment::parse(signature.trusted_comment())
-            .ok_or(SignatureError::UnknownComment)?;
-        if comment.path != expected_path {
-            return Err(SignatureError::WrongPath {
-                expected: expected_path.to_owned(),
-                found: comment.path,
-            });
-        }
-        Ok(comment)
+        Ok((comment, parts.data))
     }
 }
 
-/// Builds a signed bundle: the minisign signature text (four lines) then the signed bytes.
+fn decode_key(spec: &str) -> Result<PublicKey, SignatureError> {
+    let spec = spec.trim();
+    let key = if spec.contains('\n') {
+        PublicKey::decode(spec)
+    } else {
+        PublicKey::from_base64(spec)
+    };
+    key.map_err(|_| SignatureError::BadKey(shorten(spec)))
+}
+
+/// `Ok` when one of `keys` made `signature` over `data`; `UntrustedKey` when none of them did.
+fn verify_with(
+    keys: &[PublicKey],
+    data: &[u8],
+    signature: &Signature,
+) -> Result<(), SignatureError> {
+    let mut outcome = Err(SignatureError::UntrustedKey);
+    for key in keys {
+        match key.verify(data, signature, false) {
+            Ok(()) => return Ok(()),
+            Err(minisign_verify::Error::UnexpectedKeyId) => {}
+            Err(_) => outcome = Err(SignatureError::Invalid),
+        }
+    }
+    outcome
+}
+
+fn comment_for(
+    signature: &Signature,
+    expected_path: &str,
+) -> Result<TrustedComment, SignatureError> {
+    let comment =
+        TrustedComment::parse(signature.trusted_comment()).ok_or(SignatureError::UnknownComment)?;
+    if comment.path != expected_path {
+        return Err(SignatureError::WrongPath {
+            expected: expected_path.to_owned(),
+            found: comment.path,
+        });
+    }
+    Ok(comment)
+}
+
+/// Builds a version 1 signed bundle: the minisign signature text (four lines) then the signed
+/// bytes. For a key trusted directly.
 pub fn bundle(signature_text: &str, data: &[u8]) -> Vec<u8> {
     let mut out = signature_text.trim_end_matches('\n').as_bytes().to_vec();
     out.push(b'\n');
@@ -157,18 +359,72 @@ pub fn bundle(signature_text: &str, data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Splits a signed bundle into (signature text, signed bytes). `None` when it does not start
-/// with a four-line minisign signature.
+/// Builds a version 2 signed bundle: the header line, the delegation (four lines), the
+/// signature (four lines), then the signed bytes.
+pub fn bundle_v2(delegation: &str, signature_text: &str, data: &[u8]) -> Vec<u8> {
+    let mut out = format!("{BUNDLE_V2_HEADER}\n").into_bytes();
+    out.extend_from_slice(delegation.trim_end_matches('\n').as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(&bundle(signature_text, data));
+    out
+}
+
+/// Splits a version 1 signed bundle into (signature text, signed bytes). `None` when it does
+/// not start with a four-line minisign signature.
 pub fn split_bundle(bundle: &[u8]) -> Option<(&str, &[u8])> {
+    let (block, rest) = signature_block(bundle)?;
+    Some((block, rest))
+}
+
+/// Takes a bundle of either version apart, without verifying anything.
+pub fn parse_bundle(bytes: &[u8]) -> Result<Bundle<'_>, SignatureError> {
+    let Some(after_prefix) = bytes.strip_prefix(BUNDLE_HEADER_PREFIX.as_bytes()) else {
+        let (signature, data) = split_bundle(bytes).ok_or(SignatureError::NotABundle)?;
+        return Ok(Bundle {
+            version: 1,
+            delegations: Vec::new(),
+            signature,
+            data,
+        });
+    };
+    let line_end = after_prefix
+        .iter()
+        .position(|b| *b == b'\n')
+        .ok_or(SignatureError::NotABundle)?;
+    let (version, rest) = after_prefix.split_at(line_end);
+    let version = String::from_utf8_lossy(version).into_owned();
+    if version != "2" {
+        return Err(SignatureError::NewerBundle(format!(
+            "{BUNDLE_HEADER_PREFIX}{}",
+            version.chars().take(20).collect::<String>()
+        )));
+    }
+    let mut rest = rest.get(1..).unwrap_or_default();
+    let mut blocks = Vec::new();
+    while let Some((block, after)) = signature_block(rest) {
+        blocks.push(block);
+        rest = after;
+    }
+    let signature = blocks.pop().ok_or(SignatureError::NotABundle)?;
+    Ok(Bundle {
+        version: 2,
+        delegations: blocks,
+        signature,
+        data: rest,
+    })
+}
+
+/// The four-line minisign block at the start of `bytes` and what follows it.
+fn signature_block(bytes: &[u8]) -> Option<(&str, &[u8])> {
     let mut end = 0;
     for _ in 0..4 {
-        let newline = bundle.get(end..)?.iter().position(|b| *b == b'\n')?;
+        let newline = bytes.get(end..)?.iter().position(|b| *b == b'\n')?;
         end += newline + 1;
     }
-    let signature = std::str::from_utf8(bundle.get(..end)?).ok()?;
-    signature
+    let block = std::str::from_utf8(bytes.get(..end)?).ok()?;
+    block
         .starts_with("untrusted comment:")
-        .then_some((signature, bundle.get(end..)?))
+        .then_some((block, bytes.get(end..)?))
 }
 
 fn shorten(s: &str) -> String {
@@ -196,6 +452,7 @@ mod tests {
         TrustedComment {
             path: path.into(),
             timestamp: 1_764_000_000,
+            expires: None,
         }
         .render()
     }
@@ -205,6 +462,7 @@ mod tests {
         let c = TrustedComment {
             path: "crates/2/ab.json".into(),
             timestamp: 7,
+            expires: Some(9),
         };
         assert_eq!(TrustedComment::parse(&c.render()), Some(c));
         assert_eq!(TrustedComment::parse("timestamp:1 file:x"), None);
@@ -275,6 +533,130 @@ mod tests {
             keys.add_text("not a key"),
             Err(SignatureError::BadKey(_))
         ));
-        assert_eq!(TrustedKeys::builtin().len(), BUILTIN_KEYS.len());
+        assert_eq!(TrustedKeys::builtin().len(), BUILTIN_ROOTS.len());
+    }
+
+    fn delegation(root: &minisign::KeyPair, key: &str, index: &str, window: (u64, u64)) -> String {
+        let statement = Delegation {
+            index: index.into(),
+            key: key.into(),
+            not_before: window.0,
+            not_after: window.1,
+        }
+        .render();
+        minisign::sign(None, &root.sk, statement.as_bytes(), Some(&statement), None)
+            .unwrap()
+            .into_string()
+    }
+
+    fn expiring(path: &str, expires: u64) -> String {
+        TrustedComment {
+            path: path.into(),
+            timestamp: 100,
+            expires: Some(expires),
+        }
+        .render()
+    }
+
+    /// A client trusting only `root`, at time 500.
+    fn rooted(root: &str) -> TrustedKeys {
+        let mut keys = TrustedKeys::empty();
+        keys.add_root_text(root).unwrap();
+        keys.set_now(500);
+        keys
+    }
+
+    #[test]
+    fn verifies_a_delegated_bundle_in_order() {
+        let (root, root_b64) = keypair();
+        let (signing, signing_b64) = keypair();
+        let (stranger, _) = keypair();
+        let keys = rooted(&root_b64);
+        let path = "crates/1/a.json";
+        let d = delegation(&root, &signing_b64, "quickinstall", (0, 1_000));
+        let sig = sign(&signing, b"data", &expiring(path, 600));
+        let good = bundle_v2(&d, &sig, b"data");
+        let (got, data) = keys.verify_bundle(&good, path).unwrap();
+        assert_eq!((got.timestamp, data), (100, &b"data"[..]));
+        // The same signature without its delegation: the key is not trusted.
+        assert_eq!(
+            keys.verify_bundle(&bundle(&sig, b"data"), path),
+            Err(SignatureError::UntrustedKey)
+        );
+        // A file signed by another key than the delegated one.
+        let foreign = sign(&stranger, b"data", &expiring(path, 600));
+        assert!(matches!(
+            keys.verify_bundle(&bundle_v2(&d, &foreign, b"data"), path),
+            Err(SignatureError::NotTheDelegatedKey { .. })
+        ));
+        // Two delegations, or a v2 bundle with none.
+        let mut two = format!("{BUNDLE_V2_HEADER}\n{d}").into_bytes();
+        two.extend_from_slice(&bundle_v2(&d, &sig, b"data")[BUNDLE_V2_HEADER.len() + 1..]);
+        assert_eq!(
+            keys.verify_bundle(&two, path),
+            Err(SignatureError::DelegationCount(2))
+        );
+        let none = [
+            format!("{BUNDLE_V2_HEADER}\n").as_bytes(),
+            &bundle(&sig, b"data"),
+        ]
+        .concat();
+        assert_eq!(
+            keys.verify_bundle(&none, path),
+            Err(SignatureError::DelegationCount(0))
+        );
+        // Expired file signature, unless allowed.
+        let stale = sign(&signing, b"data", &expiring(path, 400));
+        let stale = bundle_v2(&d, &stale, b"data");
+        let err = keys.verify_bundle(&stale, path).unwrap_err();
+        assert!(err.is_expiry(), "{err}");
+        let mut lenient = keys.clone();
+        lenient.set_allow_expired(true);
+        assert!(lenient.verify_bundle(&stale, path).is_ok());
+        // A delegated signature must carry an expiry.
+        let forever = sign(&signing, b"data", &comment(path));
+        assert!(matches!(
+            keys.verify_bundle(&bundle_v2(&d, &forever, b"data"), path),
+            Err(SignatureError::NoExpiry { .. })
+        ));
+        // A newer bundle format is named, not misread.
+        assert!(matches!(
+            keys.verify_bundle(b"quickinstall-bundle v3\n{}", path),
+            Err(SignatureError::NewerBundle(_))
+        ));
+    }
+
+    #[test]
+    fn a_directly_trusted_key_needs_no_delegation() {
+        let (signing, signing_b64) = keypair();
+        let (root, _) = keypair();
+        let mut keys = TrustedKeys::empty();
+        keys.add_text(&signing_b64).unwrap();
+        let path = "crates/1/a.json";
+        let sig = sign(&signing, b"data", &comment(path));
+        assert!(keys.verify_bundle(&bundle(&sig, b"data"), path).is_ok());
+        // Even inside a bundle whose delegation comes from a root this client does not know.
+        let d = delegation(&root, &signing_b64, "other", (0, 1));
+        assert!(
+            keys.verify_bundle(&bundle_v2(&d, &sig, b"data"), path)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn bundles_of_both_versions_parse() {
+        let (kp, _) = keypair();
+        let sig = sign(&kp, b"{}", &comment("crates/1/a.json"));
+        let v1 = bundle(&sig, b"{}");
+        let parsed = parse_bundle(&v1).unwrap();
+        assert_eq!((parsed.version, parsed.data), (1, &b"{}"[..]));
+        let v2 = bundle_v2(&sig, &sig, b"{}");
+        let parsed = parse_bundle(&v2).unwrap();
+        assert_eq!((parsed.version, parsed.delegations.len()), (2, 1));
+        assert_eq!(parse_bundle(b"{}"), Err(SignatureError::NotABundle));
+        assert_eq!(
+            parse_bundle(b"quickinstall-bundle v2\n{}"),
+            Err(SignatureError::NotABundle)
+        );
     }
 }

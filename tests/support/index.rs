@@ -245,6 +245,7 @@ pub fn sign(key: &minisign::SecretKey, data: &[u8], path: &str) -> String {
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs(),
+        expires: None,
     }
     .render();
     minisign::sign(None, key, data, Some(&comment), None)

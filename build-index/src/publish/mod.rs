@@ -21,7 +21,6 @@ use std::path::{Path, PathBuf};
 
 use quickinstall::index::format::{FormatError, PackageFile, PackageKind, Release};
 use quickinstall::index::path;
-use quickinstall::index::signature::{self, TrustedComment};
 
 use self::check::{Checked, Outcome};
 use crate::history::{self, Failure, HistoryError, Reason};
@@ -49,6 +48,10 @@ pub struct PublishRequest {
     pub expect: Option<Expect>,
     /// The CI run id written into each new failure line.
     pub run_id: Option<String>,
+    /// Sign under this delegation (bundles then carry it).
+    pub delegation: Option<PathBuf>,
+    /// Seconds each new signature stays valid.
+    pub signature_validity: u64,
 }
 
 /// `--expect PLAN --artifacts DIR`.
@@ -140,7 +143,11 @@ pub enum PublishError {
 /// the run as a whole (the key, the plan, the index, the history) is an error; a bad record is
 /// a [`Refused`] entry of the report.
 pub fn publish(request: &PublishRequest) -> Result<PublishReport, PublishError> {
-    let signer = Signer::from_file(&request.secret_key)?;
+    let signer = sign::load(
+        &request.secret_key,
+        request.delegation.as_deref(),
+        request.signature_validity,
+    )?;
     let mut report = PublishReport::default();
     let mut failures = Vec::new();
     let candidates: Vec<(PathBuf, Option<crate::plan::MatrixItem>)> = match &request.expect {
@@ -309,7 +316,7 @@ fn apply(
     let file_ok = existing.as_deref() == Some(bytes.as_slice());
     // The bundle (signature + file in one, what clients read) must match the pair too.
     let bundle_ok = match (&old_sig, read_optional(&bundle_path)?) {
-        (Some(sig), Some(found)) => found == signature::bundle(sig, &bytes),
+        (Some(sig), Some(found)) => found == signer.bundle(sig, &bytes),
         _ => false,
     };
     if !changed && file_ok && sig_ok && bundle_ok {
@@ -325,16 +332,13 @@ fn apply(
         time::now(),
         old_sig.as_deref().and_then(sign::previous_timestamp),
     );
-    let comment = TrustedComment {
-        path: package_file.clone(),
-        timestamp,
-    };
+    let comment = signer.comment(&package_file, timestamp);
     let signature = signer.sign(&bytes, &comment)?;
     atomic::write(&sig_path, signature.as_bytes()).map_err(|source| PublishError::Write {
         path: sig_path.clone(),
         source,
     })?;
-    atomic::write(&bundle_path, &signature::bundle(&signature, &bytes)).map_err(|source| {
+    atomic::write(&bundle_path, &signer.bundle(&signature, &bytes)).map_err(|source| {
         PublishError::Write {
             path: bundle_path.clone(),
             source,

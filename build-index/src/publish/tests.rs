@@ -40,6 +40,8 @@ impl Setup {
             results,
             expect: None,
             run_id: None,
+            delegation: None,
+            signature_validity: 30 * 86_400,
         }
     }
 
@@ -418,6 +420,8 @@ impl Setup {
                 artifacts: farm.artifacts.clone(),
             }),
             run_id: Some("42".into()),
+            delegation: None,
+            signature_validity: 30 * 86_400,
             ..self.request(Vec::new())
         }
     }
