@@ -21,8 +21,9 @@ pub struct SourceBuild {
 pub struct FallbackOptions<'a> {
     pub root: Option<&'a Path>,
     pub target: Option<&'a str>,
-    /// `sparse+<url>` for a registry other than crates.io.
-    pub index: Option<&'a str>,
+    /// `--registry NAME` or `--index URL` when the user named one; empty when cargo's own
+    /// configuration (which `cargo install` reads too) decides.
+    pub registry_args: &'a [String],
     pub force: bool,
     pub quiet: bool,
 }
@@ -67,30 +68,27 @@ impl fmt::Display for SourceBuild {
     }
 }
 
-/// `cargo install <name> --version =<version> --locked …`, the exact version the registry
-/// resolved so the fallback cannot pick something else.
+/// `cargo install <name> --version <version> --locked …`. `version` is `=<exact>` when the
+/// registry resolved one, so the fallback cannot pick something else; else the requirement the
+/// user gave, if any (a registry we cannot read: cargo resolves it).
 pub fn cargo_install(
     cargo: OsString,
     name: &str,
-    version: &str,
+    version: Option<&str>,
     options: &FallbackOptions<'_>,
 ) -> SourceBuild {
-    let mut args = vec![
-        "install".to_owned(),
-        name.to_owned(),
-        "--version".to_owned(),
-        format!("={version}"),
-        "--locked".to_owned(),
-    ];
+    let mut args = vec!["install".to_owned(), name.to_owned()];
+    if let Some(version) = version {
+        args.extend(["--version".to_owned(), version.to_owned()]);
+    }
+    args.push("--locked".to_owned());
     if let Some(root) = options.root {
         args.extend(["--root".to_owned(), root.display().to_string()]);
     }
     if let Some(target) = options.target {
         args.extend(["--target".to_owned(), target.to_owned()]);
     }
-    if let Some(index) = options.index {
-        args.extend(["--index".to_owned(), index.to_owned()]);
-    }
+    args.extend(options.registry_args.iter().cloned());
     if options.force {
         args.push("--force".to_owned());
     }
@@ -153,11 +151,11 @@ mod tests {
         let cmd = cargo_install(
             "cargo".into(),
             "ripgrep",
-            "14.1.0",
+            Some("=14.1.0"),
             &FallbackOptions {
                 root: Some(Path::new("/r")),
                 target: Some("x86_64-unknown-linux-musl"),
-                index: Some("sparse+http://127.0.0.1:1/"),
+                registry_args: &["--index".into(), "sparse+http://127.0.0.1:1/".into()],
                 force: true,
                 quiet: false,
             },
@@ -173,7 +171,7 @@ mod tests {
         let cmd = cargo_install(
             "/nonexistent/cargo".into(),
             "x",
-            "1.0.0",
+            Some("=1.0.0"),
             &FallbackOptions::default(),
         );
         let err = cmd.run("x").unwrap_err();

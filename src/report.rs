@@ -72,6 +72,18 @@ impl Reporter {
         }
     }
 
+    /// Applies an explicit colour choice (`--color`, else cargo's `term.color` /
+    /// `CARGO_TERM_COLOR`): `always`, `never`, or `auto`/none (the terminal and `NO_COLOR`
+    /// decide, as in [`Reporter::new`]).
+    pub fn with_color(mut self, choice: Option<&str>) -> Self {
+        match choice {
+            Some("always") => self.color = true,
+            Some("never") => self.color = false,
+            _ => {}
+        }
+        self
+    }
+
     /// A reporter that prints nothing but errors and uses no terminal features.
     pub fn plain(quiet: bool) -> Self {
         Self {

@@ -9,6 +9,7 @@ mod support;
 mod action;
 mod bad_input;
 mod bootstrap;
+mod cargo_config;
 mod fallback;
 mod go;
 mod install;

@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches};
+use quickinstall::cargo_config::CargoConfig;
 use quickinstall::cli::{Args, InstallRequest, targets_help};
 use quickinstall::env::Env;
 use quickinstall::error::ExitStatus;
@@ -32,17 +33,30 @@ fn main() -> ExitCode {
         }
     };
     let reporter_for_usage = Reporter::plain(false);
+    // cargo's own configuration: which registry, where to install, proxy, offline…
+    let config = match CargoConfig::load(&env) {
+        Ok(c) => c,
+        Err(e) => {
+            reporter_for_usage.error(&e.message, Some(&e.help));
+            return exit(ExitStatus::Failure);
+        }
+    };
     let request = match Args::from_arg_matches(&matches)
         .map_err(|e| e.to_string())
-        .and_then(|args| InstallRequest::new(args, &env).map_err(|e| e.to_string()))
+        .and_then(|args| InstallRequest::new(args, &env, &config).map_err(|e| e.to_string()))
     {
         Ok(r) => r,
         Err(message) => {
-            reporter_for_usage.error(message.trim_start_matches("error: ").trim_end(), None);
+            let message = message.trim_start_matches("error: ").trim_end();
+            let (message, hint) = match message.split_once("\nhelp: ") {
+                Some((m, h)) => (m, Some(h)),
+                None => (message, None),
+            };
+            reporter_for_usage.error(message, hint);
             return exit(ExitStatus::Usage);
         }
     };
-    let reporter = Reporter::new(&env, request.quiet);
+    let reporter = Reporter::new(&env, request.quiet).with_color(request.net.color.as_deref());
     exit(install_crates::run(&request, &env, &reporter))
 }
 

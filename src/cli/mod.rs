@@ -10,12 +10,17 @@ use std::path::PathBuf;
 use clap::Parser;
 use semver::VersionReq;
 
+use crate::cargo_config::CargoConfig;
+use crate::cargo_config::source::Requested;
 use crate::env::Env;
 use crate::index::signature::TrustedKeys;
 use crate::registry::crates::parse_version_arg;
 use crate::target;
 
+mod crate_source;
 pub mod go;
+
+pub use crate_source::CrateSource;
 
 /// The project's published release index (GitHub Pages). Self-host one with `build-index`.
 pub const DEFAULT_INDEX: &str = "https://quickinstall-dev.github.io/quickinstall/";
@@ -115,7 +120,14 @@ pub struct InstallRequest {
     pub root: PathBuf,
     pub root_flag: Option<PathBuf>,
     pub index: String,
-    pub registry: Option<String>,
+    /// The release index was named (flag or `QUICKINSTALL_INDEX`): it may serve any registry.
+    pub index_explicit: bool,
+    /// Where the crates come from (cargo's configuration), and what that allows.
+    pub source: CrateSource,
+    /// `net.offline` is set: where, for the message. Nothing is fetched.
+    pub offline: Option<String>,
+    /// Proxy, CA bundle and retries from cargo's `[http]`/`[net]`.
+    pub net: NetSettings,
     pub keys: TrustedKeys,
     pub fallback: bool,
     pub force: bool,
@@ -129,6 +141,19 @@ pub struct InstallRequest {
     pub no_telemetry: bool,
     /// Where verified archives are cached; `None` with `--no-cache`.
     pub cache_dir: Option<PathBuf>,
+}
+
+/// Network settings taken from cargo's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetSettings {
+    /// `http.proxy` / `CARGO_HTTP_PROXY` (over `HTTPS_PROXY` and friends, as in cargo).
+    pub proxy: Option<String>,
+    /// `http.cainfo` / `CARGO_HTTP_CAINFO`: trust only the CAs in this PEM file.
+    pub cainfo: Option<PathBuf>,
+    /// `net.retry` / `CARGO_NET_RETRY` [default: 2].
+    pub retries: u32,
+    /// `term.color` / `CARGO_TERM_COLOR`.
+    pub color: Option<String>,
 }
 
 /// A mistake in the arguments (exit status 2).
@@ -150,7 +175,8 @@ pub fn targets_help() -> String {
 }
 
 impl InstallRequest {
-    pub fn new(args: Args, env: &Env) -> Result<Self, UsageError> {
+    /// `config` is cargo's configuration as [`CargoConfig::load`] read it.
+    pub fn new(args: Args, env: &Env, config: &CargoConfig) -> Result<Self, UsageError> {
         if args.version.is_some() && args.crates.len() > 1 {
             return Err(UsageError(
                 "--version applies to one crate; write `crate@VERSION` for each instead".into(),
@@ -165,7 +191,15 @@ impl InstallRequest {
             Some(t) => return Err(UsageError(format!("`{t}` is not a target triple"))),
             None => target::host_targets(),
         };
-        let root = env.install_root(args.root.as_deref()).map_err(|e| {
+        let config_error = |e: crate::cargo_config::ConfigError| {
+            UsageError(format!("{}\nhelp: {}", e.message, e.help))
+        };
+        let configured_root = config.install_root.as_ref().map(|d| d.value.clone());
+        let root = match (&args.root, configured_root) {
+            (None, Some(root)) => Ok(root),
+            (flag, _) => env.install_root(flag.as_deref()),
+        };
+        let root = root.map_err(|e| {
             UsageError(format!(
                 "could not find where to install ({e}); set CARGO_HOME or pass --root"
             ))
@@ -176,7 +210,33 @@ impl InstallRequest {
             .join(".quickinstall");
         let keys = trusted_keys(&args.common.trusted_keys, env)?;
         let cache_dir = cache_dir(&args.common, env);
-        let timeout_secs = timeout_secs(args.common.timeout, env)?;
+        let timeout_secs = match (args.common.timeout, env.get("QUICKINSTALL_TIMEOUT")) {
+            (None, None) => config.http_timeout.as_ref().map_or(15, |d| d.value.max(1)),
+            (flag, _) => timeout_secs(flag, env)?,
+        };
+        let crates_io_override = args
+            .registry
+            .clone()
+            .or_else(|| env.get("QUICKINSTALL_REGISTRY").map(str::to_owned));
+        let source = CrateSource::decide(
+            config,
+            Requested::Default,
+            crates_io_override.as_deref(),
+            env,
+        )
+        .map_err(config_error)?;
+        let index_explicit = args.common.index.is_some() || env.get("QUICKINSTALL_INDEX").is_some();
+        let net = NetSettings {
+            proxy: config.http_proxy.as_ref().map(|d| d.value.clone()),
+            cainfo: config.http_cainfo.as_ref().map(|d| d.value.clone()),
+            retries: config.net_retry.as_ref().map_or(2, |d| d.value),
+            color: config.term_color.as_ref().map(|d| d.value.clone()),
+        };
+        let offline = config
+            .net_offline
+            .as_ref()
+            .filter(|d| d.value)
+            .map(|d| d.origin.clone());
         Ok(Self {
             crates,
             targets,
@@ -184,9 +244,10 @@ impl InstallRequest {
             root,
             root_flag: args.root,
             index: index_url(args.common.index, env),
-            registry: args
-                .registry
-                .or_else(|| env.get("QUICKINSTALL_REGISTRY").map(str::to_owned)),
+            index_explicit,
+            source,
+            offline,
+            net,
             keys,
             fallback: !args.common.no_fallback,
             force: args.common.force,
@@ -310,7 +371,8 @@ mod tests {
         let args =
             Args::try_parse_from(std::iter::once("cargo-quickinstall").chain(args.iter().copied()))
                 .map_err(|e| UsageError(e.to_string()))?;
-        InstallRequest::new(args, &Env::from_pairs(Path::new("/w"), env.iter().copied()))
+        let env = Env::from_pairs(Path::new("/w"), env.iter().copied());
+        InstallRequest::new(args, &env, &CargoConfig::default())
     }
 
     #[test]

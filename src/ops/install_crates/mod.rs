@@ -48,7 +48,10 @@ enum Plan {
     },
     Fallback {
         name: String,
-        version: String,
+        /// The exact version the registry resolved; `None` when it could not be asked
+        /// (offline, or a registry we cannot read): then `cargo install` resolves `req`.
+        version: Option<String>,
+        req: Option<String>,
         why: String,
     },
     Failed {
@@ -80,7 +83,8 @@ struct Context<'a> {
     request: &'a InstallRequest,
     reporter: &'a Reporter,
     fetcher: Fetcher,
-    registry: Registry,
+    /// `None` when the source cannot be read by us (see [`crate::cli::CrateSource`]).
+    registry: Option<Registry>,
     index: IndexSource,
     seen: Option<SeenStore>,
     installed: Vec<(PackageId, BTreeSet<String>)>,
@@ -102,7 +106,8 @@ pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStat
             client: Client::CargoQuickinstall,
             no_telemetry: request.no_telemetry,
             dry_run: request.dry_run,
-            public: stats::is_public_registry(request.registry.as_deref(), env),
+            // Only crates.io's crates (or a declared mirror's) are counted; offline, nothing.
+            public: request.source.public && request.offline.is_none(),
             quiet: request.quiet,
         },
         env,
@@ -120,7 +125,12 @@ pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStat
     let mut fallbacks = Vec::new();
     for (i, plan) in plans.into_iter().enumerate() {
         match plan {
-            Plan::Fallback { name, version, why } => fallbacks.push((i, name, version, why)),
+            Plan::Fallback {
+                name,
+                version,
+                req,
+                why,
+            } => fallbacks.push((i, name, version, req, why)),
             Plan::Prebuilt(s) => staged.push((i, s)),
             Plan::Already {
                 name,
@@ -156,9 +166,9 @@ pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStat
         took[i] += batch;
         results[i] = Some(result);
     }
-    for (i, name, version, why) in fallbacks {
+    for (i, name, version, req, why) in fallbacks {
         let started = Instant::now();
-        let result = context.fallback(env, &name, &version, &why);
+        let result = context.fallback(env, &name, version.as_deref(), req.as_deref(), &why);
         took[i] += started.elapsed();
         // Every failure of a fallback is the build's: `fallback-failed`.
         let outcome = if result.ok {
@@ -168,7 +178,7 @@ pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStat
         };
         ping(
             &name,
-            Some(&version),
+            version.as_deref(),
             request.explicit_target.as_deref(),
             outcome,
         );
@@ -203,16 +213,21 @@ fn paths_of(bin_dir: &Path, bins: &[String]) -> Vec<String> {
 
 impl<'a> Context<'a> {
     fn new(request: &'a InstallRequest, reporter: &'a Reporter) -> Result<Self, UsageError> {
-        let registry = match &request.registry {
-            Some(url) => Registry::from_url(url).map_err(|e| UsageError(e.to_string()))?,
-            None => Registry::crates_io(),
+        let registry = match &request.source.sparse_url {
+            Some(url) => Some(Registry::from_url(url).map_err(|e| UsageError(e.to_string()))?),
+            None => None,
         };
         let base = Location::parse(&request.index).map_err(|e| UsageError(e.to_string()))?;
-        let fetcher = Fetcher::new(&NetConfig {
-            timeout: Duration::from_secs(request.timeout_secs),
-            retries: 2,
-            user_agent: format!("cargo-quickinstall/{}", env!("CARGO_PKG_VERSION")),
-        });
+        let fetcher = Fetcher::with_cargo_http(
+            &NetConfig {
+                timeout: Duration::from_secs(request.timeout_secs),
+                retries: request.net.retries,
+                user_agent: format!("cargo-quickinstall/{}", env!("CARGO_PKG_VERSION")),
+            },
+            request.net.proxy.as_deref(),
+            request.net.cainfo.as_deref(),
+        )
+        .map_err(UsageError)?;
         // A snapshot of what is installed, to skip downloads; re-checked under the lock later.
         let installed = cargo_tracker::installed_snapshot(&request.root);
         Ok(Self {

@@ -14,6 +14,7 @@ use crate::index::format::Release;
 use crate::install::cargo_tracker::{self, CargoTracker, PackageId};
 use crate::install::install_binaries;
 use crate::ops::summary;
+use crate::registry::crates::Registry;
 use crate::report::CrateResult;
 
 impl<'a> Context<'a> {
@@ -166,7 +167,10 @@ impl<'a> Context<'a> {
         let id = PackageId::new(
             &subject.name,
             staged.version.clone(),
-            &self.registry.source_id(),
+            &self.registry.as_ref().map_or_else(
+                || crate::registry::crates::CRATES_IO_SOURCE_ID.to_owned(),
+                Registry::source_id,
+            ),
         );
         let bins: BTreeSet<String> = staged.release.binaries.iter().cloned().collect();
         if !self.request.force {
@@ -256,27 +260,40 @@ impl<'a> Context<'a> {
         }
     }
 
-    pub(super) fn fallback(&self, env: &Env, name: &str, version: &str, why: &str) -> CrateResult {
-        let registry_index = (!self.registry.is_crates_io()).then(|| self.registry.source_id());
+    /// `cargo install` for one crate: exactly `version` when the registry resolved one, else
+    /// the requirement `req` as given (cargo resolves it).
+    pub(super) fn fallback(
+        &self,
+        env: &Env,
+        name: &str,
+        version: Option<&str>,
+        req: Option<&str>,
+        why: &str,
+    ) -> CrateResult {
         let command = fallback::cargo_install(
             env.cargo(),
             name,
-            version,
+            req,
             &FallbackOptions {
                 root: Some(&self.request.root),
                 target: self.request.explicit_target.as_deref(),
-                index: registry_index.as_deref(),
+                registry_args: &self.request.source.fallback_args,
                 force: self.request.force,
                 quiet: self.request.quiet,
             },
         );
+        let label = match (version, req) {
+            (Some(v), _) => format!("{name} {v}"),
+            (None, Some(r)) => format!("{name} {r}"),
+            (None, None) => name.to_owned(),
+        };
         if self.request.dry_run {
             self.reporter.data(&format!(
-                "would build `{name} {version}` from source ({why}) with `{command}`"
+                "would build `{label}` from source ({why}) with `{command}`"
             ));
             return CrateResult {
                 name: name.to_owned(),
-                version: Some(version.to_owned()),
+                version: version.map(str::to_owned),
                 target: self.request.explicit_target.clone(),
                 source: Some("fallback"),
                 binaries: Vec::new(),
@@ -289,27 +306,36 @@ impl<'a> Context<'a> {
         }
         self.reporter.status(
             "Building",
-            &format!("`{name} {version}` from source: {why} (running `{command}`)"),
+            &format!("`{label}` from source: {why} (running `{command}`)"),
         );
         match command.run(name) {
             Ok(()) => {
                 let bin_dir = self.request.root.join("bin");
-                let bins: Vec<String> = cargo_tracker::installed_snapshot(&self.request.root)
-                    .into_iter()
-                    .find(|(id, _)| id.name() == name && id.version().to_string() == version)
-                    .map(|(_, bins)| bins.into_iter().collect())
-                    .unwrap_or_default();
+                // cargo chose the version itself when we could not: read it from its tracker.
+                let (installed, bins): (Option<String>, Vec<String>) =
+                    cargo_tracker::installed_snapshot(&self.request.root)
+                        .into_iter()
+                        .find(|(id, _)| {
+                            id.name() == name
+                                && version.is_none_or(|v| id.version().to_string() == v)
+                        })
+                        .map(|(id, bins)| {
+                            (Some(id.version().to_string()), bins.into_iter().collect())
+                        })
+                        .unwrap_or_default();
+                let version = installed.or(version.map(str::to_owned));
                 self.reporter.status(
                     "Installed",
                     &format!(
-                        "`{name} {version}` (built from source): {}",
+                        "`{name} {}` (built from source): {}",
+                        version.as_deref().unwrap_or(""),
                         bins.join(", ")
                     ),
                 );
                 CrateResult {
                     paths: paths_of(&bin_dir, &bins),
                     name: name.to_owned(),
-                    version: Some(version.to_owned()),
+                    version,
                     target: self.request.explicit_target.clone(),
                     source: Some("fallback"),
                     binaries: bins,
@@ -319,7 +345,7 @@ impl<'a> Context<'a> {
                     seconds: 0.0,
                 }
             }
-            Err(e) => self.failure(name.to_owned(), Some(version.to_owned()), e.into()),
+            Err(e) => self.failure(name.to_owned(), version.map(str::to_owned), e.into()),
         }
     }
 }
