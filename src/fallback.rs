@@ -24,6 +24,8 @@ pub struct FallbackOptions<'a> {
     /// `--registry NAME` or `--index URL` when the user named one; empty when cargo's own
     /// configuration (which `cargo install` reads too) decides.
     pub registry_args: &'a [String],
+    /// `--bin NAME`s to pass on.
+    pub bins: &'a [String],
     pub force: bool,
     pub quiet: bool,
 }
@@ -89,6 +91,9 @@ pub fn cargo_install(
         args.extend(["--target".to_owned(), target.to_owned()]);
     }
     args.extend(options.registry_args.iter().cloned());
+    for bin in options.bins {
+        args.extend(["--bin".to_owned(), bin.clone()]);
+    }
     if options.force {
         args.push("--force".to_owned());
     }
@@ -156,13 +161,14 @@ mod tests {
                 root: Some(Path::new("/r")),
                 target: Some("x86_64-unknown-linux-musl"),
                 registry_args: &["--index".into(), "sparse+http://127.0.0.1:1/".into()],
+                bins: &["rg".into()],
                 force: true,
                 quiet: false,
             },
         );
         assert_eq!(
             cmd.to_string(),
-            "cargo install ripgrep --version =14.1.0 --locked --root /r --target x86_64-unknown-linux-musl --index sparse+http://127.0.0.1:1/ --force"
+            "cargo install ripgrep --version =14.1.0 --locked --root /r --target x86_64-unknown-linux-musl --index sparse+http://127.0.0.1:1/ --bin rg --force"
         );
     }
 

@@ -18,6 +18,8 @@ use crate::env::Env;
 pub struct Reporter {
     quiet: bool,
     color: bool,
+    /// `-v` count: 1 for the decisions (URLs asked, targets, cache, why not), 2 for more.
+    verbosity: u8,
     bars: Option<MultiProgress>,
 }
 
@@ -68,6 +70,7 @@ impl Reporter {
         Self {
             quiet,
             color: tty && !env.no_color(),
+            verbosity: 0,
             bars,
         }
     }
@@ -84,11 +87,26 @@ impl Reporter {
         self
     }
 
+    /// Sets the `-v` count (ignored with `--quiet`).
+    pub fn with_verbosity(mut self, verbosity: u8) -> Self {
+        self.verbosity = verbosity;
+        self
+    }
+
+    /// A `-v` line (`level` 1) or a `-vv` line (`level` 2): what was tried and why, for bug
+    /// reports.
+    pub fn verbose(&self, level: u8, message: &str) {
+        if !self.quiet && self.verbosity >= level {
+            self.prefixed("verbose", "35", message);
+        }
+    }
+
     /// A reporter that prints nothing but errors and uses no terminal features.
     pub fn plain(quiet: bool) -> Self {
         Self {
             quiet,
             color: false,
+            verbosity: 0,
             bars: None,
         }
     }

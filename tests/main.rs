@@ -10,6 +10,7 @@ mod action;
 mod bad_input;
 mod bootstrap;
 mod cargo_config;
+mod cli_flags;
 mod fallback;
 mod go;
 mod install;

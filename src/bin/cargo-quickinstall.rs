@@ -18,10 +18,12 @@ fn main() -> ExitCode {
     if argv.get(1).is_some_and(|a| a == "quickinstall") {
         argv.remove(1);
     }
-    let matches = match Args::command()
-        .after_help(targets_help())
-        .try_get_matches_from(argv)
-    {
+    let command = || {
+        Args::command()
+            .after_help(targets_help())
+            .color(clap_color(&env, &argv))
+    };
+    let matches = match command().try_get_matches_from(&argv) {
         Ok(m) => m,
         Err(e) => {
             let _ = e.print();
@@ -33,6 +35,26 @@ fn main() -> ExitCode {
         }
     };
     let reporter_for_usage = Reporter::plain(false);
+    let args = match Args::from_arg_matches(&matches) {
+        Ok(a) => a,
+        Err(e) => {
+            reporter_for_usage.error(e.to_string().trim_start_matches("error: ").trim_end(), None);
+            return exit(ExitStatus::Usage);
+        }
+    };
+    if args.print_version {
+        reporter_for_usage.data(&format!("cargo-quickinstall {}", env!("CARGO_PKG_VERSION")));
+        return exit(ExitStatus::Success);
+    }
+    if let Some(shell) = args.completions {
+        clap_complete::generate(
+            shell,
+            &mut command(),
+            "cargo-quickinstall",
+            &mut std::io::stdout(),
+        );
+        return exit(ExitStatus::Success);
+    }
     // cargo's own configuration: which registry, where to install, proxy, offline…
     let config = match CargoConfig::load(&env) {
         Ok(c) => c,
@@ -41,23 +63,44 @@ fn main() -> ExitCode {
             return exit(ExitStatus::Failure);
         }
     };
-    let request = match Args::from_arg_matches(&matches)
-        .map_err(|e| e.to_string())
-        .and_then(|args| InstallRequest::new(args, &env, &config).map_err(|e| e.to_string()))
-    {
+    let request = match InstallRequest::new(args, &env, &config) {
         Ok(r) => r,
-        Err(message) => {
-            let message = message.trim_start_matches("error: ").trim_end();
-            let (message, hint) = match message.split_once("\nhelp: ") {
+        Err(e) => {
+            let (message, hint) = match e.0.split_once("\nhelp: ") {
                 Some((m, h)) => (m, Some(h)),
-                None => (message, None),
+                None => (e.0.as_str(), None),
             };
             reporter_for_usage.error(message, hint);
             return exit(ExitStatus::Usage);
         }
     };
-    let reporter = Reporter::new(&env, request.quiet).with_color(request.net.color.as_deref());
+    let reporter = Reporter::new(&env, request.quiet)
+        .with_color(request.net.color.as_deref())
+        .with_verbosity(request.verbose);
     exit(install_crates::run(&request, &env, &reporter))
+}
+
+/// clap's own colour (help, usage errors): `--color` if given, else `CARGO_TERM_COLOR`, else
+/// `CLICOLOR_FORCE`; clap's `auto` honours `NO_COLOR` and the terminal.
+fn clap_color(env: &Env, argv: &[std::ffi::OsString]) -> clap::ColorChoice {
+    let flag = argv.iter().enumerate().find_map(|(i, a)| {
+        let a = a.to_str()?;
+        a.strip_prefix("--color=")
+            .map(str::to_owned)
+            .or_else(|| (a == "--color").then(|| argv.get(i + 1)?.to_str().map(str::to_owned))?)
+    });
+    let choice = flag
+        .or_else(|| env.get("CARGO_TERM_COLOR").map(str::to_owned))
+        .or_else(|| {
+            env.get("CLICOLOR_FORCE")
+                .filter(|v| *v != "0")
+                .map(|_| "always".to_owned())
+        });
+    match choice.as_deref() {
+        Some("always") => clap::ColorChoice::Always,
+        Some("never") => clap::ColorChoice::Never,
+        _ => clap::ColorChoice::Auto,
+    }
 }
 
 fn exit(status: ExitStatus) -> ExitCode {

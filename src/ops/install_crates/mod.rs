@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+mod modes;
 mod phase_one;
 mod phase_two;
 
@@ -94,6 +95,32 @@ struct Context<'a> {
 /// Runs `cargo quickinstall`. Returns the exit status; everything the user sees goes through
 /// `reporter`.
 pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStatus {
+    if let Some(build) = &request.source_build {
+        return modes::source_build(request, build, env, reporter);
+    }
+    if request.upgrade_all {
+        let mut upgrade = request.clone();
+        upgrade.crates = modes::upgrade_candidates(request, reporter);
+        if upgrade.crates.is_empty() {
+            return ExitStatus::Success;
+        }
+        upgrade.upgrade_all = false;
+        return run(&upgrade, env, reporter);
+    }
+    reporter.verbose(
+        1,
+        &format!(
+            "crates come from {}; release index {}{}; targets considered, in order: {}",
+            request.source.describe,
+            request.index,
+            if request.source.public || request.index_explicit {
+                ""
+            } else {
+                " (not used for this source)"
+            },
+            request.targets.join(", ")
+        ),
+    );
     let context = match Context::new(request, reporter) {
         Ok(c) => c,
         Err(e) => {

@@ -44,6 +44,14 @@ impl<'a> Context<'a> {
         let (semver, registry_cksum) = match spec.req.as_ref().and_then(pinned_version) {
             Some(v) => (v, None),
             None => {
+                self.reporter.verbose(
+                    1,
+                    &format!(
+                        "asking {} for the versions of `{}`",
+                        registry.url(),
+                        spec.name
+                    ),
+                );
                 let versions = match registry.versions(&self.fetcher, &spec.name) {
                     Ok(v) => v,
                     Err(e) => return failed(None, e.into()),
@@ -69,12 +77,19 @@ impl<'a> Context<'a> {
         // release index the user named may serve it (dependency confusion).
         if !self.request.source.public && !self.request.index_explicit {
             let why = format!(
-                "it comes from {}, not crates.io, and the public release index serves only crates.io's crates (name your own index with QUICKINSTALL_INDEX)",
+                "it comes from {}, not crates.io, and the public release index serves only crates.io's crates (name your own with --release-index or QUICKINSTALL_INDEX)",
                 self.request.source.describe
             );
             return self.no_prebuilt_because(spec, Some(version), &why, true);
         }
         // 2. The index: signature first, then the entry.
+        self.reporter.verbose(
+            1,
+            &format!(
+                "asking the release index {} about `{}`",
+                self.request.index, spec.name
+            ),
+        );
         let package = match self.index.package(
             &self.fetcher,
             PackageKind::Crate,
@@ -123,11 +138,38 @@ impl<'a> Context<'a> {
                 },
             );
         }
+        // `--bin`: only those binaries, each of which the prebuilt must have.
+        let wanted: Vec<String> = if self.request.bins.is_empty() {
+            release.binaries.clone()
+        } else {
+            if let Some(missing) = self
+                .request
+                .bins
+                .iter()
+                .find(|b| !release.binaries.contains(b))
+            {
+                let why = format!(
+                    "the prebuilt has no binary `{missing}` (it has {})",
+                    release.binaries.join(", ")
+                );
+                return self.no_prebuilt(spec, version, &why);
+            }
+            self.request.bins.clone()
+        };
         let location = self.index.archive_location(&release.archive);
+        self.reporter.verbose(
+            1,
+            &format!(
+                "`{} {version}`: prebuilt for {} at {location}",
+                spec.name, release.target
+            ),
+        );
         if self.request.dry_run {
+            let mut shown = release;
+            shown.binaries = wanted;
             return Plan::DryRunPrebuilt {
                 subject,
-                release: Box::new(release),
+                release: Box::new(shown),
                 url: location.to_string(),
             };
         }
@@ -140,7 +182,7 @@ impl<'a> Context<'a> {
             &subject,
             &release,
             &location,
-            &release.binaries,
+            &wanted,
         );
         match staged {
             Ok((dir, binaries)) => Plan::Prebuilt(Box::new(Staged {
@@ -173,6 +215,8 @@ impl<'a> Context<'a> {
         why: &str,
         explain: bool,
     ) -> Plan {
+        self.reporter
+            .verbose(1, &format!("no prebuilt of `{}`: {why}", spec.name));
         if self.request.fallback {
             return Plan::Fallback {
                 name: spec.name.clone(),

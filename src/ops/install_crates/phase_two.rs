@@ -38,9 +38,19 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// A `--dry-run` plan line: stdout, unless `--json` keeps stdout for the JSON objects
+    /// (then it is a note on stderr).
+    fn plan_line(&self, line: &str) {
+        if self.request.json {
+            self.reporter.note(line);
+        } else {
+            self.reporter.data(line);
+        }
+    }
+
     pub(super) fn dry_run(&self, subject: Subject, release: &Release, url: &str) -> CrateResult {
         let bin_dir = self.request.root.join("bin");
-        self.reporter.data(&format!(
+        self.plan_line(&format!(
             "would install {subject} prebuilt from {url} ({} bytes, sha256 {}) into {}: {}",
             release.size,
             release.sha256,
@@ -172,14 +182,16 @@ impl<'a> Context<'a> {
                 Registry::source_id,
             ),
         );
-        let bins: BTreeSet<String> = staged.release.binaries.iter().cloned().collect();
+        // What was staged: the release's binaries, or those `--bin` asked for.
+        let staged_names: Vec<String> = staged.binaries.iter().map(|b| b.name.clone()).collect();
+        let bins: BTreeSet<String> = staged_names.iter().cloned().collect();
         if !self.request.force {
             if tracker.bins_of(&id) == bins && bins.iter().all(|b| bin_dir.join(b).is_file()) {
                 // Another process installed it while we downloaded.
                 return Ok(Placed::Already(self.already(
                     subject.name.clone(),
                     subject.version.clone(),
-                    staged.release.binaries.clone(),
+                    staged_names,
                 )));
             }
             for bin in &bins {
@@ -225,6 +237,7 @@ impl<'a> Context<'a> {
         paths: Vec<PathBuf>,
     ) -> CrateResult {
         let subject = &staged.subject;
+        let staged_names: Vec<String> = staged.binaries.iter().map(|b| b.name.clone()).collect();
         for old in previous {
             self.reporter.status(
                 "Replaced",
@@ -243,7 +256,7 @@ impl<'a> Context<'a> {
                 subject.name,
                 subject.version,
                 subject.target,
-                staged.release.binaries.join(", ")
+                staged_names.join(", ")
             ),
         );
         CrateResult {
@@ -251,7 +264,7 @@ impl<'a> Context<'a> {
             version: Some(subject.version.clone()),
             target: Some(subject.target.clone()),
             source: Some("prebuilt"),
-            binaries: staged.release.binaries.clone(),
+            binaries: staged_names,
             paths: paths.iter().map(|p| p.display().to_string()).collect(),
             ok: true,
             error: None,
@@ -278,6 +291,7 @@ impl<'a> Context<'a> {
                 root: Some(&self.request.root),
                 target: self.request.explicit_target.as_deref(),
                 registry_args: &self.request.source.fallback_args,
+                bins: &self.request.bins,
                 force: self.request.force,
                 quiet: self.request.quiet,
             },
@@ -288,7 +302,7 @@ impl<'a> Context<'a> {
             (None, None) => name.to_owned(),
         };
         if self.request.dry_run {
-            self.reporter.data(&format!(
+            self.plan_line(&format!(
                 "would build `{label}` from source ({why}) with `{command}`"
             ));
             return CrateResult {
