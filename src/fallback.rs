@@ -28,6 +28,8 @@ pub struct FallbackOptions<'a> {
     pub bins: &'a [String],
     pub force: bool,
     pub quiet: bool,
+    /// `-v` count, passed on as `-v`/`-vv`.
+    pub verbose: u8,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +102,9 @@ pub fn cargo_install(
     if options.quiet {
         args.push("--quiet".to_owned());
     }
+    if options.verbose > 0 {
+        args.push(format!("-{}", "v".repeat(usize::from(options.verbose))));
+    }
     SourceBuild {
         program: cargo,
         args,
@@ -164,6 +169,7 @@ mod tests {
                 bins: &["rg".into()],
                 force: true,
                 quiet: false,
+                verbose: 0,
             },
         );
         assert_eq!(

@@ -133,6 +133,12 @@ fn verbose_shows_what_was_tried() {
     run.stderr_line_with(&["asking", &s.registry.index_url(), "qi-fallback"]);
     run.stderr_line_with(&["asking the release index", &s.index.url()]);
     run.stderr_line_with(&["no prebuilt of `qi-fallback`", "not in the release index"]);
+    assert!(!run.stderr.contains("HTTP requests sent"), "{run}");
+    let run = s
+        .quickinstall()
+        .args(["-vv", "--dry-run", "qi-fallback"])
+        .run();
+    run.stderr_line_with(&["HTTP requests sent"]);
     let quiet = s.quickinstall().args(["--dry-run", "qi-fallback"]).run();
     assert!(!quiet.stderr.contains("verbose:"), "{quiet}");
 }
@@ -211,4 +217,12 @@ fn completions_for_each_shell() {
         .args(["--completions", "tcsh"])
         .run()
         .assert_exit(2);
+    let run = s
+        .command(env!("CARGO_BIN_EXE_gquick"))
+        .args(["--completions", "bash"])
+        .run();
+    run.assert_exit(0)
+        .stdout_has(&["gquick", "install", "upgrade"]);
+    // gquick with nothing at all still prints its help and fails as before.
+    s.command(env!("CARGO_BIN_EXE_gquick")).run().assert_exit(2);
 }

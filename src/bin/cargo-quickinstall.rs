@@ -47,12 +47,10 @@ fn main() -> ExitCode {
         return exit(ExitStatus::Success);
     }
     if let Some(shell) = args.completions {
-        clap_complete::generate(
-            shell,
-            &mut command(),
-            "cargo-quickinstall",
-            &mut std::io::stdout(),
-        );
+        // Into a buffer first: a closed pipe (`| head`) must not panic.
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut command(), "cargo-quickinstall", &mut script);
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
         return exit(ExitStatus::Success);
     }
     // cargo's own configuration: which registry, where to install, proxy, offline…

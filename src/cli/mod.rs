@@ -71,7 +71,7 @@ pub struct Args {
     #[arg(long, value_name = "SHELL")]
     pub completions: Option<clap_complete::Shell>,
     /// Use verbose output: the URLs asked, the targets considered, cache hits, why each source
-    /// said no (-vv: also each HTTP request)
+    /// said no (-vv: also how many HTTP requests were sent; passed on to `cargo install`)
     #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Coloring: auto, always, never [env: CARGO_TERM_COLOR, else cargo's term.color; CLICOLOR_FORCE=1 means always]

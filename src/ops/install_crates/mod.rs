@@ -213,6 +213,13 @@ pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStat
     }
     let results = summary::with_seconds(results, &took);
     let status = summary::summarise(request.json, reporter, &results, "crates");
+    reporter.verbose(
+        2,
+        &format!(
+            "{} HTTP requests sent (retries included)",
+            context.fetcher.requests_sent()
+        ),
+    );
     telemetry.finish();
     status
 }

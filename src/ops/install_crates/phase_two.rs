@@ -294,6 +294,7 @@ impl<'a> Context<'a> {
                 bins: &self.request.bins,
                 force: self.request.force,
                 quiet: self.request.quiet,
+                verbose: self.request.verbose,
             },
         );
         let label = match (version, req) {
