@@ -220,3 +220,26 @@ fn install_root_from_cargo_config_is_where_binaries_go() {
     run.assert_exit(0);
     assert!(env_root.join("bin/qi-tool").is_file(), "{run}");
 }
+
+#[test]
+fn http_proxy_and_cainfo_from_cargo_config_are_used() {
+    let s = Scenario::new();
+    let proxy = Tripwire::new();
+    write(
+        &s.path().join(".cargo/config.toml"),
+        &format!("[http]\nproxy = \"{}\"\n[net]\nretry = 0\n", proxy.url),
+    );
+    // Every request goes to the proxy, which hangs up: nothing is installed.
+    let run = s.quickinstall().args(["--no-fallback", "qi-hello"]).run();
+    run.assert_exit(1);
+    assert!(proxy.hits() >= 1, "the proxy was not used:\n{run}");
+    assert_eq!(s.registry.server.requests(), 0, "{run}");
+    // A CA bundle that cannot be read is named before anything is fetched.
+    let run = s
+        .quickinstall()
+        .arg("qi-hello")
+        .env("CARGO_HTTP_CAINFO", "no-such-ca.pem")
+        .run();
+    run.assert_exit(2)
+        .stderr_has(&["http.cainfo", "no-such-ca.pem"]);
+}
