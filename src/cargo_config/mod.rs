@@ -46,6 +46,8 @@ pub struct SourceTable {
     pub registry: Option<Defined<String>>,
     pub local_registry: Option<Defined<PathBuf>>,
     pub directory: Option<Defined<PathBuf>>,
+    /// `git = "…"`: a git repository of crates (with `branch`/`tag`/`rev`, which we need not read).
+    pub git: Option<Defined<String>>,
 }
 
 /// The merged configuration: only the keys quickinstall reads.
@@ -109,6 +111,7 @@ struct SourceEntry {
     registry: Option<String>,
     local_registry: Option<String>,
     directory: Option<String>,
+    git: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -231,6 +234,7 @@ impl CargoConfig {
             set(&mut table.registry, entry.registry.map(text));
             set(&mut table.local_registry, entry.local_registry.map(path));
             set(&mut table.directory, entry.directory.map(path));
+            set(&mut table.git, entry.git.map(text));
         }
         set(&mut self.http_proxy, f.http.proxy.map(text));
         set(&mut self.http_cainfo, f.http.cainfo.map(path));

@@ -32,6 +32,8 @@ pub enum Origin {
     LocalRegistry(PathBuf),
     /// `directory = "…"`: vendored sources.
     Directory(PathBuf),
+    /// `git = "…"`: crates from a git repository.
+    Git(String),
 }
 
 /// The outcome: the source, and how it was chosen (for messages and `-v`).
@@ -146,6 +148,13 @@ impl CargoConfig {
                 if let Some(dir) = &t.directory {
                     return Ok(Resolved {
                         origin: Origin::Directory(dir.value.clone()),
+                        describe,
+                        replaced,
+                    });
+                }
+                if let Some(url) = &t.git {
+                    return Ok(Resolved {
+                        origin: Origin::Git(url.value.clone()),
                         describe,
                         replaced,
                     });

@@ -111,6 +111,9 @@ fn registry_choice_and_replacement_follow_cargo() {
         directory = "vendor"
         [source.offline-reg]
         local-registry = "/l"
+        [source.from-git]
+        git = "https://git.example/crates"
+        branch = "main"
     "#;
     let c = config(&[], &[("/w/.cargo/config.toml", file)]).unwrap();
     let url = |s: &str| Origin::Registry { url: s.to_owned() };
@@ -139,6 +142,17 @@ fn registry_choice_and_replacement_follow_cargo() {
             .unwrap()
             .origin,
         url("sparse+http://other/")
+    );
+    let mut git = c.clone();
+    git.sources.get_mut("crates-io").unwrap().replace_with = Some(Defined {
+        value: "from-git".into(),
+        origin: "t".into(),
+    });
+    assert_eq!(
+        git.resolve_source(Requested::Named("crates-io"))
+            .unwrap()
+            .origin,
+        Origin::Git("https://git.example/crates".into())
     );
     let e = c.resolve_source(Requested::Named("nope")).unwrap_err();
     assert!(e.message.contains("`nope`"), "{e}");

@@ -70,7 +70,7 @@ impl CrateSource {
                 describe: resolved.describe,
                 fallback_args,
             },
-            Origin::LocalRegistry(_) | Origin::Directory(_) => Self {
+            Origin::LocalRegistry(_) | Origin::Directory(_) | Origin::Git(_) => Self {
                 sparse_url: None,
                 public: false,
                 describe: resolved.describe,
