@@ -42,7 +42,7 @@ fi
 
 flags=()
 if [ -n "${QI_INDEX:-}" ]; then
-    flags+=(--index "$QI_INDEX")
+    flags+=(--release-index "$QI_INDEX")
 fi
 for key in $(printf '%s' "${QI_TRUSTED_KEYS:-}" | tr ',' ' '); do
     flags+=(--trusted-key "$key")

@@ -57,8 +57,9 @@ echo "index:    $index_url"
 echo "registry: $registry_url"
 
 step "cargo quickinstall qi-hello (CARGO_HOME=$out/cargo-home)"
-CARGO_HOME="$PWD/$out/cargo-home" "$bin/cargo-quickinstall" quickinstall qi-hello \
-  --index "$index_url" --registry "$registry_url" --trusted-key "$out/index.pub"
+CARGO_HOME="$PWD/$out/cargo-home" QUICKINSTALL_REGISTRY="$registry_url" \
+  "$bin/cargo-quickinstall" quickinstall qi-hello \
+  --release-index "$index_url" --trusted-key "$out/index.pub"
 
 step "running the installed binaries"
 "$out/cargo-home/bin/qi-hello"

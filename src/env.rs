@@ -121,8 +121,8 @@ impl Env {
     }
 
     /// Where `cargo install` would install: `--root`, else `CARGO_INSTALL_ROOT`, else the cargo
-    /// home. (cargo also reads `install.root` from its config files; we do not parse cargo
-    /// config, which the README says.)
+    /// home. (`install.root` from cargo's config files sits between the last two; the caller
+    /// applies it from [`crate::cargo_config::CargoConfig`].)
     pub fn install_root(&self, flag: Option<&Path>) -> io::Result<PathBuf> {
         let chosen = flag
             .map(Path::to_owned)

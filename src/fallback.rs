@@ -21,10 +21,15 @@ pub struct SourceBuild {
 pub struct FallbackOptions<'a> {
     pub root: Option<&'a Path>,
     pub target: Option<&'a str>,
-    /// `sparse+<url>` for a registry other than crates.io.
-    pub index: Option<&'a str>,
+    /// `--registry NAME` or `--index URL` when the user named one; empty when cargo's own
+    /// configuration (which `cargo install` reads too) decides.
+    pub registry_args: &'a [String],
+    /// `--bin NAME`s to pass on.
+    pub bins: &'a [String],
     pub force: bool,
     pub quiet: bool,
+    /// `-v` count, passed on as `-v`/`-vv`.
+    pub verbose: u8,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,35 +72,38 @@ impl fmt::Display for SourceBuild {
     }
 }
 
-/// `cargo install <name> --version =<version> --locked …`, the exact version the registry
-/// resolved so the fallback cannot pick something else.
+/// `cargo install <name> --version <version> --locked …`. `version` is `=<exact>` when the
+/// registry resolved one, so the fallback cannot pick something else; else the requirement the
+/// user gave, if any (a registry we cannot read: cargo resolves it).
 pub fn cargo_install(
     cargo: OsString,
     name: &str,
-    version: &str,
+    version: Option<&str>,
     options: &FallbackOptions<'_>,
 ) -> SourceBuild {
-    let mut args = vec![
-        "install".to_owned(),
-        name.to_owned(),
-        "--version".to_owned(),
-        format!("={version}"),
-        "--locked".to_owned(),
-    ];
+    let mut args = vec!["install".to_owned(), name.to_owned()];
+    if let Some(version) = version {
+        args.extend(["--version".to_owned(), version.to_owned()]);
+    }
+    args.push("--locked".to_owned());
     if let Some(root) = options.root {
         args.extend(["--root".to_owned(), root.display().to_string()]);
     }
     if let Some(target) = options.target {
         args.extend(["--target".to_owned(), target.to_owned()]);
     }
-    if let Some(index) = options.index {
-        args.extend(["--index".to_owned(), index.to_owned()]);
+    args.extend(options.registry_args.iter().cloned());
+    for bin in options.bins {
+        args.extend(["--bin".to_owned(), bin.clone()]);
     }
     if options.force {
         args.push("--force".to_owned());
     }
     if options.quiet {
         args.push("--quiet".to_owned());
+    }
+    if options.verbose > 0 {
+        args.push(format!("-{}", "v".repeat(usize::from(options.verbose))));
     }
     SourceBuild {
         program: cargo,
@@ -153,18 +161,20 @@ mod tests {
         let cmd = cargo_install(
             "cargo".into(),
             "ripgrep",
-            "14.1.0",
+            Some("=14.1.0"),
             &FallbackOptions {
                 root: Some(Path::new("/r")),
                 target: Some("x86_64-unknown-linux-musl"),
-                index: Some("sparse+http://127.0.0.1:1/"),
+                registry_args: &["--index".into(), "sparse+http://127.0.0.1:1/".into()],
+                bins: &["rg".into()],
                 force: true,
                 quiet: false,
+                verbose: 0,
             },
         );
         assert_eq!(
             cmd.to_string(),
-            "cargo install ripgrep --version =14.1.0 --locked --root /r --target x86_64-unknown-linux-musl --index sparse+http://127.0.0.1:1/ --force"
+            "cargo install ripgrep --version =14.1.0 --locked --root /r --target x86_64-unknown-linux-musl --index sparse+http://127.0.0.1:1/ --bin rg --force"
         );
     }
 
@@ -173,7 +183,7 @@ mod tests {
         let cmd = cargo_install(
             "/nonexistent/cargo".into(),
             "x",
-            "1.0.0",
+            Some("=1.0.0"),
             &FallbackOptions::default(),
         );
         let err = cmd.run("x").unwrap_err();

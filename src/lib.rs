@@ -3,6 +3,7 @@
 //! The crate map, in the order a `cargo quickinstall ripgrep` passes through it:
 //!
 //! - [`cli`]: clap types turned into typed requests; no I/O.
+//! - [`cargo_config`]: cargo's own configuration files and `CARGO_*` variables, and which source a crate comes from.
 //! - [`env`](mod@env): the one reader of environment variables (`CARGO_HOME`, `QUICKINSTALL_*`, `CI`…).
 //! - [`registry`]: which version to install, from a crates.io-style sparse registry.
 //! - [`goenv`]: the Go settings (`GOPROXY`, `GOPRIVATE`, `GOBIN`…) read as `go env` reads them.
@@ -20,6 +21,7 @@
 //!
 //! `build-index` (the workspace's second crate) writes the index with the same [`index`] types.
 
+pub mod cargo_config;
 pub mod cli;
 pub mod download;
 pub mod env;

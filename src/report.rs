@@ -18,6 +18,8 @@ use crate::env::Env;
 pub struct Reporter {
     quiet: bool,
     color: bool,
+    /// `-v` count: 1 for the decisions (URLs asked, targets, cache, why not), 2 for more.
+    verbosity: u8,
     bars: Option<MultiProgress>,
 }
 
@@ -68,7 +70,34 @@ impl Reporter {
         Self {
             quiet,
             color: tty && !env.no_color(),
+            verbosity: 0,
             bars,
+        }
+    }
+
+    /// Applies an explicit colour choice (`--color`, else cargo's `term.color` /
+    /// `CARGO_TERM_COLOR`): `always`, `never`, or `auto`/none (the terminal and `NO_COLOR`
+    /// decide, as in [`Reporter::new`]).
+    pub fn with_color(mut self, choice: Option<&str>) -> Self {
+        match choice {
+            Some("always") => self.color = true,
+            Some("never") => self.color = false,
+            _ => {}
+        }
+        self
+    }
+
+    /// Sets the `-v` count (ignored with `--quiet`).
+    pub fn with_verbosity(mut self, verbosity: u8) -> Self {
+        self.verbosity = verbosity;
+        self
+    }
+
+    /// A `-v` line (`level` 1) or a `-vv` line (`level` 2): what was tried and why, for bug
+    /// reports.
+    pub fn verbose(&self, level: u8, message: &str) {
+        if !self.quiet && self.verbosity >= level {
+            self.prefixed("verbose", "35", message);
         }
     }
 
@@ -77,6 +106,7 @@ impl Reporter {
         Self {
             quiet,
             color: false,
+            verbosity: 0,
             bars: None,
         }
     }

@@ -309,7 +309,7 @@ fn a_plain_directory_index_works() {
     let s = Scenario::new();
     s.quickinstall()
         .arg("qi-hello")
-        .arg("--index")
+        .arg("--release-index")
         .arg(s.index_dir())
         .run()
         .assert_success();

@@ -9,6 +9,8 @@ mod support;
 mod action;
 mod bad_input;
 mod bootstrap;
+mod cargo_config;
+mod cli_flags;
 mod fallback;
 mod go;
 mod install;

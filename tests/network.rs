@@ -22,7 +22,7 @@ fn resolves_ripgrep_against_the_real_crates_io_index() {
     std::fs::create_dir_all(&empty_index).unwrap();
     let run = env
         .quickinstall()
-        .args(["--dry-run", "--no-fallback", "--index"])
+        .args(["--dry-run", "--no-fallback", "--release-index"])
         .arg(&empty_index)
         .arg("ripgrep")
         .env_remove("QUICKINSTALL_REGISTRY")

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use quickinstall::cli::go::{GoArgs, GoCommand, GoInstallRequest, parse_go_spec};
 use quickinstall::env::Env;
 use quickinstall::error::ExitStatus;
@@ -28,7 +28,17 @@ fn main() -> ExitCode {
         Reporter::plain(false).error(&message, None);
         exit(ExitStatus::Usage)
     };
-    match args.command {
+    let Some(command) = args.command else {
+        // `arg_required_else_help`: without a subcommand, only `--completions` gets here.
+        if let Some(shell) = args.completions {
+            // Into a buffer first: a closed pipe (`| head`) must not panic.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut GoArgs::command(), "gquick", &mut script);
+            let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
+        }
+        return exit(ExitStatus::Success);
+    };
+    match command {
         GoCommand::Install { packages, options } => {
             let specs = match packages
                 .iter()

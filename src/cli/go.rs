@@ -20,11 +20,15 @@ use crate::target;
 #[command(
     name = "gquick",
     version,
+    arg_required_else_help = true,
     about = "Install prebuilt, signed, static Go tools; fall back to `go install`"
 )]
 pub struct GoArgs {
+    /// Print a shell completion script for SHELL and exit
+    #[arg(long, value_name = "SHELL", exclusive = true)]
+    pub completions: Option<clap_complete::Shell>,
     #[command(subcommand)]
-    pub command: GoCommand,
+    pub command: Option<GoCommand>,
 }
 
 #[derive(Subcommand, Debug)]

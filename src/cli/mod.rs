@@ -10,12 +10,20 @@ use std::path::PathBuf;
 use clap::Parser;
 use semver::VersionReq;
 
+use crate::cargo_config::CargoConfig;
+use crate::cargo_config::source::Requested;
 use crate::env::Env;
 use crate::index::signature::TrustedKeys;
 use crate::registry::crates::parse_version_arg;
 use crate::target;
 
+mod crate_source;
 pub mod go;
+mod source_build;
+
+pub use crate_source::CrateSource;
+use source_build::source_build_args;
+pub use source_build::{AcceptedFlags, SourceBuild, SourceBuildOptions};
 
 /// The project's published release index (GitHub Pages). Self-host one with `build-index`.
 pub const DEFAULT_INDEX: &str = "https://quickinstall-dev.github.io/quickinstall/";
@@ -27,22 +35,52 @@ pub const DEFAULT_INDEX: &str = "https://quickinstall-dev.github.io/quickinstall
     name = "cargo-quickinstall",
     bin_name = "cargo quickinstall",
     disable_version_flag = true,
+    max_term_width = 100,
     about = "Install prebuilt, signed, statically linked binaries of crates; fall back to `cargo install`"
 )]
 pub struct Args {
     /// Crates to install, as `NAME` or `NAME@VERSION` (`1.2.3` means exactly that version;
     /// `^1.2`, `~1`, `>=1, <2` are requirements, as with `cargo install`)
-    #[arg(value_name = "CRATE[@VERSION]", required = true)]
+    #[arg(
+        value_name = "CRATE[@VERSION]",
+        required_unless_present_any = ["upgrade_all", "print_version", "completions", "git", "path"]
+    )]
     pub crates: Vec<String>,
     /// Version requirement for the (single) crate given
     #[arg(long, value_name = "REQ")]
     pub version: Option<String>,
-    /// Directory to install into (binaries go to `<DIR>/bin`) [default: $CARGO_INSTALL_ROOT, else $CARGO_HOME]
+    /// Directory to install into (binaries go to `<DIR>/bin`) [default: $CARGO_INSTALL_ROOT, else cargo's install.root, else $CARGO_HOME]
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
-    /// Sparse registry to resolve versions from, with or without `sparse+` [env: QUICKINSTALL_REGISTRY] [default: crates.io]
-    #[arg(long, value_name = "URL")]
+    /// Registry index to install from, as for `cargo install --index` (`sparse+https://…`)
+    #[arg(long, value_name = "URL", conflicts_with = "registry")]
+    pub index: Option<String>,
+    /// Registry to install from, by its name in cargo's configuration (`[registries.NAME]`)
+    #[arg(long, value_name = "NAME")]
     pub registry: Option<String>,
+    /// Install only this binary of the crate (repeatable); passed to `cargo install` too
+    #[arg(long = "bin", value_name = "NAME")]
+    pub bins: Vec<String>,
+    /// Reinstall every crate recorded in `.crates2.json` for which a newer version exists
+    #[arg(long, conflicts_with_all = ["crates", "version"])]
+    pub upgrade_all: bool,
+    /// Print this client's own version (`--version` is the crate's, as with `cargo install`)
+    #[arg(short = 'V', long)]
+    pub print_version: bool,
+    /// Print a shell completion script for SHELL and exit
+    #[arg(long, value_name = "SHELL")]
+    pub completions: Option<clap_complete::Shell>,
+    /// Use verbose output: the URLs asked, the targets considered, cache hits, why each source
+    /// said no (-vv: also how many HTTP requests were sent; passed on to `cargo install`)
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Coloring: auto, always, never [env: CARGO_TERM_COLOR, else cargo's term.color; CLICOLOR_FORCE=1 means always]
+    #[arg(long, value_name = "WHEN", value_parser = ["auto", "always", "never"])]
+    pub color: Option<String>,
+    #[command(flatten)]
+    pub source_build: SourceBuildOptions,
+    #[command(flatten)]
+    pub accepted: AcceptedFlags,
     #[command(flatten)]
     pub common: CommonOptions,
 }
@@ -53,8 +91,8 @@ pub struct CommonOptions {
     /// Install the build for this target triple instead of the host's
     #[arg(long, value_name = "TRIPLE")]
     pub target: Option<String>,
-    /// Release index: https://, http://, file:// or a directory [env: QUICKINSTALL_INDEX]
-    #[arg(long, value_name = "URL")]
+    /// Release index (of prebuilt binaries): https://, http://, file:// or a directory [env: QUICKINSTALL_INDEX]
+    #[arg(id = "release_index", long = "release-index", value_name = "URL")]
     pub index: Option<String>,
     /// Also trust this minisign public key (base64 line or `.pub` file); repeatable [env: QUICKINSTALL_TRUSTED_KEYS, comma-separated]
     #[arg(long = "trusted-key", value_name = "KEY")]
@@ -90,7 +128,8 @@ pub struct CommonOptions {
     /// version, target, outcome and client version (nothing about you or this machine) to
     /// $QUICKINSTALL_STATS_URL [default: `https://stats.quickinstall.dev`]; never in --dry-run or
     /// for private packages. Also off with QUICKINSTALL_NO_TELEMETRY=1 or DO_NOT_TRACK=1
-    #[arg(long)]
+    /// (`--disable-telemetry`: cargo-binstall's spelling)
+    #[arg(long, alias = "disable-telemetry")]
     pub no_telemetry: bool,
     /// Keep verified archives here, keyed by sha256, and reuse them (re-verified) instead of
     /// downloading again [env: QUICKINSTALL_CACHE_DIR] [default: the user cache dir's quickinstall/archives]
@@ -121,7 +160,14 @@ pub struct InstallRequest {
     pub root: PathBuf,
     pub root_flag: Option<PathBuf>,
     pub index: String,
-    pub registry: Option<String>,
+    /// The release index was named (flag or `QUICKINSTALL_INDEX`): it may serve any registry.
+    pub index_explicit: bool,
+    /// Where the crates come from (cargo's configuration), and what that allows.
+    pub source: CrateSource,
+    /// `net.offline` is set: where, for the message. Nothing is fetched.
+    pub offline: Option<String>,
+    /// Proxy, CA bundle and retries from cargo's `[http]`/`[net]`.
+    pub net: NetSettings,
     pub keys: TrustedKeys,
     pub fallback: bool,
     pub force: bool,
@@ -135,6 +181,27 @@ pub struct InstallRequest {
     pub no_telemetry: bool,
     /// Where verified archives are cached; `None` with `--no-cache`.
     pub cache_dir: Option<PathBuf>,
+    /// `--bin`: install only these binaries.
+    pub bins: Vec<String>,
+    /// `-v` count.
+    pub verbose: u8,
+    /// `--upgrade-all`: `crates` is filled from `.crates2.json` by the operation.
+    pub upgrade_all: bool,
+    /// A `cargo install` option nothing prebuilt can honour was given: run it as asked.
+    pub source_build: Option<SourceBuild>,
+}
+
+/// Network settings taken from cargo's configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NetSettings {
+    /// `http.proxy` / `CARGO_HTTP_PROXY` (over `HTTPS_PROXY` and friends, as in cargo).
+    pub proxy: Option<String>,
+    /// `http.cainfo` / `CARGO_HTTP_CAINFO`: trust only the CAs in this PEM file.
+    pub cainfo: Option<PathBuf>,
+    /// `net.retry` / `CARGO_NET_RETRY` [default: 2].
+    pub retries: u32,
+    /// `term.color` / `CARGO_TERM_COLOR`.
+    pub color: Option<String>,
 }
 
 /// A mistake in the arguments (exit status 2).
@@ -156,7 +223,8 @@ pub fn targets_help() -> String {
 }
 
 impl InstallRequest {
-    pub fn new(args: Args, env: &Env) -> Result<Self, UsageError> {
+    /// `config` is cargo's configuration as [`CargoConfig::load`] read it.
+    pub fn new(args: Args, env: &Env, config: &CargoConfig) -> Result<Self, UsageError> {
         if args.version.is_some() && args.crates.len() > 1 {
             return Err(UsageError(
                 "--version applies to one crate; write `crate@VERSION` for each instead".into(),
@@ -171,7 +239,15 @@ impl InstallRequest {
             Some(t) => return Err(UsageError(format!("`{t}` is not a target triple"))),
             None => target::host_targets(),
         };
-        let root = env.install_root(args.root.as_deref()).map_err(|e| {
+        let config_error = |e: crate::cargo_config::ConfigError| {
+            UsageError(format!("{}\nhelp: {}", e.message, e.help))
+        };
+        let configured_root = config.install_root.as_ref().map(|d| d.value.clone());
+        let root = match (&args.root, configured_root) {
+            (None, Some(root)) => Ok(root),
+            (flag, _) => env.install_root(flag.as_deref()),
+        };
+        let root = root.map_err(|e| {
             UsageError(format!(
                 "could not find where to install ({e}); set CARGO_HOME or pass --root"
             ))
@@ -182,7 +258,38 @@ impl InstallRequest {
             .join(".quickinstall");
         let keys = trusted_keys(&args.common, env)?;
         let cache_dir = cache_dir(&args.common, env);
-        let timeout_secs = timeout_secs(args.common.timeout, env)?;
+        let timeout_secs = match (args.common.timeout, env.get("QUICKINSTALL_TIMEOUT")) {
+            (None, None) => config.http_timeout.as_ref().map_or(15, |d| d.value.max(1)),
+            (flag, _) => timeout_secs(flag, env)?,
+        };
+        if let Some(name) = args.registry.as_deref().filter(|n| n.contains("://")) {
+            return Err(UsageError(format!(
+                "--registry takes a registry's name from cargo's configuration, not the URL `{name}`\nhelp: use --index {name}"
+            )));
+        }
+        let requested = match (&args.registry, &args.index) {
+            (Some(name), _) => Requested::Named(name),
+            (None, Some(url)) => Requested::Index(url),
+            (None, None) => Requested::Default,
+        };
+        let source = CrateSource::decide(config, requested, env.get("QUICKINSTALL_REGISTRY"), env)
+            .map_err(config_error)?;
+        let source_build = args.source_build.first_flag().map(|because| SourceBuild {
+            because,
+            args: source_build_args(&args, &source),
+        });
+        let index_explicit = args.common.index.is_some() || env.get("QUICKINSTALL_INDEX").is_some();
+        let net = NetSettings {
+            proxy: config.http_proxy.as_ref().map(|d| d.value.clone()),
+            cainfo: config.http_cainfo.as_ref().map(|d| d.value.clone()),
+            retries: config.net_retry.as_ref().map_or(2, |d| d.value),
+            color: color_choice(args.color.as_deref(), config, env),
+        };
+        let offline = config
+            .net_offline
+            .as_ref()
+            .filter(|d| d.value)
+            .map(|d| d.origin.clone());
         Ok(Self {
             crates,
             targets,
@@ -190,9 +297,10 @@ impl InstallRequest {
             root,
             root_flag: args.root,
             index: index_url(args.common.index, env),
-            registry: args
-                .registry
-                .or_else(|| env.get("QUICKINSTALL_REGISTRY").map(str::to_owned)),
+            index_explicit,
+            source,
+            offline,
+            net,
             keys,
             fallback: !args.common.no_fallback,
             force: args.common.force,
@@ -204,8 +312,24 @@ impl InstallRequest {
             state_dir,
             no_telemetry: args.common.no_telemetry,
             cache_dir,
+            bins: args.bins,
+            verbose: args.verbose,
+            upgrade_all: args.upgrade_all,
+            source_build,
         })
     }
+}
+
+/// Colour: `--color`, else `CARGO_TERM_COLOR`/`term.color`, else `always` when
+/// `CLICOLOR_FORCE` is set (not `0`); `None` leaves it to the terminal and `NO_COLOR`.
+fn color_choice(flag: Option<&str>, config: &CargoConfig, env: &Env) -> Option<String> {
+    flag.map(str::to_owned)
+        .or_else(|| config.term_color.as_ref().map(|d| d.value.clone()))
+        .or_else(|| {
+            env.get("CLICOLOR_FORCE")
+                .filter(|v| *v != "0")
+                .map(|_| "always".to_owned())
+        })
 }
 
 /// The archive cache: `--cache-dir`, else `QUICKINSTALL_CACHE_DIR`, else
@@ -344,7 +468,8 @@ mod tests {
         let args =
             Args::try_parse_from(std::iter::once("cargo-quickinstall").chain(args.iter().copied()))
                 .map_err(|e| UsageError(e.to_string()))?;
-        InstallRequest::new(args, &Env::from_pairs(Path::new("/w"), env.iter().copied()))
+        let env = Env::from_pairs(Path::new("/w"), env.iter().copied());
+        InstallRequest::new(args, &env, &CargoConfig::default())
     }
 
     #[test]
@@ -360,12 +485,60 @@ mod tests {
         assert_eq!(r.root, Path::new("/ch"));
         assert_eq!(r.state_dir, Path::new("/ch/.quickinstall"));
         assert_eq!(r.crates[1].req_text.as_deref(), Some("=1.2.3"));
-        let r = parse(&["a", "--index", "file:///i", "--root", "/r"], &env).unwrap();
+        let r = parse(&["a", "--release-index", "file:///i", "--root", "/r"], &env).unwrap();
         assert_eq!(r.index, "file:///i");
         assert_eq!(r.root, Path::new("/r"));
         let r = parse(&["a"], &[("CARGO_HOME", "/ch")]).unwrap();
         assert_eq!(r.index, DEFAULT_INDEX);
         assert!(r.fallback);
+    }
+
+    #[test]
+    fn cargo_install_flags_mean_what_they_mean_to_cargo() {
+        let env = [("CARGO_HOME", "/ch")];
+        // --index is a registry now; the release index is --release-index.
+        let r = parse(&["a", "--index", "sparse+http://reg/"], &env).unwrap();
+        assert_eq!(r.index, DEFAULT_INDEX);
+        assert_eq!(r.source.sparse_url.as_deref(), Some("http://reg/"));
+        assert_eq!(r.source.fallback_args, ["--index", "sparse+http://reg/"]);
+        assert!(!r.source.public);
+        // --registry names a registry in cargo's configuration.
+        let e = parse(&["a", "--registry", "corp"], &env).unwrap_err();
+        assert!(e.0.contains("`corp`") && e.0.contains("help:"), "{}", e.0);
+        let e = parse(&["a", "--registry", "http://x/"], &env).unwrap_err();
+        assert!(e.0.contains("--index"), "{}", e.0);
+        // Accepted and harmless.
+        let r = parse(
+            &[
+                "a",
+                "--locked",
+                "-y",
+                "--disable-telemetry",
+                "--no-binstall",
+                "--try-upstream",
+            ],
+            &env,
+        )
+        .unwrap();
+        assert!(r.no_telemetry);
+        assert!(r.source_build.is_none());
+        // Source-only options go straight to cargo install with the same arguments.
+        let r = parse(&["a", "--features", "x,y", "--bin", "b", "--force"], &env).unwrap();
+        let build = r.source_build.unwrap();
+        assert_eq!(build.because, "--features");
+        assert_eq!(
+            build.args.join(" "),
+            "install a --bin b --features x,y --locked --force"
+        );
+        let r = parse(&["--git", "https://g/r", "--branch", "main"], &env).unwrap();
+        assert_eq!(r.source_build.unwrap().because, "--git");
+        assert_eq!(parse(&["a", "-vv"], &env).unwrap().verbose, 2);
+        let r = parse(&["a", "--color", "always"], &env).unwrap();
+        assert_eq!(r.net.color.as_deref(), Some("always"));
+        let r = parse(&["a"], &[("CARGO_HOME", "/ch"), ("CLICOLOR_FORCE", "1")]).unwrap();
+        assert_eq!(r.net.color.as_deref(), Some("always"));
+        assert!(parse(&["a", "--color", "sometimes"], &env).is_err());
+        assert!(parse(&["--upgrade-all"], &env).unwrap().upgrade_all);
     }
 
     #[test]

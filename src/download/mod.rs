@@ -69,7 +69,55 @@ impl Fetcher {
         Self::with_proxy(config, ureq::Proxy::try_from_env())
     }
 
+    /// A fetcher with cargo's `http.proxy` (which, as in cargo, wins over `HTTPS_PROXY` and the
+    /// other proxy variables) and `http.cainfo` (a PEM bundle trusted instead of the system's store).
+    /// The error is a sentence naming the bad setting.
+    pub fn with_cargo_http(
+        config: &NetConfig,
+        proxy: Option<&str>,
+        cainfo: Option<&Path>,
+    ) -> Result<Self, String> {
+        let proxy = match proxy {
+            None => ureq::Proxy::try_from_env(),
+            Some(url) => Some(
+                ureq::Proxy::new(url)
+                    .map_err(|e| format!("cargo's http.proxy `{url}` is not a proxy URL: {e}"))?,
+            ),
+        };
+        let mut roots = ureq::tls::RootCerts::PlatformVerifier;
+        if let Some(path) = cainfo {
+            let pem = fs::read(path).map_err(|e| {
+                format!(
+                    "could not read cargo's http.cainfo `{}`: {e}",
+                    path.display()
+                )
+            })?;
+            let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+                .filter_map(|item| match item {
+                    Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                    _ => None,
+                })
+                .collect();
+            if certs.is_empty() {
+                return Err(format!(
+                    "cargo's http.cainfo `{}` holds no PEM certificate",
+                    path.display()
+                ));
+            }
+            roots = ureq::tls::RootCerts::new_with_certs(&certs);
+        }
+        Ok(Self::with_proxy_and_roots(config, proxy, roots))
+    }
+
     fn with_proxy(config: &NetConfig, proxy: Option<ureq::Proxy>) -> Self {
+        Self::with_proxy_and_roots(config, proxy, ureq::tls::RootCerts::PlatformVerifier)
+    }
+
+    fn with_proxy_and_roots(
+        config: &NetConfig,
+        proxy: Option<ureq::Proxy>,
+        roots: ureq::tls::RootCerts,
+    ) -> Self {
         let timeout = Some(config.timeout);
         let agent = ureq::Agent::config_builder()
             // Statuses are classified here (404 → None, 5xx → retry), not by ureq.
@@ -85,11 +133,7 @@ impl Fetcher {
             .timeout_per_write(timeout)
             // Trust the system's certificate store, as cargo does: behind a corporate proxy
             // with its own CA, a fixed root list would refuse every registry.
-            .tls_config(
-                ureq::tls::TlsConfig::builder()
-                    .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-                    .build(),
-            )
+            .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
             .build()
             .new_agent();
         Self {

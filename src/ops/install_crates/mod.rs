@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+mod modes;
 mod phase_one;
 mod phase_two;
 
@@ -48,7 +49,10 @@ enum Plan {
     },
     Fallback {
         name: String,
-        version: String,
+        /// The exact version the registry resolved; `None` when it could not be asked
+        /// (offline, or a registry we cannot read): then `cargo install` resolves `req`.
+        version: Option<String>,
+        req: Option<String>,
         why: String,
     },
     Failed {
@@ -80,7 +84,8 @@ struct Context<'a> {
     request: &'a InstallRequest,
     reporter: &'a Reporter,
     fetcher: Fetcher,
-    registry: Registry,
+    /// `None` when the source cannot be read by us (see [`crate::cli::CrateSource`]).
+    registry: Option<Registry>,
     index: IndexSource,
     seen: Option<SeenStore>,
     installed: Vec<(PackageId, BTreeSet<String>)>,
@@ -90,6 +95,32 @@ struct Context<'a> {
 /// Runs `cargo quickinstall`. Returns the exit status; everything the user sees goes through
 /// `reporter`.
 pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStatus {
+    if let Some(build) = &request.source_build {
+        return modes::source_build(request, build, env, reporter);
+    }
+    if request.upgrade_all {
+        let mut upgrade = request.clone();
+        upgrade.crates = modes::upgrade_candidates(request, reporter);
+        if upgrade.crates.is_empty() {
+            return ExitStatus::Success;
+        }
+        upgrade.upgrade_all = false;
+        return run(&upgrade, env, reporter);
+    }
+    reporter.verbose(
+        1,
+        &format!(
+            "crates come from {}; release index {}{}; targets considered, in order: {}",
+            request.source.describe,
+            request.index,
+            if request.source.public || request.index_explicit {
+                ""
+            } else {
+                " (not used for this source)"
+            },
+            request.targets.join(", ")
+        ),
+    );
     let context = match Context::new(request, reporter) {
         Ok(c) => c,
         Err(e) => {
@@ -102,7 +133,8 @@ pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStat
             client: Client::CargoQuickinstall,
             no_telemetry: request.no_telemetry,
             dry_run: request.dry_run,
-            public: stats::is_public_registry(request.registry.as_deref(), env),
+            // Only crates.io's crates (or a declared mirror's) are counted; offline, nothing.
+            public: request.source.public && request.offline.is_none(),
             quiet: request.quiet,
         },
         env,
@@ -120,7 +152,12 @@ pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStat
     let mut fallbacks = Vec::new();
     for (i, plan) in plans.into_iter().enumerate() {
         match plan {
-            Plan::Fallback { name, version, why } => fallbacks.push((i, name, version, why)),
+            Plan::Fallback {
+                name,
+                version,
+                req,
+                why,
+            } => fallbacks.push((i, name, version, req, why)),
             Plan::Prebuilt(s) => staged.push((i, s)),
             Plan::Already {
                 name,
@@ -156,9 +193,9 @@ pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStat
         took[i] += batch;
         results[i] = Some(result);
     }
-    for (i, name, version, why) in fallbacks {
+    for (i, name, version, req, why) in fallbacks {
         let started = Instant::now();
-        let result = context.fallback(env, &name, &version, &why);
+        let result = context.fallback(env, &name, version.as_deref(), req.as_deref(), &why);
         took[i] += started.elapsed();
         // Every failure of a fallback is the build's: `fallback-failed`.
         let outcome = if result.ok {
@@ -168,7 +205,7 @@ pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStat
         };
         ping(
             &name,
-            Some(&version),
+            version.as_deref(),
             request.explicit_target.as_deref(),
             outcome,
         );
@@ -176,6 +213,13 @@ pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStat
     }
     let results = summary::with_seconds(results, &took);
     let status = summary::summarise(request.json, reporter, &results, "crates");
+    reporter.verbose(
+        2,
+        &format!(
+            "{} HTTP requests sent (retries included)",
+            context.fetcher.requests_sent()
+        ),
+    );
     telemetry.finish();
     status
 }
@@ -203,16 +247,21 @@ fn paths_of(bin_dir: &Path, bins: &[String]) -> Vec<String> {
 
 impl<'a> Context<'a> {
     fn new(request: &'a InstallRequest, reporter: &'a Reporter) -> Result<Self, UsageError> {
-        let registry = match &request.registry {
-            Some(url) => Registry::from_url(url).map_err(|e| UsageError(e.to_string()))?,
-            None => Registry::crates_io(),
+        let registry = match &request.source.sparse_url {
+            Some(url) => Some(Registry::from_url(url).map_err(|e| UsageError(e.to_string()))?),
+            None => None,
         };
         let base = Location::parse(&request.index).map_err(|e| UsageError(e.to_string()))?;
-        let fetcher = Fetcher::new(&NetConfig {
-            timeout: Duration::from_secs(request.timeout_secs),
-            retries: 2,
-            user_agent: format!("cargo-quickinstall/{}", env!("CARGO_PKG_VERSION")),
-        });
+        let fetcher = Fetcher::with_cargo_http(
+            &NetConfig {
+                timeout: Duration::from_secs(request.timeout_secs),
+                retries: request.net.retries,
+                user_agent: format!("cargo-quickinstall/{}", env!("CARGO_PKG_VERSION")),
+            },
+            request.net.proxy.as_deref(),
+            request.net.cainfo.as_deref(),
+        )
+        .map_err(UsageError)?;
         // A snapshot of what is installed, to skip downloads; re-checked under the lock later.
         let installed = cargo_tracker::installed_snapshot(&request.root);
         Ok(Self {

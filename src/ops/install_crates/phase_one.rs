@@ -27,11 +27,32 @@ impl<'a> Context<'a> {
             version,
             error,
         };
+        if let Some(origin) = &self.request.offline {
+            let why = format!(
+                "cargo is set to work offline (net.offline in {origin}), so nothing is fetched"
+            );
+            return self.no_prebuilt_unresolved(spec, &why);
+        }
+        let Some(registry) = &self.registry else {
+            let why = format!(
+                "it comes from {}, which quickinstall cannot read (only sparse registries)",
+                self.request.source.describe
+            );
+            return self.no_prebuilt_unresolved(spec, &why);
+        };
         // 1. The version: an exact pin needs no registry request.
         let (semver, registry_cksum) = match spec.req.as_ref().and_then(pinned_version) {
             Some(v) => (v, None),
             None => {
-                let versions = match self.registry.versions(&self.fetcher, &spec.name) {
+                self.reporter.verbose(
+                    1,
+                    &format!(
+                        "asking {} for the versions of `{}`",
+                        registry.url(),
+                        spec.name
+                    ),
+                );
+                let versions = match registry.versions(&self.fetcher, &spec.name) {
                     Ok(v) => v,
                     Err(e) => return failed(None, e.into()),
                 };
@@ -52,7 +73,23 @@ impl<'a> Context<'a> {
                 bins,
             };
         }
+        // A crate of another registry is not crates.io's crate of the same name: only a
+        // release index the user named may serve it (dependency confusion).
+        if !self.request.source.public && !self.request.index_explicit {
+            let why = format!(
+                "it comes from {}, not crates.io, and the public release index serves only crates.io's crates (name your own with --release-index or QUICKINSTALL_INDEX)",
+                self.request.source.describe
+            );
+            return self.no_prebuilt_because(spec, Some(version), &why, true);
+        }
         // 2. The index: signature first, then the entry.
+        self.reporter.verbose(
+            1,
+            &format!(
+                "asking the release index {} about `{}`",
+                self.request.index, spec.name
+            ),
+        );
         let package = match self.index.package(
             &self.fetcher,
             PackageKind::Crate,
@@ -101,11 +138,38 @@ impl<'a> Context<'a> {
                 },
             );
         }
+        // `--bin`: only those binaries, each of which the prebuilt must have.
+        let wanted: Vec<String> = if self.request.bins.is_empty() {
+            release.binaries.clone()
+        } else {
+            if let Some(missing) = self
+                .request
+                .bins
+                .iter()
+                .find(|b| !release.binaries.contains(b))
+            {
+                let why = format!(
+                    "the prebuilt has no binary `{missing}` (it has {})",
+                    release.binaries.join(", ")
+                );
+                return self.no_prebuilt(spec, version, &why);
+            }
+            self.request.bins.clone()
+        };
         let location = self.index.archive_location(&release.archive);
+        self.reporter.verbose(
+            1,
+            &format!(
+                "`{} {version}`: prebuilt for {} at {location}",
+                spec.name, release.target
+            ),
+        );
         if self.request.dry_run {
+            let mut shown = release;
+            shown.binaries = wanted;
             return Plan::DryRunPrebuilt {
                 subject,
-                release: Box::new(release),
+                release: Box::new(shown),
                 url: location.to_string(),
             };
         }
@@ -118,7 +182,7 @@ impl<'a> Context<'a> {
             &subject,
             &release,
             &location,
-            &release.binaries,
+            &wanted,
         );
         match staged {
             Ok((dir, binaries)) => Plan::Prebuilt(Box::new(Staged {
@@ -133,24 +197,53 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// No prebuilt and no version resolved: `cargo install` with the requirement as given.
+    fn no_prebuilt_unresolved(&self, spec: &CrateSpec, why: &str) -> Plan {
+        self.no_prebuilt_because(spec, None, why, true)
+    }
+
     fn no_prebuilt(&self, spec: &CrateSpec, version: String, why: &str) -> Plan {
+        self.no_prebuilt_because(spec, Some(version), why, false)
+    }
+
+    /// `cargo install` (exactly `version` when resolved), or with `--no-fallback` a failure;
+    /// `explain` puts `why` into that failure's message.
+    fn no_prebuilt_because(
+        &self,
+        spec: &CrateSpec,
+        version: Option<String>,
+        why: &str,
+        explain: bool,
+    ) -> Plan {
+        self.reporter
+            .verbose(1, &format!("no prebuilt of `{}`: {why}", spec.name));
         if self.request.fallback {
-            Plan::Fallback {
+            return Plan::Fallback {
                 name: spec.name.clone(),
+                req: version
+                    .as_ref()
+                    .map(|v| format!("={v}"))
+                    .or_else(|| spec.req_text.clone()),
                 version,
                 why: why.to_owned(),
-            }
-        } else {
-            Plan::Failed {
+            };
+        }
+        let targets = self.request.targets.join(", ");
+        Plan::Failed {
+            name: spec.name.clone(),
+            version: version.clone(),
+            error: CrateError::NoPrebuilt {
                 name: spec.name.clone(),
-                version: Some(version.clone()),
-                error: CrateError::NoPrebuilt {
-                    name: spec.name.clone(),
-                    version,
-                    targets: self.request.targets.join(", "),
-                    fallback: "cargo install",
+                version: version
+                    .or_else(|| spec.req_text.clone())
+                    .unwrap_or_else(|| "*".to_owned()),
+                targets: if explain {
+                    format!("{targets} ({why})")
+                } else {
+                    targets
                 },
-            }
+                fallback: "cargo install",
+            },
         }
     }
 

@@ -14,6 +14,7 @@ use crate::index::format::Release;
 use crate::install::cargo_tracker::{self, CargoTracker, PackageId};
 use crate::install::install_binaries;
 use crate::ops::summary;
+use crate::registry::crates::Registry;
 use crate::report::CrateResult;
 
 impl<'a> Context<'a> {
@@ -37,9 +38,19 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// A `--dry-run` plan line: stdout, unless `--json` keeps stdout for the JSON objects
+    /// (then it is a note on stderr).
+    fn plan_line(&self, line: &str) {
+        if self.request.json {
+            self.reporter.note(line);
+        } else {
+            self.reporter.data(line);
+        }
+    }
+
     pub(super) fn dry_run(&self, subject: Subject, release: &Release, url: &str) -> CrateResult {
         let bin_dir = self.request.root.join("bin");
-        self.reporter.data(&format!(
+        self.plan_line(&format!(
             "would install {subject} prebuilt from {url} ({} bytes, sha256 {}) into {}: {}",
             release.size,
             release.sha256,
@@ -166,16 +177,21 @@ impl<'a> Context<'a> {
         let id = PackageId::new(
             &subject.name,
             staged.version.clone(),
-            &self.registry.source_id(),
+            &self.registry.as_ref().map_or_else(
+                || crate::registry::crates::CRATES_IO_SOURCE_ID.to_owned(),
+                Registry::source_id,
+            ),
         );
-        let bins: BTreeSet<String> = staged.release.binaries.iter().cloned().collect();
+        // What was staged: the release's binaries, or those `--bin` asked for.
+        let staged_names: Vec<String> = staged.binaries.iter().map(|b| b.name.clone()).collect();
+        let bins: BTreeSet<String> = staged_names.iter().cloned().collect();
         if !self.request.force {
             if tracker.bins_of(&id) == bins && bins.iter().all(|b| bin_dir.join(b).is_file()) {
                 // Another process installed it while we downloaded.
                 return Ok(Placed::Already(self.already(
                     subject.name.clone(),
                     subject.version.clone(),
-                    staged.release.binaries.clone(),
+                    staged_names,
                 )));
             }
             for bin in &bins {
@@ -221,6 +237,7 @@ impl<'a> Context<'a> {
         paths: Vec<PathBuf>,
     ) -> CrateResult {
         let subject = &staged.subject;
+        let staged_names: Vec<String> = staged.binaries.iter().map(|b| b.name.clone()).collect();
         for old in previous {
             self.reporter.status(
                 "Replaced",
@@ -239,7 +256,7 @@ impl<'a> Context<'a> {
                 subject.name,
                 subject.version,
                 subject.target,
-                staged.release.binaries.join(", ")
+                staged_names.join(", ")
             ),
         );
         CrateResult {
@@ -247,7 +264,7 @@ impl<'a> Context<'a> {
             version: Some(subject.version.clone()),
             target: Some(subject.target.clone()),
             source: Some("prebuilt"),
-            binaries: staged.release.binaries.clone(),
+            binaries: staged_names,
             paths: paths.iter().map(|p| p.display().to_string()).collect(),
             ok: true,
             error: None,
@@ -256,27 +273,42 @@ impl<'a> Context<'a> {
         }
     }
 
-    pub(super) fn fallback(&self, env: &Env, name: &str, version: &str, why: &str) -> CrateResult {
-        let registry_index = (!self.registry.is_crates_io()).then(|| self.registry.source_id());
+    /// `cargo install` for one crate: exactly `version` when the registry resolved one, else
+    /// the requirement `req` as given (cargo resolves it).
+    pub(super) fn fallback(
+        &self,
+        env: &Env,
+        name: &str,
+        version: Option<&str>,
+        req: Option<&str>,
+        why: &str,
+    ) -> CrateResult {
         let command = fallback::cargo_install(
             env.cargo(),
             name,
-            version,
+            req,
             &FallbackOptions {
                 root: Some(&self.request.root),
                 target: self.request.explicit_target.as_deref(),
-                index: registry_index.as_deref(),
+                registry_args: &self.request.source.fallback_args,
+                bins: &self.request.bins,
                 force: self.request.force,
                 quiet: self.request.quiet,
+                verbose: self.request.verbose,
             },
         );
+        let label = match (version, req) {
+            (Some(v), _) => format!("{name} {v}"),
+            (None, Some(r)) => format!("{name} {r}"),
+            (None, None) => name.to_owned(),
+        };
         if self.request.dry_run {
-            self.reporter.data(&format!(
-                "would build `{name} {version}` from source ({why}) with `{command}`"
+            self.plan_line(&format!(
+                "would build `{label}` from source ({why}) with `{command}`"
             ));
             return CrateResult {
                 name: name.to_owned(),
-                version: Some(version.to_owned()),
+                version: version.map(str::to_owned),
                 target: self.request.explicit_target.clone(),
                 source: Some("fallback"),
                 binaries: Vec::new(),
@@ -289,27 +321,36 @@ impl<'a> Context<'a> {
         }
         self.reporter.status(
             "Building",
-            &format!("`{name} {version}` from source: {why} (running `{command}`)"),
+            &format!("`{label}` from source: {why} (running `{command}`)"),
         );
         match command.run(name) {
             Ok(()) => {
                 let bin_dir = self.request.root.join("bin");
-                let bins: Vec<String> = cargo_tracker::installed_snapshot(&self.request.root)
-                    .into_iter()
-                    .find(|(id, _)| id.name() == name && id.version().to_string() == version)
-                    .map(|(_, bins)| bins.into_iter().collect())
-                    .unwrap_or_default();
+                // cargo chose the version itself when we could not: read it from its tracker.
+                let (installed, bins): (Option<String>, Vec<String>) =
+                    cargo_tracker::installed_snapshot(&self.request.root)
+                        .into_iter()
+                        .find(|(id, _)| {
+                            id.name() == name
+                                && version.is_none_or(|v| id.version().to_string() == v)
+                        })
+                        .map(|(id, bins)| {
+                            (Some(id.version().to_string()), bins.into_iter().collect())
+                        })
+                        .unwrap_or_default();
+                let version = installed.or(version.map(str::to_owned));
                 self.reporter.status(
                     "Installed",
                     &format!(
-                        "`{name} {version}` (built from source): {}",
+                        "`{name} {}` (built from source): {}",
+                        version.as_deref().unwrap_or(""),
                         bins.join(", ")
                     ),
                 );
                 CrateResult {
                     paths: paths_of(&bin_dir, &bins),
                     name: name.to_owned(),
-                    version: Some(version.to_owned()),
+                    version,
                     target: self.request.explicit_target.clone(),
                     source: Some("fallback"),
                     binaries: bins,
@@ -319,7 +360,7 @@ impl<'a> Context<'a> {
                     seconds: 0.0,
                 }
             }
-            Err(e) => self.failure(name.to_owned(), Some(version.to_owned()), e.into()),
+            Err(e) => self.failure(name.to_owned(), version.map(str::to_owned), e.into()),
         }
     }
 }
