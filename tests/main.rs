@@ -10,6 +10,7 @@ mod action;
 mod bad_input;
 mod bootstrap;
 mod fallback;
+mod faults;
 mod go;
 mod install;
 mod network;

@@ -100,6 +100,11 @@ impl Fetcher {
         }
     }
 
+    /// The configured `--timeout`: also the longest a local read (the archive cache) may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
     /// How many HTTP requests this fetcher (and its clones) has sent, retries included;
     /// redirects ureq follows inside one request are not counted.
     pub fn requests_sent(&self) -> u64 {
