@@ -135,6 +135,7 @@ impl CrateError {
                 "choose another directory with --root, or fix the directory's permissions".into(),
             ),
             Self::Fallback(e) => e.hint(),
+            Self::Registry(e) => e.hint(),
             e if e.is_verification() => Some(
                 "the index or its mirror served bytes that do not match what was signed; retry later, and report it if it persists"
                     .into(),
