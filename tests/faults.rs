@@ -131,7 +131,7 @@ fn quickinstall_with_file_size_limit(
         .status()
         .is_ok_and(|st| st.success());
     if !usable {
-        let ci = std::env::var_os("CI").is_some_and(|v| v == "true");
+        let ci = crate::support::env::parent_var("CI").is_some_and(|v| v == "true");
         assert!(
             !ci,
             "bash and prlimit (util-linux) are needed for this test"
@@ -281,9 +281,7 @@ fn a_full_disk_during_the_tracker_rewrite_leaves_it_and_the_bin_dir_as_they_were
     let run = cmd
         .args(["qi-hello", "--no-fallback"])
         .run_within(Duration::from_secs(120));
-    run.assert_exit(1);
-    run.stderr_line_with(&["could not write cargo's install tracker"]);
-    run.stderr_line_with(&["help:", "free some disk space"]);
+    // Both files byte for byte as they were (before: `.crates2.json` cut at the limit).
     assert_eq!(
         std::fs::read(home.join(".crates.toml")).unwrap(),
         v1,
@@ -294,8 +292,44 @@ fn a_full_disk_during_the_tracker_rewrite_leaves_it_and_the_bin_dir_as_they_were
         v2,
         "{run}"
     );
+    run.assert_exit(1);
+    run.stderr_line_with(&["could not write cargo's install tracker"]);
+    run.stderr_line_with(&["help:", "free some disk space"]);
     assert_eq!(journals(&home), Vec::<String>::new());
     assert!(!s.bin_dir().join("qi-hello").exists(), "{run}");
     // And the tracker still works: without the limit the install goes through.
     s.quickinstall().arg("qi-hello").run().assert_success();
+}
+
+#[test]
+fn an_untracked_binary_identical_to_the_verified_one_is_adopted_not_refused() {
+    // A SIGKILL after the binaries were renamed in but before the tracker was written leaves
+    // them in bin/ unrecorded. The next run must not demand --force for its own bytes.
+    let s = Scenario::new();
+    let elsewhere = s.path().join("elsewhere");
+    s.quickinstall()
+        .arg("qi-hello")
+        .arg("--root")
+        .arg(&elsewhere)
+        .run()
+        .assert_success();
+    std::fs::create_dir_all(s.bin_dir()).unwrap();
+    for bin in ["qi-hello", "qi-hello-admin"] {
+        std::fs::copy(elsewhere.join("bin").join(bin), s.bin_dir().join(bin)).unwrap();
+    }
+    let run = s.quickinstall().arg("qi-hello").run();
+    run.assert_success();
+    let list = s.cargo().args(["install", "--list"]).run();
+    list.assert_success().stdout_has(&["qi-hello v0.2.0"]);
+
+    // Other bytes under that name are still someone else's file: refused without --force.
+    let s = Scenario::new();
+    std::fs::create_dir_all(s.bin_dir()).unwrap();
+    std::fs::write(s.bin_dir().join("qi-hello"), b"#!/bin/sh\necho mine\n").unwrap();
+    let run = s.quickinstall().args(["qi-hello", "--no-fallback"]).run();
+    run.assert_exit(1).stderr_has(&["already exists"]);
+    assert_eq!(
+        std::fs::read(s.bin_dir().join("qi-hello")).unwrap(),
+        b"#!/bin/sh\necho mine\n"
+    );
 }
