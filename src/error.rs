@@ -118,7 +118,9 @@ impl CrateError {
     pub fn is_verification(&self) -> bool {
         match self {
             Self::Index(e) => !e.is_unreachable(),
-            Self::Source { .. } | Self::Unpack { .. } => true,
+            Self::Source { .. } => true,
+            // A local write failing (a full disk) is not the archive's fault.
+            Self::Unpack { source, .. } => !matches!(source, UnpackError::Write { .. }),
             Self::Download { source, .. } => source.is_verification_failure(),
             _ => false,
         }
@@ -136,11 +138,41 @@ impl CrateError {
             ),
             Self::Fallback(e) => e.hint(),
             Self::Index(e) if e.hint().is_some() => e.hint(),
+            Self::Registry(e) => e.hint(),
+            Self::Unpack {
+                source: UnpackError::Write { source, .. },
+                ..
+            } => Some(local_write_hint(source)),
+            Self::Download {
+                source: DownloadError::Io { source, .. },
+                ..
+            } => Some(local_write_hint(source)),
+            Self::Tracker(e) => match e.as_ref() {
+                TrackerError::Write { source, .. } => Some(local_write_hint(source)),
+                _ => None,
+            },
+            // The bytes matched the signed size and sha256: what was signed is itself bad.
+            Self::Unpack { .. } => Some(
+                "the archive matched its signed checksum, so it was published this way; report it to the index's maintainers"
+                    .into(),
+            ),
             e if e.is_verification() => Some(
                 "the index or its mirror served bytes that do not match what was signed; retry later, and report it if it persists"
                     .into(),
             ),
             _ => None,
         }
+    }
+}
+
+/// Advice after a local write failed: disk space for a full disk (or a file-size limit), else
+/// the directory's permissions.
+fn local_write_hint(error: &std::io::Error) -> String {
+    use std::io::ErrorKind as K;
+    match error.kind() {
+        K::StorageFull | K::QuotaExceeded | K::FileTooLarge => {
+            "free some disk space (the install root's file system is full), or choose another directory with --root".into()
+        }
+        _ => "check that the install root is writable, or choose another directory with --root".into(),
     }
 }

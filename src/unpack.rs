@@ -6,10 +6,12 @@
 //! else refuses the whole archive and removes what was written. It never touches the install
 //! directory; [`crate::install`] moves the staged files there.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
 
 use flate2::read::GzDecoder;
 use tar::EntryType;
@@ -17,7 +19,8 @@ use tar::EntryType;
 use crate::index::format::is_valid_binary_name;
 use crate::install::set_executable;
 
-/// The most bytes an archive may unpack to (all entries, plus what follows the end of the tar).
+/// The most bytes an archive's gzip stream may inflate to: every entry (written or skipped),
+/// headers, padding and whatever follows the end of the tar.
 /// Far above any real tool, low enough that a crafted archive cannot fill the disk.
 pub const MAX_UNPACKED_BYTES: u64 = 2 << 30;
 
@@ -142,14 +145,37 @@ fn unpack_into(
     limit: u64,
     written: &mut WrittenFiles,
 ) -> Result<Vec<StagedBinary>, UnpackError> {
-    let corrupt = |source| UnpackError::Corrupt {
+    let file = File::open(archive).map_err(|source| UnpackError::Corrupt {
         archive: archive.to_owned(),
         source,
+    })?;
+    // Every byte the gzip stream yields is charged here, whether tar writes it, skips it (a
+    // license, a listed binary not asked for, padding) or it follows the end of the tar: a
+    // skipped entry must not inflate without bound.
+    let inflated = Rc::new(Cell::new(0u64));
+    let stream = Capped {
+        inner: GzDecoder::new(file),
+        inflated: Rc::clone(&inflated),
+        limit,
     };
-    let file = File::open(archive).map_err(corrupt)?;
-    let mut tar = tar::Archive::new(GzDecoder::new(file));
+    let too_large = || UnpackError::TooLarge {
+        archive: archive.to_owned(),
+        limit,
+    };
+    // A read error is the cap if the cap was crossed (tar wraps the error, so ask the counter
+    // rather than the error), else a corrupt archive.
+    let corrupt = |source| {
+        if inflated.get() > limit {
+            too_large()
+        } else {
+            UnpackError::Corrupt {
+                archive: archive.to_owned(),
+                source,
+            }
+        }
+    };
+    let mut tar = tar::Archive::new(stream);
     let mut seen = HashSet::new();
-    let mut budget = limit;
 
     for entry in tar.entries().map_err(corrupt)? {
         let mut entry = entry.map_err(corrupt)?;
@@ -175,11 +201,9 @@ fn unpack_into(
         let Disposition::Binary(name) = disposition else {
             continue;
         };
-        if entry.size() > budget {
-            return Err(UnpackError::TooLarge {
-                archive: archive.to_owned(),
-                limit,
-            });
+        // The header's size is a claim, checked up front; the counter checks what is inflated.
+        if entry.size() > limit.saturating_sub(inflated.get()) {
+            return Err(too_large());
         }
         let path = staging.join(&name);
         let mut out = match File::create_new(&path) {
@@ -190,15 +214,7 @@ fn unpack_into(
             Err(source) => return Err(UnpackError::Write { path, source }),
         };
         written.push(path.clone());
-        // The header's size bounds what the entry yields, but count what is really copied.
-        let copied = copy_entry(&mut (&mut entry).take(budget + 1), &mut out, &path, archive)?;
-        if copied > budget {
-            return Err(UnpackError::TooLarge {
-                archive: archive.to_owned(),
-                limit,
-            });
-        }
-        budget -= copied;
+        copy_entry(&mut entry, &mut out, &path, &corrupt)?;
         set_executable(&out).map_err(|source| UnpackError::Write {
             path: path.clone(),
             source,
@@ -213,14 +229,7 @@ fn unpack_into(
 
     // Read the gzip stream to its end so its CRC and length are checked: a stream cut after the
     // tar's last entry would otherwise pass unnoticed.
-    let rest =
-        io::copy(&mut tar.into_inner().take(budget + 1), &mut io::sink()).map_err(corrupt)?;
-    if rest > budget {
-        return Err(UnpackError::TooLarge {
-            archive: archive.to_owned(),
-            limit,
-        });
-    }
+    io::copy(&mut tar.into_inner(), &mut io::sink()).map_err(corrupt)?;
 
     expected_binaries
         .iter()
@@ -320,29 +329,48 @@ fn copy_entry(
     entry: &mut impl Read,
     out: &mut File,
     path: &Path,
-    archive: &Path,
-) -> Result<u64, UnpackError> {
+    read_failed: &dyn Fn(io::Error) -> UnpackError,
+) -> Result<(), UnpackError> {
     let mut buf = vec![0u8; 64 * 1024];
-    let mut total = 0u64;
     loop {
-        // Reading fails on a corrupt archive, writing on a full disk: tell them apart.
+        // Reading fails on a corrupt archive (or the cap), writing on a full disk: tell them
+        // apart.
         let n = match entry.read(&mut buf) {
-            Ok(0) => return Ok(total),
+            Ok(0) => return Ok(()),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(source) => {
-                return Err(UnpackError::Corrupt {
-                    archive: archive.to_owned(),
-                    source,
-                });
-            }
+            Err(source) => return Err(read_failed(source)),
         };
         let chunk = buf.get(..n).unwrap_or_default();
         io::Write::write_all(out, chunk).map_err(|source| UnpackError::Write {
             path: path.to_owned(),
             source,
         })?;
-        total += n as u64;
+    }
+}
+
+/// The decompressed stream, failing once it has yielded more than `limit` bytes in all.
+struct Capped<R> {
+    inner: R,
+    inflated: Rc<Cell<u64>>,
+    limit: u64,
+}
+
+impl<R: Read> Read for Capped<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let total = self.inflated.get();
+        if total > self.limit {
+            return Err(io::Error::other("the unpack limit was crossed"));
+        }
+        // Never ask for more than one byte past the limit: crossing it is then seen at once.
+        let room = usize::try_from(self.limit - total + 1).unwrap_or(usize::MAX);
+        let end = buf.len().min(room);
+        let n = self.inner.read(buf.get_mut(..end).unwrap_or_default())?;
+        self.inflated.set(total.saturating_add(n as u64));
+        if self.inflated.get() > self.limit {
+            return Err(io::Error::other("the unpack limit was crossed"));
+        }
+        Ok(n)
     }
 }
 
@@ -661,11 +689,33 @@ mod tests {
             "{err}"
         );
         assert_eq!(staging_entries(&f), Vec::<String>::new());
-        // A cap that leaves room for the data and the end-of-archive blocks passes.
-        let f = fixture(&gzip(&tar_bytes(&specs)));
+        // A cap that leaves room for everything the stream inflates to (headers, padded data,
+        // end-of-archive blocks) passes.
+        let tar = tar_bytes(&specs);
+        let f = fixture(&gzip(&tar));
+        let whole = tar.len() as u64;
+        assert!(unpack_with_limit(&f.archive, &f.staging, &expected, &expected, whole).is_ok());
+        let f = fixture(&gzip(&tar));
         assert!(
-            unpack_with_limit(&f.archive, &f.staging, &expected, &expected, 1200 + 2048).is_ok()
+            unpack_with_limit(&f.archive, &f.staging, &expected, &expected, whole - 1).is_err()
         );
+    }
+
+    #[test]
+    fn skipped_entries_count_toward_the_cap() {
+        // A license file is skipped, not written, but inflating it still costs: a bomb hidden
+        // in a skipped entry must be refused, not inflated in full.
+        let bomb = vec![0u8; 64 * 1024];
+        let specs = [file("rg", b"ok"), file("LICENSE", &bomb)];
+        let f = fixture(&gzip(&tar_bytes(&specs)));
+        let expected = names(&["rg"]);
+        let err =
+            unpack_with_limit(&f.archive, &f.staging, &expected, &expected, 16 * 1024).unwrap_err();
+        assert!(
+            matches!(err, UnpackError::TooLarge { limit: 16384, .. }),
+            "{err}"
+        );
+        assert_eq!(staging_entries(&f), Vec::<String>::new());
     }
 
     #[test]

@@ -373,3 +373,26 @@ fn usage_errors_exit_with_2() {
     assert_eq!(s.disk_state(), before);
     assert_eq!(s.index.requests(), 0);
 }
+
+#[test]
+fn refuses_a_name_in_the_wrong_case_and_names_the_canonical_one() {
+    // cargo looks a crate up by its lower-cased index path but requires the exact name the
+    // registry lists: `cargo install QI-HELLO` finds nothing. So must we, or the tracker would
+    // record `QI-HELLO` and `cargo uninstall qi-hello` would not find it.
+    let s = Scenario::new();
+    let before = s.disk_state();
+    let run = s.quickinstall().args(["QI-HELLO", "--no-fallback"]).run();
+    run.assert_exit(1);
+    run.stderr_line_with(&["`QI-HELLO`", "not found"]);
+    run.stderr_line_with(&["help:", "`qi-hello`"]);
+    assert_eq!(s.disk_state(), before, "the disk changed:\n{run}");
+    // The canonical name installs, and real cargo sees it under that name and removes it.
+    s.quickinstall().arg("qi-hello").run().assert_success();
+    let list = s.cargo().args(["install", "--list"]).run();
+    list.assert_success().stdout_has(&["qi-hello v0.2.0"]);
+    s.cargo()
+        .args(["uninstall", "qi-hello"])
+        .run()
+        .assert_success();
+    assert!(!s.bin_dir().join("qi-hello").exists());
+}

@@ -12,6 +12,7 @@ mod bootstrap;
 mod cargo_config;
 mod cli_flags;
 mod fallback;
+mod faults;
 mod go;
 mod install;
 mod network;

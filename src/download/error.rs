@@ -22,6 +22,22 @@ pub enum DownloadError {
     /// Nothing arrived for longer than the configured timeout.
     #[error("`{url}` timed out: it stopped sending data for more than {}", seconds(*after))]
     Timeout { url: String, after: Duration },
+    /// The server kept sending, but under the low-speed limit for a whole timeout period.
+    #[error(
+        "`{url}` was too slow: it sent under {min_rate} bytes/s for {}",
+        seconds(*after)
+    )]
+    TooSlow {
+        url: String,
+        min_rate: u64,
+        after: Duration,
+    },
+    /// The whole transfer took longer than its size allows.
+    #[error(
+        "`{url}` took longer than the {} its size allows; the transfer was abandoned",
+        seconds(*after)
+    )]
+    Deadline { url: String, after: Duration },
     /// A small document was larger than the caller allows.
     #[error("`{url}` is larger than the {limit} bytes allowed for it")]
     TooLarge { url: String, limit: u64 },
@@ -66,7 +82,10 @@ impl DownloadError {
     /// The host is down or unreachable: network failure, timeout, or a 5xx answer.
     pub fn is_unreachable(&self) -> bool {
         match self {
-            Self::Network { .. } | Self::Timeout { .. } => true,
+            Self::Network { .. }
+            | Self::Timeout { .. }
+            | Self::TooSlow { .. }
+            | Self::Deadline { .. } => true,
             Self::Status { status, .. } => *status >= 500,
             _ => false,
         }
@@ -145,7 +164,35 @@ pub(super) fn transport_failure(url: &str, error: ureq::Error, timeout: Duration
 /// A body read error: ureq hands its own errors back wrapped in `io::Error`; unwrap them so a
 /// per-read timeout is reported as a timeout.
 pub(super) fn body_failure(url: &str, error: io::Error, timeout: Duration) -> Failure {
+    // The pace check's own verdicts come first: they are ours, not ureq's.
+    if let Some(pace) = error.get_ref().and_then(|e| e.downcast_ref::<Pace>()) {
+        let error = match *pace {
+            Pace::TooSlow { min_rate, after } => DownloadError::TooSlow {
+                url: url.to_owned(),
+                min_rate,
+                after,
+            },
+            Pace::Deadline { after } => DownloadError::Deadline {
+                url: url.to_owned(),
+                after,
+            },
+        };
+        // A slow path or a congested mirror may do better on a fresh connection.
+        return Failure {
+            error,
+            transient: true,
+        };
+    }
     transport_failure(url, ureq::Error::from(error), timeout)
+}
+
+/// Why [`crate::download::pace::Paced`] gave up on a body, carried inside an `io::Error`.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+pub(super) enum Pace {
+    #[error("under {min_rate} bytes/s for {after:?}")]
+    TooSlow { min_rate: u64, after: Duration },
+    #[error("longer than {after:?}")]
+    Deadline { after: Duration },
 }
 
 fn is_transient_io(e: &io::Error) -> bool {

@@ -7,6 +7,7 @@
 
 mod error;
 mod location;
+mod pace;
 
 #[cfg(test)]
 mod tests;
@@ -23,6 +24,7 @@ use sha2::{Digest, Sha256};
 pub use self::error::DownloadError;
 use self::error::{Failure, body_failure, status_failure, transport_failure};
 pub use self::location::Location;
+use self::pace::{LOW_SPEED_LIMIT, Paced, deadline_for};
 
 /// Streaming buffer size: large enough for few syscalls, small enough to never matter in memory.
 const CHUNK: usize = 64 * 1024;
@@ -33,8 +35,10 @@ const DRAIN_LIMIT: u64 = 64 * 1024;
 /// Network settings for a [`Fetcher`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NetConfig {
-    /// Connect timeout, and the longest a server may go without sending anything (per read, not
-    /// a whole-body deadline, so a big archive on a slow but live link is not cut off).
+    /// Connect timeout, and the longest a server may go without sending anything (per read).
+    /// It is also the window of the low-speed limit (see [`Fetcher::with_low_speed_limit`]);
+    /// the whole-body deadline grows with the expected size, so a big archive on a slow but
+    /// live link is not cut off.
     pub timeout: Duration,
     /// Extra attempts after a transient failure.
     pub retries: u32,
@@ -59,6 +63,8 @@ pub struct Fetcher {
     agent: ureq::Agent,
     timeout: Duration,
     retries: u32,
+    /// Bytes per second a body must average over each `timeout` period; 0 = no limit.
+    low_speed_limit: u64,
     requests: Arc<AtomicU64>,
 }
 
@@ -140,8 +146,32 @@ impl Fetcher {
             agent,
             timeout: config.timeout,
             retries: config.retries,
+            low_speed_limit: LOW_SPEED_LIMIT,
             requests: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Sets the low-speed limit (cargo's `http.low-speed-limit`, bytes/s; 0 turns it off): a
+    /// body averaging less over a whole `timeout` period is abandoned, and retried.
+    #[must_use]
+    pub fn with_low_speed_limit(mut self, bytes_per_second: u64) -> Self {
+        self.low_speed_limit = bytes_per_second;
+        self
+    }
+
+    /// A body reader held to the low-speed limit and to a deadline for `expected` bytes.
+    fn paced<R: Read>(&self, body: R, expected: u64) -> Paced<R> {
+        Paced::new(
+            body,
+            self.low_speed_limit,
+            self.timeout,
+            deadline_for(expected, self.timeout),
+        )
+    }
+
+    /// The configured `--timeout`: also the longest a local read (the archive cache) may take.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// How many HTTP requests this fetcher (and its clones) has sent, retries included;
@@ -223,7 +253,8 @@ impl Fetcher {
                 let body = response.into_body();
                 let announced = body.content_length();
                 let timeout = self.timeout;
-                target.stream(body.into_reader(), announced, progress, |e| {
+                let reader = self.paced(body.into_reader(), expected_size);
+                target.stream(reader, announced, progress, |e| {
                     body_failure(url, e, timeout)
                 })
             }),
@@ -241,14 +272,21 @@ impl Fetcher {
             drain(response);
             return Err(status_failure(url, status));
         }
-        let mut body = response.into_body();
-        if body.content_length().is_some_and(|len| len > limit) {
+        let body = response.into_body();
+        let announced = body.content_length();
+        if announced.is_some_and(|len| len > limit) {
             return Err(too_large(url, limit));
         }
-        match body.with_config().limit(limit).read_to_vec() {
-            Ok(bytes) => Ok(Some(bytes)),
-            Err(ureq::Error::BodyExceedsLimit(_)) => Err(too_large(url, limit)),
-            Err(e) => Err(transport_failure(url, e, self.timeout)),
+        // The deadline follows the announced size, else the most the caller accepts.
+        let expected = announced.unwrap_or(limit);
+        let mut reader = self
+            .paced(body.into_reader(), expected)
+            .take(limit.saturating_add(1));
+        let mut bytes = Vec::new();
+        match reader.read_to_end(&mut bytes) {
+            Ok(read) if read as u64 > limit => Err(too_large(url, limit)),
+            Ok(_) => Ok(Some(bytes)),
+            Err(e) => Err(body_failure(url, e, self.timeout)),
         }
     }
 

@@ -11,13 +11,14 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
 use super::describe;
+use super::tracker_journal;
 
 /// The source id cargo records for crates.io, whichever protocol fetched the index.
 pub const CRATES_IO_SOURCE: &str = "registry+https://github.com/rust-lang/crates.io-index";
@@ -261,8 +262,13 @@ impl CargoTracker {
             path: root.to_owned(),
             source,
         })?;
-        let v1_file = LockedFile::open(root.join(".crates.toml"), on_wait)?;
-        let v2_file = LockedFile::open(root.join(".crates2.json"), on_wait)?;
+        let mut v1_file = LockedFile::open(root.join(".crates.toml"), on_wait)?;
+        let mut v2_file = LockedFile::open(root.join(".crates2.json"), on_wait)?;
+        // Under both locks: undo a rewrite a crash or a full disk cut short.
+        v1_file.recover(&|b| {
+            std::str::from_utf8(b).is_ok_and(|t| toml::from_str::<ListingV1>(t).is_ok())
+        })?;
+        v2_file.recover(&|b| serde_json::from_slice::<ListingV2>(b).is_ok())?;
 
         let v1_text = v1_file.read_all()?;
         let v1: ListingV1 = if v1_text.is_empty() {
@@ -340,8 +346,18 @@ impl CargoTracker {
             path: self.v2_file.path.clone(),
             source: io::Error::other(e),
         })?;
-        self.v1_file.rewrite(v1_text.as_bytes())?;
-        self.v2_file.rewrite(v2_text.as_bytes())
+        // Both journalled and both sizes reserved before either is overwritten: a full disk
+        // then fails before anything changed, and a crash leaves journals to restore from.
+        let v1_old = self.v1_file.prepare(v1_text.as_bytes())?;
+        if let Err(e) = self.v2_file.prepare(v2_text.as_bytes()) {
+            self.v1_file.abandon(&v1_old);
+            return Err(e);
+        }
+        self.v1_file.commit(v1_text.as_bytes())?;
+        self.v2_file.commit(v2_text.as_bytes())?;
+        tracker_journal::remove_journal(&self.v1_file.path);
+        tracker_journal::remove_journal(&self.v2_file.path);
+        Ok(())
     }
 }
 
@@ -444,11 +460,10 @@ impl LockedFile {
         Ok(Self { path, file })
     }
 
-    fn read_all(&self) -> Result<String, TrackerError> {
-        let mut bytes = Vec::new();
-        (&self.file)
-            .read_to_end(&mut bytes)
-            .map_err(|source| TrackerError::Read {
+    fn read_all(&mut self) -> Result<String, TrackerError> {
+        // From offset 0: a journal replay may have moved the position.
+        let bytes =
+            tracker_journal::read_all(&mut self.file).map_err(|source| TrackerError::Read {
                 path: self.path.clone(),
                 source,
             })?;
@@ -466,20 +481,49 @@ impl LockedFile {
         }
     }
 
-    /// Truncates and rewrites in place; the lock is held, so no reader sees it half-written.
-    fn rewrite(&mut self, bytes: &[u8]) -> Result<(), TrackerError> {
-        let result = (|| {
-            self.file.seek(SeekFrom::Start(0))?;
-            self.file.set_len(0)?;
-            self.file.write_all(bytes)?;
-            // cargo does not sync; a tracker found full of NUL bytes after a crash
-            // (rust-lang/cargo#2836) is why we do.
-            self.file.sync_all()
-        })();
-        result.map_err(|source| TrackerError::Write {
+    fn write_error(&self, source: io::Error) -> TrackerError {
+        TrackerError::Write {
             path: self.path.clone(),
             source,
-        })
+        }
+    }
+
+    /// Replays a journal left by a crash (see [`tracker_journal`]).
+    fn recover(&mut self, parses: &dyn Fn(&[u8]) -> bool) -> Result<(), TrackerError> {
+        tracker_journal::recover(&mut self.file, &self.path, parses)
+            .map(|_| ())
+            .map_err(|e| self.write_error(e))
+    }
+
+    /// Journals the current bytes and reserves room for `bytes`; returns the current bytes.
+    /// On failure the file is as it was and no journal is left.
+    fn prepare(&mut self, bytes: &[u8]) -> Result<Vec<u8>, TrackerError> {
+        let old =
+            tracker_journal::read_all(&mut self.file).map_err(|source| TrackerError::Read {
+                path: self.path.clone(),
+                source,
+            })?;
+        tracker_journal::write_journal(&self.path, &old).map_err(|e| self.write_error(e))?;
+        if let Err(e) =
+            tracker_journal::reserve(&mut self.file, old.len() as u64, bytes.len() as u64)
+        {
+            tracker_journal::remove_journal(&self.path);
+            return Err(self.write_error(e));
+        }
+        Ok(old)
+    }
+
+    /// Undoes [`Self::prepare`]: the old length back, the journal gone.
+    fn abandon(&mut self, old: &[u8]) {
+        let _ = self.file.set_len(old.len() as u64);
+        let _ = self.file.sync_all();
+        tracker_journal::remove_journal(&self.path);
+    }
+
+    /// Overwrites the prepared file in place; the lock is held, so no reader sees it half
+    /// written, and the journal covers a crash.
+    fn commit(&mut self, bytes: &[u8]) -> Result<(), TrackerError> {
+        tracker_journal::overwrite(&mut self.file, bytes).map_err(|e| self.write_error(e))
     }
 }
 

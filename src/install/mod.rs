@@ -7,6 +7,7 @@
 
 pub mod cargo_tracker;
 pub mod go_bin;
+pub mod tracker_journal;
 pub mod transaction;
 
 use std::io;

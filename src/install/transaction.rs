@@ -254,6 +254,39 @@ fn sync_dir(dir: &Path) {
     }
 }
 
+/// Whether the files at `a` and `b` hold the same bytes (false if either cannot be read): an
+/// untracked binary equal to the verified one about to be installed is ours, left by a run
+/// killed between placing binaries and recording them.
+pub fn same_contents(a: &Path, b: &Path) -> bool {
+    let (Ok(mut fa), Ok(mut fb)) = (File::open(a), File::open(b)) else {
+        return false;
+    };
+    let same_len = match (fa.metadata(), fb.metadata()) {
+        (Ok(ma), Ok(mb)) => ma.is_file() && mb.is_file() && ma.len() == mb.len(),
+        _ => false,
+    };
+    if !same_len {
+        return false;
+    }
+    let mut ba = vec![0u8; 64 * 1024];
+    let mut bb = vec![0u8; 64 * 1024];
+    loop {
+        let n = match io::Read::read(&mut fa, &mut ba) {
+            Ok(n) => n,
+            Err(_) => return false,
+        };
+        if n == 0 {
+            return true;
+        }
+        let (Some(chunk_a), Some(chunk_b)) = (ba.get(..n), bb.get_mut(..n)) else {
+            return false;
+        };
+        if io::Read::read_exact(&mut fb, chunk_b).is_err() || chunk_a != chunk_b {
+            return false;
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::print_stderr)] // tests may unwrap and say why they skip
 mod tests {

@@ -3,10 +3,14 @@
 //! once because it touches nothing a user sees.
 //!
 //! With a cache directory, verified archives are kept as `<sha256>.tar.gz`; a cached copy is
-//! re-hashed (size and sha256 against the signed entry) before it is used, and replaced by a
-//! fresh download when it does not match.
+//! re-hashed (size and sha256 against the signed entry) as it is copied in before it is used,
+//! and replaced by a fresh download when it does not match. Cache entries that are not regular
+//! files (a FIFO, a device) are skipped without being waited on.
 
-use std::path::Path;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
@@ -15,6 +19,61 @@ use crate::error::{CrateError, Subject};
 use crate::index::format::Release;
 use crate::report::Reporter;
 use crate::unpack::{StagedBinary, unpack_selected};
+
+/// Temp dirs in the install root are named `<TEMP_PREFIX><pid>-<random>`, so a later run can
+/// tell whose they are.
+const TEMP_PREFIX: &str = ".quickinstall-tmp-";
+
+/// A temp dir younger than this is never removed by another run: its owner may still be starting.
+const STALE_AFTER: Duration = Duration::from_secs(5 * 60);
+
+/// Where the owner cannot be checked (no `/proc`), or the name holds no pid (older clients), a
+/// temp dir is removed only after this long.
+const ABANDONED_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Removes temp dirs an interrupted run left in `root` (a SIGKILL or power loss skips the
+/// `TempDir` drop): those older than [`STALE_AFTER`] whose owner process is gone, and any older
+/// than [`ABANDONED_AFTER`] whose owner cannot be told. Best effort, never an error.
+fn remove_stale_temp_dirs(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_PREFIX)) else {
+            continue;
+        };
+        // Not followed: a symlink named like ours is not ours.
+        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
+            continue;
+        };
+        let age = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.elapsed().ok())
+            .unwrap_or_default();
+        if !meta.is_dir() || age < STALE_AFTER {
+            continue;
+        }
+        let owner = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
+        let gone = match owner.map(process_is_alive) {
+            Some(Some(alive)) => !alive,
+            _ => age >= ABANDONED_AFTER,
+        };
+        if gone {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Whether process `pid` exists, where the system can say (Linux's `/proc`).
+fn process_is_alive(pid: u32) -> Option<bool> {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return None;
+    }
+    Some(pid == std::process::id() || proc.join(pid.to_string()).exists())
+}
 
 /// Downloads `release` from `location` (size and sha256 checked while streaming) into a
 /// temporary directory inside `root`, then unpacks the `wanted` binaries (a subset of the
@@ -37,11 +96,13 @@ pub fn stage_release(
         source,
     };
     std::fs::create_dir_all(root).map_err(prepare)?;
+    remove_stale_temp_dirs(root);
     let dir = tempfile::Builder::new()
-        .prefix(".quickinstall-tmp-")
+        .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
         .tempdir_in(root)
         .map_err(prepare)?;
-    let cached = cache.and_then(|c| cached_archive(c, release));
+    let cached = cache.and_then(|c| cached_archive(c, release, dir.path(), fetcher.timeout()));
+    let from_cache = cached.is_some();
     let archive = match cached {
         Some(path) => path,
         None => {
@@ -76,45 +137,88 @@ pub fn stage_release(
             }
         })?;
     // Cached only once it verified and unpacked: a signed but refused archive is not kept.
-    if let Some(cache) = cache.filter(|c| !archive.starts_with(c)) {
+    if let Some(cache) = cache.filter(|_| !from_cache) {
         keep_in_cache(cache, &archive, &release.sha256);
     }
     Ok((dir, binaries))
 }
 
-/// The cached archive for `release`, if there is one whose size and sha256 still match the
-/// signed entry. A copy that does not match is removed.
-fn cached_archive(cache: &Path, release: &Release) -> Option<std::path::PathBuf> {
+/// A copy, in `dir`, of the cached archive for `release`, if the cache holds one whose size and
+/// sha256 still match the signed entry. The cache is untrusted (CI restores it from elsewhere):
+/// the entry is opened without blocking (a FIFO would otherwise hang `open`), must be a regular
+/// file by the opened handle's own metadata, and is read within `timeout`; anything else is
+/// skipped and the archive downloaded instead. Hashing while copying means the bytes unpacked
+/// are the bytes checked, however the cache entry changes afterwards. A regular file that does
+/// not match is removed.
+fn cached_archive(
+    cache: &Path,
+    release: &Release,
+    dir: &Path,
+    timeout: Duration,
+) -> Option<PathBuf> {
     let path = cache.join(format!("{}.tar.gz", release.sha256));
-    let file = std::fs::File::open(&path).ok()?;
-    let matches = file.metadata().is_ok_and(|m| m.len() == release.size)
-        && sha256_of(file).is_some_and(|sum| sum == release.sha256);
-    if matches {
-        Some(path)
-    } else {
-        let _ = std::fs::remove_file(&path);
-        None
+    let mut file = open_nonblocking(&path).ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let copy = dir.join("cached.tar.gz");
+    match copy_hashed(&mut file, &copy, timeout) {
+        Some((len, sum)) if len == release.size && sum == release.sha256 => Some(copy),
+        Some(_) => {
+            let _ = std::fs::remove_file(&copy);
+            let _ = std::fs::remove_file(&path);
+            None
+        }
+        None => {
+            let _ = std::fs::remove_file(&copy);
+            None
+        }
     }
 }
 
-fn sha256_of(mut file: std::fs::File) -> Option<String> {
+/// Opens `path` for reading without blocking on a FIFO or a device that waits for a peer.
+fn open_nonblocking(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    options.open(path)
+}
+
+/// Copies `file` to `dest`, returning the length and sha256 of what was copied; `None` on any
+/// error or when reading takes longer than `timeout` in all.
+fn copy_hashed(file: &mut File, dest: &Path, timeout: Duration) -> Option<(u64, String)> {
     use sha2::{Digest, Sha256};
+    let start = Instant::now();
+    let mut out = File::create_new(dest).ok()?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 64 * 1024];
+    let mut len = 0u64;
     loop {
-        let n = std::io::Read::read(&mut file, &mut buf).ok()?;
-        if n == 0 {
-            break;
+        if start.elapsed() > timeout {
+            return None;
         }
-        hasher.update(&buf[..n]);
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return None,
+        };
+        let chunk = buf.get(..n)?;
+        hasher.update(chunk);
+        out.write_all(chunk).ok()?;
+        len += n as u64;
     }
-    Some(
-        hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-    )
+    let sum = hasher.finalize().iter().fold(String::new(), |mut s, b| {
+        use std::fmt::Write as _;
+        let _ = write!(s, "{b:02x}");
+        s
+    });
+    Some((len, sum))
 }
 
 /// Copies a verified archive into the cache (temp file + rename, so a reader never sees half

@@ -48,6 +48,13 @@ pub enum RegistryError {
     },
     #[error("every version of `{name}` matching `{req}` is yanked")]
     AllYanked { name: String, req: String },
+    /// The index file lists the crate under another case: cargo requires the exact name.
+    #[error("crate `{name}` was not found in the registry `{registry}`; it lists `{canonical}`")]
+    WrongCase {
+        name: String,
+        canonical: String,
+        registry: String,
+    },
     #[error("could not read the registry entry for `{name}`: {source}")]
     Download {
         name: String,
@@ -123,10 +130,40 @@ impl Registry {
             .ok_or_else(not_found)?;
         let versions = parse_index_file(&bytes, name);
         if versions.is_empty() {
-            return Err(not_found());
+            // The index path is lower case, so `QI-HELLO` reads `qi-hello`'s file; like cargo,
+            // refuse the name rather than record a crate under a name the registry lacks.
+            return Err(match canonical_name(&bytes, name) {
+                Some(canonical) => RegistryError::WrongCase {
+                    name: name.to_owned(),
+                    canonical,
+                    registry: self.url.clone(),
+                },
+                None => not_found(),
+            });
         }
         Ok(versions)
     }
+}
+
+impl RegistryError {
+    /// Follow-up advice for a `help:` line.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::WrongCase { canonical, .. } => Some(format!(
+                "crate names are exact: did you mean `{canonical}`?"
+            )),
+            _ => None,
+        }
+    }
+}
+
+/// The name an index file lists that equals `name` but for ASCII case, if any.
+fn canonical_name(bytes: &[u8], name: &str) -> Option<String> {
+    bytes
+        .split(|b| *b == b'\n')
+        .filter_map(|line| serde_json::from_slice::<IndexLine>(line).ok())
+        .map(|line| line.name)
+        .find(|listed| listed.eq_ignore_ascii_case(name))
 }
 
 /// The sparse-index path of a crate: `1/a`, `2/ab`, `3/a/abc`, `ab/cd/abcd`, lower case.
@@ -153,12 +190,13 @@ struct IndexLine {
 }
 
 /// Parses a sparse-index file: one JSON object per line. Lines that do not parse, or that
-/// describe another crate, are skipped, as cargo skips entries it cannot read.
+/// describe another crate, are skipped, as cargo skips entries it cannot read. The name must
+/// match exactly, case included, as cargo's lookup requires.
 pub fn parse_index_file(bytes: &[u8], name: &str) -> Vec<RegistryVersion> {
     bytes
         .split(|b| *b == b'\n')
         .filter_map(|line| serde_json::from_slice::<IndexLine>(line).ok())
-        .filter(|line| line.name.eq_ignore_ascii_case(name))
+        .filter(|line| line.name == name)
         .filter_map(|line| {
             Some(RegistryVersion {
                 version: Version::parse(&line.vers).ok()?,
@@ -274,6 +312,18 @@ mod tests {
             yanked,
             cksum: "00".repeat(32),
         }
+    }
+
+    #[test]
+    fn names_must_match_exactly_and_the_canonical_one_is_found() {
+        let file = r#"{"name":"qi-hello","vers":"1.0.0","deps":[],"cksum":"aa","features":{}}"#;
+        assert!(parse_index_file(file.as_bytes(), "QI-HELLO").is_empty());
+        assert_eq!(parse_index_file(file.as_bytes(), "qi-hello").len(), 1);
+        assert_eq!(
+            canonical_name(file.as_bytes(), "QI-Hello").as_deref(),
+            Some("qi-hello")
+        );
+        assert_eq!(canonical_name(file.as_bytes(), "qi_hello"), None);
     }
 
     #[test]

@@ -266,6 +266,50 @@ impl TestCommand {
         }
     }
 
+    /// Runs to completion like [`TestCommand::run`], but kills it and panics if it has not
+    /// finished within `limit`: for tests of things that used to hang.
+    pub fn run_within(mut self, limit: std::time::Duration) -> Run {
+        use std::io::Read as _;
+        let line = describe(&self.cmd);
+        let mut child = self
+            .cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("could not start `{line}`: {e}"));
+        let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+            std::thread::spawn(move || {
+                let mut text = Vec::new();
+                let _ = pipe.read_to_end(&mut text);
+                String::from_utf8_lossy(&text).into_owned()
+            })
+        };
+        let out = drain(Box::new(child.stdout.take().unwrap()));
+        let err = drain(Box::new(child.stderr.take().unwrap()));
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if start.elapsed() > limit {
+                let _ = child.kill();
+                let _ = child.wait();
+                let stderr = err.join().unwrap_or_default();
+                panic!(
+                    "`{line}` did not finish within {limit:?} (killed)\n--- stderr ---\n{stderr}"
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        Run {
+            line,
+            status,
+            stdout: out.join().unwrap_or_default(),
+            stderr: err.join().unwrap_or_default(),
+        }
+    }
+
     /// Starts it with stdout piped, for long-running servers.
     pub fn spawn(mut self) -> std::process::Child {
         let line = describe(&self.cmd);

@@ -24,6 +24,9 @@ pub enum Respond {
     Truncate(usize),
     /// 200 with these bytes instead of the file's.
     Body(Vec<u8>),
+    /// Announce the file's full `Content-Length`, then send it one byte every `Duration`: alive
+    /// (never silent long enough for a per-read timeout) but too slow to ever finish.
+    Drip(std::time::Duration),
 }
 
 /// One request as the server saw it.
@@ -244,7 +247,7 @@ fn serve_connection(stream: TcpStream, state: &State) -> std::io::Result<()> {
             Some(Respond::Status(code)) => *code,
             Some(Respond::Stall) => 0,
             Some(Respond::Body(_)) => 200,
-            Some(Respond::Truncate(_)) | None => match file {
+            Some(Respond::Truncate(_) | Respond::Drip(_)) | None => match file {
                 Some(_) => 200,
                 None => 404,
             },
@@ -301,6 +304,30 @@ fn serve_connection(stream: TcpStream, state: &State) -> std::io::Result<()> {
                 }
                 let body = b"404 Not Found\n";
                 write_response(&mut stream, 404, body, body.len(), head_only, "text/plain")?;
+            }
+            Some(Respond::Drip(gap)) => {
+                let Some(bytes) = file else {
+                    let body = b"404 Not Found\n";
+                    write_response(&mut stream, 404, body, body.len(), head_only, "text/plain")?;
+                    continue;
+                };
+                write_response(
+                    &mut stream,
+                    200,
+                    &[],
+                    bytes.len(),
+                    head_only,
+                    content_type(&request.path),
+                )?;
+                // Ends when the client gives up (the write fails) or the server is dropped.
+                for byte in bytes {
+                    if state.shutdown.load(Ordering::SeqCst) {
+                        return Ok(());
+                    }
+                    std::thread::sleep(gap);
+                    stream.write_all(&[byte])?;
+                    stream.flush()?;
+                }
             }
             None => match file {
                 Some(bytes) => write_response(

@@ -13,6 +13,7 @@ use crate::fallback::{self, FallbackOptions};
 use crate::index::format::Release;
 use crate::install::cargo_tracker::{self, CargoTracker, PackageId};
 use crate::install::install_binaries;
+use crate::install::transaction::same_contents;
 use crate::ops::summary;
 use crate::registry::crates::Registry;
 use crate::report::CrateResult;
@@ -200,6 +201,11 @@ impl<'a> Context<'a> {
                 }
                 match tracker.owner_of(bin) {
                     Some(owner) if owner.name() == subject.name => {}
+                    // Our own verified bytes, left unrecorded by a killed run: adopt them.
+                    None if staged
+                        .binaries
+                        .iter()
+                        .any(|b| b.name == *bin && same_contents(&bin_dir.join(bin), &b.path)) => {}
                     owner => {
                         return Err(CrateError::Conflict {
                             bin: bin.clone(),
