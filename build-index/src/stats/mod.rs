@@ -16,13 +16,14 @@ pub mod validate;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::net::{IpAddr, SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hyper::body::Incoming;
 use hyper::{Method, Request};
+use socket2::{Domain, Protocol, Socket, Type};
 
 use self::conn::ConnLimits;
 use self::db::{DbError, WriterHandle};
@@ -32,6 +33,9 @@ use self::ratelimit::RateLimiter;
 /// File descriptors kept back from the global connection cap for the database, the listener
 /// and shed answers.
 const FD_RESERVE: u64 = 64;
+/// Connections the kernel holds for the accept loop (std's default is 128; the kernel caps it
+/// at `net.core.somaxconn`).
+const BACKLOG: i32 = 4096;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StatsError {
@@ -127,7 +131,7 @@ impl StatsServer {
     pub fn bind(addr: &str, db_path: &Path, settings: Settings) -> Result<Self, StatsError> {
         // Open now so that a bad path fails before the URL is printed.
         drop(db::open_writer(db_path)?);
-        let listener = TcpListener::bind(addr).map_err(|source| StatsError::Bind {
+        let listener = listen(addr).map_err(|source| StatsError::Bind {
             addr: addr.to_owned(),
             source,
         })?;
@@ -179,6 +183,25 @@ impl StatsServer {
         let _ = writer_join.join();
         Ok(())
     }
+}
+
+/// Binds `addr` with a backlog of [`BACKLOG`] (the first address it resolves to that binds).
+fn listen(addr: &str) -> io::Result<TcpListener> {
+    let mut last = io::Error::new(io::ErrorKind::InvalidInput, "no address to bind");
+    for addr in addr.to_socket_addrs()? {
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        // What std does on Unix: a restarted service can rebind while old connections linger.
+        #[cfg(unix)]
+        socket.set_reuse_address(true)?;
+        match socket
+            .bind(&addr.into())
+            .and_then(|()| socket.listen(BACKLOG))
+        {
+            Ok(()) => return Ok(socket.into()),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// How many connections the process's file-descriptor limit leaves room for.
