@@ -4,9 +4,9 @@
 //!
 //! hyper does the framing (request line, headers, `Content-Length`, keep-alive) and answers 400
 //! to what it cannot parse. On top of it only `Content-Length` bodies up to [`MAX_BODY`] bytes
-//! are read: a larger declared length is refused
-//! before any of its body is read, a chunked body is refused, so a hostile client can make the
-//! server buffer no more than a few KiB per connection.
+//! are read: a larger declared length is refused before any of its body is read, a chunked
+//! body is refused, so a hostile client can make the server buffer no more than a few KiB per
+//! connection.
 
 use std::net::IpAddr;
 use std::time::Duration;
