@@ -482,3 +482,32 @@ fn forwarded_for_is_the_rate_limit_key_only_from_the_trusted_proxy() {
     assert!(refused_of_ten(&[], distinct) > 0);
     assert!(refused_of_ten(&["--trusted-proxy", "127.0.0.2"], distinct) > 0);
 }
+
+#[test]
+fn a_slow_body_is_answered_408_and_an_idle_connection_is_closed_at_the_deadlines() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        &dir.path().join("stats.db"),
+        &["--header-timeout", "1", "--request-timeout", "1"],
+    );
+    // A keep-alive connection that goes quiet after its answer is closed at the header deadline.
+    let mut idle = TcpStream::connect(&server.addr).unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\n\r\n").unwrap();
+    assert_eq!(first_status(&mut idle), Some(200));
+    let since = Instant::now();
+    let mut rest = Vec::new();
+    idle.read_to_end(&mut rest).unwrap();
+    assert!(
+        since.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        since.elapsed()
+    );
+    // A body that does not arrive within the request deadline is answered 408, not waited for.
+    let mut slow = TcpStream::connect(&server.addr).unwrap();
+    slow.write_all(
+        b"POST /record-install HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+    )
+    .unwrap();
+    assert_eq!(first_status(&mut slow), Some(408));
+    assert_eq!(counts(&server.addr, SINCE), serde_json::json!({}));
+}
