@@ -128,6 +128,9 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .max_buf_size(MAX_BUF)
+        // A client may shut its write side once its request is sent (`nc -N`, some scripts);
+        // it still gets its answer instead of a close.
+        .half_close(true)
         .keep_alive(true);
     tokio::pin!(stop);
     loop {

@@ -73,17 +73,16 @@ pub fn content_type(headers: &HeaderMap) -> Option<String> {
     )
 }
 
-/// Reads the whole body of `request`: at most `MAX_BODY` bytes, within `deadline`. The error
-/// is the answer to send instead.
-pub async fn read_body(request: Request<Incoming>, deadline: Duration) -> Result<Bytes, Response> {
-    let headers = request.headers();
+/// Refuses a request whose body the service will not read, before anything else is looked at
+/// (as the framing of a request, whatever its path): a chunked body (411) or a declared length
+/// over `MAX_BODY` (413). hyper has already refused a malformed or doubled `Content-Length`.
+pub fn check_framing(headers: &HeaderMap) -> Result<(), Response> {
     if headers.contains_key(header::TRANSFER_ENCODING) {
         return Err(text(
             411,
             "chunked bodies are not accepted; send Content-Length",
         ));
     }
-    // hyper has already refused a malformed or doubled Content-Length with a 400.
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -92,6 +91,12 @@ pub async fn read_body(request: Request<Incoming>, deadline: Duration) -> Result
     if declared > MAX_BODY as u64 {
         return Err(too_large());
     }
+    Ok(())
+}
+
+/// Reads the whole body of `request` (already past [`check_framing`]): at most `MAX_BODY`
+/// bytes, within `deadline`. The error is the answer to send instead.
+pub async fn read_body(request: Request<Incoming>, deadline: Duration) -> Result<Bytes, Response> {
     let body = Limited::new(request.into_body(), MAX_BODY);
     match tokio::time::timeout(deadline, body.collect()).await {
         Err(_) => Err(text(

@@ -220,6 +220,9 @@ fn fd_budget() -> usize {
 impl App {
     /// Answers one request from `peer`.
     pub async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Response {
+        if let Err(refusal) = http::check_framing(request.headers()) {
+            return refusal;
+        }
         let path = request.uri().path().to_owned();
         let method = request.method().clone();
         let client = http::client_addr(peer.ip(), request.headers(), self.trusted_proxy);
