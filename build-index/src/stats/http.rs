@@ -73,12 +73,12 @@ pub fn content_type(headers: &HeaderMap) -> Option<String> {
     )
 }
 
-/// Refuses a request whose body the service will not read, before anything else is looked at
+/// The refusal of a request whose body the service will not read, checked before anything else
 /// (as the framing of a request, whatever its path): a chunked body (411) or a declared length
 /// over `MAX_BODY` (413). hyper has already refused a malformed or doubled `Content-Length`.
-pub fn check_framing(headers: &HeaderMap) -> Result<(), Response> {
+pub fn framing_refusal(headers: &HeaderMap) -> Option<Response> {
     if headers.contains_key(header::TRANSFER_ENCODING) {
-        return Err(text(
+        return Some(text(
             411,
             "chunked bodies are not accepted; send Content-Length",
         ));
@@ -88,13 +88,10 @@ pub fn check_framing(headers: &HeaderMap) -> Result<(), Response> {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok())
         .unwrap_or(0);
-    if declared > MAX_BODY as u64 {
-        return Err(too_large());
-    }
-    Ok(())
+    (declared > MAX_BODY as u64).then(too_large)
 }
 
-/// Reads the whole body of `request` (already past [`check_framing`]): at most `MAX_BODY`
+/// Reads the whole body of `request` (already past [`framing_refusal`]): at most `MAX_BODY`
 /// bytes, within `deadline`. The error is the answer to send instead.
 pub async fn read_body(request: Request<Incoming>, deadline: Duration) -> Result<Bytes, Response> {
     let body = Limited::new(request.into_body(), MAX_BODY);

@@ -220,7 +220,7 @@ fn fd_budget() -> usize {
 impl App {
     /// Answers one request from `peer`.
     pub async fn handle(&self, request: Request<Incoming>, peer: SocketAddr) -> Response {
-        if let Err(refusal) = http::check_framing(request.headers()) {
+        if let Some(refusal) = http::framing_refusal(request.headers()) {
             return refusal;
         }
         let path = request.uri().path().to_owned();
