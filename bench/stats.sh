@@ -6,7 +6,13 @@
 #      mid-load, restarted on the same database, and `/counts` is compared with the acks
 #      → lost = acks - stored (target 0);
 #   3. malformed input: 10,000 bad requests (bad JSON, bad fields, oversize, bad framing,
-#      wrong methods, random bytes) → zero crashes (/healthz 200) and zero rows added.
+#      wrong methods, random bytes) → zero crashes (/healthz 200) and zero rows added;
+#   4. slowloris (issue 17): 2,100 connections each dripping its request head at one byte a
+#      second for 15 s, (a) with the per-address cap lifted (as 2,100 distinct hosts would be)
+#      and (b) from one address under the default cap; a fresh /healthz from another loopback
+#      address (127.0.0.2) every 0.5 s meanwhile
+#      → every probe 200 (target: max latency < 1 s), every dripper closed by the server at
+#      the header deadline (default 10 s) or refused at once.
 #
 #   bash bench/stats.sh [SECONDS]
 #
@@ -32,10 +38,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts the service on $1 (a database); sets $pid and $url.
+# Starts the service on $1 (a database) with any further flags; sets $pid and $url.
 start() {
     : > "$work/url"
-    "$bin" stats serve --db "$1" --rate-limit 0 > "$work/url" &
+    local db=$1
+    shift
+    "$bin" stats serve --db "$db" --rate-limit 0 "$@" > "$work/url" &
     pid=$!
     for _ in $(seq 200); do
         url=$(head -n1 "$work/url")
@@ -180,4 +188,80 @@ print("answers:", dict(sorted(statuses.items())))
 print(f"malformed: 10000 sent, 2xx {ok}, service alive, /healthz {health}, rows added {rows}")
 PY
 kill -TERM "$pid"; wait "$pid" && echo "SIGTERM after the malformed run: exit 0" || echo "SIGTERM: exit $?"
+pid=
+
+echo
+echo "== 4. slowloris: 2,100 connections dripping one byte a second, /healthz probed every 0.5 s"
+cat > "$work/slowloris.py" << 'PY'
+import http.client, socket, sys, threading, time, urllib.parse
+url, label = sys.argv[1], sys.argv[2]
+host, port = urllib.parse.urlparse(url).hostname, urllib.parse.urlparse(url).port
+N, SECS = 2100, 15
+head = b"POST /record-install HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Pad: " + b"a" * 200
+socks, opened, closed, refused, failed = [], [], {}, 0, 0
+for i in range(N):
+    try:
+        s = socket.create_connection((host, port), timeout=5)
+        s.setblocking(False)
+        socks.append(s); opened.append(time.monotonic())
+    except OSError:
+        failed += 1
+probes = []
+stop = False
+def probe():
+    # From 127.0.0.2: another host, as far as the per-address cap can tell.
+    while not stop:
+        t = time.monotonic()
+        try:
+            c = http.client.HTTPConnection(host, port, timeout=5, source_address=("127.0.0.2", 0))
+            c.request("GET", "/healthz")
+            probes.append((c.getresponse().status, time.monotonic() - t))
+            c.close()
+        except Exception as e:
+            probes.append((type(e).__name__, time.monotonic() - t))
+        time.sleep(0.5)
+prober = threading.Thread(target=probe); prober.start()
+start = time.monotonic()
+tick = 0
+while time.monotonic() - start < SECS:
+    for i, s in enumerate(socks):
+        if i in closed:
+            continue
+        try:
+            data = s.recv(512)
+            if data.startswith(b"HTTP/1.1 429") or data.startswith(b"HTTP/1.1 503"):
+                refused += 1; closed[i] = time.monotonic() - opened[i]; continue
+            if data == b"":
+                closed[i] = time.monotonic() - opened[i]; continue
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed[i] = time.monotonic() - opened[i]; continue
+        try:
+            s.send(head[tick:tick + 1])
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed[i] = time.monotonic() - opened[i]
+    tick += 1
+    time.sleep(max(0.0, start + tick - time.monotonic()))
+stop = True; prober.join()
+ok = [t for st, t in probes if st == 200]
+bad = [st for st, t in probes if st != 200]
+cut = sorted(t for i, t in closed.items())
+lat = sorted(ok)
+print(f"{label}: {len(socks)} drippers connected ({failed} connects failed); "
+      f"closed by the server: {len(closed)} ({refused} refused at once with 429/503), "
+      f"{len(socks) - len(closed)} still open after {SECS} s; "
+      + (f"closed after {cut[0]:.1f}-{cut[-1]:.1f} s; " if cut else "")
+      + f"/healthz probes: {len(ok)} x 200, others {bad}; "
+      + (f"latency p50 {lat[len(lat)//2]*1000:.1f} ms, max {lat[-1]*1000:.1f} ms" if lat else ""))
+PY
+start "$work/slow.db" --max-connections-per-addr 5000
+python3 "$work/slowloris.py" "$url" "(a) per-address cap lifted"
+kill -TERM "$pid"; wait "$pid" && echo "SIGTERM: exit 0" || echo "SIGTERM: exit $?"
+pid=
+start "$work/slow.db"
+python3 "$work/slowloris.py" "$url" "(b) one address, default cap"
+kill -TERM "$pid"; wait "$pid" && echo "SIGTERM: exit 0" || echo "SIGTERM: exit $?"
 pid=

@@ -1,8 +1,9 @@
 //! The anonymous install ping: one small JSON POST per install attempt to the stats service,
 //! which tells the build farm what people want built next.
 //!
-//! What is sent is exactly a [`Ping`]: kind, package name, version, target, outcome, client name
-//! and version; nothing about the user, the machine or its paths. This module decides whether to
+//! What is sent is exactly a [`Ping`] (defined once, in [`ping`], for the client and the
+//! service): kind, package name, version, target, outcome, client name and version; nothing
+//! about the user, the machine or its paths. This module decides whether to
 //! send at all ([`Settings`], [`decide`]), shows the one-time notice, and sends each ping from its
 //! own thread ([`Telemetry`]); at exit it waits at most [`WAIT_AT_EXIT`] in total for them and
 //! then abandons the rest. A ping never reports an error: its failure is invisible by design.
@@ -12,8 +13,6 @@ use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
-
-use serde::Serialize;
 
 use crate::env::Env;
 use crate::error::CrateError;
@@ -34,48 +33,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 /// The marker file (in the config dir) that says the notice was shown.
 const NOTICE_MARKER: &str = "quickinstall/telemetry-notice-shown";
 
-/// Which client sends the ping; it also fixes the package kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Client {
-    CargoQuickinstall,
-    Gquick,
-}
+pub mod ping;
+pub use ping::{Client, Kind, Outcome, Ping};
 
-impl Client {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::CargoQuickinstall => "cargo-quickinstall",
-            Self::Gquick => "gquick",
-        }
-    }
-
-    pub fn kind(self) -> Kind {
-        match self {
-            Self::CargoQuickinstall => Kind::Crate,
-            Self::Gquick => Kind::Go,
-        }
-    }
-}
-
-/// The kind of package: a crate or a Go module.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Crate,
-    Go,
-}
-
-/// How an install attempt ended, as the stats service counts it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    Prebuilt,
-    FallbackBuilt,
-    FallbackFailed,
-    NotInIndex,
-    VerifyFailed,
-}
-
+/// What the client knows of an outcome; the type itself is the wire contract ([`ping`]).
 impl Outcome {
     /// The outcome of a successful install, from its result's `source`: none for
     /// `already-installed` (nothing was attempted).
@@ -108,37 +69,6 @@ pub fn subject_of(error: &CrateError) -> (Option<&str>, Option<&str>) {
         | CrateError::Unpack { subject, .. }
         | CrateError::Install { subject, .. } => (Some(&subject.version), Some(&subject.target)),
         _ => (None, None),
-    }
-}
-
-/// The body of one ping, field for field what the stats service accepts.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Ping {
-    pub kind: Kind,
-    pub name: String,
-    pub version: String,
-    pub target: String,
-    pub outcome: Outcome,
-    pub client: &'static str,
-    pub client_version: &'static str,
-}
-
-impl Ping {
-    pub fn new(client: Client, name: &str, version: &str, target: &str, outcome: Outcome) -> Self {
-        Self {
-            kind: client.kind(),
-            name: name.to_owned(),
-            version: version.to_owned(),
-            target: target.to_owned(),
-            outcome,
-            client: client.name(),
-            client_version: env!("CARGO_PKG_VERSION"),
-        }
-    }
-
-    pub fn to_json(&self) -> String {
-        // A struct of strings and unit enums always serialises.
-        serde_json::to_string(self).unwrap_or_default()
     }
 }
 
@@ -390,30 +320,6 @@ mod tests {
             public: true,
             quiet: false,
         }
-    }
-
-    #[test]
-    fn the_body_holds_exactly_the_contract_fields() {
-        let ping = Ping::new(
-            Client::Gquick,
-            "example.com/t",
-            "v1.2.3",
-            "x86_64-unknown-linux-musl",
-            Outcome::FallbackBuilt,
-        );
-        let v: serde_json::Value = serde_json::from_str(&ping.to_json()).unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({
-                "kind": "go",
-                "name": "example.com/t",
-                "version": "v1.2.3",
-                "target": "x86_64-unknown-linux-musl",
-                "outcome": "fallback-built",
-                "client": "gquick",
-                "client_version": env!("CARGO_PKG_VERSION"),
-            })
-        );
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! The anonymous install ping, end to end: the real `cargo-quickinstall` and `gquick` against a
 //! fixture stats server (`support::stats_server`) that records what arrives. What is sent, that
 //! nothing is sent when opted out, in a dry run or for private packages, that a dead stats
-//! server barely delays the exit, and that the notice is shown once.
+//! server barely delays the exit, and that the notice is shown once; and, against the real
+//! `build-index stats serve` (`support::stats_server::StatsService`), that what each client
+//! sends is stored.
 //!
 //! `TestEnv` sets `DO_NOT_TRACK=1` for every other test; these remove it. The fixture registry is
 //! on loopback, so a non-default one: `QUICKINSTALL_PUBLIC_REGISTRY` declares it a mirror of
@@ -16,15 +18,20 @@ use crate::support::env::{Run, TestCommand, TestEnv, copy_dir};
 use crate::support::goproxy::{go_env, go_world};
 use crate::support::index::Scenario;
 use crate::support::server::TestServer;
-use crate::support::stats_server::StatsServer;
+use crate::support::stats_server::{StatsServer, StatsService};
 
 const NOTICE: &str = "note: quickinstall sends an anonymous install count";
 
 /// `cargo quickinstall` with pings on, pointed at `stats`, the fixture registry declared public.
 fn quickinstall(s: &Scenario, stats: &StatsServer) -> TestCommand {
+    quickinstall_to(s, stats.url())
+}
+
+/// `cargo quickinstall` with pings on towards the service at `url`.
+fn quickinstall_to(s: &Scenario, url: &str) -> TestCommand {
     s.quickinstall()
         .env_remove("DO_NOT_TRACK")
-        .env("QUICKINSTALL_STATS_URL", stats.url())
+        .env("QUICKINSTALL_STATS_URL", url)
         .env("QUICKINSTALL_PUBLIC_REGISTRY", s.registry.sparse_url())
 }
 
@@ -65,6 +72,21 @@ fn a_prebuilt_crate_install_sends_exactly_the_contract_fields() {
             "client": "cargo-quickinstall",
             "client_version": env!("CARGO_PKG_VERSION"),
         })],
+        "{run}"
+    );
+}
+
+/// Issue 11, "contracts compiled once": the real client's ping is accepted and stored by the
+/// real service (no fixture between them that could agree with a stale contract).
+#[test]
+fn a_real_client_ping_is_stored_by_the_real_service() {
+    let s = Scenario::new();
+    let service = StatsService::start();
+    let run = quickinstall_to(&s, service.url()).arg("qi-hello").run();
+    run.assert_exit(0);
+    assert_eq!(
+        service.counts_once_stored(Duration::from_secs(10)),
+        json!({"qi-hello": {"total": 1, "prebuilt": 1}}),
         "{run}"
     );
 }
@@ -234,11 +256,16 @@ impl GoSetup {
     }
 
     fn install(&self, stats: &StatsServer, package: &str) -> TestCommand {
+        self.install_to(stats.url(), package)
+    }
+
+    /// `gquick install package` with pings on towards the service at `url`.
+    fn install_to(&self, url: &str, package: &str) -> TestCommand {
         self.env
             .command(gquick_exe())
             .args(["install", package])
             .env_remove("DO_NOT_TRACK")
-            .env("QUICKINSTALL_STATS_URL", stats.url())
+            .env("QUICKINSTALL_STATS_URL", url)
     }
 }
 
@@ -262,6 +289,21 @@ fn a_gquick_install_sends_exactly_the_contract_fields() {
             "client": "gquick",
             "client_version": env!("CARGO_PKG_VERSION"),
         })],
+        "{run}"
+    );
+}
+
+#[test]
+fn a_real_gquick_ping_is_stored_by_the_real_service() {
+    let g = GoSetup::new();
+    let service = StatsService::start();
+    let run = g
+        .install_to(service.url(), "example.com/qitool/cmd/qi-alpha@latest")
+        .run();
+    run.assert_exit(0);
+    assert_eq!(
+        service.counts_once_stored(Duration::from_secs(10)),
+        json!({"example.com/qitool": {"total": 1, "prebuilt": 1}}),
         "{run}"
     );
 }

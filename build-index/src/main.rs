@@ -254,16 +254,7 @@ enum Command {
 enum StatsCommand {
     /// Serve `POST /record-install`, `GET /counts?since=YYYY-MM-DD[&kind=crate|go]` and
     /// `GET /healthz` over HTTP/1.1, counting into a SQLite database; prints its URL.
-    Serve {
-        /// The SQLite database (created when missing).
-        #[arg(long, value_name = "FILE")]
-        db: PathBuf,
-        #[arg(long, default_value = "127.0.0.1:0")]
-        addr: String,
-        /// Requests per second per client address (bursts of twice that); 0 turns it off.
-        #[arg(long, value_name = "N", default_value_t = 100)]
-        rate_limit: u32,
-    },
+    Serve(stats::ServeArgs),
 }
 
 #[derive(Subcommand, Debug)]
@@ -648,12 +639,8 @@ fn run(cli: Cli) -> Result<(), Error> {
             })?;
             say(summary.trim_end())
         }
-        Command::Stats(StatsCommand::Serve {
-            db,
-            addr,
-            rate_limit,
-        }) => {
-            let server = stats::StatsServer::bind(&addr, &db, rate_limit)?;
+        Command::Stats(StatsCommand::Serve(args)) => {
+            let server = stats::StatsServer::bind(&args.addr, &args.db, args.settings())?;
             let local = server.local_addr().map_err(Error::LocalAddr)?;
             say(&format!("http://{local}/"))?;
             Ok(server.run()?)

@@ -1,6 +1,7 @@
 //! `build-index stats serve`, the real binary on 127.0.0.1: valid pings are counted, every
 //! kind of invalid input is refused with a 4xx and not stored, `/counts` has the contract's
-//! shape and `kind` filter, a killed server keeps its data, SIGTERM drains and exits 0.
+//! shape and `kind` filter, a killed server keeps its data, SIGTERM drains and exits 0; slow
+//! and excess connections are cut or shed, `X-Forwarded-For` counts only from the trusted proxy.
 
 #![allow(clippy::unwrap_used)]
 
@@ -10,6 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 struct Server {
     child: Child,
@@ -300,4 +302,212 @@ fn sigterm_drains_acknowledged_pings_and_exits_zero() {
         acks.load(Ordering::SeqCst),
         "every acknowledged ping is stored"
     );
+}
+
+/// Sends `raw` (no `Connection: close` needed) and returns the status of the first answer, or
+/// `None` when the connection closed without one.
+fn first_status(stream: &mut TcpStream) -> Option<u16> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// True once the server has closed `stream` (FIN or reset); false while it is still open.
+fn is_closed(stream: &mut TcpStream) -> bool {
+    stream
+        .set_read_timeout(Some(Duration::from_millis(5)))
+        .unwrap();
+    let mut buf = [0u8; 256];
+    match stream.read(&mut buf) {
+        Ok(0) => true,
+        // Whatever it answered (nothing is expected), the read side is still open.
+        Ok(_) => false,
+        Err(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ),
+    }
+}
+
+/// Issue 17, failure 9 (slowloris): hundreds of connections dripping a request head one byte
+/// at a time neither keep a fresh `/healthz` from answering promptly nor stay open past the
+/// header deadline. The old thread-per-connection server reset its per-read timeout on every
+/// byte, so the drippers were never closed.
+#[test]
+fn slowloris_drippers_are_cut_at_the_header_deadline_while_healthz_answers() {
+    const DRIPPERS: usize = 300;
+    const HEADER_TIMEOUT: Duration = Duration::from_secs(2);
+    let dir = tempfile::tempdir().unwrap();
+    // The per-address cap is raised so that the header deadline, not the cap, is what holds:
+    // every dripper comes from 127.0.0.1, as a botnet's many addresses would each stay under it.
+    let server = start(
+        &dir.path().join("stats.db"),
+        &[
+            "--header-timeout",
+            "2",
+            "--max-connections-per-addr",
+            "1000",
+        ],
+    );
+    let mut drippers: Vec<TcpStream> = (0..DRIPPERS)
+        .map(|_| {
+            let mut s = TcpStream::connect(&server.addr).unwrap();
+            s.write_all(b"POST /record-install HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                .unwrap();
+            s
+        })
+        .collect();
+    let opened = Instant::now();
+    let mut open: Vec<bool> = vec![true; DRIPPERS];
+    let mut healthz = Vec::new();
+    let mut closed_at = None;
+    while opened.elapsed() < HEADER_TIMEOUT + Duration::from_secs(8) {
+        // One more byte on every connection still open, then a fresh /healthz.
+        for (s, is_open) in drippers.iter_mut().zip(open.iter_mut()) {
+            if *is_open && (s.write_all(b"a").is_err() || is_closed(s)) {
+                *is_open = false;
+            }
+        }
+        let asked = Instant::now();
+        let (status, _) = get(&server.addr, "/healthz");
+        healthz.push((status, asked.elapsed()));
+        if open.iter().all(|o| !o) {
+            closed_at = Some(opened.elapsed());
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let still_open = open.iter().filter(|o| **o).count();
+    assert_eq!(
+        still_open,
+        0,
+        "{still_open} of {DRIPPERS} drippers still open {:?} after they began (header deadline {HEADER_TIMEOUT:?})",
+        opened.elapsed()
+    );
+    let closed_at = closed_at.unwrap();
+    assert!(
+        closed_at >= HEADER_TIMEOUT - Duration::from_millis(500),
+        "closed before the deadline: {closed_at:?}"
+    );
+    assert!(healthz.len() >= 2, "{healthz:?}");
+    for (status, took) in &healthz {
+        assert_eq!(*status, 200, "{healthz:?}");
+        // A bound, not a benchmark: generous for a loaded 2-core machine.
+        assert!(*took < Duration::from_secs(2), "{healthz:?}");
+    }
+}
+
+#[test]
+fn connections_past_the_caps_are_answered_and_closed_not_left_hanging() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("stats.db");
+    // Per address: the sixth connection from 127.0.0.1 is answered 429; closing one frees a slot.
+    let server = start(&db, &["--max-connections-per-addr", "5"]);
+    let mut held: Vec<TcpStream> = (0..5)
+        .map(|_| TcpStream::connect(&server.addr).unwrap())
+        .collect();
+    // Each held connection is known to the server once it has answered on it.
+    for s in &mut held {
+        s.write_all(b"GET /healthz HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(first_status(s), Some(200));
+    }
+    let mut sixth = TcpStream::connect(&server.addr).unwrap();
+    sixth.write_all(b"GET /healthz HTTP/1.1\r\n\r\n").unwrap();
+    assert_eq!(first_status(&mut sixth), Some(429));
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while get(&server.addr, "/healthz").0 != 200 {
+        assert!(Instant::now() < deadline, "the freed slot never came back");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(server);
+    // In total: past --max-connections the answer is 503, readable, not a reset.
+    let server = start(
+        &db,
+        &[
+            "--max-connections",
+            "3",
+            "--max-connections-per-addr",
+            "100",
+        ],
+    );
+    let mut held: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(&server.addr).unwrap())
+        .collect();
+    for s in &mut held {
+        s.write_all(b"GET /healthz HTTP/1.1\r\n\r\n").unwrap();
+        assert_eq!(first_status(s), Some(200));
+    }
+    let (status, body) = get(&server.addr, "/healthz");
+    assert_eq!((status, body.as_str()), (503, "too many connections\n"));
+}
+
+/// POSTs a valid ping with `X-Forwarded-For: xff` and returns the status.
+fn post_forwarded(addr: &str, xff: &str) -> u16 {
+    let body = ping("crate", "bat", "prebuilt");
+    let raw = format!(
+        "POST /record-install HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: {xff}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    exchange(addr, raw.as_bytes()).0
+}
+
+/// Ten pings with the given `X-Forwarded-For` values under `--rate-limit 1` (bursts of 2): how
+/// many were refused 429.
+fn refused_of_ten(extra: &[&str], xff: impl Fn(usize) -> String) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec!["--rate-limit", "1"];
+    args.extend_from_slice(extra);
+    let server = start(&dir.path().join("stats.db"), &args);
+    (0..10)
+        .filter(|i| post_forwarded(&server.addr, &xff(*i)) == 429)
+        .count()
+}
+
+#[test]
+fn forwarded_for_is_the_rate_limit_key_only_from_the_trusted_proxy() {
+    let distinct = |i: usize| format!("198.51.100.7, 203.0.113.{i}");
+    // From the trusted proxy each rightmost entry is its own client: ten fresh buckets.
+    assert_eq!(
+        refused_of_ten(&["--trusted-proxy", "127.0.0.1"], distinct),
+        0
+    );
+    // Only the rightmost entry counts: a forged left part does not buy a new bucket.
+    let forged = |i: usize| format!("198.51.100.{i}, 203.0.113.1");
+    assert!(refused_of_ten(&["--trusted-proxy", "127.0.0.1"], forged) > 0);
+    // Not trusted (no proxy, or another one): the header is ignored, all share 127.0.0.1's.
+    assert!(refused_of_ten(&[], distinct) > 0);
+    assert!(refused_of_ten(&["--trusted-proxy", "127.0.0.2"], distinct) > 0);
+}
+
+#[test]
+fn a_slow_body_is_answered_408_and_an_idle_connection_is_closed_at_the_deadlines() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(
+        &dir.path().join("stats.db"),
+        &["--header-timeout", "1", "--request-timeout", "1"],
+    );
+    // A keep-alive connection that goes quiet after its answer is closed at the header deadline.
+    let mut idle = TcpStream::connect(&server.addr).unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\n\r\n").unwrap();
+    assert_eq!(first_status(&mut idle), Some(200));
+    let since = Instant::now();
+    let mut rest = Vec::new();
+    idle.read_to_end(&mut rest).unwrap();
+    assert!(
+        since.elapsed() < Duration::from_secs(8),
+        "{:?}",
+        since.elapsed()
+    );
+    // A body that does not arrive within the request deadline is answered 408, not waited for.
+    let mut slow = TcpStream::connect(&server.addr).unwrap();
+    slow.write_all(
+        b"POST /record-install HTTP/1.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+    )
+    .unwrap();
+    assert_eq!(first_status(&mut slow), Some(408));
+    assert_eq!(counts(&server.addr, SINCE), serde_json::json!({}));
 }

@@ -1,14 +1,21 @@
 //! `StatsServer`: a fixture stats service on 127.0.0.1 that records every request with its body,
-//! or (stalling) accepts connections and never answers.
+//! or (stalling) accepts connections and never answers. `StatsService`: the real
+//! `build-index stats serve` on 127.0.0.1 with a database of its own, for the end-to-end test
+//! that what the client sends is what the service stores.
 //!
-//! `TestServer` serves files and does not keep request bodies; this one exists for the ping's
-//! tests and knows nothing of the service's validation or storage.
+//! `TestServer` serves files and does not keep request bodies; `StatsServer` exists for the
+//! ping's tests and knows nothing of the service's validation or storage.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::env::build_index_exe;
 
 /// One request as the server saw it.
 #[derive(Clone, Debug)]
@@ -186,5 +193,77 @@ fn serve(stream: TcpStream, state: &State) {
         {
             return;
         }
+    }
+}
+
+/// The real stats service, `build-index stats serve --rate-limit 0`, on a fresh database;
+/// dropping it kills it.
+pub struct StatsService {
+    child: Child,
+    /// `http://127.0.0.1:PORT`, without a trailing slash.
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl StatsService {
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let db: PathBuf = dir.path().join("stats.db");
+        let mut child = Command::new(build_index_exe())
+            .args(["stats", "serve", "--rate-limit", "0", "--db"])
+            .arg(&db)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line.trim().trim_end_matches('/').to_owned();
+        assert!(url.starts_with("http://"), "stats serve printed {line:?}");
+        Self {
+            child,
+            url,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// `GET /counts?since=1970-01-01`: every count stored.
+    pub fn counts(&self) -> serde_json::Value {
+        let mut stream = TcpStream::connect(self.url.trim_start_matches("http://")).unwrap();
+        stream
+            .write_all(
+                b"GET /counts?since=1970-01-01 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            )
+            .unwrap();
+        let mut out = String::new();
+        stream.read_to_string(&mut out).unwrap();
+        assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+        let body = out.split_once("\r\n\r\n").unwrap().1;
+        serde_json::from_str(body).unwrap()
+    }
+
+    /// The counts once they are not empty, waiting at most `limit`: a client gives its ping
+    /// 200 ms at exit, and the service commits what it read even when the client has gone.
+    pub fn counts_once_stored(&self, limit: Duration) -> serde_json::Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let counts = self.counts();
+            if counts.as_object().is_some_and(|o| !o.is_empty()) || Instant::now() > deadline {
+                return counts;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for StatsService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

@@ -12,10 +12,11 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::{self, JoinHandle};
 
 use rusqlite::{Connection, OpenFlags, params};
+use tokio::sync::oneshot;
 
 use super::validate::{CountsQuery, Ping};
 
@@ -76,10 +77,10 @@ pub fn open_writer(path: &Path) -> Result<Connection, DbError> {
 /// One ping waiting for its commit, with where to send the outcome.
 struct Job {
     ping: Ping,
-    ack: SyncSender<bool>,
+    ack: oneshot::Sender<bool>,
 }
 
-/// The handle the connection threads use to hand pings to the writer.
+/// The handle the request handlers use to hand pings to the writer.
 #[derive(Clone)]
 pub struct WriterHandle {
     tx: Sender<Job>,
@@ -87,12 +88,13 @@ pub struct WriterHandle {
 
 impl WriterHandle {
     /// Queues `ping` and waits until its transaction is committed (true) or failed (false).
-    pub fn record(&self, ping: Ping) -> bool {
-        let (ack, done) = mpsc::sync_channel(1);
+    /// The writer commits a queued ping even when this future is dropped before the answer.
+    pub async fn record(&self, ping: Ping) -> bool {
+        let (ack, done) = oneshot::channel();
         if self.tx.send(Job { ping, ack }).is_err() {
             return false;
         }
-        done.recv().unwrap_or(false)
+        done.await.unwrap_or(false)
     }
 }
 
@@ -146,7 +148,7 @@ fn commit<'a>(
                 p.version,
                 p.target,
                 p.outcome.as_str(),
-                p.client.as_str(),
+                p.client.name(),
                 p.client_version,
                 n
             ])?;
@@ -225,9 +227,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("stats.db");
         let (handle, join) = spawn_writer(open_writer(&path).unwrap()).unwrap();
-        assert!(handle.record(ping("a")));
-        assert!(handle.record(ping("a")));
-        assert!(handle.record(ping("b")));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert!(rt.block_on(handle.record(ping("a"))));
+        assert!(rt.block_on(handle.record(ping("a"))));
+        assert!(rt.block_on(handle.record(ping("b"))));
         let query = CountsQuery {
             since: "1970-01-01".into(),
             kind: None,

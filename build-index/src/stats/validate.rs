@@ -1,98 +1,19 @@
 //! The install ping and the `/counts` query, parsed and checked: pure functions, no I/O.
 //!
-//! A ping is accepted only when it is a JSON object with exactly the contract's fields, each
-//! valid: a crates.io crate name or a Go module path, a semantic version, a target triple, a
-//! known outcome and a known client. Anything else is refused with a one-line reason. This
+//! A ping is accepted only when it is a JSON object with exactly the contract's fields (the
+//! library's [`Ping`], the very type the clients send), each valid: a crates.io crate name or
+//! a Go module path, a semantic version, a target triple, a known outcome and a known client. Anything else is refused with a one-line reason. This
 //! module does not store anything (see `db`) nor speak HTTP (see `http`).
 
 use quickinstall::index::format::{is_valid_target, parse_version};
 use quickinstall::index::path::{is_valid_crate_name, is_valid_module_path};
-use serde::Deserialize;
+pub use quickinstall::stats::ping::{Kind, Ping};
 
 /// The largest ping body accepted, in bytes.
 pub const MAX_BODY: usize = 1024;
 
 /// The longest version or client version accepted (semver allows unbounded pre-release text).
 const MAX_VERSION: usize = 100;
-
-/// What kind of package was installed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Kind {
-    Crate,
-    Go,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Crate => "crate",
-            Self::Go => "go",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "crate" => Some(Self::Crate),
-            "go" => Some(Self::Go),
-            _ => None,
-        }
-    }
-}
-
-/// How an install ended, as the client reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Outcome {
-    Prebuilt,
-    FallbackBuilt,
-    FallbackFailed,
-    NotInIndex,
-    VerifyFailed,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Prebuilt => "prebuilt",
-            Self::FallbackBuilt => "fallback-built",
-            Self::FallbackFailed => "fallback-failed",
-            Self::NotInIndex => "not-in-index",
-            Self::VerifyFailed => "verify-failed",
-        }
-    }
-}
-
-/// The program that sent the ping.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-pub enum Client {
-    #[serde(rename = "cargo-quickinstall")]
-    CargoQuickinstall,
-    #[serde(rename = "gquick")]
-    Gquick,
-}
-
-impl Client {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::CargoQuickinstall => "cargo-quickinstall",
-            Self::Gquick => "gquick",
-        }
-    }
-}
-
-/// One valid install ping.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ping {
-    pub kind: Kind,
-    pub name: String,
-    pub version: String,
-    pub target: String,
-    pub outcome: Outcome,
-    pub client: Client,
-    pub client_version: String,
-}
 
 /// Parses and checks a ping body; the error is a one-line reason for the client.
 pub fn parse_ping(body: &[u8]) -> Result<Ping, String> {
@@ -209,6 +130,8 @@ fn one_line(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use quickinstall::stats::ping::{Client, Outcome};
+
     use super::*;
 
     const GOOD: &str = r#"{"kind":"crate","name":"ripgrep","version":"14.1.0","target":"x86_64-unknown-linux-musl","outcome":"prebuilt","client":"cargo-quickinstall","client_version":"0.1.0"}"#;
