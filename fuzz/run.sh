@@ -76,8 +76,10 @@ for target in "${targets[@]}"; do
             new="(no artifact; exit status $status; the log follows)"
             tail -n 40 "$log" >&2
         else
-            grep -E '^(==[0-9]+==ERROR|thread .* panicked)' "$log" | head -n 3 >&2 || true
+            grep -E '^==[0-9]+== ?ERROR|panicked at' "$log" | head -n 3 >&2 || true
+            echo "help: reproduce from the repository root with \`cargo +nightly fuzz run $target <artifact>\`" >&2
         fi
+        new="${new//artifacts\//fuzz/artifacts/}"
         summary+=("$(printf '%-14s execs %-10s crashes: %s' "$target" "${execs:-?}" "$(echo "$new" | tr '\n' ' ')")")
     else
         summary+=("$(printf '%-14s execs %-10s crashes: 0' "$target" "${execs:-?}")")
