@@ -45,5 +45,8 @@ fuzz_target!(|data: &[u8]| {
     let reloaded = CargoTracker::load(root.path()).expect("what was saved loads again");
     assert_eq!(reloaded.bins_of(&id), bins);
     let again = installed_snapshot(root.path());
-    assert!(again.iter().any(|(i, b)| *i == id && *b == bins), "{again:?}");
+    assert!(
+        again.iter().any(|(i, b)| *i == id && *b == bins),
+        "{again:?}"
+    );
 });

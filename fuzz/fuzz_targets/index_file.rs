@@ -22,10 +22,17 @@ fuzz_target!(|data: &[u8]| {
         let canonical = file.to_bytes();
         let again = PackageFile::parse(&canonical, kind, &claimed)
             .expect("the canonical bytes of an accepted file are accepted");
-        assert_eq!(again.to_bytes(), canonical, "canonical bytes are a fixed point");
+        assert_eq!(
+            again.to_bytes(),
+            canonical,
+            "canonical bytes are a fixed point"
+        );
         for release in &file.releases {
             let found = file.releases_for(&release.version, std::slice::from_ref(&release.target));
-            assert!(!found.is_empty(), "a listed release is found by its version and target");
+            assert!(
+                !found.is_empty(),
+                "a listed release is found by its version and target"
+            );
             let _ = path::archive_file(kind, &file.name, &release.version, &release.target);
         }
     }

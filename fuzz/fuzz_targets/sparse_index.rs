@@ -11,8 +11,7 @@ use quickinstall::registry::crates::{
 
 fuzz_target!(|data: &[u8]| {
     let mut parts = data.splitn(3, |b| *b == b'\n');
-    let (Some(name), Some(version), Some(file)) = (parts.next(), parts.next(), parts.next())
-    else {
+    let (Some(name), Some(version), Some(file)) = (parts.next(), parts.next(), parts.next()) else {
         return;
     };
     let name = String::from_utf8_lossy(name);

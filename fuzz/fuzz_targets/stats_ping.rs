@@ -31,6 +31,9 @@ fuzz_target!(|data: &[u8]| {
 });
 
 fn check_reason(reason: &str) {
-    assert!(!reason.chars().any(char::is_control), "printable: {reason:?}");
+    assert!(
+        !reason.chars().any(char::is_control),
+        "printable: {reason:?}"
+    );
     assert!(reason.chars().count() <= 300, "short: {reason:?}");
 }

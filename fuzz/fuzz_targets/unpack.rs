@@ -28,7 +28,11 @@ fuzz_target!(|data: &[u8]| {
 
     let some = dir.path().join("some");
     fs::create_dir(&some).expect("staging");
-    check(&some, &wanted, unpack_selected(&archive, &some, &listed, &wanted));
+    check(
+        &some,
+        &wanted,
+        unpack_selected(&archive, &some, &listed, &wanted),
+    );
 });
 
 fn check(staging: &Path, wanted: &[String], result: Result<Vec<StagedBinary>, UnpackError>) {
@@ -51,7 +55,11 @@ fn check(staging: &Path, wanted: &[String], result: Result<Vec<StagedBinary>, Un
             for binary in &staged {
                 assert_eq!(binary.path, staging.join(&binary.name));
                 let meta = fs::symlink_metadata(&binary.path).expect("staged file");
-                assert!(meta.file_type().is_file(), "{} is a regular file", binary.name);
+                assert!(
+                    meta.file_type().is_file(),
+                    "{} is a regular file",
+                    binary.name
+                );
                 assert_eq!(meta.permissions().mode() & 0o777, 0o755);
             }
         }
