@@ -1,6 +1,7 @@
 //! The unpacker (`src/unpack.rs`): any bytes as a `.tar.gz` unpacked into a fresh scratch
 //! directory, both as a crate archive (every listed binary wanted) and as a Go module's (one of
-//! two wanted). Checks the contract: on refusal nothing stays in the staging directory; on
+//! two wanted). Checks the contract: on refusal nothing stays in the staging directory and the
+//! message is printable (no newline or terminal escape from a crafted name); on
 //! success it holds exactly the wanted binaries, as regular executable files, in that order.
 
 #![no_main]
@@ -44,7 +45,8 @@ fn check(staging: &Path, wanted: &[String], result: Result<Vec<StagedBinary>, Un
     match result {
         Err(e) => {
             assert!(present.is_empty(), "{e}, yet {present:?} stayed behind");
-            assert!(!e.to_string().contains('\n'), "one-line message: {e}");
+            let text = e.to_string();
+            assert!(!text.chars().any(char::is_control), "printable: {text:?}");
         }
         Ok(staged) => {
             let names: Vec<&str> = staged.iter().map(|s| s.name.as_str()).collect();
