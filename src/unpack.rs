@@ -36,7 +36,8 @@ pub struct StagedBinary {
 /// Why an archive was refused. Each message names the archive and, where there is one, the entry.
 #[derive(Debug, thiserror::Error)]
 pub enum UnpackError {
-    #[error("the archive `{archive}` is corrupt or truncated: {source}")]
+    /// The reader's text can quote a header's raw name, so it is escaped like entry names.
+    #[error("the archive `{archive}` is corrupt or truncated: {}", display_entry_name(source.to_string().as_bytes()))]
     Corrupt { archive: PathBuf, source: io::Error },
     #[error("the archive `{archive}` holds `{entry}`, {problem}; refusing to unpack it")]
     Entry {
@@ -738,6 +739,25 @@ mod tests {
         );
         assert!(!err.to_string().contains('\x1b'), "{err}");
         assert!(err.to_string().contains("\\u{1b}"), "{err}");
+    }
+
+    #[test]
+    fn a_corrupt_header_cannot_put_its_name_raw_into_the_message() {
+        // Found by `fuzz/run.sh` (target `unpack`): the tar reader's own error quotes the
+        // header's name, so a crafted name with a bad checksum field reached the terminal.
+        let mut bytes = tar_bytes(&[Spec {
+            name: b"LICENSE\n\x1b[31mF",
+            kind: EntryType::Regular,
+            data: b"",
+            link: None,
+        }]);
+        bytes[148..156].copy_from_slice(b"zzzzzzz\0");
+        let f = fixture(&gzip(&bytes));
+        let err = unpack_archive(&f.archive, &f.staging, &names(&["rg"])).unwrap_err();
+        assert!(matches!(err, UnpackError::Corrupt { .. }), "{err}");
+        let text = err.to_string();
+        assert!(!text.chars().any(char::is_control), "{text:?}");
+        assert!(text.contains("LICENSE\\n\\u{1b}[31mF"), "{text:?}");
     }
 
     #[test]
