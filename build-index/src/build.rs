@@ -3,8 +3,10 @@
 //!
 //! The build runs untrusted code (build scripts, proc macros), so the child cargo gets an
 //! environment scrubbed of secrets ([`scrub_env`]) and writes only to a temp dir and the log.
-//! Pure helpers (target choice, metadata and tracker parsing, env filtering) sit beside the
-//! process-running shell [`build`]; packing is [`crate::package`], glibc is [`crate::elf`].
+//! Pure helpers (metadata and tracker parsing, env filtering) sit beside the process-running
+//! shell [`build`]; the target choice is [`crate::triple`] (musl first, the host's gnu target
+//! when musl fails; cross targets through `cargo-zigbuild`), packing is [`crate::package`],
+//! glibc and static linkage are [`crate::elf`].
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
@@ -22,11 +24,9 @@ use serde::Deserialize;
 use crate::elf::{self, ElfError};
 use crate::package::{self, PackageError};
 use crate::record::{self, BuildFailure, BuildResult, LOG_TAIL_LINES, RECORD_VERSION, Record};
+use crate::triple::{self, TargetChoice};
 use crate::{atomic, history, time, validate};
 
-/// The preferred Linux target when its standard library is installed: fully static binaries.
-const MUSL: &str = "x86_64-unknown-linux-musl";
-const GNU: &str = "x86_64-unknown-linux-gnu";
 /// How much of the end of a log is read for a failure record's tail.
 const LOG_TAIL_BYTES: u64 = 64 * 1024;
 
@@ -168,24 +168,6 @@ pub fn scrub_env(vars: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
         .collect()
 }
 
-/// The host's `x86_64-unknown-linux-gnu` becomes musl when musl's std is installed.
-pub fn choose_target(host: &str, musl_installed: bool) -> String {
-    if host == GNU && musl_installed {
-        MUSL.to_owned()
-    } else {
-        host.to_owned()
-    }
-}
-
-/// The `host:` line of `rustc -vV`.
-pub fn parse_host(rustc_vv: &str) -> Option<String> {
-    rustc_vv
-        .lines()
-        .find_map(|l| l.strip_prefix("host:"))
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-}
-
 /// `NAME` or `NAME@VERSION` (an exact semver version; a leading `=` is accepted).
 pub fn parse_crate_spec(spec: &str) -> Result<(String, Option<String>), BuildError> {
     let bad = || BuildError::BadSpec {
@@ -298,20 +280,52 @@ pub fn rustflags(remaps: &[(&Path, &str)]) -> String {
 }
 
 /// The facts every build step needs.
+#[derive(Clone)]
 struct Plan {
     cargo: OsString,
     rustc: OsString,
+    /// `cargo-zigbuild` (`CARGO_ZIGBUILD`), which links cross targets with zig.
+    zigbuild: OsString,
     env: Vec<(OsString, OsString)>,
     cargo_home: Option<PathBuf>,
+    host: String,
     target: String,
+    /// The target tried when `target` fails: only for the default target choice.
+    fallback: Option<String>,
     toolchain: String,
 }
 
 /// Runs the build and writes the archive, the log and the result record into `request.out`;
 /// returns the record's path. On a failed cargo run, writes a failure record and returns
-/// [`BuildError::Failed`].
+/// [`BuildError::Failed`]. Without `--target`, a Linux crate that fails for musl (or builds a
+/// binary that is not static) keeps its musl failure record, and is built again for the host's
+/// gnu target, whose record (with its `min_glibc`) is the one returned.
 pub fn build(request: &BuildRequest, env: &BuildEnv) -> Result<PathBuf, BuildError> {
     let plan = plan(request, env)?;
+    match build_for(request, env, &plan) {
+        Err(err @ BuildError::Failed { .. }) => match &plan.fallback {
+            Some(fallback) => {
+                note_fallback(&err, fallback);
+                let gnu = Plan {
+                    target: fallback.clone(),
+                    fallback: None,
+                    ..plan
+                };
+                build_for(request, env, &gnu)
+            }
+            None => Err(err),
+        },
+        other => other,
+    }
+}
+
+#[allow(clippy::print_stderr)] // a progress note of the command, like cargo's
+fn note_fallback(err: &BuildError, fallback: &str) {
+    eprintln!("note: {err}");
+    eprintln!("note: building for `{fallback}` instead (the failure record stays)");
+}
+
+fn build_for(request: &BuildRequest, env: &BuildEnv, plan: &Plan) -> Result<PathBuf, BuildError> {
     fs::create_dir_all(&request.out).map_err(|source| BuildError::Write {
         path: request.out.clone(),
         source,
@@ -330,24 +344,24 @@ pub fn build(request: &BuildRequest, env: &BuildEnv) -> Result<PathBuf, BuildErr
     let tmp = tempfile::tempdir().map_err(BuildError::TempDir)?;
     let root = tmp.path().join("root");
 
-    match run_install(request, &plan, tmp.path(), &log_path)? {
+    match run_install(request, plan, tmp.path(), &log_path)? {
         Exit::Success => {}
         Exit::Failed => {
-            write_failure(request, &plan, &name, &shown_version, &log_path, None)?;
+            write_failure(request, plan, &name, &shown_version, &log_path, None)?;
             return Err(BuildError::Failed {
                 name,
                 version: shown_version,
-                target: plan.target,
+                target: plan.target.clone(),
                 log: log_path,
             });
         }
         Exit::TimedOut(limit) => {
             let reason = Some(history::Reason::Timeout);
-            write_failure(request, &plan, &name, &shown_version, &log_path, reason)?;
+            write_failure(request, plan, &name, &shown_version, &log_path, reason)?;
             return Err(BuildError::TimedOut {
                 name,
                 version: shown_version,
-                target: plan.target,
+                target: plan.target.clone(),
                 limit,
                 log: log_path,
             });
@@ -377,12 +391,28 @@ pub fn build(request: &BuildRequest, env: &BuildEnv) -> Result<PathBuf, BuildErr
     let (source_dir, source_checksum) = match &request.source {
         Source::Path(dir) => (
             Some(dir.clone()),
-            path_checksum(&plan, dir, tmp.path(), &final_log),
+            path_checksum(plan, dir, tmp.path(), &final_log),
         ),
-        Source::Crate { .. } => registry_source(&plan, &name, &version),
+        Source::Crate { .. } => registry_source(plan, &name, &version),
     };
 
     let binaries = package::binaries_in(&root.join("bin"))?;
+    if triple::must_be_static(&plan.target) {
+        for binary in &binaries {
+            let linkage = elf::linkage_of_file(&binary.source)?;
+            if !linkage.is_static() {
+                note_not_static(&final_log, &binary.name, &linkage);
+                let reason = Some(history::Reason::Other);
+                write_failure(request, plan, &name, &version, &final_log, reason)?;
+                return Err(BuildError::Failed {
+                    name,
+                    version,
+                    target: plan.target.clone(),
+                    log: final_log,
+                });
+            }
+        }
+    }
     let min_glibc = if needs_glibc_check(&plan.target) {
         let found = binaries
             .iter()
@@ -422,7 +452,7 @@ pub fn build(request: &BuildRequest, env: &BuildEnv) -> Result<PathBuf, BuildErr
         provenance: Provenance {
             source_checksum,
             built_at: time::rfc3339_utc(env.source_date_epoch().unwrap_or_else(time::now)),
-            toolchain: plan.toolchain,
+            toolchain: plan.toolchain.clone(),
             extra: Default::default(),
         },
     };
@@ -445,34 +475,41 @@ fn plan(request: &BuildRequest, env: &BuildEnv) -> Result<Plan, BuildError> {
     let mut plan = Plan {
         cargo: env.program("CARGO", "cargo"),
         rustc: env.program("RUSTC", "rustc"),
+        zigbuild: env.program("CARGO_ZIGBUILD", "cargo-zigbuild"),
         env: scrub_env(&env.vars),
         cargo_home: env.cargo_home(),
+        host: String::new(),
         target: String::new(),
+        fallback: None,
         toolchain: String::new(),
     };
     plan.toolchain = output_text(&plan, &plan.rustc, &["-V".into()])?
         .trim()
         .to_owned();
-    plan.target = match &request.target {
-        Some(t) => t.clone(),
-        None => {
-            let vv = output_text(&plan, &plan.rustc, &["-vV".into()])?;
-            let host = parse_host(&vv).ok_or_else(|| BuildError::Tool {
-                command: "rustc -vV".into(),
-                detail: "it printed no `host:` line".into(),
-            })?;
-            choose_target(&host, musl_installed(&plan))
-        }
+    let vv = output_text(&plan, &plan.rustc, &["-vV".into()])?;
+    plan.host = triple::parse_host(&vv).ok_or_else(|| BuildError::Tool {
+        command: "rustc -vV".into(),
+        detail: "it printed no `host:` line".into(),
+    })?;
+    let choice = match &request.target {
+        Some(t) => TargetChoice {
+            target: t.clone(),
+            fallback: None,
+        },
+        None => triple::choose_target(&plan.host, |musl| std_installed(&plan, musl)),
     };
+    plan.target = choice.target;
+    plan.fallback = choice.fallback;
     Ok(plan)
 }
 
-fn musl_installed(plan: &Plan) -> bool {
+/// Whether rustup installed the standard library for `target`.
+fn std_installed(plan: &Plan, target: &str) -> bool {
     let args = [
         "--print".into(),
         "target-libdir".into(),
         "--target".into(),
-        MUSL.into(),
+        target.into(),
     ];
     output_text(plan, &plan.rustc, &args)
         .map(|dir| Path::new(dir.trim()).is_dir())
@@ -595,7 +632,13 @@ fn run_install(
         &plan.target,
         request.registry.as_deref(),
     );
-    let mut command = Command::new(&plan.cargo);
+    // `cargo-zigbuild install` takes `cargo install`'s arguments and links with zig.
+    let program = if triple::is_cross(&plan.host, &plan.target) {
+        &plan.zigbuild
+    } else {
+        &plan.cargo
+    };
+    let mut command = Command::new(program);
     command
         .args(&args)
         .env_clear()
@@ -609,7 +652,7 @@ fn run_install(
             source,
         },
         Err(source) => BuildError::Spawn {
-            program: plan.cargo.to_string_lossy().into_owned(),
+            program: program.to_string_lossy().into_owned(),
             source,
         },
     })
@@ -671,6 +714,18 @@ impl Victim {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+    }
+}
+
+/// Ends the log with why a musl binary is refused, so the failure record's tail says it.
+fn note_not_static(log_path: &Path, binary: &str, linkage: &elf::Linkage) {
+    use std::io::Write;
+    if let Ok(mut log) = fs::OpenOptions::new().append(true).open(log_path) {
+        let _ = writeln!(
+            log,
+            "build-index: `{binary}` is not static ({}), so it is not published as a musl build",
+            linkage.describe()
+        );
     }
 }
 
@@ -792,6 +847,8 @@ fn registry_source(plan: &Plan, name: &str, version: &str) -> (Option<PathBuf>, 
 mod tests {
     use super::*;
 
+    const GNU: &str = "x86_64-unknown-linux-gnu";
+
     fn os(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
         pairs
             .iter()
@@ -821,19 +878,6 @@ mod tests {
             .map(|(k, _)| k.into_string().unwrap())
             .collect();
         assert_eq!(kept, ["PATH", "HOME", "CARGO_HOME"]);
-    }
-
-    #[test]
-    fn musl_is_chosen_only_on_x86_64_gnu_hosts_that_have_it() {
-        assert_eq!(choose_target(GNU, true), MUSL);
-        assert_eq!(choose_target(GNU, false), GNU);
-        assert_eq!(
-            choose_target("aarch64-apple-darwin", true),
-            "aarch64-apple-darwin"
-        );
-        let vv = "rustc 1.95.0\nbinary: rustc\nhost: x86_64-unknown-linux-gnu\nrelease: 1.95.0\n";
-        assert_eq!(parse_host(vv).as_deref(), Some(GNU));
-        assert_eq!(parse_host("rustc 1.95.0"), None);
     }
 
     #[test]
@@ -986,6 +1030,64 @@ mod tests {
             out.join(format!("hello-0.3.1-{}.log", result.target))
                 .exists()
         );
+    }
+
+    #[test]
+    fn a_crate_that_fails_for_musl_is_built_for_gnu_and_the_musl_failure_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = test_crate(dir.path(), "fn main() { println!(\"hi\"); }\n");
+        // A build script that refuses musl, as crates that need glibc-only C code do.
+        fs::write(
+            src.join("build.rs"),
+            "fn main() { if std::env::var(\"TARGET\").unwrap().contains(\"musl\") \
+             { panic!(\"this crate needs glibc\"); } }\n",
+        )
+        .unwrap();
+        let out = dir.path().join("out");
+        let request = BuildRequest {
+            source: Source::Path(src),
+            target: None,
+            registry: None,
+            out: out.clone(),
+            timeout: None,
+        };
+        let env = test_env();
+        let plan = plan(&request, &env).unwrap();
+        let Some(gnu) = plan.fallback.clone() else {
+            // Not a Linux host with musl's std: nothing to fall back from.
+            assert!(!plan.target.contains("musl"), "{}", plan.target);
+            return;
+        };
+        let record_path = build(&request, &env).unwrap();
+        let bytes = fs::read(&record_path).unwrap();
+        let result = record::parse_result(&bytes, &record_path).unwrap();
+        assert_eq!(result.target, gnu);
+        let musl_record: serde_json::Value = serde_json::from_slice(
+            &fs::read(out.join(format!("hello-0.3.1-{}.json", plan.target))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(musl_record["status"], "failed");
+        assert_eq!(musl_record["reason"], "build-script");
+        assert!(
+            musl_record["log_tail"]
+                .as_str()
+                .unwrap()
+                .contains("this crate needs glibc")
+        );
+    }
+
+    #[test]
+    fn an_explicit_musl_target_has_no_gnu_fallback() {
+        let request = BuildRequest {
+            source: Source::Path("/nonexistent".into()),
+            target: Some("x86_64-unknown-linux-musl".into()),
+            registry: None,
+            out: "/nonexistent".into(),
+            timeout: None,
+        };
+        let plan = plan(&request, &test_env()).unwrap();
+        assert_eq!(plan.target, "x86_64-unknown-linux-musl");
+        assert_eq!(plan.fallback, None);
     }
 
     #[test]

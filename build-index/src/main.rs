@@ -28,6 +28,7 @@ mod serve;
 mod sign;
 mod stats;
 mod time;
+mod triple;
 mod validate;
 
 use std::io::Write;
@@ -76,7 +77,9 @@ enum Command {
         /// first URL of GOPROXY, else `https://proxy.golang.org`).
         #[arg(long, value_name = "URL|DIR", requires = "go")]
         proxy: Option<String>,
-        /// Target triple (default: the host's, musl on x86_64 Linux when installed).
+        /// Target triple (default: on Linux the host architecture's musl target when installed,
+        /// then, for a crate that fails for musl, the host's gnu target). A crate for another
+        /// architecture or OS is cross-built with `cargo-zigbuild`.
         #[arg(long, value_name = "TRIPLE")]
         target: Option<String>,
         /// Sparse registry index URL (default: crates.io).
