@@ -16,3 +16,4 @@ mod network;
 mod pipeline;
 mod producer;
 mod stats;
+mod targets;

@@ -28,6 +28,35 @@ pub fn require_tool(tool: &str) -> bool {
     false
 }
 
+/// Whether rustup has installed the standard library for `target` (the producer builds for it);
+/// reported like a missing tool when it has not.
+#[allow(clippy::print_stderr)]
+pub fn require_rust_target(target: &str) -> bool {
+    if rust_target_installed(target) {
+        return true;
+    }
+    let how = format!("`rustup target add {target}` (`./scripts/test.sh` does)");
+    assert!(
+        !in_ci(),
+        "the `{target}` standard library is not installed, and under CI a test that needs it \
+         may not skip; {how}"
+    );
+    eprintln!("skipped: the `{target}` standard library is not installed ({how})");
+    false
+}
+
+/// Whether `rustc --print target-libdir --target T` names a directory that exists.
+pub fn rust_target_installed(target: &str) -> bool {
+    let Ok(out) = Command::new(var("RUSTC").unwrap_or_else(|| "rustc".to_owned()))
+        .args(["--print", "target-libdir", "--target", target])
+        .stderr(Stdio::null())
+        .output()
+    else {
+        return false;
+    };
+    out.status.success() && Path::new(String::from_utf8_lossy(&out.stdout).trim()).is_dir()
+}
+
 /// Whether `tool` can be run: `zig` as build-index and cargo-zigbuild find it (`ZIG`, `zig` on
 /// PATH, or `python3 -m ziglang`), anything else as an executable file on PATH.
 pub fn tool_present(tool: &str) -> bool {
