@@ -3,32 +3,29 @@
 //!
 //! The build runs untrusted code (build scripts, proc macros), so the child cargo gets an
 //! environment scrubbed of secrets ([`scrub_env`]) and writes only to a temp dir and the log.
-//! Pure helpers (metadata and tracker parsing, env filtering) sit beside the process-running
-//! shell [`build`]; the target choice is [`crate::triple`] (musl first, the host's gnu target
+//! The pure recipe (arguments, flags, metadata parsing) is [`crate::recipe`], running the
+//! child is [`crate::child`]; the target choice is [`crate::triple`] (musl first, the host's gnu target
 //! when musl fails; cross targets through `cargo-zigbuild`), packing is [`crate::package`],
 //! glibc and static linkage are [`crate::elf`].
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use quickinstall::index::format::{PackageKind, Provenance, RECIPE_VERSION};
 use quickinstall::index::path::is_valid_crate_name;
-use serde::Deserialize;
 
+pub(crate) use crate::child::{Exit, read_tail, run_logged};
 use crate::elf::{self, ElfError};
 use crate::package::{self, PackageError};
+pub use crate::recipe::parse_crate_spec;
+use crate::recipe::{install_args, installed_version, package_from_metadata, rustflags};
 use crate::record::{self, BuildFailure, BuildResult, LOG_TAIL_LINES, RECORD_VERSION, Record};
 use crate::triple::{self, TargetChoice};
 use crate::{atomic, history, time, validate};
-
-/// How much of the end of a log is read for a failure record's tail.
-const LOG_TAIL_BYTES: u64 = 64 * 1024;
 
 /// What to build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,117 +165,6 @@ pub fn scrub_env(vars: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
         .collect()
 }
 
-/// `NAME` or `NAME@VERSION` (an exact semver version; a leading `=` is accepted).
-pub fn parse_crate_spec(spec: &str) -> Result<(String, Option<String>), BuildError> {
-    let bad = || BuildError::BadSpec {
-        spec: spec.to_owned(),
-    };
-    let (name, version) = match spec.split_once('@') {
-        Some((n, v)) => {
-            let v = v.strip_prefix('=').unwrap_or(v);
-            semver::Version::parse(v).map_err(|_| bad())?;
-            (n, Some(v.to_owned()))
-        }
-        None => (spec, None),
-    };
-    if !is_valid_crate_name(name) {
-        return Err(bad());
-    }
-    Ok((name.to_owned(), version))
-}
-
-#[derive(Deserialize)]
-struct Metadata {
-    packages: Vec<MetadataPackage>,
-}
-
-#[derive(Deserialize)]
-struct MetadataPackage {
-    name: String,
-    version: String,
-    manifest_path: PathBuf,
-}
-
-/// Name and version of the package whose manifest is `manifest`, from `cargo metadata` JSON.
-pub fn package_from_metadata(json: &[u8], manifest: &Path) -> Option<(String, String)> {
-    let metadata: Metadata = serde_json::from_slice(json).ok()?;
-    let wanted = manifest
-        .canonicalize()
-        .unwrap_or_else(|_| manifest.to_owned());
-    metadata
-        .packages
-        .into_iter()
-        .find(|p| p.manifest_path == wanted || p.manifest_path == manifest)
-        .map(|p| (p.name, p.version))
-}
-
-/// The version cargo recorded for `name` in `<root>/.crates2.json` (keys look like
-/// `"ripgrep 14.1.0 (registry+https://…)"`).
-pub fn installed_version(crates2: &[u8], name: &str) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Tracker {
-        installs: serde_json::Map<String, serde_json::Value>,
-    }
-    let tracker: Tracker = serde_json::from_slice(crates2).ok()?;
-    tracker.installs.keys().find_map(|key| {
-        let mut parts = key.split(' ');
-        (parts.next() == Some(name))
-            .then(|| parts.next())
-            .flatten()
-            .filter(|v| semver::Version::parse(v).is_ok())
-            .map(str::to_owned)
-    })
-}
-
-/// The `cargo install` arguments of the recipe (the program itself excluded).
-pub fn install_args(
-    source: &Source,
-    root: &Path,
-    target: &str,
-    registry: Option<&str>,
-) -> Vec<OsString> {
-    let mut args: Vec<OsString> = vec!["install".into(), "--locked".into()];
-    // Without a version we need cargo's tracker to learn which version it picked.
-    let track = matches!(source, Source::Crate { version: None, .. });
-    if !track {
-        args.push("--no-track".into());
-    }
-    args.extend(["--root".into(), root.as_os_str().to_owned()]);
-    args.extend(["--target".into(), target.into()]);
-    match source {
-        Source::Path(dir) => args.extend(["--path".into(), dir.as_os_str().to_owned()]),
-        Source::Crate { name, version } => {
-            args.push(name.into());
-            if let Some(v) = version {
-                args.extend(["--version".into(), format!("={v}").into()]);
-            }
-        }
-    }
-    if let Some(url) = registry {
-        let url = if url.starts_with("sparse+") {
-            url.to_owned()
-        } else {
-            format!("sparse+{url}")
-        };
-        args.extend(["--index".into(), url.into()]);
-    }
-    args
-}
-
-/// The `RUSTFLAGS` of the recipe: static CRT, and source paths remapped so the binary does not
-/// embed the build machine's directories. RUSTFLAGS is split on whitespace, so a path holding
-/// whitespace is not remapped rather than breaking the flags.
-pub fn rustflags(remaps: &[(&Path, &str)]) -> String {
-    let mut flags = vec!["-C target-feature=+crt-static".to_owned()];
-    for (from, to) in remaps {
-        let from = from.to_string_lossy();
-        if !from.chars().any(char::is_whitespace) {
-            flags.push(format!("--remap-path-prefix={from}={to}"));
-        }
-    }
-    flags.join(" ")
-}
-
 /// The facts every build step needs.
 #[derive(Clone)]
 struct Plan {
@@ -333,7 +219,7 @@ fn build_for(request: &BuildRequest, env: &BuildEnv, plan: &Plan) -> Result<Path
     let (name, known_version) = match &request.source {
         Source::Crate { name, version } => (name.clone(), version.clone()),
         Source::Path(dir) => {
-            let (n, v) = path_package(&plan, dir)?;
+            let (n, v) = path_package(plan, dir)?;
             (n, Some(v))
         }
     };
@@ -560,50 +446,6 @@ fn path_package(plan: &Plan, dir: &Path) -> Result<(String, String), BuildError>
         .ok_or(BuildError::NoPackage { manifest })
 }
 
-/// How `cargo install` ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Exit {
-    Success,
-    Failed,
-    /// Killed after the request's timeout.
-    TimedOut(Duration),
-}
-
-/// Runs an untrusted build command (its environment already set by the caller): stdin closed,
-/// stdout and stderr appended to the log at `log_path`, in its own process group so a timeout
-/// stops every process it started (cargo, rustc, build scripts; go, the compiler, cc).
-/// `Err(Ok(e))` is a log-file failure, `Err(Err(e))` a failure to start or wait for the child.
-pub(crate) fn run_logged(
-    command: &mut Command,
-    log_path: &Path,
-    timeout: Option<Duration>,
-) -> Result<Exit, Result<io::Error, io::Error>> {
-    let log = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_path)
-        .map_err(Ok)?;
-    command
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(Ok)?)
-        .stderr(log);
-    #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(command, 0);
-    let mut child = command.spawn().map_err(Err)?;
-    let (status, killed) = match timeout {
-        None => (child.wait().map_err(Err)?, false),
-        Some(limit) => wait_or_kill(&mut child, limit).map_err(Err)?,
-    };
-    Ok(match (status.success(), timeout) {
-        (true, _) => Exit::Success,
-        (false, Some(limit)) if killed => {
-            note_timeout(log_path, limit);
-            Exit::TimedOut(limit)
-        }
-        (false, _) => Exit::Failed,
-    })
-}
-
 /// Runs `cargo install` with its output going to the log, killing it after the timeout.
 fn run_install(
     request: &BuildRequest,
@@ -658,65 +500,6 @@ fn run_install(
     })
 }
 
-/// Waits for `child`; if it is still running after `limit`, kills its process group. Returns
-/// its status and whether it was killed. A watcher thread sleeps on a channel that this
-/// thread closes when the child exits, so an early exit wakes it and nothing polls.
-pub(crate) fn wait_or_kill(child: &mut Child, limit: Duration) -> io::Result<(ExitStatus, bool)> {
-    let (done, done_rx) = mpsc::channel::<()>();
-    let killed = AtomicBool::new(false);
-    let victim = Victim::of(child);
-    let (killed_ref, victim_ref) = (&killed, &victim);
-    let status = std::thread::scope(|scope| {
-        scope.spawn(move || {
-            if done_rx.recv_timeout(limit) == Err(mpsc::RecvTimeoutError::Timeout) {
-                killed_ref.store(true, Ordering::SeqCst);
-                victim_ref.kill();
-            }
-        });
-        let status = child.wait();
-        drop(done);
-        status
-    })?;
-    Ok((status, killed.load(Ordering::SeqCst)))
-}
-
-/// What the watcher kills: the child's whole process group on Unix.
-#[cfg(unix)]
-struct Victim(rustix::process::Pid);
-
-#[cfg(unix)]
-impl Victim {
-    fn of(child: &Child) -> Self {
-        Self(rustix::process::Pid::from_child(child))
-    }
-
-    fn kill(&self) {
-        // The child leads its group (`process_group(0)`), so its pid is the group id. An error
-        // means the group is already gone, which is what we want.
-        let _ = rustix::process::kill_process_group(self.0, rustix::process::Signal::KILL);
-    }
-}
-
-/// Elsewhere only the child itself can be killed, by `taskkill` on its pid and its tree.
-#[cfg(not(unix))]
-struct Victim(u32);
-
-#[cfg(not(unix))]
-impl Victim {
-    fn of(child: &Child) -> Self {
-        Self(child.id())
-    }
-
-    fn kill(&self) {
-        let _ = Command::new("taskkill")
-            .args(["/F", "/T", "/PID", &self.0.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
 /// Ends the log with why a musl binary is refused, so the failure record's tail says it.
 fn note_not_static(log_path: &Path, binary: &str, linkage: &elf::Linkage) {
     use std::io::Write;
@@ -725,19 +508,6 @@ fn note_not_static(log_path: &Path, binary: &str, linkage: &elf::Linkage) {
             log,
             "build-index: `{binary}` is not static ({}), so it is not published as a musl build",
             linkage.describe()
-        );
-    }
-}
-
-/// Ends the log with why it stops, so its tail says so too. Best effort: the failure record
-/// carries the reason whatever happens here.
-pub(crate) fn note_timeout(log_path: &Path, limit: Duration) {
-    use std::io::Write;
-    if let Ok(mut log) = fs::OpenOptions::new().append(true).open(log_path) {
-        let _ = writeln!(
-            log,
-            "build-index: the build was stopped after {} s (--timeout-secs)",
-            limit.as_secs_f64()
         );
     }
 }
@@ -770,16 +540,6 @@ fn write_failure(
         .out
         .join(record::stem(name, version, &plan.target) + ".json");
     atomic::write(&path, &failure.to_bytes()).map_err(|source| BuildError::Write { path, source })
-}
-
-/// The last [`LOG_TAIL_BYTES`] of a file.
-pub(crate) fn read_tail(path: &Path) -> io::Result<Vec<u8>> {
-    let mut file = File::open(path)?;
-    let len = file.metadata()?.len();
-    file.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL_BYTES)))?;
-    let mut buf = Vec::new();
-    file.read_to_end(&mut buf)?;
-    Ok(buf)
 }
 
 /// sha256 of the `.crate` that `cargo package` makes of `dir` (the registry's `cksum` for that
@@ -847,8 +607,6 @@ fn registry_source(plan: &Plan, name: &str, version: &str) -> (Option<PathBuf>, 
 mod tests {
     use super::*;
 
-    const GNU: &str = "x86_64-unknown-linux-gnu";
-
     fn os(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
         pairs
             .iter()
@@ -878,87 +636,6 @@ mod tests {
             .map(|(k, _)| k.into_string().unwrap())
             .collect();
         assert_eq!(kept, ["PATH", "HOME", "CARGO_HOME"]);
-    }
-
-    #[test]
-    fn crate_specs_need_a_valid_name_and_an_exact_version() {
-        assert_eq!(
-            parse_crate_spec("ripgrep").unwrap(),
-            ("ripgrep".into(), None)
-        );
-        assert_eq!(
-            parse_crate_spec("ripgrep@=14.1.0").unwrap(),
-            ("ripgrep".into(), Some("14.1.0".into()))
-        );
-        for bad in ["ripgrep@^14", "../x@1.0.0", "", "rg@latest"] {
-            assert!(parse_crate_spec(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn install_args_follow_the_recipe() {
-        let root = Path::new("/t/root");
-        let args = |s: &Source, r| {
-            install_args(s, root, GNU, r)
-                .into_iter()
-                .map(|a| a.into_string().unwrap())
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        let exact = Source::Crate {
-            name: "rg".into(),
-            version: Some("1.0.0".into()),
-        };
-        assert_eq!(
-            args(&exact, Some("http://127.0.0.1:1/index/")),
-            "install --locked --no-track --root /t/root --target x86_64-unknown-linux-gnu \
-             rg --version =1.0.0 --index sparse+http://127.0.0.1:1/index/"
-        );
-        let newest = Source::Crate {
-            name: "rg".into(),
-            version: None,
-        };
-        assert_eq!(
-            args(&newest, None),
-            "install --locked --root /t/root --target x86_64-unknown-linux-gnu rg"
-        );
-        assert_eq!(
-            args(&Source::Path("/src/x".into()), None),
-            "install --locked --no-track --root /t/root --target x86_64-unknown-linux-gnu --path /src/x"
-        );
-    }
-
-    #[test]
-    fn rustflags_are_static_and_remap_paths_without_whitespace() {
-        let flags = rustflags(&[
-            (Path::new("/a/src"), "/src"),
-            (Path::new("/with space"), "/x"),
-        ]);
-        assert_eq!(
-            flags,
-            "-C target-feature=+crt-static --remap-path-prefix=/a/src=/src"
-        );
-    }
-
-    #[test]
-    fn reads_metadata_and_the_install_tracker() {
-        let json = br#"{"packages":[
-            {"name":"other","version":"0.1.0","manifest_path":"/w/other/Cargo.toml"},
-            {"name":"hello","version":"1.2.3","manifest_path":"/w/hello/Cargo.toml"}]}"#;
-        assert_eq!(
-            package_from_metadata(json, Path::new("/w/hello/Cargo.toml")),
-            Some(("hello".into(), "1.2.3".into()))
-        );
-        assert_eq!(
-            package_from_metadata(json, Path::new("/w/none/Cargo.toml")),
-            None
-        );
-        let tracker = br#"{"installs":{"hello 1.2.3 (registry+https://github.com/rust-lang/crates.io-index)":{}}}"#;
-        assert_eq!(
-            installed_version(tracker, "hello").as_deref(),
-            Some("1.2.3")
-        );
-        assert_eq!(installed_version(tracker, "hell"), None);
     }
 
     fn test_crate(dir: &Path, main: &str) -> PathBuf {

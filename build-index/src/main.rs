@@ -14,6 +14,7 @@
 mod atomic;
 mod bootstrap;
 mod build;
+mod child;
 mod elf;
 mod go;
 mod history;
@@ -22,6 +23,7 @@ mod package;
 mod package_cmd;
 mod plan;
 mod publish;
+mod recipe;
 mod record;
 mod select;
 mod serve;
