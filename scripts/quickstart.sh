@@ -24,10 +24,19 @@ step "generating a signing key for this local index"
 "$bin/build-index" keygen --secret-key "$out/index.key" --public-key "$out/index.pub"
 
 step "building qi-hello 0.2.0 statically and packaging it"
-"$bin/build-index" build --path fixtures/crates/qi-hello --out "$out/build"
+# On Linux build-index builds for musl (static, runs on any Linux) when rustup has its std.
+host=$(rustc -vV | sed -n 's/^host: //p')
+musl=${host%-linux-gnu}-linux-musl
+if [ "$musl" != "$host-linux-musl" ] && ! [ -d "$(rustc --print target-libdir --target "$musl" 2>/dev/null)" ]; then
+  echo "note: no $musl standard library, so this builds for $host (crt-static);"
+  echo "      \`rustup target add $musl\` gives the static musl build the clients prefer"
+fi
+# build-index prints the result record's path.
+record=$("$bin/build-index" build --path fixtures/crates/qi-hello --out "$out/build")
+echo "built: $(sed -n 's/.*"target": *"\([^"]*\)".*/\1/p' "$record" | head -n1) ($record)"
 
 step "publishing it into a signed index at $out/index"
-"$bin/build-index" publish --index "$out/index" --secret-key "$out/index.key" "$out"/build/qi-hello-0.2.0-*.json
+"$bin/build-index" publish --index "$out/index" --secret-key "$out/index.key" "$record"
 find "$out/index" -type f ! -name .lock | sort
 
 step "writing a one-crate sparse registry (what crates.io would say about qi-hello)"

@@ -79,7 +79,12 @@ pub fn glibc_satisfies(min_glibc: Option<&str>, host_glibc: Option<(u32, u32)>) 
 }
 
 /// The host's glibc version from `getconf GNU_LIBC_VERSION`, `None` on a non-glibc system.
+/// Only Linux has a glibc to ask about: elsewhere (Windows has no `getconf`) it is `None`
+/// without running anything.
 pub fn detect_glibc() -> Option<(u32, u32)> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
     let out = Command::new("getconf")
         .arg("GNU_LIBC_VERSION")
         .output()
@@ -105,6 +110,23 @@ mod tests {
             "riscv64gc-unknown-linux-musl"
         );
         assert!(candidate_targets("sparc", "plan9").is_empty());
+    }
+
+    #[test]
+    fn an_aarch64_linux_host_gets_the_aarch64_entries_only() {
+        // `std::env::consts::{ARCH, OS}` on an arm64 Linux machine (Graviton, a Pi 4, ubuntu-24.04-arm).
+        assert_eq!(
+            candidate_targets("aarch64", "linux"),
+            ["aarch64-unknown-linux-musl", "aarch64-unknown-linux-gnu"]
+        );
+        assert_eq!(
+            candidate_targets("aarch64", "macos"),
+            ["aarch64-apple-darwin", "x86_64-apple-darwin"]
+        );
+        assert_eq!(
+            candidate_targets("x86_64", "windows"),
+            ["x86_64-pc-windows-msvc", "x86_64-pc-windows-gnu"]
+        );
     }
 
     #[test]

@@ -2,15 +2,16 @@
 //! `cargo-quickinstall` binary, `publish` signs it into a loopback index, `bootstrap-script`
 //! renders the installer, and the installer runs under sh, bash, dash and busybox ash in a
 //! clean HOME. Also: a tampered archive is refused on its sha256 and installs nothing, and a
-//! machine without curl or wget gets an error naming them. A shell that is not installed is
-//! skipped with a printed reason.
+//! machine without curl or wget gets an error naming them. A shell or tool that is not installed
+//! skips its test with a printed reason, and fails it under `CI=true` (`support::tools`).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::support::env::{TestEnv, copy_dir, parent_var, quickinstall_exe, snapshot};
+use crate::support::env::{TestEnv, copy_dir, quickinstall_exe, snapshot};
 use crate::support::index::{TestKey, keygen, package_path, sign, signature_path, stranger_key};
 use crate::support::server::TestServer;
+use crate::support::tools::{require_tool, which};
 
 const VERSION: &str = "0.1.0";
 
@@ -90,14 +91,6 @@ fn render_script(index: &Path, url: &str, dir: &Path) -> PathBuf {
     script
 }
 
-/// A program on the test's own PATH.
-fn which(name: &str) -> Option<PathBuf> {
-    let path = parent_var("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-}
-
 /// Runs the installer under `shell` (program then its leading args) with a fresh HOME and
 /// TMPDIR and no CARGO_HOME; returns the run, the HOME and the TMPDIR.
 fn run_installer(
@@ -125,12 +118,12 @@ fn run_installer(
 }
 
 /// Installs with the given shell and checks the installed binary works; skips (printing why)
-/// when the shell is not installed here.
+/// when the shell is not installed here (fails under CI).
 fn installs_under(shell: &str, args: &[&str]) {
-    let Some(program) = which(shell) else {
-        println!("skipped: `{shell}` is not installed on this machine");
+    if !require_tool(shell) {
         return;
-    };
+    }
+    let program = which(shell).unwrap();
     let fx = fixture();
     let env = TestEnv::new();
     let server = TestServer::serve(&fx.index);
@@ -196,10 +189,10 @@ fn install_sh_works_under_busybox_ash() {
 
 #[test]
 fn install_sh_is_shellcheck_clean_as_posix_sh() {
-    let Some(shellcheck) = which("shellcheck") else {
-        println!("skipped: `shellcheck` is not installed on this machine");
+    if !require_tool("shellcheck") {
         return;
-    };
+    }
+    let shellcheck = which("shellcheck").unwrap();
     let fx = fixture();
     let env = TestEnv::new();
     let script = render_script(&fx.index, "http://127.0.0.1:9/", env.path());
@@ -244,8 +237,7 @@ fn a_tampered_archive_fails_on_its_sha256_and_installs_nothing() {
 
 #[test]
 fn with_minisign_a_package_file_signed_by_another_key_is_refused() {
-    if which("minisign").is_none() {
-        println!("skipped: `minisign` is not installed on this machine");
+    if !require_tool("minisign") {
         return;
     }
     let fx = fixture();
@@ -275,8 +267,7 @@ fn with_minisign_a_package_file_signed_by_another_key_is_refused() {
 
 #[test]
 fn without_curl_the_installer_downloads_with_wget() {
-    if which("wget").is_none() {
-        println!("skipped: `wget` is not installed on this machine");
+    if !require_tool("wget") {
         return;
     }
     let fx = fixture();
@@ -300,11 +291,10 @@ fn without_curl_the_installer_downloads_with_wget() {
         "mv",
     ];
     for tool in needed {
-        let Some(real) = which(tool) else {
-            println!("skipped: `{tool}` is not installed on this machine");
+        if !require_tool(tool) {
             return;
-        };
-        std::os::unix::fs::symlink(real, tools.join(tool)).unwrap();
+        }
+        std::os::unix::fs::symlink(which(tool).unwrap(), tools.join(tool)).unwrap();
     }
     let sh = which("sh").unwrap();
     let (run, home, _) = run_installer(&env, &[&sh], &script, Some(&tools));

@@ -19,4 +19,5 @@ mod network;
 mod pipeline;
 mod producer;
 mod stats;
+mod targets;
 mod trust;

@@ -11,6 +11,7 @@ use quickinstall::index::signature::TrustedKeys;
 use crate::support::crates::CrateSpec;
 use crate::support::env::{TestEnv, copy_dir, run_binary, sha256_hex, snapshot_with_mtimes};
 use crate::support::index::{self, HELLO_BINS, read_json, read_tar_gz, world};
+use crate::support::tools::require_rust_target;
 
 /// Kills a child process this test started when the test ends, however it ends.
 pub struct KillOnDrop(Child);
@@ -104,7 +105,7 @@ fn build_writes_an_archive_and_a_record_with_the_right_fields() {
         serde_json::json!(HELLO_BINS),
         "{record}"
     );
-    // gnu + crt-static: statically linked, so no glibc floor.
+    // musl, or gnu + crt-static: statically linked, so no glibc floor.
     assert!(record["min_glibc"].is_null(), "{record}");
     assert_eq!(record["recipe"], RECIPE_VERSION, "{record}");
     let provenance = &record["provenance"];
@@ -148,6 +149,14 @@ fn build_writes_an_archive_and_a_record_with_the_right_fields() {
         run_binary(&unpacked.path().join("qi-hello")),
         "qi-hello 0.2.0"
     );
+    if cfg!(target_os = "linux") {
+        let bytes = std::fs::read(unpacked.path().join("qi-hello")).unwrap();
+        let (_, interp) = crate::targets::elf_machine_and_interp(&bytes);
+        assert!(
+            !interp,
+            "the built binary asks for a program interpreter: not static"
+        );
+    }
     assert_eq!(
         run_binary(&unpacked.path().join("qi-hello-admin")),
         "qi-hello-admin 0.2.0"
@@ -357,18 +366,19 @@ pub fn serve(env: &TestEnv, index: &Path) -> (KillOnDrop, String) {
     (guard, url)
 }
 
-/// The target `build-index` builds for by default: the host's, except that an x86_64 Linux
-/// host with the musl target installed gets musl.
+/// The target `build-index` builds for by default: the host's, except that a Linux host with
+/// its architecture's musl target installed gets musl (which CI must have: `scripts/test.sh`
+/// adds it, so there a gnu build would be a musl default that silently stopped working).
 fn expected_target() -> String {
     let host = host_triple();
-    let musl = "x86_64-unknown-linux-musl";
-    let out = std::process::Command::new("rustc")
-        .args(["--print", "target-libdir", "--target", musl])
-        .output()
-        .unwrap();
-    let libdir = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    if host == "x86_64-unknown-linux-gnu" && out.status.success() && Path::new(&libdir).is_dir() {
-        musl.to_owned()
+    let Some(musl) = host
+        .strip_suffix("-linux-gnu")
+        .map(|a| format!("{a}-linux-musl"))
+    else {
+        return host;
+    };
+    if require_rust_target(&musl) {
+        musl
     } else {
         host
     }

@@ -3,32 +3,29 @@
 //!
 //! The build runs untrusted code (build scripts, proc macros), so the child cargo gets an
 //! environment scrubbed of secrets ([`scrub_env`]) and writes only to a temp dir and the log.
-//! Pure helpers (target choice, metadata and tracker parsing, env filtering) sit beside the
-//! process-running shell [`build`]; packing is [`crate::package`], glibc is [`crate::elf`].
+//! The pure recipe (arguments, flags, metadata parsing) is [`crate::recipe`], running the
+//! child is [`crate::child`]; the target choice is [`crate::triple`] (musl first, the host's gnu target
+//! when musl fails; cross targets through `cargo-zigbuild`), packing is [`crate::package`],
+//! glibc and static linkage are [`crate::elf`].
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use quickinstall::index::format::{PackageKind, Provenance, RECIPE_VERSION};
 use quickinstall::index::path::is_valid_crate_name;
-use serde::Deserialize;
 
+pub(crate) use crate::child::{Exit, read_tail, run_logged};
 use crate::elf::{self, ElfError};
 use crate::package::{self, PackageError};
+pub use crate::recipe::parse_crate_spec;
+use crate::recipe::{install_args, installed_version, package_from_metadata, rustflags};
 use crate::record::{self, BuildFailure, BuildResult, LOG_TAIL_LINES, RECORD_VERSION, Record};
+use crate::triple::{self, TargetChoice};
 use crate::{atomic, history, time, validate};
-
-/// The preferred Linux target when its standard library is installed: fully static binaries.
-const MUSL: &str = "x86_64-unknown-linux-musl";
-const GNU: &str = "x86_64-unknown-linux-gnu";
-/// How much of the end of a log is read for a failure record's tail.
-const LOG_TAIL_BYTES: u64 = 64 * 1024;
 
 /// What to build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -168,150 +165,53 @@ pub fn scrub_env(vars: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
         .collect()
 }
 
-/// The host's `x86_64-unknown-linux-gnu` becomes musl when musl's std is installed.
-pub fn choose_target(host: &str, musl_installed: bool) -> String {
-    if host == GNU && musl_installed {
-        MUSL.to_owned()
-    } else {
-        host.to_owned()
-    }
-}
-
-/// The `host:` line of `rustc -vV`.
-pub fn parse_host(rustc_vv: &str) -> Option<String> {
-    rustc_vv
-        .lines()
-        .find_map(|l| l.strip_prefix("host:"))
-        .map(|h| h.trim().to_owned())
-        .filter(|h| !h.is_empty())
-}
-
-/// `NAME` or `NAME@VERSION` (an exact semver version; a leading `=` is accepted).
-pub fn parse_crate_spec(spec: &str) -> Result<(String, Option<String>), BuildError> {
-    let bad = || BuildError::BadSpec {
-        spec: spec.to_owned(),
-    };
-    let (name, version) = match spec.split_once('@') {
-        Some((n, v)) => {
-            let v = v.strip_prefix('=').unwrap_or(v);
-            semver::Version::parse(v).map_err(|_| bad())?;
-            (n, Some(v.to_owned()))
-        }
-        None => (spec, None),
-    };
-    if !is_valid_crate_name(name) {
-        return Err(bad());
-    }
-    Ok((name.to_owned(), version))
-}
-
-#[derive(Deserialize)]
-struct Metadata {
-    packages: Vec<MetadataPackage>,
-}
-
-#[derive(Deserialize)]
-struct MetadataPackage {
-    name: String,
-    version: String,
-    manifest_path: PathBuf,
-}
-
-/// Name and version of the package whose manifest is `manifest`, from `cargo metadata` JSON.
-pub fn package_from_metadata(json: &[u8], manifest: &Path) -> Option<(String, String)> {
-    let metadata: Metadata = serde_json::from_slice(json).ok()?;
-    let wanted = manifest
-        .canonicalize()
-        .unwrap_or_else(|_| manifest.to_owned());
-    metadata
-        .packages
-        .into_iter()
-        .find(|p| p.manifest_path == wanted || p.manifest_path == manifest)
-        .map(|p| (p.name, p.version))
-}
-
-/// The version cargo recorded for `name` in `<root>/.crates2.json` (keys look like
-/// `"ripgrep 14.1.0 (registry+https://…)"`).
-pub fn installed_version(crates2: &[u8], name: &str) -> Option<String> {
-    #[derive(Deserialize)]
-    struct Tracker {
-        installs: serde_json::Map<String, serde_json::Value>,
-    }
-    let tracker: Tracker = serde_json::from_slice(crates2).ok()?;
-    tracker.installs.keys().find_map(|key| {
-        let mut parts = key.split(' ');
-        (parts.next() == Some(name))
-            .then(|| parts.next())
-            .flatten()
-            .filter(|v| semver::Version::parse(v).is_ok())
-            .map(str::to_owned)
-    })
-}
-
-/// The `cargo install` arguments of the recipe (the program itself excluded).
-pub fn install_args(
-    source: &Source,
-    root: &Path,
-    target: &str,
-    registry: Option<&str>,
-) -> Vec<OsString> {
-    let mut args: Vec<OsString> = vec!["install".into(), "--locked".into()];
-    // Without a version we need cargo's tracker to learn which version it picked.
-    let track = matches!(source, Source::Crate { version: None, .. });
-    if !track {
-        args.push("--no-track".into());
-    }
-    args.extend(["--root".into(), root.as_os_str().to_owned()]);
-    args.extend(["--target".into(), target.into()]);
-    match source {
-        Source::Path(dir) => args.extend(["--path".into(), dir.as_os_str().to_owned()]),
-        Source::Crate { name, version } => {
-            args.push(name.into());
-            if let Some(v) = version {
-                args.extend(["--version".into(), format!("={v}").into()]);
-            }
-        }
-    }
-    if let Some(url) = registry {
-        let url = if url.starts_with("sparse+") {
-            url.to_owned()
-        } else {
-            format!("sparse+{url}")
-        };
-        args.extend(["--index".into(), url.into()]);
-    }
-    args
-}
-
-/// The `RUSTFLAGS` of the recipe: static CRT, and source paths remapped so the binary does not
-/// embed the build machine's directories. RUSTFLAGS is split on whitespace, so a path holding
-/// whitespace is not remapped rather than breaking the flags.
-pub fn rustflags(remaps: &[(&Path, &str)]) -> String {
-    let mut flags = vec!["-C target-feature=+crt-static".to_owned()];
-    for (from, to) in remaps {
-        let from = from.to_string_lossy();
-        if !from.chars().any(char::is_whitespace) {
-            flags.push(format!("--remap-path-prefix={from}={to}"));
-        }
-    }
-    flags.join(" ")
-}
-
 /// The facts every build step needs.
+#[derive(Clone)]
 struct Plan {
     cargo: OsString,
     rustc: OsString,
+    /// `cargo-zigbuild` (`CARGO_ZIGBUILD`), which links cross targets with zig.
+    zigbuild: OsString,
     env: Vec<(OsString, OsString)>,
     cargo_home: Option<PathBuf>,
+    host: String,
     target: String,
+    /// The target tried when `target` fails: only for the default target choice.
+    fallback: Option<String>,
     toolchain: String,
 }
 
 /// Runs the build and writes the archive, the log and the result record into `request.out`;
 /// returns the record's path. On a failed cargo run, writes a failure record and returns
-/// [`BuildError::Failed`].
+/// [`BuildError::Failed`]. Without `--target`, a Linux crate that fails for musl (or builds a
+/// binary that is not static) keeps its musl failure record, and is built again for the host's
+/// gnu target, whose record (with its `min_glibc`) is the one returned.
 pub fn build(request: &BuildRequest, env: &BuildEnv) -> Result<PathBuf, BuildError> {
     let plan = plan(request, env)?;
+    match build_for(request, env, &plan) {
+        Err(err @ BuildError::Failed { .. }) => match &plan.fallback {
+            Some(fallback) => {
+                note_fallback(&err, fallback);
+                let gnu = Plan {
+                    target: fallback.clone(),
+                    fallback: None,
+                    ..plan
+                };
+                build_for(request, env, &gnu)
+            }
+            None => Err(err),
+        },
+        other => other,
+    }
+}
+
+#[allow(clippy::print_stderr)] // a progress note of the command, like cargo's
+fn note_fallback(err: &BuildError, fallback: &str) {
+    eprintln!("note: {err}");
+    eprintln!("note: building for `{fallback}` instead (the failure record stays)");
+}
+
+fn build_for(request: &BuildRequest, env: &BuildEnv, plan: &Plan) -> Result<PathBuf, BuildError> {
     fs::create_dir_all(&request.out).map_err(|source| BuildError::Write {
         path: request.out.clone(),
         source,
@@ -319,7 +219,7 @@ pub fn build(request: &BuildRequest, env: &BuildEnv) -> Result<PathBuf, BuildErr
     let (name, known_version) = match &request.source {
         Source::Crate { name, version } => (name.clone(), version.clone()),
         Source::Path(dir) => {
-            let (n, v) = path_package(&plan, dir)?;
+            let (n, v) = path_package(plan, dir)?;
             (n, Some(v))
         }
     };
@@ -330,24 +230,24 @@ pub fn build(request: &BuildRequest, env: &BuildEnv) -> Result<PathBuf, BuildErr
     let tmp = tempfile::tempdir().map_err(BuildError::TempDir)?;
     let root = tmp.path().join("root");
 
-    match run_install(request, &plan, tmp.path(), &log_path)? {
+    match run_install(request, plan, tmp.path(), &log_path)? {
         Exit::Success => {}
         Exit::Failed => {
-            write_failure(request, &plan, &name, &shown_version, &log_path, None)?;
+            write_failure(request, plan, &name, &shown_version, &log_path, None)?;
             return Err(BuildError::Failed {
                 name,
                 version: shown_version,
-                target: plan.target,
+                target: plan.target.clone(),
                 log: log_path,
             });
         }
         Exit::TimedOut(limit) => {
             let reason = Some(history::Reason::Timeout);
-            write_failure(request, &plan, &name, &shown_version, &log_path, reason)?;
+            write_failure(request, plan, &name, &shown_version, &log_path, reason)?;
             return Err(BuildError::TimedOut {
                 name,
                 version: shown_version,
-                target: plan.target,
+                target: plan.target.clone(),
                 limit,
                 log: log_path,
             });
@@ -377,12 +277,28 @@ pub fn build(request: &BuildRequest, env: &BuildEnv) -> Result<PathBuf, BuildErr
     let (source_dir, source_checksum) = match &request.source {
         Source::Path(dir) => (
             Some(dir.clone()),
-            path_checksum(&plan, dir, tmp.path(), &final_log),
+            path_checksum(plan, dir, tmp.path(), &final_log),
         ),
-        Source::Crate { .. } => registry_source(&plan, &name, &version),
+        Source::Crate { .. } => registry_source(plan, &name, &version),
     };
 
     let binaries = package::binaries_in(&root.join("bin"))?;
+    if triple::must_be_static(&plan.target) {
+        for binary in &binaries {
+            let linkage = elf::linkage_of_file(&binary.source)?;
+            if !linkage.is_static() {
+                note_not_static(&final_log, &binary.name, &linkage);
+                let reason = Some(history::Reason::Other);
+                write_failure(request, plan, &name, &version, &final_log, reason)?;
+                return Err(BuildError::Failed {
+                    name,
+                    version,
+                    target: plan.target.clone(),
+                    log: final_log,
+                });
+            }
+        }
+    }
     let min_glibc = if needs_glibc_check(&plan.target) {
         let found = binaries
             .iter()
@@ -422,7 +338,7 @@ pub fn build(request: &BuildRequest, env: &BuildEnv) -> Result<PathBuf, BuildErr
         provenance: Provenance {
             source_checksum,
             built_at: time::rfc3339_utc(env.source_date_epoch().unwrap_or_else(time::now)),
-            toolchain: plan.toolchain,
+            toolchain: plan.toolchain.clone(),
             extra: Default::default(),
         },
     };
@@ -445,34 +361,41 @@ fn plan(request: &BuildRequest, env: &BuildEnv) -> Result<Plan, BuildError> {
     let mut plan = Plan {
         cargo: env.program("CARGO", "cargo"),
         rustc: env.program("RUSTC", "rustc"),
+        zigbuild: env.program("CARGO_ZIGBUILD", "cargo-zigbuild"),
         env: scrub_env(&env.vars),
         cargo_home: env.cargo_home(),
+        host: String::new(),
         target: String::new(),
+        fallback: None,
         toolchain: String::new(),
     };
     plan.toolchain = output_text(&plan, &plan.rustc, &["-V".into()])?
         .trim()
         .to_owned();
-    plan.target = match &request.target {
-        Some(t) => t.clone(),
-        None => {
-            let vv = output_text(&plan, &plan.rustc, &["-vV".into()])?;
-            let host = parse_host(&vv).ok_or_else(|| BuildError::Tool {
-                command: "rustc -vV".into(),
-                detail: "it printed no `host:` line".into(),
-            })?;
-            choose_target(&host, musl_installed(&plan))
-        }
+    let vv = output_text(&plan, &plan.rustc, &["-vV".into()])?;
+    plan.host = triple::parse_host(&vv).ok_or_else(|| BuildError::Tool {
+        command: "rustc -vV".into(),
+        detail: "it printed no `host:` line".into(),
+    })?;
+    let choice = match &request.target {
+        Some(t) => TargetChoice {
+            target: t.clone(),
+            fallback: None,
+        },
+        None => triple::choose_target(&plan.host, |musl| std_installed(&plan, musl)),
     };
+    plan.target = choice.target;
+    plan.fallback = choice.fallback;
     Ok(plan)
 }
 
-fn musl_installed(plan: &Plan) -> bool {
+/// Whether rustup installed the standard library for `target`.
+fn std_installed(plan: &Plan, target: &str) -> bool {
     let args = [
         "--print".into(),
         "target-libdir".into(),
         "--target".into(),
-        MUSL.into(),
+        target.into(),
     ];
     output_text(plan, &plan.rustc, &args)
         .map(|dir| Path::new(dir.trim()).is_dir())
@@ -523,50 +446,6 @@ fn path_package(plan: &Plan, dir: &Path) -> Result<(String, String), BuildError>
         .ok_or(BuildError::NoPackage { manifest })
 }
 
-/// How `cargo install` ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Exit {
-    Success,
-    Failed,
-    /// Killed after the request's timeout.
-    TimedOut(Duration),
-}
-
-/// Runs an untrusted build command (its environment already set by the caller): stdin closed,
-/// stdout and stderr appended to the log at `log_path`, in its own process group so a timeout
-/// stops every process it started (cargo, rustc, build scripts; go, the compiler, cc).
-/// `Err(Ok(e))` is a log-file failure, `Err(Err(e))` a failure to start or wait for the child.
-pub(crate) fn run_logged(
-    command: &mut Command,
-    log_path: &Path,
-    timeout: Option<Duration>,
-) -> Result<Exit, Result<io::Error, io::Error>> {
-    let log = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_path)
-        .map_err(Ok)?;
-    command
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().map_err(Ok)?)
-        .stderr(log);
-    #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(command, 0);
-    let mut child = command.spawn().map_err(Err)?;
-    let (status, killed) = match timeout {
-        None => (child.wait().map_err(Err)?, false),
-        Some(limit) => wait_or_kill(&mut child, limit).map_err(Err)?,
-    };
-    Ok(match (status.success(), timeout) {
-        (true, _) => Exit::Success,
-        (false, Some(limit)) if killed => {
-            note_timeout(log_path, limit);
-            Exit::TimedOut(limit)
-        }
-        (false, _) => Exit::Failed,
-    })
-}
-
 /// Runs `cargo install` with its output going to the log, killing it after the timeout.
 fn run_install(
     request: &BuildRequest,
@@ -595,7 +474,13 @@ fn run_install(
         &plan.target,
         request.registry.as_deref(),
     );
-    let mut command = Command::new(&plan.cargo);
+    // `cargo-zigbuild install` takes `cargo install`'s arguments and links with zig.
+    let program = if triple::is_cross(&plan.host, &plan.target) {
+        &plan.zigbuild
+    } else {
+        &plan.cargo
+    };
+    let mut command = Command::new(program);
     command
         .args(&args)
         .env_clear()
@@ -609,80 +494,20 @@ fn run_install(
             source,
         },
         Err(source) => BuildError::Spawn {
-            program: plan.cargo.to_string_lossy().into_owned(),
+            program: program.to_string_lossy().into_owned(),
             source,
         },
     })
 }
 
-/// Waits for `child`; if it is still running after `limit`, kills its process group. Returns
-/// its status and whether it was killed. A watcher thread sleeps on a channel that this
-/// thread closes when the child exits, so an early exit wakes it and nothing polls.
-pub(crate) fn wait_or_kill(child: &mut Child, limit: Duration) -> io::Result<(ExitStatus, bool)> {
-    let (done, done_rx) = mpsc::channel::<()>();
-    let killed = AtomicBool::new(false);
-    let victim = Victim::of(child);
-    let (killed_ref, victim_ref) = (&killed, &victim);
-    let status = std::thread::scope(|scope| {
-        scope.spawn(move || {
-            if done_rx.recv_timeout(limit) == Err(mpsc::RecvTimeoutError::Timeout) {
-                killed_ref.store(true, Ordering::SeqCst);
-                victim_ref.kill();
-            }
-        });
-        let status = child.wait();
-        drop(done);
-        status
-    })?;
-    Ok((status, killed.load(Ordering::SeqCst)))
-}
-
-/// What the watcher kills: the child's whole process group on Unix.
-#[cfg(unix)]
-struct Victim(rustix::process::Pid);
-
-#[cfg(unix)]
-impl Victim {
-    fn of(child: &Child) -> Self {
-        Self(rustix::process::Pid::from_child(child))
-    }
-
-    fn kill(&self) {
-        // The child leads its group (`process_group(0)`), so its pid is the group id. An error
-        // means the group is already gone, which is what we want.
-        let _ = rustix::process::kill_process_group(self.0, rustix::process::Signal::KILL);
-    }
-}
-
-/// Elsewhere only the child itself can be killed, by `taskkill` on its pid and its tree.
-#[cfg(not(unix))]
-struct Victim(u32);
-
-#[cfg(not(unix))]
-impl Victim {
-    fn of(child: &Child) -> Self {
-        Self(child.id())
-    }
-
-    fn kill(&self) {
-        let _ = Command::new("taskkill")
-            .args(["/F", "/T", "/PID", &self.0.to_string()])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-/// Ends the log with why it stops, so its tail says so too. Best effort: the failure record
-/// carries the reason whatever happens here.
-pub(crate) fn note_timeout(log_path: &Path, limit: Duration) {
+/// Ends the log with why a musl binary is refused, so the failure record's tail says it.
+fn note_not_static(log_path: &Path, binary: &str, linkage: &elf::Linkage) {
     use std::io::Write;
     if let Ok(mut log) = fs::OpenOptions::new().append(true).open(log_path) {
         let _ = writeln!(
             log,
-            "build-index: the build was stopped after {} s (--timeout-secs)",
-            limit.as_secs_f64()
+            "build-index: `{binary}` is not static ({}), so it is not published as a musl build",
+            linkage.describe()
         );
     }
 }
@@ -715,16 +540,6 @@ fn write_failure(
         .out
         .join(record::stem(name, version, &plan.target) + ".json");
     atomic::write(&path, &failure.to_bytes()).map_err(|source| BuildError::Write { path, source })
-}
-
-/// The last [`LOG_TAIL_BYTES`] of a file.
-pub(crate) fn read_tail(path: &Path) -> io::Result<Vec<u8>> {
-    let mut file = File::open(path)?;
-    let len = file.metadata()?.len();
-    file.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL_BYTES)))?;
-    let mut buf = Vec::new();
-    file.read_to_end(&mut buf)?;
-    Ok(buf)
 }
 
 /// sha256 of the `.crate` that `cargo package` makes of `dir` (the registry's `cksum` for that
@@ -823,100 +638,6 @@ mod tests {
         assert_eq!(kept, ["PATH", "HOME", "CARGO_HOME"]);
     }
 
-    #[test]
-    fn musl_is_chosen_only_on_x86_64_gnu_hosts_that_have_it() {
-        assert_eq!(choose_target(GNU, true), MUSL);
-        assert_eq!(choose_target(GNU, false), GNU);
-        assert_eq!(
-            choose_target("aarch64-apple-darwin", true),
-            "aarch64-apple-darwin"
-        );
-        let vv = "rustc 1.95.0\nbinary: rustc\nhost: x86_64-unknown-linux-gnu\nrelease: 1.95.0\n";
-        assert_eq!(parse_host(vv).as_deref(), Some(GNU));
-        assert_eq!(parse_host("rustc 1.95.0"), None);
-    }
-
-    #[test]
-    fn crate_specs_need_a_valid_name_and_an_exact_version() {
-        assert_eq!(
-            parse_crate_spec("ripgrep").unwrap(),
-            ("ripgrep".into(), None)
-        );
-        assert_eq!(
-            parse_crate_spec("ripgrep@=14.1.0").unwrap(),
-            ("ripgrep".into(), Some("14.1.0".into()))
-        );
-        for bad in ["ripgrep@^14", "../x@1.0.0", "", "rg@latest"] {
-            assert!(parse_crate_spec(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn install_args_follow_the_recipe() {
-        let root = Path::new("/t/root");
-        let args = |s: &Source, r| {
-            install_args(s, root, GNU, r)
-                .into_iter()
-                .map(|a| a.into_string().unwrap())
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        let exact = Source::Crate {
-            name: "rg".into(),
-            version: Some("1.0.0".into()),
-        };
-        assert_eq!(
-            args(&exact, Some("http://127.0.0.1:1/index/")),
-            "install --locked --no-track --root /t/root --target x86_64-unknown-linux-gnu \
-             rg --version =1.0.0 --index sparse+http://127.0.0.1:1/index/"
-        );
-        let newest = Source::Crate {
-            name: "rg".into(),
-            version: None,
-        };
-        assert_eq!(
-            args(&newest, None),
-            "install --locked --root /t/root --target x86_64-unknown-linux-gnu rg"
-        );
-        assert_eq!(
-            args(&Source::Path("/src/x".into()), None),
-            "install --locked --no-track --root /t/root --target x86_64-unknown-linux-gnu --path /src/x"
-        );
-    }
-
-    #[test]
-    fn rustflags_are_static_and_remap_paths_without_whitespace() {
-        let flags = rustflags(&[
-            (Path::new("/a/src"), "/src"),
-            (Path::new("/with space"), "/x"),
-        ]);
-        assert_eq!(
-            flags,
-            "-C target-feature=+crt-static --remap-path-prefix=/a/src=/src"
-        );
-    }
-
-    #[test]
-    fn reads_metadata_and_the_install_tracker() {
-        let json = br#"{"packages":[
-            {"name":"other","version":"0.1.0","manifest_path":"/w/other/Cargo.toml"},
-            {"name":"hello","version":"1.2.3","manifest_path":"/w/hello/Cargo.toml"}]}"#;
-        assert_eq!(
-            package_from_metadata(json, Path::new("/w/hello/Cargo.toml")),
-            Some(("hello".into(), "1.2.3".into()))
-        );
-        assert_eq!(
-            package_from_metadata(json, Path::new("/w/none/Cargo.toml")),
-            None
-        );
-        let tracker = br#"{"installs":{"hello 1.2.3 (registry+https://github.com/rust-lang/crates.io-index)":{}}}"#;
-        assert_eq!(
-            installed_version(tracker, "hello").as_deref(),
-            Some("1.2.3")
-        );
-        assert_eq!(installed_version(tracker, "hell"), None);
-    }
-
     fn test_crate(dir: &Path, main: &str) -> PathBuf {
         let src = dir.join("hello");
         fs::create_dir_all(src.join("src")).unwrap();
@@ -986,6 +707,64 @@ mod tests {
             out.join(format!("hello-0.3.1-{}.log", result.target))
                 .exists()
         );
+    }
+
+    #[test]
+    fn a_crate_that_fails_for_musl_is_built_for_gnu_and_the_musl_failure_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = test_crate(dir.path(), "fn main() { println!(\"hi\"); }\n");
+        // A build script that refuses musl, as crates that need glibc-only C code do.
+        fs::write(
+            src.join("build.rs"),
+            "fn main() { if std::env::var(\"TARGET\").unwrap().contains(\"musl\") \
+             { panic!(\"this crate needs glibc\"); } }\n",
+        )
+        .unwrap();
+        let out = dir.path().join("out");
+        let request = BuildRequest {
+            source: Source::Path(src),
+            target: None,
+            registry: None,
+            out: out.clone(),
+            timeout: None,
+        };
+        let env = test_env();
+        let plan = plan(&request, &env).unwrap();
+        let Some(gnu) = plan.fallback.clone() else {
+            // Not a Linux host with musl's std: nothing to fall back from.
+            assert!(!plan.target.contains("musl"), "{}", plan.target);
+            return;
+        };
+        let record_path = build(&request, &env).unwrap();
+        let bytes = fs::read(&record_path).unwrap();
+        let result = record::parse_result(&bytes, &record_path).unwrap();
+        assert_eq!(result.target, gnu);
+        let musl_record: serde_json::Value = serde_json::from_slice(
+            &fs::read(out.join(format!("hello-0.3.1-{}.json", plan.target))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(musl_record["status"], "failed");
+        assert_eq!(musl_record["reason"], "build-script");
+        assert!(
+            musl_record["log_tail"]
+                .as_str()
+                .unwrap()
+                .contains("this crate needs glibc")
+        );
+    }
+
+    #[test]
+    fn an_explicit_musl_target_has_no_gnu_fallback() {
+        let request = BuildRequest {
+            source: Source::Path("/nonexistent".into()),
+            target: Some("x86_64-unknown-linux-musl".into()),
+            registry: None,
+            out: "/nonexistent".into(),
+            timeout: None,
+        };
+        let plan = plan(&request, &test_env()).unwrap();
+        assert_eq!(plan.target, "x86_64-unknown-linux-musl");
+        assert_eq!(plan.fallback, None);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The oldest glibc an ELF binary runs on, read from its dynamic section.
+//! The oldest glibc an ELF binary runs on, read from its dynamic section, and whether a binary
+//! is static at all ([`linkage_of_file`]: what makes a musl build worth publishing).
 //!
 //! A minimal, bounds-checked ELF reader (32/64-bit, either byte order, from the header): it finds
 //! `PT_INTERP`, `PT_DYNAMIC` and, through the dynamic section's `DT_VERNEED`, the symbol versions
@@ -50,6 +51,84 @@ pub fn highest(versions: impl IntoIterator<Item = Option<String>>) -> Option<Str
         .into_iter()
         .flatten()
         .max_by(|a, b| compare_versions(a, b))
+}
+
+/// What an ELF binary needs from the system at run time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Linkage {
+    /// The program interpreter (`PT_INTERP`), e.g. `/lib/ld-musl-x86_64.so.1`.
+    pub interpreter: Option<String>,
+    /// The shared libraries it names (`DT_NEEDED`).
+    pub needed: Vec<String>,
+}
+
+impl Linkage {
+    /// Static: no interpreter and no shared library (a static-pie keeps a dynamic section to
+    /// relocate itself, but names nothing in it).
+    pub fn is_static(&self) -> bool {
+        self.interpreter.is_none() && self.needed.is_empty()
+    }
+
+    /// `interpreter /lib/ld…, needs libc.so.6, libz.so.1` for messages.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(i) = &self.interpreter {
+            parts.push(format!("interpreter {i}"));
+        }
+        if !self.needed.is_empty() {
+            parts.push(format!("needs {}", self.needed.join(", ")));
+        }
+        if parts.is_empty() {
+            "static".to_owned()
+        } else {
+            parts.join("; ")
+        }
+    }
+}
+
+/// The [`Linkage`] of the file at `path`.
+pub fn linkage_of_file(path: &Path) -> Result<Linkage, ElfError> {
+    let bytes = std::fs::read(path).map_err(|source| ElfError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    linkage(&bytes).map_err(|reason| ElfError::Malformed {
+        path: path.to_owned(),
+        reason,
+    })
+}
+
+/// [`linkage_of_file`] on bytes.
+pub fn linkage(bytes: &[u8]) -> Result<Linkage, &'static str> {
+    let elf = Elf::parse(bytes)?;
+    let segments = elf.segments()?;
+    let interpreter = match segments.iter().find(|s| s.kind == PT_INTERP) {
+        Some(interp) => Some(elf.string(interp.offset)?),
+        None => None,
+    };
+    let mut needed = Vec::new();
+    if let Some(dynamic) = segments.iter().find(|s| s.kind == PT_DYNAMIC) {
+        let entries = elf.dynamic_entries(dynamic)?;
+        let names: Vec<u64> = entries
+            .iter()
+            .filter(|&&(tag, _)| tag == DT_NEEDED)
+            .map(|&(_, v)| v)
+            .collect();
+        if !names.is_empty() {
+            let strtab = entries
+                .iter()
+                .find(|&&(t, _)| t == DT_STRTAB)
+                .and_then(|&(_, v)| elf.offset_of(&segments, v))
+                .ok_or("DT_NEEDED without a string table in the file")?;
+            for name in names {
+                needed.push(elf.string(strtab.checked_add(name).ok_or("offset too large")?)?);
+            }
+        }
+    }
+    Ok(Linkage {
+        interpreter,
+        needed,
+    })
 }
 
 /// [`min_glibc_of_file`] on bytes.
@@ -314,7 +393,36 @@ mod tests {
     }
 
     #[test]
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    fn a_dynamic_binary_names_its_interpreter_and_libraries_and_a_static_one_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let dynamic = linkage_of_file(&compile(dir.path(), "dyn", &[])).unwrap();
+        assert!(!dynamic.is_static());
+        assert!(
+            dynamic
+                .interpreter
+                .as_deref()
+                .is_some_and(|i| i.contains("ld-linux")),
+            "{dynamic:?}"
+        );
+        assert!(
+            dynamic.needed.iter().any(|n| n == "libc.so.6"),
+            "{dynamic:?}"
+        );
+        assert!(
+            dynamic.describe().contains("libc.so.6"),
+            "{}",
+            dynamic.describe()
+        );
+        let static_ = compile(dir.path(), "static", &["-C", "target-feature=+crt-static"]);
+        let linkage = linkage_of_file(&static_).unwrap();
+        assert!(linkage.is_static(), "{linkage:?}");
+        assert_eq!(linkage.describe(), "static");
+    }
+
+    #[test]
     fn refuses_files_that_are_not_elf() {
+        assert!(linkage(b"#!/bin/sh\n").is_err());
         assert!(min_glibc(b"#!/bin/sh\n").is_err());
         assert!(min_glibc(b"\x7fELF\x02\x01").is_err());
         assert!(min_glibc(b"").is_err());

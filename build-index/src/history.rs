@@ -25,6 +25,9 @@ pub const MAX_TAIL_BYTES: usize = 2048;
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reason {
+    /// No C compiler or linker for the target (`musl-gcc`, a cross `cc`): the build machine's
+    /// fault, not the crate's, so worth retrying once the toolchain is there.
+    MissingCToolchain,
     /// A C library or its headers is not installed (pkg-config, `-l` link errors).
     MissingSystemLibrary,
     /// A build script exited with an error.
@@ -49,6 +52,7 @@ impl Reason {
     /// The name used in the history file and in messages.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::MissingCToolchain => "missing-c-toolchain",
             Self::MissingSystemLibrary => "missing-system-library",
             Self::BuildScript => "build-script",
             Self::CompileError => "compile-error",
@@ -122,6 +126,14 @@ const MISSING_LIBRARY: &[&str] = &[
     "LNK1181",
 ];
 
+/// Text that shows the C toolchain itself is missing: autoconf's verdict (jemalloc-sys runs
+/// `configure` with `musl-gcc`), the `cc` crate's, and rustc's when the linker is absent.
+const MISSING_C_TOOLCHAIN: &[&str] = &[
+    "C compiler cannot create executables",
+    "failed to find tool",
+    "error: linker `",
+];
+
 const BUILD_SCRIPT: &[&str] = &["failed to run custom build command"];
 
 const COMPILE_ERROR: &[&str] = &["error[E", "could not compile"];
@@ -142,7 +154,9 @@ pub fn classify(log_tail: &str) -> Reason {
             .iter()
             .any(|line| patterns.iter().any(|p| line.contains(p)))
     };
-    if shows(MISSING_LIBRARY) {
+    if shows(MISSING_C_TOOLCHAIN) {
+        Reason::MissingCToolchain
+    } else if shows(MISSING_LIBRARY) {
         Reason::MissingSystemLibrary
     } else if shows(BUILD_SCRIPT) {
         Reason::BuildScript
@@ -421,6 +435,17 @@ pub(crate) mod tests {
                 Reason::Other,
             ),
             ("", Reason::Other),
+            (
+                "  checking whether the C compiler works... no\n  \
+                 configure: error: C compiler cannot create executables\n\
+                 error: failed to run custom build command for `tikv-jemalloc-sys v0.5.4`",
+                Reason::MissingCToolchain,
+            ),
+            (
+                "  error occurred in cc-rs: failed to find tool \"musl-gcc\": No such file or directory",
+                Reason::MissingCToolchain,
+            ),
+            ("error: linker `cc` not found", Reason::MissingCToolchain),
         ];
         for (tail, reason) in cases {
             assert_eq!(classify(tail), reason, "{tail}");

@@ -14,6 +14,7 @@
 mod atomic;
 mod bootstrap;
 mod build;
+mod child;
 mod delegate;
 mod elf;
 mod go;
@@ -24,6 +25,7 @@ mod package;
 mod package_cmd;
 mod plan;
 mod publish;
+mod recipe;
 mod record;
 mod resign;
 mod select;
@@ -31,6 +33,7 @@ mod serve;
 mod sign;
 mod stats;
 mod time;
+mod triple;
 mod validate;
 
 use std::io::Write;
@@ -112,7 +115,9 @@ enum Command {
         /// first URL of GOPROXY, else `https://proxy.golang.org`).
         #[arg(long, value_name = "URL|DIR", requires = "go")]
         proxy: Option<String>,
-        /// Target triple (default: the host's, musl on x86_64 Linux when installed).
+        /// Target triple (default: on Linux the host architecture's musl target when installed,
+        /// then, for a crate that fails for musl, the host's gnu target). A crate for another
+        /// architecture or OS is cross-built with `cargo-zigbuild`.
         #[arg(long, value_name = "TRIPLE")]
         target: Option<String>,
         /// Sparse registry index URL (default: crates.io).

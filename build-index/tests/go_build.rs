@@ -1,6 +1,7 @@
 //! `build-index build --go` against module proxies made in each test's temp dir (a directory
 //! and the same directory served over HTTP on 127.0.0.1), with the real `go`; then `publish`
-//! of the result into a Go index entry. Skipped (passing) when no `go` is on PATH.
+//! of the result into a Go index entry. Without `go` (or zig, for cgo) a test skips saying so, and
+//! fails under `CI=true` (`tools::require_tool`, shared with the root crate's tests).
 
 #![allow(clippy::unwrap_used)]
 
@@ -17,12 +18,9 @@ use zip::write::SimpleFileOptions;
 
 const TARGET: &str = "x86_64-unknown-linux-musl";
 
-fn have_go() -> bool {
-    Command::new("go")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
+#[path = "../../tests/support/tools.rs"]
+mod tools;
+use tools::require_tool;
 
 const HELLO: &str =
     "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello from the proxy\") }\n";
@@ -114,7 +112,7 @@ fn home() -> PathBuf {
 
 #[test]
 fn builds_the_commands_of_a_module_from_a_proxy_directory_and_publishes_them() {
-    if !have_go() {
+    if !require_tool("go") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -274,7 +272,7 @@ fn serve(dir: &Path) -> (Child, String) {
 
 #[test]
 fn builds_a_named_package_from_an_http_proxy() {
-    if !have_go() {
+    if !require_tool("go") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -307,6 +305,10 @@ fn builds_a_named_package_from_an_http_proxy() {
 
 #[test]
 fn refuses_a_module_zip_with_path_traversal() {
+    // build-index asks `go` for its version before it reads the module.
+    if !require_tool("go") {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let proxy = dir.path().join("proxy");
     publish_module(
@@ -343,7 +345,7 @@ fn refuses_a_module_zip_with_path_traversal() {
 
 #[test]
 fn a_module_without_commands_leaves_a_failure_record_saying_so() {
-    if !have_go() {
+    if !require_tool("go") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -391,7 +393,7 @@ fn a_module_without_commands_leaves_a_failure_record_saying_so() {
 
 #[test]
 fn a_compile_error_leaves_a_classified_failure_record() {
-    if !have_go() {
+    if !require_tool("go") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -434,7 +436,7 @@ fn a_compile_error_leaves_a_classified_failure_record() {
 
 #[test]
 fn an_unknown_version_is_a_clear_error() {
-    if !have_go() {
+    if !require_tool("go") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -474,25 +476,6 @@ fn cgo_files() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-/// Why zig is not usable here, or `None` when it is (found as build-index finds it).
-fn no_zig_reason() -> Option<String> {
-    #[allow(clippy::disallowed_methods)]
-    if std::env::var_os("ZIG").is_some() {
-        return None;
-    }
-    let runs = |program: &str, args: &[&str]| {
-        Command::new(program)
-            .args(args)
-            .output()
-            .is_ok_and(|o| o.status.success())
-    };
-    if runs("zig", &["version"]) || runs("python3", &["-c", "import ziglang"]) {
-        None
-    } else {
-        Some("no zig (ZIG, `zig` on PATH or `python3 -m pip install ziglang`)".to_owned())
-    }
-}
-
 /// The `p_type`s of a 64-bit little-endian ELF file's program headers, and its `e_type`.
 fn elf_program_types(bytes: &[u8]) -> (u16, Vec<u32>) {
     assert_eq!(&bytes[..6], b"\x7fELF\x02\x01", "not a 64-bit LE ELF file");
@@ -504,19 +487,12 @@ fn elf_program_types(bytes: &[u8]) -> (u16, Vec<u32>) {
     (u16_at(16), types)
 }
 
-/// Printing is the point: a skipped test says why (CI installs zig, so it runs there).
-#[allow(clippy::print_stderr)]
-fn skip(reason: &str) {
-    eprintln!("skipped: {reason}");
-}
-
 #[test]
 fn a_module_that_imports_c_is_built_with_zig_as_a_static_pie() {
-    if !have_go() {
+    if !require_tool("go") {
         return;
     }
-    if let Some(reason) = no_zig_reason() {
-        skip(&reason);
+    if !require_tool("zig") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -602,7 +578,7 @@ fn a_module_that_imports_c_is_built_with_zig_as_a_static_pie() {
 
 #[test]
 fn a_cgo_module_without_zig_or_for_darwin_fails_with_a_record_saying_why() {
-    if !have_go() {
+    if !require_tool("go") {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -297,6 +297,12 @@ fn build_go_world() -> GoWorld {
 /// no checksum database, no toolchain switching, no telemetry, and no proxy until the test sets
 /// one (`GOPROXY=off` makes any accidental lookup fail at once instead of reaching the internet).
 pub fn go_env(mut env: TestEnv) -> TestEnv {
+    // Nearly every Go test drives `go` (directly or through `build-index build --go`): without it
+    // they fail here, saying why, rather than one by one on a spawn error.
+    assert!(
+        crate::support::tools::tool_present("go"),
+        "`go` is not installed and the Go tests need it; `./scripts/test.sh` installs it"
+    );
     let root = env.path().to_path_buf();
     env.set("GOPATH", root.join("gopath"));
     env.set("GOCACHE", root.join("gocache"));
