@@ -10,6 +10,20 @@ use std::path::Path;
 
 use tempfile::NamedTempFile;
 
+/// Opens (creating it if missing) the lock file at `path` and takes an exclusive lock on it,
+/// blocking until it is free; the lock is released when the returned file is dropped. A
+/// separate lock file rather than the data file itself: data files are replaced by rename, and
+/// a lock on a replaced inode would not exclude the next writer.
+pub fn lock_file(path: &Path) -> io::Result<File> {
+    let lock = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)?;
+    lock.lock()?;
+    Ok(lock)
+}
+
 /// Writes `bytes` to `path` atomically with mode 0644 (index files are public).
 pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_from(path, &mut &bytes[..], 0o644)

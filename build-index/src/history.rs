@@ -6,7 +6,7 @@
 //! reads. It does not run builds nor decide what to build.
 
 use std::collections::{HashMap, HashSet};
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -243,13 +243,7 @@ pub fn merge(path: &Path, new: &[Failure]) -> Result<usize, HistoryError> {
     }
     // A separate lock file, not the history itself: the history is replaced by rename, and a
     // lock on a replaced inode would not exclude the next writer.
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(lock_err)?;
-    lock.lock().map_err(lock_err)?;
+    let lock = atomic::lock_file(&lock_path).map_err(lock_err)?;
     let existing = match fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),

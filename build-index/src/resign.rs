@@ -6,7 +6,6 @@
 //! `go/**.json` is checked to be a valid package file at the path its name maps to, then signed
 //! anew with a strictly later timestamp and written (`.minisig` and `.signed`, temp + rename).
 
-use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -56,15 +55,9 @@ pub fn resign(request: &ResignRequest) -> Result<Vec<String>, ResignError> {
         path: lock_path.clone(),
         source,
     };
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(lock_err)?;
     // Held until the end of this function, so a concurrent publish neither loses a release
     // nor has its fresh signature replaced by one over older bytes.
-    lock.lock().map_err(lock_err)?;
+    let _lock = atomic::lock_file(&lock_path).map_err(lock_err)?;
 
     let mut files = Vec::new();
     for (dir, kind) in [("crates", PackageKind::Crate), ("go", PackageKind::Go)] {

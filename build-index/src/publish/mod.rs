@@ -15,7 +15,7 @@ mod expect;
 #[cfg(test)]
 mod tests;
 
-use std::fs::{self, File};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -250,15 +250,9 @@ fn publish_checked(
         path: lock_path.clone(),
         source,
     };
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(lock_err)?;
     // Held until `lock` is dropped at the end of this function: two publishers read-modify-write
     // the same package file one after the other, never interleaved.
-    lock.lock().map_err(lock_err)?;
+    let _lock = atomic::lock_file(&lock_path).map_err(lock_err)?;
     checked.iter().map(|c| apply(request, signer, c)).collect()
 }
 
