@@ -384,3 +384,18 @@ fn names_the_path_when_a_file_cannot_be_read() {
             .starts_with(&format!("`{}` was built by Go older", old.display()))
     );
 }
+
+#[test]
+fn a_huge_declared_string_is_malformed_not_allocated() {
+    let mut bytes = MAGIC.to_vec();
+    bytes.extend([8, FLAG_VERSION_INLINE]);
+    bytes.resize(HEADER_SIZE, 0);
+    // A uvarint of 2^62: the Go version "string" claims 4 EiB.
+    bytes.extend([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x40]);
+    bytes.extend(b"go1.22.1");
+    let err = parse_build_info(&bytes).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the Go build info in the binary is malformed: a string runs past the end of the file"
+    );
+}
