@@ -279,10 +279,11 @@ mod tests {
 
     impl Seek for Sparse {
         fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+            // `ReadCache` asks for the start of a read, and the end for the length.
             self.at = match pos {
                 SeekFrom::Start(at) => at,
-                SeekFrom::End(0) => self.len,
-                _ => unimplemented!(),
+                SeekFrom::End(back) => self.len.saturating_add_signed(back),
+                SeekFrom::Current(by) => self.at.saturating_add_signed(by),
             };
             Ok(self.at)
         }
