@@ -6,6 +6,10 @@
 //! PE container, find the 16-byte-aligned `\xff Go buildinf:` header in its first 64 KiB, read
 //! the two varint-prefixed strings after the 32-byte header. Unknown containers are stream-scanned
 //! for the header. Reads are bounded: no file is read whole.
+//!
+//! `container.rs` finds the data region (with the `object` crate's readers), `decode.rs` reads the
+//! header, the strings and the module info; this file holds the public API and the reading of
+//! files and slices.
 
 use std::fmt;
 use std::fs::File;
