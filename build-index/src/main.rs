@@ -17,6 +17,7 @@ mod build;
 mod elf;
 mod go;
 mod history;
+mod import;
 mod keygen;
 mod macho;
 mod package;
@@ -190,6 +191,9 @@ enum Command {
     /// The anonymous install-count service.
     #[command(subcommand)]
     Stats(StatsCommand),
+    /// Mirror an existing prebuilt pool into the signed index, verified once here.
+    #[command(subcommand)]
+    Import(import::cli::ImportCommand),
     /// Serve an index directory over HTTP/1.1 (for tests and local use).
     Serve {
         #[arg(long, value_name = "DIR")]
@@ -288,6 +292,8 @@ enum SelectCommand {
 /// Any subcommand's failure; each variant's message is already a full sentence.
 #[derive(Debug, thiserror::Error)]
 enum Error {
+    #[error(transparent)]
+    Import(#[from] import::ImportError),
     #[error(transparent)]
     Keygen(#[from] keygen::KeygenError),
     #[error(transparent)]
@@ -551,6 +557,10 @@ fn run(cli: Cli) -> Result<(), Error> {
                 out,
             })?;
             say(summary.trim_end())
+        }
+        Command::Import(command) => {
+            let report = import::cli::run(command)?;
+            say(report.text().trim_end())
         }
         Command::Stats(StatsCommand::Serve {
             db,

@@ -14,7 +14,7 @@ use crate::download::{Fetcher, Location};
 use crate::error::{CrateError, Subject};
 use crate::index::format::Release;
 use crate::report::Reporter;
-use crate::unpack::{StagedBinary, unpack_selected};
+use crate::unpack::{StagedBinary, stage_raw_binary, unpack_selected};
 
 /// Downloads `release` from `location` (size and sha256 checked while streaming) into a
 /// temporary directory inside `root`, then unpacks the `wanted` binaries (a subset of the
@@ -68,13 +68,15 @@ pub fn stage_release(
     };
     let staging = dir.path().join("staging");
     std::fs::create_dir(&staging).map_err(prepare)?;
-    let binaries =
-        unpack_selected(&archive, &staging, &release.binaries, wanted).map_err(|source| {
-            CrateError::Unpack {
-                subject: Box::new(subject.clone()),
-                source,
-            }
-        })?;
+    // Format `bin`: the verified file is the one executable, copied in, never unpacked.
+    let staged = match release.binaries.first() {
+        Some(name) if release.is_bin() => stage_raw_binary(&archive, &staging, name),
+        _ => unpack_selected(&archive, &staging, &release.binaries, wanted),
+    };
+    let binaries = staged.map_err(|source| CrateError::Unpack {
+        subject: Box::new(subject.clone()),
+        source,
+    })?;
     // Cached only once it verified and unpacked: a signed but refused archive is not kept.
     if let Some(cache) = cache.filter(|c| !archive.starts_with(c)) {
         keep_in_cache(cache, &archive, &release.sha256);
