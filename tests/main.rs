@@ -11,6 +11,7 @@ mod bad_input;
 mod bootstrap;
 mod fallback;
 mod go;
+mod import;
 mod install;
 mod network;
 mod pipeline;

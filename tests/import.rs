@@ -1,0 +1,211 @@
+//! `build-index import pkgforge` against a loopback pool shaped like pkgforge's metadata, then
+//! `cargo quickinstall` installing the imported raw executable (format `bin`) in one lookup.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+use crate::support::env::sha256_hex;
+use crate::support::index::{Scenario, world};
+use crate::support::server::TestServer;
+
+/// A tiny static executable (musl-gcc) printing `line`, or `None` with a note when musl-gcc is
+/// missing (a failure under `CI=true`).
+fn static_binary(dir: &Path, name: &str, line: &str) -> Option<PathBuf> {
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, format!("#include <stdio.h>\nint main(void){{puts(\"{line}\");return 0;}}\n")).unwrap();
+    let out = dir.join(name);
+    match Command::new("musl-gcc").arg("-static").arg("-O2").arg("-o").arg(&out).arg(&src).status() {
+        Ok(s) if s.success() => Some(out),
+        other => {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "musl-gcc is needed: {other:?}");
+            eprintln!("note: skipping, musl-gcc is not installed (apt-get install musl-tools)");
+            None
+        }
+    }
+}
+
+/// One metadata entry with the keys pkgforge's cargo builder writes (values for a loopback pool).
+fn cargo_entry(krate: &str, version: &str, host: &str, url: &str, bytes: &[u8]) -> Value {
+    json!({
+        "_disabled": "false",
+        "build_date": "2025-06-15T02:46:44Z",
+        "download_url": url,
+        "ghcr_pkg": format!("ghcr.io/pkgforge-cargo/{krate}/stable/{krate}:{version}-{host}"),
+        "host": host,
+        "pkg": krate,
+        "pkg_family": krate,
+        "pkg_id": format!("pkgforge-cargo.{krate}.stable"),
+        "pkg_name": krate,
+        "pkg_type": "static",
+        "provides": [krate],
+        "shasum": sha256_hex(bytes),
+        "size": "1 KB",
+        "size_raw": bytes.len().to_string(),
+        "src_url": [format!("https://crates.io/api/v1/crates/{krate}/{version}/download")],
+        "version": version,
+    })
+}
+
+#[test]
+fn pkgforge_import_checks_each_entry_reports_exactly_and_clients_install_in_one_lookup() {
+    let s = Scenario::new();
+    let pool = s.path().join("pool");
+    std::fs::create_dir_all(&pool).unwrap();
+    let Some(good) = static_binary(&pool, "qi-fallback", "qi-fallback imported") else {
+        return;
+    };
+    let good_bytes = std::fs::read(&good).unwrap();
+    // A dynamically linked executable: the host's `true`.
+    let dynamic = std::fs::read("/bin/true").unwrap();
+    std::fs::write(pool.join("dynamic"), &dynamic).unwrap();
+    let server = TestServer::serve(&pool);
+    let url = |f: &str| format!("{}{f}", server.url());
+
+    let mut bad_sha = cargo_entry("qi-hello", "0.1.0", "x86_64-Linux", &url("qi-fallback"), &good_bytes);
+    bad_sha["shasum"] = json!("00".repeat(32));
+    let mut bad_size = cargo_entry("qi-hello", "0.2.1", "x86_64-Linux", &url("qi-fallback"), &good_bytes);
+    bad_size["size_raw"] = json!("12");
+    let mut slash = cargo_entry("qi-hello", "0.3.0-beta.1", "x86_64-Linux", &url("qi-fallback"), &good_bytes);
+    slash["provides"] = json!(["../evil"]);
+    let mut bad_name = cargo_entry("qi-hello", "0.1.0", "x86_64-Linux", &url("qi-fallback"), &good_bytes);
+    bad_name["src_url"] = json!(["https://crates.io/api/v1/crates/no$crate/0.1.0/download"]);
+    bad_name["version"] = json!("0.1.0");
+    let metadata = json!([
+        cargo_entry("qi-fallback", "0.1.0", "x86_64-Linux", &url("qi-fallback"), &good_bytes),
+        cargo_entry("qi-fallback", "0.1.0", "riscv64-Linux", &url("qi-fallback"), &good_bytes),
+        // Our own farm built qi-tool 1.0.0: ours wins.
+        cargo_entry("qi-tool", "1.0.0", "x86_64-Linux", &url("qi-fallback"), &good_bytes),
+        bad_sha,
+        bad_size,
+        slash,
+        bad_name,
+        cargo_entry("qi-hello", "0.2.0", "x86_64-Linux", &url("dynamic"), &dynamic),
+        cargo_entry("qi-yanked", "0.1.0", "x86_64-Linux", &url("qi-fallback"), &good_bytes),
+        cargo_entry("qi-yanked", "0.1.0", "x86_64-Linux", &url("qi-fallback"), &good_bytes),
+    ]);
+    let meta = s.path().join("x86_64-Linux.json");
+    std::fs::write(&meta, serde_json::to_vec_pretty(&metadata).unwrap()).unwrap();
+    let not_json = s.path().join("aarch64-Linux.json");
+    std::fs::write(&not_json, "<html>rate limited</html>").unwrap();
+    // 300 MB without writing 300 MB: a sparse file, refused by the default 64 MiB cap.
+    let huge = s.path().join("huge.json");
+    std::fs::File::create(&huge).unwrap().set_len(300 << 20).unwrap();
+
+    let report_path = s.path().join("report.json");
+    let import = || {
+        s.build_index()
+            .args(["import", "pkgforge", "--metadata"])
+            .arg(&meta)
+            .arg(&not_json)
+            .arg(&huge)
+            .arg("--index")
+            .arg(s.index_dir())
+            .arg("--secret-key")
+            .arg(&world().key.secret_path)
+            .arg("--registry")
+            .arg(s.registry.sparse_url())
+            .arg("--proxy")
+            .arg(server.url())
+            .arg("--report")
+            .arg(&report_path)
+            .run()
+    };
+    let run = import();
+    run.assert_success();
+    let report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    let target = "x86_64-unknown-linux-musl";
+    let not_json_line = format!("{}: not a JSON list: expected value at line 1 column 1", not_json.display());
+    let huge_line = format!(
+        "{}: it is larger than 67108864 bytes (raise the cap with `--max-metadata-bytes`)",
+        huge.display()
+    );
+    let fallback_url = url("qi-fallback");
+    let mut huge_and_json = vec![not_json_line, huge_line];
+    huge_and_json.sort();
+    let expected = json!({
+        "imported": [format!("qi-fallback 0.1.0 {target}")],
+        "unchanged": [],
+        "skipped": {
+            "unsupported-target": ["qi-fallback 0.1.0 riscv64-Linux: `riscv64-Linux` has no musl target here"],
+            "ours-wins": [format!("qi-tool 1.0.0 {target}: our own build is in the index")],
+        },
+        "failed": {
+            "checksum-mismatch": [format!(
+                "qi-hello 0.1.0 {target}: checksum mismatch for `{fallback_url}`: expected {}, got {}",
+                "00".repeat(32), sha256_hex(&good_bytes)
+            )],
+            "size-mismatch": [run_size_line(&report)],
+            "invalid-name": [
+                "qi-hello 0.1.0 x86_64-Linux: `no$crate 0.1.0` is not a crate name and version",
+                "qi-hello 0.3.0-beta.1 x86_64-Linux: `provides` names `../evil`, not a plain file name",
+            ],
+            "not-static": [format!("qi-hello 0.2.0 {target}: it is dynamically linked (it has a `PT_INTERP` loader or needs libraries)")],
+            "duplicate": [
+                format!("qi-yanked 0.1.0 {target}: the metadata lists this release more than once"),
+                format!("qi-yanked 0.1.0 {target}: the metadata lists this release more than once"),
+            ],
+            "bad-metadata": huge_and_json,
+        },
+    });
+    assert_eq!(report, expected, "{run}");
+    assert!(run.stdout.starts_with("imported 1, unchanged 0, skipped 2, failed 9"), "{run}");
+
+    // The package file holds the raw executable under `bin_releases`, pointing at the pool.
+    let file: Value = serde_json::from_slice(
+        &std::fs::read(s.index_dir().join("crates/qi/-f/qi-fallback.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(file["releases"], json!([]), "{file}");
+    let bin = &file["bin_releases"][0];
+    assert_eq!(bin["format"], "bin");
+    assert_eq!(bin["archive"], json!(fallback_url));
+    assert_eq!(bin["provenance"]["imported_from"], "pkgforge-cargo");
+    assert_eq!(
+        bin["provenance"]["source_checksum"],
+        json!(world().registry.cksum("qi-fallback", "0.1.0").unwrap())
+    );
+
+    // Idempotent: a re-run writes nothing.
+    let before = snapshot(&s.index_dir());
+    let again = import();
+    again.assert_success();
+    assert!(again.stdout.starts_with("imported 0, unchanged 1,"), "{again}");
+    assert_eq!(snapshot(&s.index_dir()), before);
+
+    // The client installs it from the index: one index request, one download, no unpacking.
+    let index_before = s.index.requests();
+    let pool_before = server.requests();
+    s.quickinstall().arg("qi-fallback").run().assert_success();
+    assert_eq!(s.index.requests() - index_before, 1, "one signed lookup");
+    assert_eq!(server.requests() - pool_before, 1, "one download of the executable");
+    assert_eq!(s.run_installed("qi-fallback"), "qi-fallback imported");
+}
+
+/// The size-mismatch line names the URL and both sizes; its exact wording is the downloader's.
+fn run_size_line(report: &Value) -> Value {
+    let line = report["failed"]["size-mismatch"][0].clone();
+    let text = line.as_str().unwrap_or_default();
+    assert!(text.starts_with("qi-hello 0.2.1 x86_64-unknown-linux-musl: "), "{text}");
+    line
+}
+
+/// Every file under `dir` with its bytes and modification time.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let m = std::fs::metadata(&p).unwrap().modified().unwrap();
+                out.push((p.clone(), std::fs::read(&p).unwrap(), m));
+            }
+        }
+    }
+    out.sort();
+    out
+}
