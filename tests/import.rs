@@ -14,12 +14,27 @@ use crate::support::server::TestServer;
 /// missing (a failure under `CI=true`).
 fn static_binary(dir: &Path, name: &str, line: &str) -> Option<PathBuf> {
     let src = dir.join(format!("{name}.c"));
-    std::fs::write(&src, format!("#include <stdio.h>\nint main(void){{puts(\"{line}\");return 0;}}\n")).unwrap();
+    std::fs::write(
+        &src,
+        format!("#include <stdio.h>\nint main(void){{puts(\"{line}\");return 0;}}\n"),
+    )
+    .unwrap();
     let out = dir.join(name);
-    match Command::new("musl-gcc").arg("-static").arg("-O2").arg("-o").arg(&out).arg(&src).status() {
+    match Command::new("musl-gcc")
+        .arg("-static")
+        .arg("-O2")
+        .arg("-o")
+        .arg(&out)
+        .arg(&src)
+        .status()
+    {
         Ok(s) if s.success() => Some(out),
         other => {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "musl-gcc is needed: {other:?}");
+            assert!(
+                crate::support::env::parent_var("CI").as_deref()
+                    != Some(std::ffi::OsStr::new("true")),
+                "musl-gcc is needed: {other:?}"
+            );
             eprintln!("note: skipping, musl-gcc is not installed (apt-get install musl-tools)");
             None
         }
@@ -63,27 +78,87 @@ fn pkgforge_import_checks_each_entry_reports_exactly_and_clients_install_in_one_
     let server = TestServer::serve(&pool);
     let url = |f: &str| format!("{}{f}", server.url());
 
-    let mut bad_sha = cargo_entry("qi-hello", "0.1.0", "x86_64-Linux", &url("qi-fallback"), &good_bytes);
+    let mut bad_sha = cargo_entry(
+        "qi-hello",
+        "0.1.0",
+        "x86_64-Linux",
+        &url("qi-fallback"),
+        &good_bytes,
+    );
     bad_sha["shasum"] = json!("00".repeat(32));
-    let mut bad_size = cargo_entry("qi-hello", "0.2.1", "x86_64-Linux", &url("qi-fallback"), &good_bytes);
+    let mut bad_size = cargo_entry(
+        "qi-hello",
+        "0.2.1",
+        "x86_64-Linux",
+        &url("qi-fallback"),
+        &good_bytes,
+    );
     bad_size["size_raw"] = json!("12");
-    let mut slash = cargo_entry("qi-hello", "0.3.0-beta.1", "x86_64-Linux", &url("qi-fallback"), &good_bytes);
+    let mut slash = cargo_entry(
+        "qi-hello",
+        "0.3.0-beta.1",
+        "x86_64-Linux",
+        &url("qi-fallback"),
+        &good_bytes,
+    );
     slash["provides"] = json!(["../evil"]);
-    let mut bad_name = cargo_entry("qi-hello", "0.1.0", "x86_64-Linux", &url("qi-fallback"), &good_bytes);
+    let mut bad_name = cargo_entry(
+        "qi-hello",
+        "0.1.0",
+        "x86_64-Linux",
+        &url("qi-fallback"),
+        &good_bytes,
+    );
     bad_name["src_url"] = json!(["https://crates.io/api/v1/crates/no$crate/0.1.0/download"]);
     bad_name["version"] = json!("0.1.0");
     let metadata = json!([
-        cargo_entry("qi-fallback", "0.1.0", "x86_64-Linux", &url("qi-fallback"), &good_bytes),
-        cargo_entry("qi-fallback", "0.1.0", "riscv64-Linux", &url("qi-fallback"), &good_bytes),
+        cargo_entry(
+            "qi-fallback",
+            "0.1.0",
+            "x86_64-Linux",
+            &url("qi-fallback"),
+            &good_bytes
+        ),
+        cargo_entry(
+            "qi-fallback",
+            "0.1.0",
+            "riscv64-Linux",
+            &url("qi-fallback"),
+            &good_bytes
+        ),
         // Our own farm built qi-tool 1.0.0: ours wins.
-        cargo_entry("qi-tool", "1.0.0", "x86_64-Linux", &url("qi-fallback"), &good_bytes),
+        cargo_entry(
+            "qi-tool",
+            "1.0.0",
+            "x86_64-Linux",
+            &url("qi-fallback"),
+            &good_bytes
+        ),
         bad_sha,
         bad_size,
         slash,
         bad_name,
-        cargo_entry("qi-hello", "0.2.0", "x86_64-Linux", &url("dynamic"), &dynamic),
-        cargo_entry("qi-yanked", "0.1.0", "x86_64-Linux", &url("qi-fallback"), &good_bytes),
-        cargo_entry("qi-yanked", "0.1.0", "x86_64-Linux", &url("qi-fallback"), &good_bytes),
+        cargo_entry(
+            "qi-hello",
+            "0.2.0",
+            "x86_64-Linux",
+            &url("dynamic"),
+            &dynamic
+        ),
+        cargo_entry(
+            "qi-yanked",
+            "0.1.0",
+            "x86_64-Linux",
+            &url("qi-fallback"),
+            &good_bytes
+        ),
+        cargo_entry(
+            "qi-yanked",
+            "0.1.0",
+            "x86_64-Linux",
+            &url("qi-fallback"),
+            &good_bytes
+        ),
     ]);
     let meta = s.path().join("x86_64-Linux.json");
     std::fs::write(&meta, serde_json::to_vec_pretty(&metadata).unwrap()).unwrap();
@@ -91,7 +166,10 @@ fn pkgforge_import_checks_each_entry_reports_exactly_and_clients_install_in_one_
     std::fs::write(&not_json, "<html>rate limited</html>").unwrap();
     // 300 MB without writing 300 MB: a sparse file, refused by the default 64 MiB cap.
     let huge = s.path().join("huge.json");
-    std::fs::File::create(&huge).unwrap().set_len(300 << 20).unwrap();
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(300 << 20)
+        .unwrap();
 
     let report_path = s.path().join("report.json");
     let import = || {
@@ -116,7 +194,10 @@ fn pkgforge_import_checks_each_entry_reports_exactly_and_clients_install_in_one_
     run.assert_success();
     let report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
     let target = "x86_64-unknown-linux-musl";
-    let not_json_line = format!("{}: not a JSON list: expected value at line 1 column 1", not_json.display());
+    let not_json_line = format!(
+        "{}: not a JSON list: expected value at line 1 column 1",
+        not_json.display()
+    );
     let huge_line = format!(
         "{}: it is larger than 67108864 bytes (raise the cap with `--max-metadata-bytes`)",
         huge.display()
@@ -150,7 +231,11 @@ fn pkgforge_import_checks_each_entry_reports_exactly_and_clients_install_in_one_
         },
     });
     assert_eq!(report, expected, "{run}");
-    assert!(run.stdout.starts_with("imported 1, unchanged 0, skipped 2, failed 9"), "{run}");
+    assert!(
+        run.stdout
+            .starts_with("imported 1, unchanged 0, skipped 2, failed 9"),
+        "{run}"
+    );
 
     // The package file holds the raw executable under `bin_releases`, pointing at the pool.
     let file: Value = serde_json::from_slice(
@@ -171,7 +256,10 @@ fn pkgforge_import_checks_each_entry_reports_exactly_and_clients_install_in_one_
     let before = snapshot(&s.index_dir());
     let again = import();
     again.assert_success();
-    assert!(again.stdout.starts_with("imported 0, unchanged 1,"), "{again}");
+    assert!(
+        again.stdout.starts_with("imported 0, unchanged 1,"),
+        "{again}"
+    );
     assert_eq!(snapshot(&s.index_dir()), before);
 
     // The client installs it from the index: one index request, one download, no unpacking.
@@ -179,7 +267,11 @@ fn pkgforge_import_checks_each_entry_reports_exactly_and_clients_install_in_one_
     let pool_before = server.requests();
     s.quickinstall().arg("qi-fallback").run().assert_success();
     assert_eq!(s.index.requests() - index_before, 1, "one signed lookup");
-    assert_eq!(server.requests() - pool_before, 1, "one download of the executable");
+    assert_eq!(
+        server.requests() - pool_before,
+        1,
+        "one download of the executable"
+    );
     assert_eq!(s.run_installed("qi-fallback"), "qi-fallback imported");
 }
 
@@ -187,7 +279,10 @@ fn pkgforge_import_checks_each_entry_reports_exactly_and_clients_install_in_one_
 fn run_size_line(report: &Value) -> Value {
     let line = report["failed"]["size-mismatch"][0].clone();
     let text = line.as_str().unwrap_or_default();
-    assert!(text.starts_with("qi-hello 0.2.1 x86_64-unknown-linux-musl: "), "{text}");
+    assert!(
+        text.starts_with("qi-hello 0.2.1 x86_64-unknown-linux-musl: "),
+        "{text}"
+    );
     line
 }
 

@@ -226,7 +226,9 @@ impl Release {
             reason: reason.to_owned(),
         };
         if !self.is_bin() {
-            return Err(fail("it is listed under `bin_releases` but its format is not `bin`"));
+            return Err(fail(
+                "it is listed under `bin_releases` but its format is not `bin`",
+            ));
         }
         if self.binaries.len() != 1 {
             return Err(fail("a raw executable must list exactly one binary"));

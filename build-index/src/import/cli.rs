@@ -76,7 +76,10 @@ pub fn run(command: ImportCommand) -> Result<Report, ImportError> {
             report,
         } => {
             let targets = if targets.is_empty() {
-                quickinstall::DEFAULT_TARGETS.iter().map(|t| (*t).to_owned()).collect()
+                quickinstall::DEFAULT_TARGETS
+                    .iter()
+                    .map(|t| (*t).to_owned())
+                    .collect()
             } else {
                 targets
             };

@@ -38,7 +38,9 @@ pub enum ImportError {
     Sign(String),
     #[error(transparent)]
     Key(#[from] crate::sign::SignError),
-    #[error("`{key}` is not a minisign public key: {reason}\nhelp: pass the pool's key as the base64 line of its `.pub` file")]
+    #[error(
+        "`{key}` is not a minisign public key: {reason}\nhelp: pass the pool's key as the base64 line of its `.pub` file"
+    )]
     BadPoolKey { key: String, reason: String },
     #[error("`{url}` is not a usable URL: {reason}")]
     BadUrl { url: String, reason: String },
@@ -107,6 +109,7 @@ impl<'a> Checksums<'a> {
 
 /// The release recorded for an import: never our recipe (`recipe` 0), provenance naming the
 /// source, the original URL and anything else the source proves (`extra`).
+#[allow(clippy::too_many_arguments)] // the fields of one release, each from a different check
 pub fn imported_release(
     version: &str,
     target: &str,

@@ -14,7 +14,9 @@ use std::path::PathBuf;
 
 use quickinstall::download::{Fetcher, Location};
 use quickinstall::index::format::{FORMAT_BIN, PackageKind, Release, is_valid_binary_name};
-use quickinstall::index::path::{escape_module_path, go_command_name, is_valid_crate_name, is_valid_module_path};
+use quickinstall::index::path::{
+    escape_module_path, go_command_name, is_valid_crate_name, is_valid_module_path,
+};
 use quickinstall::registry::goproxy::module_file;
 use serde::Deserialize;
 use serde_json::Value;
@@ -113,7 +115,11 @@ pub fn run(request: &Request) -> Result<Report, ImportError> {
         };
         match serde_json::from_slice::<Vec<Value>>(&bytes) {
             Ok(list) => entries.extend(list),
-            Err(e) => report.refuse(Reason::BadMetadata, &shown, &format!("not a JSON list: {e}")),
+            Err(e) => report.refuse(
+                Reason::BadMetadata,
+                &shown,
+                &format!("not a JSON list: {e}"),
+            ),
         }
     }
     let mut mapped = Vec::new();
@@ -142,7 +148,11 @@ pub fn run(request: &Request) -> Result<Report, ImportError> {
     for (entry, m) in mapped {
         let shown = format!("{} {} {}", m.name, m.version, m.target);
         if seen[&(m.name.clone(), m.version.clone(), m.target.clone())] > 1 {
-            report.refuse(Reason::Duplicate, &shown, "the metadata lists this release more than once");
+            report.refuse(
+                Reason::Duplicate,
+                &shown,
+                "the metadata lists this release more than once",
+            );
             continue;
         }
         match fetch_and_check(&entry, &m, &fetcher, work.path()) {
@@ -174,24 +184,44 @@ fn map(
     } else if entry.ghcr_pkg.starts_with("ghcr.io/pkgforge-go/") {
         Builder::Go
     } else {
-        return Err((Reason::UnknownBuilder, format!("`{}` is neither from pkgforge-cargo nor pkgforge-go", entry.pkg_id)));
+        return Err((
+            Reason::UnknownBuilder,
+            format!(
+                "`{}` is neither from pkgforge-cargo nor pkgforge-go",
+                entry.pkg_id
+            ),
+        ));
     };
     if let Some(bad) = entry.provides.iter().find(|p| !is_valid_binary_name(p)) {
-        return Err((Reason::InvalidName, format!("`provides` names `{bad}`, not a plain file name")));
+        return Err((
+            Reason::InvalidName,
+            format!("`provides` names `{bad}`, not a plain file name"),
+        ));
     }
     if !is_valid_binary_name(&entry.pkg_name) {
-        return Err((Reason::InvalidName, format!("`{}` is not a plain file name", entry.pkg_name)));
+        return Err((
+            Reason::InvalidName,
+            format!("`{}` is not a plain file name", entry.pkg_name),
+        ));
     }
     if entry.provides.len() > 1 {
         return Err((
             Reason::SeveralBinaries,
-            format!("it provides {} binaries; a `bin` release holds one", entry.provides.len()),
+            format!(
+                "it provides {} binaries; a `bin` release holds one",
+                entry.provides.len()
+            ),
         ));
     }
     let target = match entry.host.as_str() {
         "x86_64-Linux" => "x86_64-unknown-linux-musl",
         "aarch64-Linux" => "aarch64-unknown-linux-musl",
-        other => return Err((Reason::UnsupportedTarget, format!("`{other}` has no musl target here"))),
+        other => {
+            return Err((
+                Reason::UnsupportedTarget,
+                format!("`{other}` has no musl target here"),
+            ));
+        }
     };
     let binary = entry.pkg_name.clone();
     match builder {
@@ -200,9 +230,17 @@ fn map(
                 .src_url
                 .iter()
                 .find_map(|u| crate_of(u, &entry.version))
-                .ok_or_else(|| (Reason::InvalidName, "its `src_url` names no crates.io crate at this version".to_owned()))?;
+                .ok_or_else(|| {
+                    (
+                        Reason::InvalidName,
+                        "its `src_url` names no crates.io crate at this version".to_owned(),
+                    )
+                })?;
             if !is_valid_crate_name(&name) || semver::Version::parse(&entry.version).is_err() {
-                return Err((Reason::InvalidName, format!("`{name} {}` is not a crate name and version", entry.version)));
+                return Err((
+                    Reason::InvalidName,
+                    format!("`{name} {}` is not a crate name and version", entry.version),
+                ));
             }
             let cksum = checksums
                 .cksum(&name, &entry.version)
@@ -219,16 +257,26 @@ fn map(
             })
         }
         Builder::Go => {
-            let (module, commit) = entry
-                .src_url
-                .iter()
-                .find_map(|u| module_of(u))
-                .ok_or_else(|| (Reason::InvalidName, "its `src_url` is not a GitHub archive of a commit".to_owned()))?;
+            let (module, commit) =
+                entry
+                    .src_url
+                    .iter()
+                    .find_map(|u| module_of(u))
+                    .ok_or_else(|| {
+                        (
+                            Reason::InvalidName,
+                            "its `src_url` is not a GitHub archive of a commit".to_owned(),
+                        )
+                    })?;
             if !is_valid_module_path(&module) {
-                return Err((Reason::InvalidName, format!("`{module}` is not a module path")));
+                return Err((
+                    Reason::InvalidName,
+                    format!("`{module}` is not a module path"),
+                ));
             }
             let version = tag_of_commit(fetcher, proxy, &module, &commit)?;
-            let (package, zip_sha) = command_package(fetcher, proxy, &module, &version, &binary, work)?;
+            let (package, zip_sha) =
+                command_package(fetcher, proxy, &module, &version, &binary, work)?;
             Ok(Mapped {
                 kind: PackageKind::Go,
                 name: module,
@@ -257,18 +305,32 @@ fn module_of(url: &str) -> Option<(String, String)> {
     let (owner, repo, archive, file) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     let commit = file.strip_suffix(".tar.gz")?;
     let is_commit = commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit());
-    (archive == "archive" && parts.next().is_none() && is_commit)
-        .then(|| (format!("github.com/{owner}/{repo}"), commit.to_ascii_lowercase()))
+    (archive == "archive" && parts.next().is_none() && is_commit).then(|| {
+        (
+            format!("github.com/{owner}/{repo}"),
+            commit.to_ascii_lowercase(),
+        )
+    })
 }
 
 /// The tagged version whose `.info` names `commit` in `Origin.Hash`: the newest
 /// [`MAX_TAGS`] release tags of the proxy's `@v/list` are checked.
-fn tag_of_commit(fetcher: &Fetcher, proxy: &Location, module: &str, commit: &str) -> Result<String, Refusal> {
+fn tag_of_commit(
+    fetcher: &Fetcher,
+    proxy: &Location,
+    module: &str,
+    commit: &str,
+) -> Result<String, Refusal> {
     let list_path = format!("{}/@v/list", escape_module_path(module));
     let list = fetcher
         .get_small(&proxy.join(&list_path), 1 << 20)
         .map_err(|e| (Reason::Download, e.to_string()))?
-        .ok_or_else(|| (Reason::CommitNotATag, format!("the module proxy does not know `{module}`")))?;
+        .ok_or_else(|| {
+            (
+                Reason::CommitNotATag,
+                format!("the module proxy does not know `{module}`"),
+            )
+        })?;
     let mut tags: Vec<semver::Version> = String::from_utf8_lossy(&list)
         .lines()
         .filter_map(|l| l.trim().strip_prefix('v'))
@@ -279,16 +341,26 @@ fn tag_of_commit(fetcher: &Fetcher, proxy: &Location, module: &str, commit: &str
     for tag in tags.into_iter().take(MAX_TAGS) {
         let version = format!("v{tag}");
         let info = fetcher
-            .get_small(&proxy.join(&module_file(module, &version, "info")), 64 << 10)
+            .get_small(
+                &proxy.join(&module_file(module, &version, "info")),
+                64 << 10,
+            )
             .map_err(|e| (Reason::Download, e.to_string()))?;
         let hash = info
             .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-            .and_then(|v| v.pointer("/Origin/Hash").and_then(Value::as_str).map(str::to_ascii_lowercase));
+            .and_then(|v| {
+                v.pointer("/Origin/Hash")
+                    .and_then(Value::as_str)
+                    .map(str::to_ascii_lowercase)
+            });
         if hash.as_deref() == Some(commit) {
             return Ok(version);
         }
     }
-    Err((Reason::CommitNotATag, format!("no tag of `{module}` is commit {commit}")))
+    Err((
+        Reason::CommitNotATag,
+        format!("no tag of `{module}` is commit {commit}"),
+    ))
 }
 
 /// The command package of `module@version` whose binary is `binary`, and the zip's sha256.
@@ -303,12 +375,22 @@ fn command_package(
     let zip = fetcher
         .get_small(&proxy.join(&module_file(module, version, "zip")), MAX_ZIP)
         .map_err(|e| (Reason::Download, e.to_string()))?
-        .ok_or_else(|| (Reason::Download, format!("the proxy has no zip of `{module}@{version}`")))?;
+        .ok_or_else(|| {
+            (
+                Reason::Download,
+                format!("the proxy has no zip of `{module}@{version}`"),
+            )
+        })?;
     let path = work.join("module.zip");
     std::fs::write(&path, &zip).map_err(|e| (Reason::Download, e.to_string()))?;
-    let sha = crate::validate::hash_file(&path).map_err(|e| (Reason::Download, e.to_string()))?.0;
-    let mut opened = ModuleZip::open(&path, module, version).map_err(|e| (Reason::InvalidEntry, e.to_string()))?;
-    let sources = opened.go_sources().map_err(|e| (Reason::InvalidEntry, e.to_string()))?;
+    let sha = crate::validate::hash_file(&path)
+        .map_err(|e| (Reason::Download, e.to_string()))?
+        .0;
+    let mut opened = ModuleZip::open(&path, module, version)
+        .map_err(|e| (Reason::InvalidEntry, e.to_string()))?;
+    let sources = opened
+        .go_sources()
+        .map_err(|e| (Reason::InvalidEntry, e.to_string()))?;
     let files: Vec<String> = opened.files().into_iter().map(str::to_owned).collect();
     let files: Vec<&str> = files.iter().map(String::as_str).collect();
     let _ = std::fs::remove_file(&path);
@@ -316,24 +398,41 @@ fn command_package(
         .into_iter()
         .find(|p| go_command_name(p) == binary)
         .map(|p| (p, sha))
-        .ok_or_else(|| (Reason::NoCommandPackage, format!("no command package of `{module}@{version}` builds `{binary}`")))
+        .ok_or_else(|| {
+            (
+                Reason::NoCommandPackage,
+                format!("no command package of `{module}@{version}` builds `{binary}`"),
+            )
+        })
 }
 
 /// Downloads the executable with its size and sha256 checked, then checks it is a static ELF
 /// for the entry's architecture.
-fn fetch_and_check(entry: &Entry, m: &Mapped, fetcher: &Fetcher, work: &std::path::Path) -> Result<Release, Refusal> {
-    let size: u64 = entry
-        .size_raw
-        .trim()
-        .parse()
-        .map_err(|_| (Reason::InvalidEntry, format!("`size_raw` is `{}`, not a number", entry.size_raw)))?;
+fn fetch_and_check(
+    entry: &Entry,
+    m: &Mapped,
+    fetcher: &Fetcher,
+    work: &std::path::Path,
+) -> Result<Release, Refusal> {
+    let size: u64 = entry.size_raw.trim().parse().map_err(|_| {
+        (
+            Reason::InvalidEntry,
+            format!("`size_raw` is `{}`, not a number", entry.size_raw),
+        )
+    })?;
     let sha = entry.shasum.to_ascii_lowercase();
     if !quickinstall::index::format::is_sha256_hex(&sha) {
-        return Err((Reason::InvalidEntry, format!("`shasum` is `{}`, not a sha256", entry.shasum)));
+        return Err((
+            Reason::InvalidEntry,
+            format!("`shasum` is `{}`, not a sha256", entry.shasum),
+        ));
     }
     let url = &entry.download_url;
     if !(url.starts_with("https://") || url.starts_with("http://")) {
-        return Err((Reason::InvalidEntry, format!("`download_url` `{url}` is not an http(s) URL")));
+        return Err((
+            Reason::InvalidEntry,
+            format!("`download_url` `{url}` is not an http(s) URL"),
+        ));
     }
     let loc = super::location(url).map_err(|e| (Reason::InvalidEntry, e.to_string()))?;
     let path = fetcher
@@ -344,11 +443,24 @@ fn fetch_and_check(entry: &Entry, m: &Mapped, fetcher: &Fetcher, work: &std::pat
     let (machine, is_static) = elf::machine_and_static(&bytes)
         .map_err(|r| (Reason::NotStatic, format!("not an ELF executable: {r}")))?;
     if !is_static {
-        return Err((Reason::NotStatic, "it is dynamically linked (it has a `PT_INTERP` loader or needs libraries)".to_owned()));
+        return Err((
+            Reason::NotStatic,
+            "it is dynamically linked (it has a `PT_INTERP` loader or needs libraries)".to_owned(),
+        ));
     }
-    let want = if m.target.starts_with("x86_64-") { EM_X86_64 } else { EM_AARCH64 };
+    let want = if m.target.starts_with("x86_64-") {
+        EM_X86_64
+    } else {
+        EM_AARCH64
+    };
     if machine != want {
-        return Err((Reason::WrongArchitecture, format!("its ELF machine is {machine}, not the one `{}` runs", m.target)));
+        return Err((
+            Reason::WrongArchitecture,
+            format!(
+                "its ELF machine is {machine}, not the one `{}` runs",
+                m.target
+            ),
+        ));
     }
     let mut release = super::imported_release(
         &m.version,
@@ -361,7 +473,9 @@ fn fetch_and_check(entry: &Entry, m: &Mapped, fetcher: &Fetcher, work: &std::pat
         m.source_checksum.clone(),
         &[("imported_from", m.builder)],
     );
-    release.extra.insert("format".into(), Value::from(FORMAT_BIN));
+    release
+        .extra
+        .insert("format".into(), Value::from(FORMAT_BIN));
     if let Some(p) = &m.package {
         release.packages.insert(m.binary.clone(), p.clone());
     }

@@ -64,18 +64,21 @@ pub fn split_tag(tag: &str) -> Option<(&str, &str)> {
 
 /// The key id as minisign prints it (16 upper-case hex digits).
 fn key_id(key: &PublicKey) -> String {
-    key.keynum().iter().rev().map(|b| format!("{b:02X}")).collect()
+    key.keynum()
+        .iter()
+        .rev()
+        .map(|b| format!("{b:02X}"))
+        .collect()
 }
 
 /// Runs the import and returns its report.
 pub fn run(request: &Request) -> Result<Report, ImportError> {
     let signer = Signer::from_file(&request.secret_key)?;
-    let key = PublicKey::from_base64(request.pool_key.trim()).map_err(|e| {
-        ImportError::BadPoolKey {
+    let key =
+        PublicKey::from_base64(request.pool_key.trim()).map_err(|e| ImportError::BadPoolKey {
             key: request.pool_key.clone(),
             reason: e.to_string(),
-        }
-    })?;
+        })?;
     let key_id = key_id(&key);
     let text = super::read_capped(&request.tags, 64 << 20).map_err(|reason| ImportError::Read {
         path: request.tags.clone(),
@@ -208,7 +211,10 @@ mod tests {
     #[test]
     fn tags_split_at_the_version_whatever_dashes_the_name_holds() {
         assert_eq!(split_tag("ripgrep-14.1.0"), Some(("ripgrep", "14.1.0")));
-        assert_eq!(split_tag("cargo-foo-1.0.0-beta-1"), Some(("cargo-foo", "1.0.0-beta-1")));
+        assert_eq!(
+            split_tag("cargo-foo-1.0.0-beta-1"),
+            Some(("cargo-foo", "1.0.0-beta-1"))
+        );
         assert_eq!(split_tag("foo-2d-1.0.0"), Some(("foo-2d", "1.0.0")));
         assert_eq!(split_tag("nothing"), None);
         assert_eq!(split_tag("-1.0.0"), None);

@@ -37,7 +37,7 @@ pub enum Reason {
 impl Reason {
     /// Whether the reason is a refused check (`failed`) rather than a skip.
     pub fn is_failure(self) -> bool {
-        self >= Reason::BadSignature
+        self >= Self::BadSignature
     }
 
     fn key(self) -> String {

@@ -50,7 +50,11 @@ pub fn write_all(
     for c in checked {
         match path::package_file(c.kind, &c.name) {
             Some(file) => by_file.entry(file).or_default().push(c),
-            None => report.refuse(Reason::InvalidName, &c.describe(), "not a valid package name"),
+            None => report.refuse(
+                Reason::InvalidName,
+                &c.describe(),
+                "not a valid package name",
+            ),
         }
     }
     if by_file.is_empty() {
@@ -102,15 +106,15 @@ fn write_one(
     };
     let mut any_changed = false;
     for c in items {
-        let ours = file
-            .releases
-            .iter()
-            .chain(&file.bin_releases)
-            .any(|r| {
-                r.version == c.release.version && r.target == c.release.target && !is_imported(r)
-            });
+        let ours = file.releases.iter().chain(&file.bin_releases).any(|r| {
+            r.version == c.release.version && r.target == c.release.target && !is_imported(r)
+        });
         if ours {
-            report.refuse(Reason::OursWins, &c.describe(), "our own build is in the index");
+            report.refuse(
+                Reason::OursWins,
+                &c.describe(),
+                "our own build is in the index",
+            );
             continue;
         }
         if file.upsert(c.release.clone()) {
@@ -130,7 +134,9 @@ fn write_one(
         (Some(sig), Some(found)) => found == signature::bundle(sig, &bytes),
         _ => false,
     };
-    if (!any_changed && file_ok && sig_ok && bundle_ok) || (existing.is_none() && file.releases.is_empty() && file.bin_releases.is_empty()) {
+    if (!any_changed && file_ok && sig_ok && bundle_ok)
+        || (existing.is_none() && file.releases.is_empty() && file.bin_releases.is_empty())
+    {
         return Ok(());
     }
     if !file_ok {
