@@ -304,3 +304,169 @@ fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>, std::time::SystemTime)> {
     out.sort();
     out
 }
+
+/// Writes `{tag}/{file}` and, when `key` is given, its `.sig` into a quickinstall-style tree.
+fn pool_asset(pool: &Path, tag: &str, file: &str, bytes: &[u8], key: Option<&minisign::SecretKey>) {
+    let dir = pool.join(tag);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(file), bytes).unwrap();
+    if let Some(key) = key {
+        let comment = format!("timestamp:1700000000\tfile:{file}");
+        let sig =
+            minisign::sign(None, key, std::io::Cursor::new(bytes), Some(&comment), None).unwrap();
+        std::fs::write(dir.join(format!("{file}.sig")), sig.to_string()).unwrap();
+    }
+}
+
+#[test]
+fn quickinstall_import_verifies_the_pool_key_reports_exactly_and_clients_install_in_one_lookup() {
+    use crate::support::index::{Entry, tar_gz};
+    let s = Scenario::new();
+    let pool = s.path().join("pool");
+    let Some(exe) = static_binary(s.path(), "qi-fallback", "qi-fallback from the pool") else {
+        return;
+    };
+    let exe = std::fs::read(exe).unwrap();
+    let good = tar_gz(&[Entry::File {
+        name: "qi-fallback",
+        mode: 0o755,
+        data: &exe,
+    }]);
+    let pool_key = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+    let stranger = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+    let t = "x86_64-unknown-linux-musl";
+    pool_asset(
+        &pool,
+        "qi-fallback-0.1.0",
+        &format!("qi-fallback-0.1.0-{t}.tar.gz"),
+        &good,
+        Some(&pool_key.sk),
+    );
+    pool_asset(
+        &pool,
+        "qi-hello-0.1.0",
+        &format!("qi-hello-0.1.0-{t}.tar.gz"),
+        &good,
+        Some(&stranger.sk),
+    );
+    pool_asset(
+        &pool,
+        "qi-hello-0.2.0",
+        &format!("qi-hello-0.2.0-{t}.tar.gz"),
+        &good,
+        None,
+    );
+    let nested = tar_gz(&[Entry::Symlink {
+        name: "qi-hello",
+        target: "/bin/sh",
+    }]);
+    pool_asset(
+        &pool,
+        "qi-hello-0.2.1",
+        &format!("qi-hello-0.2.1-{t}.tar.gz"),
+        &nested,
+        Some(&pool_key.sk),
+    );
+    pool_asset(
+        &pool,
+        "qi-tool-1.0.0",
+        &format!("qi-tool-1.0.0-{t}.tar.gz"),
+        &good,
+        Some(&pool_key.sk),
+    );
+    let server = TestServer::serve(&pool);
+    let tags = s.path().join("tags.txt");
+    std::fs::write(
+        &tags,
+        "qi-fallback-0.1.0\nqi-hello-0.1.0\nqi-hello-0.2.0\nqi-hello-0.2.1\nqi-tool-1.0.0\nqi-missing-1.0.0\nnot_a_tag\n",
+    )
+    .unwrap();
+    let report_path = s.path().join("report.json");
+    let run = s
+        .build_index()
+        .args(["import", "quickinstall", "--tags"])
+        .arg(&tags)
+        .arg("--index")
+        .arg(s.index_dir())
+        .arg("--secret-key")
+        .arg(&world().key.secret_path)
+        .arg("--registry")
+        .arg(s.registry.sparse_url())
+        .arg("--pool-url")
+        .arg(server.url())
+        .arg("--pool-key")
+        .arg(pool_key.pk.to_base64())
+        .arg("--targets")
+        .arg(format!("{t},aarch64-unknown-linux-musl"))
+        .arg("--report")
+        .arg(&report_path)
+        .run();
+    run.assert_success();
+    let report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    let id = |pk: &minisign::PublicKey| -> String {
+        pk.keynum()
+            .iter()
+            .rev()
+            .map(|b| format!("{b:02X}"))
+            .collect()
+    };
+    let bad_sig = format!(
+        "qi-hello 0.1.0 {t}: the signature does not verify with the pool key: Signature key id: {} is different from public key: {}",
+        id(&stranger.pk),
+        id(&pool_key.pk)
+    );
+    let bad_tar = format!(
+        "qi-hello 0.2.1 {t}: archive `{}qi-hello-0.2.1/qi-hello-0.2.1-{t}.tar.gz` holds `qi-hello`, which is not a regular file",
+        server.url()
+    );
+    let expected = json!({
+        "imported": [format!("qi-fallback 0.1.0 {t}")],
+        "unchanged": [],
+        "skipped": {
+            "unsigned": [format!("qi-hello 0.2.0 {t}: the pool has no `.sig` for it")],
+            "ours-wins": [format!("qi-tool 1.0.0 {t}: our own build is in the index")],
+            "not-in-registry": [format!(
+                "qi-missing-1.0.0: crate `qi-missing` was not found in the registry `{}`",
+                s.registry.sparse_url().trim_start_matches("sparse+")
+            )],
+        },
+        "failed": {
+            "bad-signature": [bad_sig],
+            "bad-archive": [bad_tar],
+            "invalid-name": ["not_a_tag: not a `{crate}-{version}` tag"],
+        },
+    });
+    assert_eq!(report, expected, "{run}");
+
+    let file: Value = serde_json::from_slice(
+        &std::fs::read(s.index_dir().join("crates/qi/-f/qi-fallback.json")).unwrap(),
+    )
+    .unwrap();
+    let release = &file["releases"][0];
+    let asset = format!("qi-fallback-0.1.0/qi-fallback-0.1.0-{t}.tar.gz");
+    assert_eq!(
+        release["archive"],
+        json!(format!("{}{asset}", server.url()))
+    );
+    assert_eq!(release["provenance"]["imported_from"], "cargo-quickinstall");
+    assert_eq!(release["provenance"]["built_at"], "2023-11-14T22:13:20Z");
+    let key_id: String = pool_key
+        .pk
+        .keynum()
+        .iter()
+        .rev()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    assert_eq!(release["provenance"]["key_id"], json!(key_id));
+    assert_eq!(
+        release["provenance"]["source_checksum"],
+        json!(world().registry.cksum("qi-fallback", "0.1.0").unwrap())
+    );
+
+    let index_before = s.index.requests();
+    let pool_before = server.requests_for(&asset);
+    s.quickinstall().arg("qi-fallback").run().assert_success();
+    assert_eq!(s.index.requests() - index_before, 1, "one signed lookup");
+    assert_eq!(server.requests_for(&asset) - pool_before, 1);
+    assert_eq!(s.run_installed("qi-fallback"), "qi-fallback from the pool");
+}

@@ -147,7 +147,10 @@ pub fn run(request: &Request) -> Result<Report, ImportError> {
             let facts = match validate::inspect(&path) {
                 Ok(f) => f,
                 Err(e) => {
-                    report.refuse(Reason::BadArchive, &entry, &e.to_string());
+                    // Name the asset by its URL, not by the temporary copy.
+                    let shown = e.to_string().replace(&path.display().to_string(), &url);
+                    let _ = std::fs::remove_file(&path);
+                    report.refuse(Reason::BadArchive, &entry, &shown);
                     continue;
                 }
             };
