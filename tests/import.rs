@@ -470,3 +470,148 @@ fn quickinstall_import_verifies_the_pool_key_reports_exactly_and_clients_install
     assert_eq!(server.requests_for(&asset) - pool_before, 1);
     assert_eq!(s.run_installed("qi-fallback"), "qi-fallback from the pool");
 }
+
+/// One pkgforge-go metadata entry (the keys its builder writes), built from `commit`.
+fn go_entry(name: &str, repo: &str, commit: &str, url: &str, bytes: &[u8]) -> Value {
+    let version = format!("HEAD-{}-250615T204225", &commit[..7]);
+    json!({
+        "build_date": "2025-06-19T00:00:00Z",
+        "download_url": url,
+        "ghcr_pkg": format!("ghcr.io/pkgforge-go/github/{repo}/{name}:{version}-x86_64-Linux"),
+        "host": "x86_64-Linux",
+        "pkg": name,
+        "pkg_family": name,
+        "pkg_id": format!("{name}#github.com_{}", repo.replace('/', "_")),
+        "pkg_name": name,
+        "pkg_type": "static",
+        "provides": [name],
+        "shasum": sha256_hex(bytes),
+        "size_raw": bytes.len().to_string(),
+        "src_url": [format!("https://github.com/{repo}/archive/{commit}.tar.gz")],
+        "version": version,
+    })
+}
+
+#[test]
+fn pkgforge_go_entries_import_only_at_a_tagged_commit_and_gquick_installs_in_one_lookup() {
+    use crate::support::goproxy::{go_env, module_zip};
+    use crate::support::index::keygen;
+    let mut env = go_env(crate::support::env::TestEnv::new());
+    env.set("GOBIN", env.path().join("gobin"));
+    let module = "github.com/qi-test/qigo";
+    let (tagged, untagged) = ("a".repeat(40), "b".repeat(40));
+    // A module proxy whose v1.1.0 is commit `tagged` (v1.0.0 another one).
+    let proxy = env.path().join("proxy");
+    let v = proxy.join("github.com/qi-test/qigo/@v");
+    std::fs::create_dir_all(&v).unwrap();
+    let src = env.path().join("src");
+    std::fs::create_dir_all(src.join("cmd/qigo")).unwrap();
+    std::fs::write(src.join("go.mod"), format!("module {module}\n\ngo 1.19\n")).unwrap();
+    std::fs::write(
+        src.join("cmd/qigo/main.go"),
+        "package main\n\nfunc main() {}\n",
+    )
+    .unwrap();
+    for (version, hash) in [("v1.0.0", "c".repeat(40)), ("v1.1.0", tagged.clone())] {
+        let info = json!({"Version": version, "Time": "2025-06-15T20:42:25Z",
+            "Origin": {"VCS": "git", "URL": "https://github.com/qi-test/qigo", "Hash": hash, "Ref": format!("refs/tags/{version}")}});
+        std::fs::write(v.join(format!("{version}.info")), info.to_string()).unwrap();
+        std::fs::write(
+            v.join(format!("{version}.mod")),
+            format!("module {module}\n\ngo 1.19\n"),
+        )
+        .unwrap();
+        std::fs::write(
+            v.join(format!("{version}.zip")),
+            module_zip(module, version, &src),
+        )
+        .unwrap();
+        if version == "v1.1.0" {
+            std::fs::write(
+                proxy.join("github.com/qi-test/qigo/@latest"),
+                info.to_string(),
+            )
+            .unwrap();
+        }
+    }
+    std::fs::write(v.join("list"), "v1.0.0\nv1.1.0\n").unwrap();
+    let proxy_server = TestServer::serve(&proxy);
+
+    let pool = env.path().join("pool");
+    std::fs::create_dir_all(&pool).unwrap();
+    let Some(exe) = static_binary(&pool, "qigo", "qigo v1.1.0") else {
+        return;
+    };
+    let exe = std::fs::read(exe).unwrap();
+    let pool_server = TestServer::serve(&pool);
+    let url = format!("{}qigo", pool_server.url());
+    let metadata = json!([
+        go_entry("qigo", "qi-test/qigo", &tagged, &url, &exe),
+        go_entry("qigo", "qi-test/qigo", &untagged, &url, &exe),
+        go_entry("qigo", "qi test/qigo", &tagged, &url, &exe),
+    ]);
+    let meta = env.path().join("x86_64-Linux.json");
+    std::fs::write(&meta, metadata.to_string()).unwrap();
+    let key = keygen(&env, &env.path().join("keys"));
+    let index = env.path().join("index");
+    let report_path = env.path().join("report.json");
+    let run = env
+        .build_index()
+        .args(["import", "pkgforge", "--metadata"])
+        .arg(&meta)
+        .arg("--index")
+        .arg(&index)
+        .arg("--secret-key")
+        .arg(&key.secret_path)
+        .arg("--proxy")
+        .arg(proxy_server.url())
+        .arg("--report")
+        .arg(&report_path)
+        .run();
+    run.assert_success();
+    let report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    let t = "x86_64-unknown-linux-musl";
+    let untagged_version = format!("HEAD-{}-250615T204225", &untagged[..7]);
+    let tagged_version = format!("HEAD-{}-250615T204225", &tagged[..7]);
+    assert_eq!(
+        report,
+        json!({
+            "imported": [format!("{module} v1.1.0 {t}")],
+            "unchanged": [],
+            "skipped": {
+                "commit-not-a-tag": [format!("qigo {untagged_version} x86_64-Linux: no tag of `{module}` is commit {untagged}")],
+            },
+            "failed": {
+                "invalid-name": [format!("qigo {tagged_version} x86_64-Linux: `github.com/qi test/qigo` is not a module path")],
+            },
+        }),
+        "{run}"
+    );
+    let file: Value = serde_json::from_slice(
+        &std::fs::read(index.join("go/github.com/qi-test/qigo.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        file["bin_releases"][0]["packages"],
+        json!({"qigo": format!("{module}/cmd/qigo")})
+    );
+
+    let index_server = TestServer::serve(&index);
+    let install = env
+        .command(env!("CARGO_BIN_EXE_gquick"))
+        .args([
+            "install",
+            "--no-fallback",
+            &format!("{module}/cmd/qigo@latest"),
+        ])
+        .env("QUICKINSTALL_INDEX", index_server.url())
+        .env("QUICKINSTALL_TRUSTED_KEYS", &key.public_b64)
+        .env("GOPROXY", proxy_server.url())
+        .run();
+    install.assert_success();
+    assert_eq!(index_server.requests(), 1, "one signed lookup\n{install}");
+    assert_eq!(
+        crate::support::env::run_binary(&env.path().join("gobin/qigo")),
+        "qigo v1.1.0"
+    );
+}
