@@ -165,7 +165,19 @@ pub fn run(request: &Request) -> Result<Report, ImportError> {
                 report.refuse(Reason::BadArchive, &entry, "it holds no executable");
                 continue;
             }
-            let release = super::imported_release(
+            // A gnu build's glibc floor, so old hosts are not offered it (as for our builds).
+            let min_glibc = if target.contains("-linux-gnu") {
+                match glibc_floor(&archive, &binaries) {
+                    Ok(v) => v,
+                    Err(reason) => {
+                        report.refuse(Reason::BadArchive, &entry, &reason);
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            let mut release = super::imported_release(
                 version,
                 target,
                 &url,
@@ -176,6 +188,7 @@ pub fn run(request: &Request) -> Result<Report, ImportError> {
                 Some(cksum.clone()),
                 &[("imported_from", "cargo-quickinstall"), ("key_id", &key_id)],
             );
+            release.min_glibc = min_glibc;
             if let Err(e) = release.validate() {
                 report.refuse(Reason::InvalidEntry, &entry, &e.to_string());
                 continue;
@@ -190,6 +203,25 @@ pub fn run(request: &Request) -> Result<Report, ImportError> {
     write::write_all(&request.index, &signer, checked, &mut report)?;
     report.finish();
     Ok(report)
+}
+
+/// The highest glibc any of `binaries` in the `.tar.gz` needs (`None`: static).
+fn glibc_floor(archive: &[u8], binaries: &[String]) -> Result<Option<String>, String> {
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(archive));
+    let mut floors = Vec::new();
+    for entry in tar.entries().map_err(|e| e.to_string())? {
+        let mut entry = entry.map_err(|e| e.to_string())?;
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        if !binaries.contains(&name) {
+            continue;
+        }
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).map_err(|e| e.to_string())?;
+        let floor = crate::elf::min_glibc(&bytes)
+            .map_err(|r| format!("`{name}` is not a well-formed ELF file: {r}"))?;
+        floors.push(floor);
+    }
+    Ok(crate::elf::highest(floors))
 }
 
 /// Verifies a minisign signature over `data` (prehashed or legacy) and returns the signing
@@ -210,6 +242,24 @@ fn verify(key: &PublicKey, data: &[u8], sig: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::split_tag;
+
+    #[test]
+    fn a_gnu_archive_gets_the_glibc_floor_of_its_binaries() {
+        let exe = std::fs::read("/bin/true").unwrap();
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut header = tar::Header::new_gnu();
+        header.set_size(exe.len() as u64);
+        header.set_mode(0o755);
+        header.set_cksum();
+        tar.append_data(&mut header, "true", exe.as_slice())
+            .unwrap();
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &tar.into_inner().unwrap()).unwrap();
+        let archive = gz.finish().unwrap();
+        let floor = super::glibc_floor(&archive, &["true".to_owned()]).unwrap();
+        assert!(floor.is_some_and(|v| v.starts_with("2.")));
+        assert_eq!(super::glibc_floor(&archive, &[]).unwrap(), None);
+    }
 
     #[test]
     fn tags_split_at_the_version_whatever_dashes_the_name_holds() {
