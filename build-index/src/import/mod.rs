@@ -5,7 +5,7 @@
 //! minisign `.sig` checked against the pool's key) and [`pkgforge`] (pkgforge's cargo and Go
 //! builders' metadata, one raw static executable per entry, recorded as format `bin`). Each
 //! entry is checked on its own; what fails a check or does not apply is counted in the
-//! [`Report`] by reason and nothing is written for it. [`write`] upserts the rest under the
+//! [`Report`] by reason and nothing is written for it. [`write`](mod@write) upserts the rest under the
 //! index lock, never over a release our own farm built, and changes nothing on a re-run.
 
 pub mod cli;
