@@ -118,6 +118,35 @@ pub fn unpack_selected(
     unpack_with_limit(archive, staging, listed, wanted, MAX_UNPACKED_BYTES)
 }
 
+/// Stages a release of format `bin` (one raw executable, size and sha256 already checked) under
+/// its one binary name: a copy of `file` in `staging`, mode 0755. Nothing is unpacked.
+pub fn stage_raw_binary(
+    file: &Path,
+    staging: &Path,
+    name: &str,
+) -> Result<Vec<StagedBinary>, UnpackError> {
+    if !is_valid_binary_name(name) {
+        return Err(UnpackError::Entry {
+            archive: file.to_owned(),
+            entry: name.to_owned(),
+            problem: EntryProblem::InvalidName,
+        });
+    }
+    let path = staging.join(name);
+    let write = |source| UnpackError::Write {
+        path: path.clone(),
+        source,
+    };
+    fs::copy(file, &path).map_err(write)?;
+    let staged = File::options().write(true).open(&path).map_err(write)?;
+    set_executable(&staged).map_err(write)?;
+    staged.sync_all().map_err(write)?;
+    Ok(vec![StagedBinary {
+        name: name.to_owned(),
+        path,
+    }])
+}
+
 fn unpack_with_limit(
     archive: &Path,
     staging: &Path,

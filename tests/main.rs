@@ -14,6 +14,7 @@ mod cli_flags;
 mod fallback;
 mod faults;
 mod go;
+mod import;
 mod install;
 mod network;
 mod pipeline;

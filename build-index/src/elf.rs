@@ -165,6 +165,25 @@ pub fn min_glibc(bytes: &[u8]) -> Result<Option<String>, &'static str> {
     })))
 }
 
+/// The file's `e_machine` and whether it is statically linked (no `PT_INTERP` loader and no
+/// `DT_NEEDED` library), for `import`, which accepts only static binaries.
+pub fn machine_and_static(bytes: &[u8]) -> Result<(u16, bool), &'static str> {
+    let elf = Elf::parse(bytes)?;
+    let machine = elf.u16(0x12)?;
+    let segments = elf.segments()?;
+    if segments.iter().any(|s| s.kind == PT_INTERP) {
+        return Ok((machine, false));
+    }
+    let needs = match segments.iter().find(|s| s.kind == PT_DYNAMIC) {
+        Some(dynamic) => elf
+            .dynamic_entries(dynamic)?
+            .iter()
+            .any(|&(tag, _)| tag == DT_NEEDED),
+        None => false,
+    };
+    Ok((machine, !needs))
+}
+
 struct Segment {
     kind: u32,
     offset: u64,

@@ -19,6 +19,7 @@ mod delegate;
 mod elf;
 mod go;
 mod history;
+mod import;
 mod keygen;
 mod macho;
 mod package;
@@ -31,6 +32,7 @@ mod resign;
 mod select;
 mod serve;
 mod sign;
+mod signed_file;
 mod stats;
 mod time;
 mod triple;
@@ -239,6 +241,9 @@ enum Command {
     /// The anonymous install-count service.
     #[command(subcommand)]
     Stats(StatsCommand),
+    /// Mirror an existing prebuilt pool into the signed index, verified once here.
+    #[command(subcommand)]
+    Import(import::cli::ImportCommand),
     /// Serve an index directory over HTTP/1.1 (for tests and local use).
     Serve {
         #[arg(long, value_name = "DIR")]
@@ -328,6 +333,8 @@ enum SelectCommand {
 /// Any subcommand's failure; each variant's message is already a full sentence.
 #[derive(Debug, thiserror::Error)]
 enum Error {
+    #[error(transparent)]
+    Import(#[from] import::ImportError),
     #[error(transparent)]
     Keygen(#[from] keygen::KeygenError),
     #[error(transparent)]
@@ -643,6 +650,10 @@ fn run(cli: Cli) -> Result<(), Error> {
                 out,
             })?;
             say(summary.trim_end())
+        }
+        Command::Import(command) => {
+            let report = import::cli::run(command)?;
+            say(report.text().trim_end())
         }
         Command::Stats(StatsCommand::Serve(args)) => {
             let server = stats::StatsServer::bind(&args.addr, &args.db, args.settings())?;

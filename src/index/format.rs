@@ -42,9 +42,17 @@ pub struct PackageFile {
     pub kind: PackageKind,
     pub name: String,
     pub releases: Vec<Release>,
+    /// Releases whose file is one raw executable (`"format": "bin"`, imported from pools that
+    /// publish bare binaries). Kept apart from `releases` so that readers predating them skip
+    /// them instead of trying to unpack an executable as a `.tar.gz`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bin_releases: Vec<Release>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }
+
+/// The `format` of a release whose file is one raw executable rather than a `.tar.gz`.
+pub const FORMAT_BIN: &str = "bin";
 
 /// One archive: a version of a package built for one target.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -113,6 +121,7 @@ impl PackageFile {
             kind,
             name: name.to_owned(),
             releases: Vec::new(),
+            bin_releases: Vec::new(),
             extra: BTreeMap::new(),
         }
     }
@@ -138,6 +147,9 @@ impl PackageFile {
         for release in &file.releases {
             release.validate()?;
         }
+        for release in &file.bin_releases {
+            release.validate_bin()?;
+        }
         Ok(file)
     }
 
@@ -148,6 +160,9 @@ impl PackageFile {
         sorted.releases.sort_by(|a, b| {
             compare_versions(&a.version, &b.version).then_with(|| a.target.cmp(&b.target))
         });
+        sorted.bin_releases.sort_by(|a, b| {
+            compare_versions(&a.version, &b.version).then_with(|| a.target.cmp(&b.target))
+        });
         let mut bytes = serde_json::to_vec_pretty(&sorted).unwrap_or_default();
         bytes.push(b'\n');
         bytes
@@ -155,9 +170,14 @@ impl PackageFile {
 
     /// Adds a release, replacing one for the same version and target. Returns whether the file
     /// changed.
+    /// A raw executable (`"format": "bin"`) goes to `bin_releases`, anything else to `releases`.
     pub fn upsert(&mut self, release: Release) -> bool {
-        match self
-            .releases
+        let list = if release.is_bin() {
+            &mut self.bin_releases
+        } else {
+            &mut self.releases
+        };
+        match list
             .iter_mut()
             .find(|r| r.version == release.version && r.target == release.target)
         {
@@ -167,26 +187,55 @@ impl PackageFile {
                 true
             }
             None => {
-                self.releases.push(release);
+                list.push(release);
                 true
             }
         }
     }
 
-    /// The releases of `version`, in the order of `targets` (the client's preference).
+    /// The releases of `version`, in the order of `targets` (the client's preference). For one
+    /// target, an archive from `releases` is preferred over a raw executable of `bin_releases`.
     pub fn releases_for(&self, version: &str, targets: &[String]) -> Vec<&Release> {
         targets
             .iter()
             .filter_map(|t| {
+                let matches = |r: &&Release| &r.target == t && versions_equal(&r.version, version);
                 self.releases
                     .iter()
-                    .find(|r| &r.target == t && versions_equal(&r.version, version))
+                    .find(matches)
+                    .or_else(|| self.bin_releases.iter().find(matches))
             })
             .collect()
     }
 }
 
 impl Release {
+    /// Whether the release's file is one raw executable (`"format": "bin"`), installed as is
+    /// under its one binary name, rather than a `.tar.gz` to unpack.
+    pub fn is_bin(&self) -> bool {
+        self.extra.get("format").and_then(Value::as_str) == Some(FORMAT_BIN)
+    }
+
+    /// [`Release::validate`] for an entry of `bin_releases`: also of format `bin`, with exactly
+    /// one binary (the file's install name).
+    pub fn validate_bin(&self) -> Result<(), FormatError> {
+        self.validate()?;
+        let fail = |reason: &str| FormatError::InvalidRelease {
+            version: self.version.clone(),
+            target: self.target.clone(),
+            reason: reason.to_owned(),
+        };
+        if !self.is_bin() {
+            return Err(fail(
+                "it is listed under `bin_releases` but its format is not `bin`",
+            ));
+        }
+        if self.binaries.len() != 1 {
+            return Err(fail("a raw executable must list exactly one binary"));
+        }
+        Ok(())
+    }
+
     /// Checks every field a client relies on before it touches the archive.
     pub fn validate(&self) -> Result<(), FormatError> {
         let fail = |reason: &str| FormatError::InvalidRelease {
@@ -427,5 +476,28 @@ mod tests {
             .map(|r| r.target.as_str())
             .collect();
         assert_eq!(found, ["t-musl", "t-gnu"]);
+    }
+
+    #[test]
+    fn raw_executables_live_apart_and_an_archive_of_the_same_target_wins() {
+        let mut file = PackageFile::new(PackageKind::Crate, "x");
+        let mut bin = release("1.0.0", "x86_64-unknown-linux-musl");
+        bin.extra.insert("format".into(), Value::from(FORMAT_BIN));
+        assert!(file.upsert(bin.clone()));
+        let json: Value = serde_json::from_slice(&file.to_bytes()).unwrap();
+        // A reader that predates `bin_releases` sees no release it could try to unpack.
+        assert_eq!(json["releases"], Value::Array(vec![]));
+        assert_eq!(json["bin_releases"][0]["format"], "bin");
+        let parsed = PackageFile::parse(&file.to_bytes(), PackageKind::Crate, "x").unwrap();
+        let targets = ["x86_64-unknown-linux-musl".to_owned()];
+        assert!(parsed.releases_for("1.0.0", &targets)[0].is_bin());
+        file.upsert(release("1.0.0", "x86_64-unknown-linux-musl"));
+        assert!(!file.releases_for("1.0.0", &targets)[0].is_bin());
+        let mut two = bin;
+        two.binaries.push("y".into());
+        let mut json: Value = serde_json::from_slice(&file.to_bytes()).unwrap();
+        json["bin_releases"][0] = serde_json::to_value(&two).unwrap();
+        let bytes = serde_json::to_vec(&json).unwrap();
+        assert!(PackageFile::parse(&bytes, PackageKind::Crate, "x").is_err());
     }
 }

@@ -112,13 +112,17 @@ pub fn recover(file: &mut File, path: &Path, parses: &dyn Fn(&[u8]) -> bool) -> 
     Ok(restore)
 }
 
-/// Makes a rename or removal in `path`'s directory durable. Best effort.
+/// Makes a rename or removal in `path`'s directory durable. Best effort; Unix only (Windows
+/// cannot open a directory as a file, and its renames are journaled by NTFS).
+#[cfg(unix)]
 fn sync_parent(path: &Path) {
-    #[cfg(unix)]
     if let Some(dir) = path.parent() {
         let _ = File::open(dir).and_then(|d| d.sync_all());
     }
 }
+
+#[cfg(not(unix))]
+fn sync_parent(_path: &Path) {}
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)] // tests may unwrap (STYLE.md)

@@ -18,7 +18,7 @@ use crate::download::{Fetcher, Location};
 use crate::error::{CrateError, Subject};
 use crate::index::format::Release;
 use crate::report::Reporter;
-use crate::unpack::{StagedBinary, unpack_selected};
+use crate::unpack::{StagedBinary, stage_raw_binary, unpack_selected};
 
 /// Temp dirs in the install root are named `<TEMP_PREFIX><pid>-<random>`, so a later run can
 /// tell whose they are.
@@ -129,13 +129,15 @@ pub fn stage_release(
     };
     let staging = dir.path().join("staging");
     std::fs::create_dir(&staging).map_err(prepare)?;
-    let binaries =
-        unpack_selected(&archive, &staging, &release.binaries, wanted).map_err(|source| {
-            CrateError::Unpack {
-                subject: Box::new(subject.clone()),
-                source,
-            }
-        })?;
+    // Format `bin`: the verified file is the one executable, copied in, never unpacked.
+    let staged = match release.binaries.first() {
+        Some(name) if release.is_bin() => stage_raw_binary(&archive, &staging, name),
+        _ => unpack_selected(&archive, &staging, &release.binaries, wanted),
+    };
+    let binaries = staged.map_err(|source| CrateError::Unpack {
+        subject: Box::new(subject.clone()),
+        source,
+    })?;
     // Cached only once it verified and unpacked: a signed but refused archive is not kept.
     if let Some(cache) = cache.filter(|_| !from_cache) {
         keep_in_cache(cache, &archive, &release.sha256);

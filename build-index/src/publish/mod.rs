@@ -26,6 +26,7 @@ use self::check::{Checked, Outcome};
 use crate::history::{self, Failure, HistoryError, Reason};
 use crate::record::{BuildResult, RecordError};
 use crate::sign::{self, SignError, Signer};
+use crate::signed_file::{self, SignedFileError};
 use crate::validate::{self, ValidateError};
 use crate::{atomic, time};
 
@@ -118,6 +119,8 @@ pub enum PublishError {
     Key(#[from] SignError),
     #[error(transparent)]
     History(#[from] HistoryError),
+    #[error(transparent)]
+    SignedFile(#[from] SignedFileError),
     #[error("`{name}` cannot be published: {source}")]
     Release {
         name: String,
@@ -286,59 +289,25 @@ fn apply(
         None => archive_rel,
     };
     let release: Release = r.to_release(location);
-    let file_path = request.index.join(&package_file);
-    let sig_rel = path::signature_file(&package_file);
-    let sig_path = request.index.join(&sig_rel);
-    let bundle_path = request.index.join(path::signed_file(&package_file));
-
-    let existing = read_optional(&file_path)?;
+    let existing = signed_file::read_existing(&request.index, &package_file)?;
     let mut file = match &existing {
         Some(bytes) => PackageFile::parse(bytes, kind, &r.name).map_err(|source| {
             PublishError::ExistingFile {
-                path: file_path.clone(),
+                path: request.index.join(&package_file),
                 source: Box::new(source),
             }
         })?,
         None => PackageFile::new(kind, &r.name),
     };
     let changed = file.upsert(release);
-    let bytes = file.to_bytes();
-    let old_sig = read_optional(&sig_path)?.map(|b| String::from_utf8_lossy(&b).into_owned());
-    let sig_ok = old_sig
-        .as_deref()
-        .is_some_and(|s| signer.verifies(&bytes, s, &package_file));
-    let file_ok = existing.as_deref() == Some(bytes.as_slice());
-    // The bundle (signature + file in one, what clients read) must match the pair too.
-    let bundle_ok = match (&old_sig, read_optional(&bundle_path)?) {
-        (Some(sig), Some(found)) => found == signer.bundle(sig, &bytes),
-        _ => false,
-    };
-    if !changed && file_ok && sig_ok && bundle_ok {
-        return Ok(published(r, package_file, false));
-    }
-    if !file_ok {
-        atomic::write(&file_path, &bytes).map_err(|source| PublishError::Write {
-            path: file_path.clone(),
-            source,
-        })?;
-    }
-    let timestamp = sign::next_timestamp(
-        time::now(),
-        old_sig.as_deref().and_then(sign::previous_timestamp),
-    );
-    let comment = signer.comment(&package_file, timestamp);
-    let signature = signer.sign(&bytes, &comment)?;
-    atomic::write(&sig_path, signature.as_bytes()).map_err(|source| PublishError::Write {
-        path: sig_path.clone(),
-        source,
-    })?;
-    atomic::write(&bundle_path, &signer.bundle(&signature, &bytes)).map_err(|source| {
-        PublishError::Write {
-            path: bundle_path.clone(),
-            source,
-        }
-    })?;
-    Ok(published(r, package_file, true))
+    let wrote = signed_file::write(
+        &request.index,
+        &package_file,
+        &file.to_bytes(),
+        changed,
+        signer,
+    )?;
+    Ok(published(r, package_file, wrote))
 }
 
 /// Where an archive will be downloaded from: `BASE/<archive path>`, or, when `base` is a
@@ -385,15 +354,4 @@ fn copy_archive_if_needed(src: &Path, dst: &Path, sha256: &str) -> Result<(), Pu
         path: dst.to_owned(),
         source,
     })
-}
-
-fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, PublishError> {
-    match fs::read(path) {
-        Ok(bytes) => Ok(Some(bytes)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(PublishError::Read {
-            path: path.to_owned(),
-            source,
-        }),
-    }
 }
