@@ -199,6 +199,10 @@ fn build_of_a_crate_that_does_not_compile_writes_a_failure_record() {
         .arg("build")
         .arg("--path")
         .arg(&source)
+        // An explicit target: without one, a failed musl build is retried for gnu (a second
+        // record, tested in the build module), which is not what this test is about.
+        .arg("--target")
+        .arg(expected_target())
         .arg("--out")
         .arg(&out)
         .run();
