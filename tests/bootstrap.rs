@@ -365,7 +365,7 @@ fn fake_uname_path(env: &TestEnv, os: &str, arch: &str) -> PathBuf {
     )
     .unwrap();
     std::fs::set_permissions(&uname, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let rest = std::env::var_os("PATH").unwrap_or_default();
+    let rest = crate::support::env::parent_var("PATH").unwrap_or_default();
     let mut dirs = vec![dir];
     dirs.extend(std::env::split_paths(&rest));
     PathBuf::from(std::env::join_paths(dirs).unwrap())

@@ -91,13 +91,8 @@ pub struct Row {
     pub index_file: String,
 }
 
-/// Reads, verifies and renders: the whole `install.sh` text.
-pub fn bootstrap_script(request: &BootstrapRequest) -> Result<String, BootstrapError> {
-    bootstrap_script_as(request, Flavor::Sh)
-}
-
-/// [`bootstrap_script`] for the given installer flavour.
-pub fn bootstrap_script_as(
+/// Reads, verifies and renders: the whole `install.sh` (or `install.ps1`) text.
+pub fn bootstrap_script(
     request: &BootstrapRequest,
     flavor: Flavor,
 ) -> Result<String, BootstrapError> {

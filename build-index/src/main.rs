@@ -518,7 +518,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 crates,
                 public_key,
             };
-            let script = bootstrap::bootstrap_script_as(&request, flavor)?;
+            let script = bootstrap::bootstrap_script(&request, flavor)?;
             say(script.trim_end())
         }
         Command::Plan {
