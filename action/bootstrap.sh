@@ -23,7 +23,14 @@ fi
 
 url="${QI_BOOTSTRAP_URL:-https://quickinstall-dev.github.io/quickinstall/install.sh}"
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
-script="$(mktemp "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/qi-install.XXXXXX")"
+tmp_dir="${RUNNER_TEMP:-${TMPDIR:-/tmp}}"
+# Windows runners (Git Bash): the runner's paths are `C:\...`; bash wants `/c/...`, GITHUB_PATH
+# the Windows form.
+if command -v cygpath >/dev/null 2>&1; then
+    tmp_dir="$(cygpath -u "$tmp_dir")"
+    cargo_home="$(cygpath -u "$cargo_home")"
+fi
+script="$(mktemp "$tmp_dir/qi-install.XXXXXX")"
 trap 'rm -f "$script"' EXIT
 
 # HTTPS only, redirects included, unless the URL itself says http:// (a loopback test index):
@@ -71,5 +78,9 @@ sh "$script"
 
 # Later steps of this job (and the install step) find the installer here.
 if [ -n "${GITHUB_PATH:-}" ]; then
-    echo "$cargo_home/bin" >>"$GITHUB_PATH"
+    if command -v cygpath >/dev/null 2>&1; then
+        cygpath -w "$cargo_home/bin" >>"$GITHUB_PATH"
+    else
+        echo "$cargo_home/bin" >>"$GITHUB_PATH"
+    fi
 fi

@@ -14,16 +14,37 @@
 set -euo pipefail
 set -f # tool entries are words, never globs
 
+# On Windows runners this is Git Bash: the runner hands Windows paths (`C:\...`), bash's PATH
+# wants `/c/...`, and GITHUB_PATH and Windows programs (python) want `C:\...`. cygpath converts;
+# elsewhere there is none and paths pass unchanged.
+if command -v cygpath >/dev/null 2>&1; then
+    unix_path() { cygpath -u "$1"; }
+    native_path() { cygpath -w "$1"; }
+    list_sep=';'
+else
+    unix_path() { printf '%s\n' "$1"; }
+    native_path() { printf '%s\n' "$1"; }
+    list_sep=':'
+fi
+
 here="$(cd "$(dirname "$0")" && pwd)"
-cargo_bin="${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}/bin"
+cargo_bin="$(unix_path "${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}")/bin"
 # Where gquick installs, decided as `go install` does: GOBIN, else GOPATH's first entry, else ~/go.
 if [ -n "${GOBIN:-}" ]; then
-    go_bin="$GOBIN"
+    go_bin="$(unix_path "$GOBIN")"
 elif [ -n "${GOPATH:-}" ]; then
-    go_bin="${GOPATH%%:*}/bin"
+    go_bin="$(unix_path "${GOPATH%%"$list_sep"*}")/bin"
 else
     go_bin="$HOME/go/bin"
 fi
+# A Python that runs: on Windows `python3` may be the Store's placeholder, `python` the real one.
+py=''
+for candidate in python3 python; do
+    if command -v "$candidate" >/dev/null 2>&1 && "$candidate" -c '' >/dev/null 2>&1; then
+        py="$candidate"
+        break
+    fi
+done
 # A bootstrap in the previous step put the clients here; GITHUB_PATH only applies from the next step.
 PATH="$PATH:$cargo_bin"
 
@@ -65,7 +86,7 @@ false) flags+=(--no-telemetry) ;;
     ;;
 esac
 
-work="$(mktemp -d "${RUNNER_TEMP:-${TMPDIR:-/tmp}}/qi-action.XXXXXX")"
+work="$(mktemp -d "$(unix_path "${RUNNER_TEMP:-${TMPDIR:-/tmp}}")/qi-action.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
 # Fractional seconds where bash has them (5.0+), whole seconds otherwise (macOS's bash 3.2).
@@ -101,18 +122,21 @@ wait
 status=0
 summary_args=()
 jsonl=()
+annotation_args=()
 for name in cargo go; do
     [ -f "$work/$name.rc" ] || continue
     rc="$(cat "$work/$name.rc")"
     if [ "$rc" -gt "$status" ]; then
         status="$rc"
     fi
-    summary_args+=("$work/$name.jsonl" "$(cat "$work/$name.secs")")
+    # For python, which on Windows knows no `/tmp/...`: native paths.
+    summary_args+=("$(native_path "$work/$name.jsonl")" "$(cat "$work/$name.secs")")
     jsonl+=("$work/$name.jsonl")
+    annotation_args+=("$(native_path "$work/$name.jsonl")")
 done
 
 if [ -n "${GITHUB_PATH:-}" ]; then
-    printf '%s\n%s\n' "$cargo_bin" "$go_bin" >>"$GITHUB_PATH"
+    printf '%s\n%s\n' "$(native_path "$cargo_bin")" "$(native_path "$go_bin")" >>"$GITHUB_PATH"
 fi
 
 # Both clients print one JSON object per line and nothing else on stdout.
@@ -122,9 +146,20 @@ if [ -n "${GITHUB_OUTPUT:-}" ]; then
     printf 'results=%s\n' "$results" >>"$GITHUB_OUTPUT"
 fi
 
+summary_py="$(native_path "$here/summary.py")"
+
+# Annotations on the run's page: `::warning::` per tool built from source, `::error::` per
+# failure (workflow commands on stdout).
+if [ -n "$py" ]; then
+    "$py" "$summary_py" --annotations "${annotation_args[@]}"
+else
+    # No JSON parser: each failed result line as the error's text.
+    lines | grep '"ok":false' | sed 's/%/%25/g; s/^/::error title=quickinstall::/' || true
+fi
+
 if [ -n "${GITHUB_STEP_SUMMARY:-}" ]; then
-    if command -v python3 >/dev/null 2>&1; then
-        python3 "$here/summary.py" "${summary_args[@]}" >>"$GITHUB_STEP_SUMMARY"
+    if [ -n "$py" ]; then
+        "$py" "$summary_py" "${summary_args[@]}" >>"$GITHUB_STEP_SUMMARY"
     else
         # No JSON parser at hand: the raw result lines, one per list item.
         {

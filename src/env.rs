@@ -105,13 +105,47 @@ impl Env {
         self.get("QUICKINSTALL_TEST_NOW")?.trim().parse().ok()
     }
 
-    /// Where user configuration lives: `$XDG_CONFIG_HOME` (the XDG spec ignores a relative
-    /// one), else `~/.config`; `None` without a home directory.
+    /// Where user configuration lives: `%APPDATA%` on Windows; elsewhere `$XDG_CONFIG_HOME`
+    /// (the XDG spec ignores a relative one), else `~/.config`; `None` without a home directory.
     pub fn config_dir(&self) -> Option<PathBuf> {
+        self.config_dir_for(std::env::consts::OS)
+    }
+
+    /// [`Self::config_dir`] for the operating system `os` (`std::env::consts::OS` values), so
+    /// the Windows choice can be tested anywhere.
+    pub fn config_dir_for(&self, os: &str) -> Option<PathBuf> {
+        if os == "windows" {
+            return self.absolute_var("APPDATA");
+        }
         match self.get("XDG_CONFIG_HOME").map(Path::new) {
             Some(dir) if dir.is_absolute() => Some(dir.to_owned()),
             _ => home::env::home_dir_with_env(self).map(|h| h.join(".config")),
         }
+    }
+
+    /// Where user caches live: `%LOCALAPPDATA%` on Windows (caches do not roam with the
+    /// profile); elsewhere `$XDG_CACHE_HOME`, else `~/.cache`; `None` without a home directory.
+    pub fn cache_home(&self) -> Option<PathBuf> {
+        self.cache_home_for(std::env::consts::OS)
+    }
+
+    /// [`Self::cache_home`] for the operating system `os`.
+    pub fn cache_home_for(&self, os: &str) -> Option<PathBuf> {
+        if os == "windows" {
+            return self.absolute_var("LOCALAPPDATA");
+        }
+        match self.get("XDG_CACHE_HOME") {
+            Some(dir) => Some(PathBuf::from(dir)),
+            None => home::env::home_dir_with_env(self).map(|h| h.join(".cache")),
+        }
+    }
+
+    /// A variable holding an absolute path (a relative one would depend on the working
+    /// directory, so it is ignored, as the XDG spec does for its variables).
+    fn absolute_var(&self, name: &str) -> Option<PathBuf> {
+        self.get(name)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute() || p.has_root())
     }
 
     /// `CARGO_HOME` resolved the way cargo does (relative to the working directory; else
@@ -208,5 +242,44 @@ mod tests {
         assert!(!env.no_telemetry());
         assert!(!env.no_color());
         assert_eq!(env.list("K"), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn windows_keeps_config_in_appdata_and_caches_in_localappdata() {
+        // `C:\Users\u\AppData\Roaming` is not absolute on Linux; a rooted path stands in.
+        let env = Env::from_pairs(
+            Path::new("/w"),
+            [
+                ("HOME", "/home/u"),
+                ("XDG_CONFIG_HOME", "/xdg/config"),
+                ("XDG_CACHE_HOME", "/xdg/cache"),
+                ("APPDATA", "/Users/u/AppData/Roaming"),
+                ("LOCALAPPDATA", "/Users/u/AppData/Local"),
+            ],
+        );
+        assert_eq!(
+            env.config_dir_for("windows").unwrap(),
+            Path::new("/Users/u/AppData/Roaming")
+        );
+        assert_eq!(
+            env.cache_home_for("windows").unwrap(),
+            Path::new("/Users/u/AppData/Local")
+        );
+        assert_eq!(
+            env.config_dir_for("linux").unwrap(),
+            Path::new("/xdg/config")
+        );
+        assert_eq!(
+            env.cache_home_for("linux").unwrap(),
+            Path::new("/xdg/cache")
+        );
+        // Without the variables (or with a relative one) there is no Windows dir to guess.
+        let bare = Env::from_pairs(Path::new("/w"), [("HOME", "/home/u"), ("APPDATA", "rel")]);
+        assert_eq!(bare.config_dir_for("windows"), None);
+        assert_eq!(bare.cache_home_for("windows"), None);
+        assert_eq!(
+            bare.cache_home_for("macos").unwrap(),
+            Path::new("/home/u/.cache")
+        );
     }
 }

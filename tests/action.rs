@@ -184,6 +184,10 @@ fn installs_tools_and_reports_them() {
         bin.display()
     );
 
+    assert!(
+        !run.stdout.contains("::"),
+        "no annotations when all is well:\n{run}"
+    );
     let results = r.results();
     assert_eq!(results.len(), 2, "{results:?}");
     for (name, version) in [("qi-hello", "0.2.0"), ("qi-tool", "1.0.0")] {
@@ -220,6 +224,71 @@ fn a_failing_tool_fails_the_step_and_the_others_still_install() {
     let failed = Runner::result(&results, "qi-no-such-crate");
     assert_eq!(failed["ok"], false, "{failed}");
     assert_eq!(r.summary_row("qi-no-such-crate")[2], "failed");
+    // One error annotation, for the failure only, with the client's reason.
+    let errors: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::error"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{run}");
+    let reason = failed["error"].as_str().unwrap();
+    assert_eq!(
+        errors[0],
+        format!("::error title=quickinstall::qi-no-such-crate: {reason}"),
+        "{run}"
+    );
+    assert!(!run.stdout.contains("::warning"), "{run}");
+}
+
+/// A tool built from source gets a `::warning::` on the run's page, a failure an `::error::`.
+#[test]
+fn a_source_build_is_a_warning_annotation_and_a_failure_an_error() {
+    let r = Runner::new();
+    let run = r.step("install-tools.sh", "qi-fallback qi-no-such-crate", "true");
+    run.assert_exit(1);
+    assert_eq!(r.s.run_installed("qi-fallback"), "qi-fallback 0.1.0");
+    let results = r.results();
+    assert_eq!(
+        Runner::result(&results, "qi-fallback")["source"],
+        "fallback"
+    );
+    let annotations: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("::")).collect();
+    assert_eq!(annotations.len(), 2, "{run}");
+    assert!(
+        annotations.iter().any(|l| l
+            .starts_with("::warning title=quickinstall::qi-fallback 0.1.0 was built from source")),
+        "{run}"
+    );
+    assert!(
+        annotations
+            .iter()
+            .any(|l| l.starts_with("::error title=quickinstall::qi-no-such-crate: ")),
+        "{run}"
+    );
+}
+
+/// A message cannot end or forge a workflow command: `%`, CR and LF are escaped.
+#[test]
+fn annotation_text_is_escaped() {
+    let r = Runner::new();
+    let results = r.s.path().join("results.jsonl");
+    std::fs::write(
+        &results,
+        "{\"name\":\"t\",\"ok\":false,\"error\":\"100% bad\\n::error::forged\"}\nnot json\n",
+    )
+    .unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("action/summary.py");
+    let run =
+        r.s.command("python3")
+            .arg(script)
+            .arg("--annotations")
+            .arg(&results)
+            .run();
+    run.assert_exit(0);
+    assert_eq!(
+        run.stdout,
+        "::error title=quickinstall::t: 100%25 bad%0A::error::forged\n"
+    );
 }
 
 #[test]

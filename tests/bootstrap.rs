@@ -14,6 +14,9 @@ use crate::support::server::TestServer;
 use crate::support::tools::{require_tool, which};
 
 const VERSION: &str = "0.1.0";
+/// The Windows target the fixture index also publishes (the one `install.sh` tries second in
+/// Git Bash, after msvc).
+const WINDOWS_TARGET: &str = "x86_64-pc-windows-gnu";
 
 /// The index with `quickinstall` (our clients' package) published in it, made once per test run.
 struct Fixture {
@@ -51,16 +54,34 @@ fn fixture() -> &'static Fixture {
             .run();
         run.assert_success();
         let record = PathBuf::from(run.stdout.trim());
+        // A Windows build too, as CI publishes it: `cargo-quickinstall.exe`. (This machine's
+        // binary under that name, so the installed file can still be run here.)
+        let exe_dir = env.path().join("windows-bin");
+        std::fs::create_dir_all(&exe_dir).unwrap();
+        let exe = exe_dir.join("cargo-quickinstall.exe");
+        std::fs::copy(quickinstall_exe(), &exe).unwrap();
+        let run = env
+            .build_index()
+            .args(["package", "--name", "quickinstall", "--version", VERSION])
+            .args(["--target", WINDOWS_TARGET])
+            .arg("--out")
+            .arg(&out)
+            .arg(&exe)
+            .run();
+        run.assert_success();
+        let windows_record = PathBuf::from(run.stdout.trim());
         let index = env.path().join("index");
-        env.build_index()
-            .arg("publish")
-            .arg("--index")
-            .arg(&index)
-            .arg("--secret-key")
-            .arg(&key.secret_path)
-            .arg(&record)
-            .run()
-            .assert_success();
+        for record in [&record, &windows_record] {
+            env.build_index()
+                .arg("publish")
+                .arg("--index")
+                .arg(&index)
+                .arg("--secret-key")
+                .arg(&key.secret_path)
+                .arg(record)
+                .run()
+                .assert_success();
+        }
         Fixture {
             env,
             key,
@@ -327,4 +348,92 @@ fn without_curl_or_wget_the_installer_names_them() {
         !home.join(".cargo").exists(),
         "something was installed:\n{run}"
     );
+}
+
+/// A PATH whose first directory has a fake `uname` answering `os` to `-s` and `arch` to `-m`,
+/// the rest being this process's PATH: how the installer sees another host.
+fn fake_uname_path(env: &TestEnv, os: &str, arch: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = env.path().join("fake-uname");
+    std::fs::create_dir_all(&dir).unwrap();
+    let uname = dir.join("uname");
+    std::fs::write(
+        &uname,
+        format!(
+            "#!/bin/sh\ncase $1 in -s) echo '{os}' ;; -m) echo '{arch}' ;; *) exit 1 ;; esac\n"
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&uname, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let rest = crate::support::env::parent_var("PATH").unwrap_or_default();
+    let mut dirs = vec![dir];
+    dirs.extend(std::env::split_paths(&rest));
+    PathBuf::from(std::env::join_paths(dirs).unwrap())
+}
+
+#[test]
+fn under_git_bash_on_windows_the_installer_takes_the_windows_build_and_replaces_the_exe() {
+    let fx = fixture();
+    let env = TestEnv::new();
+    let server = TestServer::serve(&fx.index);
+    let script = render_script(&fx.index, &server.url(), env.path());
+    let path = fake_uname_path(&env, "MINGW64_NT-10.0-19045", "x86_64");
+    // An older install in the way, as on a runner that cached its bin dir.
+    let bin = env.path().join("clean-home/.cargo/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::write(bin.join("cargo-quickinstall.exe"), b"old").unwrap();
+    let sh = which("sh").unwrap();
+    let (run, _, _) = run_installer(&env, &[&sh], &script, Some(&path));
+    run.assert_success();
+    let installed = bin.join("cargo-quickinstall.exe");
+    assert_eq!(run.stdout.trim(), installed.display().to_string(), "{run}");
+    assert!(run.stderr.contains(WINDOWS_TARGET), "{run}");
+    assert_eq!(
+        std::fs::read(&installed).unwrap(),
+        std::fs::read(quickinstall_exe()).unwrap(),
+        "the old binary was not replaced by the Windows build"
+    );
+    let names: Vec<_> = snapshot(&bin).into_iter().map(|(p, _)| p).collect();
+    assert_eq!(names, ["cargo-quickinstall.exe"], "the aside copy is gone");
+}
+
+#[test]
+fn the_installer_maps_each_host_to_its_targets() {
+    let fx = fixture();
+    let env = TestEnv::new();
+    let script = render_script(&fx.index, "http://127.0.0.1:9/", env.path());
+    let sh = which("sh").unwrap();
+    // The fixture has no build for these hosts: the error lists the targets tried, in order.
+    for (os, arch, tried) in [
+        (
+            "Linux",
+            "aarch64",
+            "aarch64-unknown-linux-musl aarch64-unknown-linux-gnu",
+        ),
+        (
+            "Linux",
+            "arm64",
+            "aarch64-unknown-linux-musl aarch64-unknown-linux-gnu",
+        ),
+        (
+            "MSYS_NT-10.0-22631",
+            "arm64",
+            "aarch64-pc-windows-msvc x86_64-pc-windows-msvc",
+        ),
+        ("Darwin", "arm64", "aarch64-apple-darwin"),
+    ] {
+        let path = fake_uname_path(&env, os, arch);
+        let (run, home, _) = run_installer(&env, &[&sh], &script, Some(&path));
+        run.assert_failure();
+        let line = run.stderr_line_with(&["no prebuilt quickinstall"]);
+        assert!(
+            line.contains(&format!("(tried: {tried})")),
+            "{os} {arch}: {line}"
+        );
+        assert!(!home.join(".cargo").exists(), "{os} {arch}:\n{run}");
+    }
+    let path = fake_uname_path(&env, "SunOS", "sparc");
+    let (run, _, _) = run_installer(&env, &[&sh], &script, Some(&path));
+    run.assert_failure();
+    run.stderr_has(&["no prebuilt installer for SunOS sparc"]);
 }

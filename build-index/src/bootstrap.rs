@@ -1,5 +1,6 @@
-//! `build-index bootstrap-script`: renders the POSIX `install.sh` that installs the project's
-//! own prebuilt binaries without compiling them.
+//! `build-index bootstrap-script`: renders the POSIX `install.sh` (or, with `--powershell`,
+//! the Windows `install.ps1`) that installs the project's own prebuilt binaries without
+//! compiling them.
 //!
 //! It reads each crate's package file from a local index, verifies its detached signature
 //! with the given public key, and writes a table of (crate, version, target, sha256, archive
@@ -17,6 +18,20 @@ use quickinstall::index::signature::{SignatureError, TrustedKeys};
 
 /// The installer template; `@NAME@` placeholders are filled by [`render`].
 const TEMPLATE: &str = include_str!("../../scripts/install.sh.in");
+
+/// The PowerShell installer template, same placeholders; the table sits in a single-quoted
+/// here-string, which interpolates nothing and which no checked value can end (no quotes).
+const TEMPLATE_PS1: &str = include_str!("../../scripts/install.ps1.in");
+
+/// Which installer to render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Flavor {
+    /// `install.sh`, POSIX sh (Linux, macOS, Git Bash/MSYS2 on Windows).
+    #[default]
+    Sh,
+    /// `install.ps1`, Windows PowerShell 5.1 and PowerShell 7.
+    PowerShell,
+}
 
 /// What to render the installer from.
 #[derive(Debug, Clone)]
@@ -76,8 +91,11 @@ pub struct Row {
     pub index_file: String,
 }
 
-/// Reads, verifies and renders: the whole `install.sh` text.
-pub fn bootstrap_script(request: &BootstrapRequest) -> Result<String, BootstrapError> {
+/// Reads, verifies and renders: the whole `install.sh` (or `install.ps1`) text.
+pub fn bootstrap_script(
+    request: &BootstrapRequest,
+    flavor: Flavor,
+) -> Result<String, BootstrapError> {
     let base_url = normalize_base_url(&request.base_url)?;
     let key_text = read(&request.public_key)?;
     let public_b64 = public_key_line(&key_text);
@@ -92,7 +110,11 @@ pub fn bootstrap_script(request: &BootstrapRequest) -> Result<String, BootstrapE
         let file = read_verified(&request.index, krate, &keys)?;
         rows.extend(newest_rows(&file, krate, &base_url)?);
     }
-    render(&base_url, &public_b64, &request.crates, &rows)
+    let text = render(&base_url, &public_b64, &request.crates, &rows)?;
+    Ok(match flavor {
+        Flavor::Sh => text,
+        Flavor::PowerShell => fill(TEMPLATE_PS1, &base_url, &public_b64, &request.crates, &rows),
+    })
 }
 
 /// The package file of `krate`, after its signature verified and its contents validated.
@@ -266,6 +288,17 @@ pub fn render(
     if let Some(bad) = crates.iter().find(|c| !is_plain_word(c)) {
         return Err(BootstrapError::BadCrate(bad.clone()));
     }
+    Ok(fill(TEMPLATE, base_url, public_key, crates, rows))
+}
+
+/// Fills `template` with values [`render`] has checked.
+fn fill(
+    template: &str,
+    base_url: &str,
+    public_key: &str,
+    crates: &[String],
+    rows: &[Row],
+) -> String {
     let mut table = String::new();
     for r in rows {
         let _ = writeln!(
@@ -280,11 +313,11 @@ pub fn render(
             r.index_file
         );
     }
-    Ok(TEMPLATE
+    template
         .replace("@BASE_URL@", base_url)
         .replace("@PUBLIC_KEY@", public_key)
         .replace("@CRATES@", &crates.join(" "))
-        .replace("@TABLE@", table.trim_end()))
+        .replace("@TABLE@", table.trim_end())
 }
 
 fn read(path: &Path) -> Result<String, BootstrapError> {
@@ -386,5 +419,41 @@ mod tests {
             "a".repeat(64)
         )));
         assert!(render("http://127.0.0.1:1/", "key'", &crates, &rows).is_err());
+    }
+
+    #[test]
+    fn the_powershell_template_takes_the_same_values_inside_a_literal_here_string() {
+        let rows = newest_rows(
+            &file(vec![release(
+                "1.0.0",
+                "x86_64-pc-windows-msvc",
+                "archives/a.tar.gz",
+            )]),
+            "quickinstall",
+            "http://127.0.0.1:1/",
+        )
+        .unwrap();
+        let crates = vec!["quickinstall".to_owned()];
+        let script = fill(
+            TEMPLATE_PS1,
+            "http://127.0.0.1:1/",
+            "RWSkey+/=",
+            &crates,
+            &rows,
+        );
+        for placeholder in ["@TABLE@", "@BASE_URL@", "@PUBLIC_KEY@", "@CRATES@"] {
+            assert!(!script.contains(placeholder), "{placeholder} left");
+        }
+        assert!(script.contains("$PublicKey = 'RWSkey+/='"));
+        // The table is the body of `@' ... '@`: it starts on the line after the opener and
+        // the closer is alone at the start of the line after it.
+        let row = format!(
+            "quickinstall 1.0.0 x86_64-pc-windows-msvc {} http://127.0.0.1:1/archives/a.tar.gz cargo-quickinstall crates/qu/ic/quickinstall.json",
+            "a".repeat(64)
+        );
+        assert!(
+            script.contains(&format!("$Table = @'\n{row}\n'@\n")),
+            "{script}"
+        );
     }
 }

@@ -163,6 +163,9 @@ enum Command {
         /// The minisign public key (`.pub` file) the package files are signed with.
         #[arg(long, value_name = "FILE")]
         public_key: PathBuf,
+        /// Render the Windows PowerShell installer (`install.ps1`) instead of `install.sh`.
+        #[arg(long)]
+        powershell: bool,
     },
     /// Print the GitHub Actions matrix for one run: queued crates × targets not yet built.
     Plan {
@@ -509,13 +512,20 @@ fn run(cli: Cli) -> Result<(), Error> {
             base_url,
             crates,
             public_key,
+            powershell,
         } => {
-            let script = bootstrap::bootstrap_script(&bootstrap::BootstrapRequest {
+            let flavor = if powershell {
+                bootstrap::Flavor::PowerShell
+            } else {
+                bootstrap::Flavor::Sh
+            };
+            let request = bootstrap::BootstrapRequest {
                 index,
                 base_url,
                 crates,
                 public_key,
-            })?;
+            };
+            let script = bootstrap::bootstrap_script(&request, flavor)?;
             say(script.trim_end())
         }
         Command::Plan {

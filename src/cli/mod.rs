@@ -333,7 +333,8 @@ fn color_choice(flag: Option<&str>, config: &CargoConfig, env: &Env) -> Option<S
 }
 
 /// The archive cache: `--cache-dir`, else `QUICKINSTALL_CACHE_DIR`, else
-/// `$XDG_CACHE_HOME/quickinstall/archives` (or `~/.cache/…`); none with `--no-cache`.
+/// `quickinstall/archives` in [`Env::cache_home`] (`%LOCALAPPDATA%` on Windows, else
+/// `$XDG_CACHE_HOME` or `~/.cache`); none with `--no-cache`.
 pub(crate) fn cache_dir(options: &CommonOptions, env: &Env) -> Option<PathBuf> {
     if options.no_cache {
         return None;
@@ -351,11 +352,7 @@ pub(crate) fn cache_dir(options: &CommonOptions, env: &Env) -> Option<PathBuf> {
     if let Some(dir) = env.get("QUICKINSTALL_CACHE_DIR") {
         return Some(absolute(PathBuf::from(dir)));
     }
-    let base = match env.get("XDG_CACHE_HOME") {
-        Some(dir) => PathBuf::from(dir),
-        None => home::env::home_dir_with_env(env)?.join(".cache"),
-    };
-    Some(base.join("quickinstall").join("archives"))
+    Some(env.cache_home()?.join("quickinstall").join("archives"))
 }
 
 /// The release index: the flag, else `QUICKINSTALL_INDEX`, else the project's.

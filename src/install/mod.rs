@@ -78,6 +78,18 @@ pub(crate) fn describe(error: &io::Error) -> String {
     plain.to_owned()
 }
 
+/// The file name a binary `name` has for `target`: `name.exe` for a Windows target (as cargo
+/// names it, and as its tracker records it), `name` otherwise. A name already ending in `.exe`
+/// is kept.
+pub fn exe_name(name: &str, target: &str) -> String {
+    let windows = target.contains("-windows");
+    if windows && !name.to_ascii_lowercase().ends_with(".exe") {
+        format!("{name}.exe")
+    } else {
+        name.to_owned()
+    }
+}
+
 /// Marks a file executable (mode 0755); unpacking and installing both need it.
 #[cfg(unix)]
 pub(crate) fn set_executable(file: &std::fs::File) -> io::Result<()> {
@@ -94,6 +106,16 @@ pub(crate) fn set_executable(_file: &std::fs::File) -> io::Result<()> {
 #[allow(clippy::unwrap_used)] // tests may unwrap (STYLE.md)
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_targets_name_binaries_with_exe() {
+        assert_eq!(exe_name("rg", "x86_64-pc-windows-msvc"), "rg.exe");
+        assert_eq!(exe_name("rg", "aarch64-pc-windows-gnullvm"), "rg.exe");
+        assert_eq!(exe_name("rg.exe", "x86_64-pc-windows-gnu"), "rg.exe");
+        assert_eq!(exe_name("RG.EXE", "x86_64-pc-windows-gnu"), "RG.EXE");
+        assert_eq!(exe_name("rg", "x86_64-unknown-linux-musl"), "rg");
+        assert_eq!(exe_name("rg", "aarch64-apple-darwin"), "rg");
+    }
 
     #[test]
     fn messages_name_the_path_in_plain_words() {

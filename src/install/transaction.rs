@@ -6,6 +6,12 @@
 //! command never goes missing) and the new one renamed into place.
 //! A [`Transaction`] dropped without [`Transaction::commit`] puts everything back. Writing the
 //! install tracker is the caller's job, after this succeeded and before it commits.
+//!
+//! On Windows a running executable can be renamed but neither replaced nor deleted, so there
+//! the old binary is always renamed aside (never linked), the new one takes its name, and an
+//! aside copy that cannot be deleted at commit (the old binary is still running, e.g.
+//! `cargo quickinstall cargo-quickinstall`) is removed by a later install into the same
+//! directory ([`remove_leftover_asides`]).
 
 use std::fs::{self, File};
 use std::io;
@@ -60,6 +66,10 @@ pub fn install_binaries(
         path: bin_dir.to_owned(),
         source,
     })?;
+    // Elsewhere commit deletes the old binaries itself, and an aside copy found here could be
+    // the rollback copy of a concurrent install.
+    #[cfg(windows)]
+    remove_leftover_asides(bin_dir);
 
     // Everything is written before anything is replaced.
     let mut copies = Vec::with_capacity(staged.len());
@@ -135,13 +145,15 @@ impl Transaction {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let mut builder = tempfile::Builder::new();
-        let prefix = format!(".{name}.quickinstall-old-");
+        let prefix = aside_prefix(&name);
         builder.prefix(&prefix);
         let write_error = |source| InstallError::Write {
             dir: self.bin_dir.clone(),
             source,
         };
-        // `make_in` retries with another random name if one is taken.
+        // `make_in` retries with another random name if one is taken. Not on Windows: a link
+        // would leave the running executable at `dest`, where nothing can replace it.
+        #[cfg(not(windows))]
         if let Ok(link) = builder.make_in(&self.bin_dir, |path| fs::hard_link(dest, path)) {
             let (_, path) = link.keep().map_err(|e| write_error(e.error))?;
             return Ok(Backup { path, linked: true });
@@ -194,6 +206,47 @@ impl Drop for Transaction {
         }
         sync_dir(&self.bin_dir);
     }
+}
+
+/// What follows a binary's name in the name of its aside copy.
+const ASIDE_MARK: &str = ".quickinstall-old-";
+
+/// The start of the hidden name an old binary `name` is kept under: `.rg.exe.quickinstall-old-`
+/// (a random suffix follows).
+fn aside_prefix(name: &str) -> String {
+    format!(".{name}{ASIDE_MARK}")
+}
+
+/// The binary an aside copy was kept for: `.rg.exe.quickinstall-old-Ab12Cd` → `rg.exe`; `None`
+/// for any other file name.
+pub fn aside_owner(file_name: &str) -> Option<&str> {
+    let (name, suffix) = file_name.strip_prefix('.')?.rsplit_once(ASIDE_MARK)?;
+    let random = !suffix.is_empty() && suffix.chars().all(|c| c.is_ascii_alphanumeric());
+    (random && is_valid_binary_name(name)).then_some(name)
+}
+
+/// Deletes the aside copies of replaced binaries that an earlier install could not delete (on
+/// Windows, because the old binary was still running). Only a copy whose binary is back in
+/// place is deleted: one whose binary is missing is the only copy left by an interrupted run,
+/// and is kept. Best effort (a copy still running stays until a later run); returns how many
+/// were deleted. The caller holds the install lock, so no other transaction owns these.
+pub fn remove_leftover_asides(bin_dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(bin_dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(owner) = file_name.to_str().and_then(aside_owner) else {
+            continue;
+        };
+        let in_place = fs::symlink_metadata(bin_dir.join(owner)).is_ok();
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if in_place && is_file && fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
 }
 
 /// Moves a staged binary to a temp file in `bin_dir`, executable and synced to disk. The
@@ -446,6 +499,62 @@ mod tests {
         let err = install_binaries(&[evil], &f.bin).unwrap_err();
         assert!(matches!(err, InstallError::InvalidName { .. }), "{err}");
         assert!(!f.bin.exists());
+    }
+
+    #[test]
+    fn aside_names_round_trip_to_their_binary() {
+        let prefix = aside_prefix("rg.exe");
+        assert_eq!(prefix, ".rg.exe.quickinstall-old-");
+        assert_eq!(aside_owner(&format!("{prefix}Ab12Cd")), Some("rg.exe"));
+        assert_eq!(aside_owner(".rg.quickinstall-old-x9"), Some("rg"));
+        for other in [
+            "rg.exe",
+            ".rg.exe.quickinstall-old-",
+            ".rg.quickinstall-Ab12Cd",
+            "rg.quickinstall-old-Ab12Cd",
+            "..quickinstall-old-Ab12Cd",
+            ".rg.quickinstall-old-a.b",
+        ] {
+            assert_eq!(aside_owner(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn leftover_asides_go_only_when_their_binary_is_in_place() {
+        let f = fixture();
+        f.existing("rg.exe", b"new rg");
+        f.existing(".rg.exe.quickinstall-old-Ab12Cd", b"old rg, was running");
+        // An interrupted run's only copy of `fd.exe`: kept.
+        f.existing(".fd.exe.quickinstall-old-Zz9", b"old fd");
+        f.existing(".other", b"not ours");
+        assert_eq!(remove_leftover_asides(&f.bin), 1);
+        assert_eq!(
+            f.bin_listing(),
+            listing(&[
+                (".fd.exe.quickinstall-old-Zz9", b"old fd"),
+                (".other", b"not ours"),
+                ("rg.exe", b"new rg"),
+            ])
+        );
+        assert_eq!(remove_leftover_asides(&f.dir.path().join("missing")), 0);
+    }
+
+    /// What a Windows install does when the old binary is running and cannot be deleted at
+    /// commit: the aside copy left behind goes on the next install (the cleanup runs there
+    /// only under `cfg(windows)`; here it is called as that code path calls it).
+    #[test]
+    fn an_aside_left_by_a_running_binary_is_cleaned_by_the_next_install() {
+        let f = fixture();
+        f.existing("tool.exe", b"v2");
+        f.existing(
+            ".tool.exe.quickinstall-old-Q1w2E3",
+            b"v1, still running then",
+        );
+        remove_leftover_asides(&f.bin);
+        install_binaries(&[f.stage("tool.exe", b"v3")], &f.bin)
+            .unwrap()
+            .commit();
+        assert_eq!(f.bin_listing(), listing(&[("tool.exe", b"v3")]));
     }
 
     #[cfg(unix)]

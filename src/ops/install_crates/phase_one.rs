@@ -138,15 +138,17 @@ impl<'a> Context<'a> {
                 },
             );
         }
-        // `--bin`: only those binaries, each of which the prebuilt must have.
+        // `--bin`: only those binaries, each of which the prebuilt must have (`--bin rg` is
+        // `rg.exe` in a Windows build, as with cargo).
         let wanted: Vec<String> = if self.request.bins.is_empty() {
             release.binaries.clone()
         } else {
+            let exe = |b: &String| crate::install::exe_name(b, &release.target);
             if let Some(missing) = self
                 .request
                 .bins
                 .iter()
-                .find(|b| !release.binaries.contains(b))
+                .find(|b| !release.binaries.contains(&exe(b)))
             {
                 let why = format!(
                     "the prebuilt has no binary `{missing}` (it has {})",
@@ -154,7 +156,7 @@ impl<'a> Context<'a> {
                 );
                 return self.no_prebuilt(spec, version, &why);
             }
-            self.request.bins.clone()
+            self.request.bins.iter().map(exe).collect()
         };
         let location = self.index.archive_location(&release.archive);
         self.reporter.verbose(
