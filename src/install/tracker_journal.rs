@@ -119,8 +119,6 @@ fn sync_parent(path: &Path) {
     if let Some(dir) = path.parent() {
         let _ = File::open(dir).and_then(|d| d.sync_all());
     }
-    #[cfg(not(unix))]
-    let _ = path;
 }
 
 #[cfg(not(unix))]
