@@ -16,6 +16,7 @@ mod go;
 mod install;
 mod network;
 mod pipeline;
+mod pools;
 mod producer;
 mod stats;
 mod trust;
