@@ -20,3 +20,4 @@ mod pools;
 mod producer;
 mod stats;
 mod trust;
+mod upstream;

@@ -103,6 +103,53 @@ impl Registry {
         }
     }
 
+    /// Where the `.crate` of `name version` is downloaded from: the registry's `config.json`
+    /// `dl` (with cargo's `{crate}`, `{version}`, `{prefix}`, `{lowerprefix}` markers, else
+    /// `/{crate}/{version}/download` appended). crates.io's is known without a request.
+    pub fn crate_url(
+        &self,
+        fetcher: &Fetcher,
+        name: &str,
+        version: &str,
+    ) -> Result<Location, RegistryError> {
+        let dl = if self.is_crates_io {
+            "https://static.crates.io/crates".to_owned()
+        } else {
+            let config = fetcher
+                .get_small(&self.base.join("config.json"), 64 * 1024)
+                .map_err(|source| RegistryError::Download {
+                    name: name.to_owned(),
+                    source,
+                })?
+                .unwrap_or_default();
+            serde_json::from_slice::<serde_json::Value>(&config)
+                .ok()
+                .and_then(|v| v.get("dl")?.as_str().map(str::to_owned))
+                .ok_or_else(|| RegistryError::BadUrl {
+                    url: format!("{}config.json (no `dl`)", self.url),
+                })?
+        };
+        let markers = [
+            "{crate}",
+            "{version}",
+            "{prefix}",
+            "{lowerprefix}",
+            "{sha256-checksum}",
+        ];
+        let url = if markers.iter().any(|m| dl.contains(m)) {
+            let prefix = sparse_path(name)
+                .map(|p| p.rsplit_once('/').map_or(p.clone(), |(d, _)| d.to_owned()))
+                .unwrap_or_default();
+            dl.replace("{crate}", name)
+                .replace("{version}", version)
+                .replace("{lowerprefix}", &prefix.to_ascii_lowercase())
+                .replace("{prefix}", &prefix)
+        } else {
+            format!("{}/{name}/{version}/download", dl.trim_end_matches('/'))
+        };
+        Location::parse(&url).map_err(|_| RegistryError::BadUrl { url })
+    }
+
     /// Every version of `name` (one request).
     pub fn versions(
         &self,

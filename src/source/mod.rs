@@ -9,10 +9,13 @@
 //!
 //! - [`index`]: the signed release index (size and sha256 from a signed entry);
 //! - [`quickinstall_pool`]: cargo-quickinstall's GitHub releases (a minisign signature beside
-//!   each archive, required).
+//!   each archive, required);
+//! - [`upstream`]: the releases a crate declares in `[package.metadata.binstall]` (its declared
+//!   minisign signature required; none declared → unsigned, said aloud).
 
 pub mod index;
 pub mod quickinstall_pool;
+pub mod upstream;
 
 use crate::download::Location;
 use crate::error::CrateError;
@@ -79,6 +82,13 @@ pub enum Check {
         public_key: String,
         cap: u64,
     },
+    /// A minisign signature to fetch from `signature_url` (declared by the crate, so its absence
+    /// is a verification failure), by this public key, over at most `cap` bytes.
+    MinisignAt {
+        signature_url: String,
+        public_key: String,
+        cap: u64,
+    },
     /// No signature exists; allowed only when the user said so (`--allow-unsigned`). At most
     /// `cap` bytes, TLS the only protection.
     Unsigned { cap: u64 },
@@ -97,6 +107,12 @@ pub enum Binaries {
     Listed(Vec<String>),
     /// Every plain file at the archive's top level (the pool carries no metadata).
     FromArchive,
+    /// Each binary's installed name and its path inside the archive (`bin-dir`), in a format
+    /// the crate declares (for `bin`, the download is the binary and the path is empty).
+    Paths {
+        format: upstream::PkgFmt,
+        paths: Vec<(String, String)>,
+    },
 }
 
 /// An archive a source has for (name, version, target), with what the driver must check.

@@ -123,7 +123,8 @@ pub fn probe(fetcher: &Fetcher, registry: &Registry, query: &Query, cksum: Optio
         }
     }
     Answer::DontHave(if manifest.binstall.is_none() {
-        "the crate declares no prebuilt releases ([package.metadata.binstall]; nothing is guessed)".into()
+        "the crate declares no prebuilt releases ([package.metadata.binstall]; nothing is guessed)"
+            .into()
     } else {
         "the crate's [package.metadata.binstall] declares no pkg-url (nothing is guessed)".into()
     })
@@ -160,7 +161,10 @@ fn fetch_manifest(
         .get_small(&url, MAX_CRATE_BYTES)
         .map_err(|e| Problem::Miss(format!("the .crate could not be downloaded ({e})")))?
         .ok_or_else(|| Problem::Miss(format!("`{url}` was not found")))?;
-    let actual: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    let actual: String = Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
     if !actual.eq_ignore_ascii_case(&cksum) {
         return Err(Problem::Verify(format!(
             "the .crate from `{url}` has sha256 {actual}, but the registry lists {cksum}"
@@ -175,10 +179,14 @@ fn fetch_manifest(
 fn manifest_text(crate_bytes: &[u8], name: &str, version: &str) -> Result<String, String> {
     let wanted = format!("{name}-{version}/Cargo.toml");
     let mut tar = tar::Archive::new(GzDecoder::new(crate_bytes));
-    let entries = tar.entries().map_err(|e| format!("is not a .tar.gz ({e})"))?;
+    let entries = tar
+        .entries()
+        .map_err(|e| format!("is not a .tar.gz ({e})"))?;
     for entry in entries {
         let entry = entry.map_err(|e| format!("is corrupt ({e})"))?;
-        if entry.path_bytes().as_ref() != wanted.as_bytes() || !entry.header().entry_type().is_file() {
+        if entry.path_bytes().as_ref() != wanted.as_bytes()
+            || !entry.header().entry_type().is_file()
+        {
             continue;
         }
         let mut text = String::new();
@@ -187,7 +195,9 @@ fn manifest_text(crate_bytes: &[u8], name: &str, version: &str) -> Result<String
             .read_to_string(&mut text)
             .map_err(|e| format!("holds an unreadable `{wanted}` ({e})"))?;
         if text.len() as u64 > MAX_MANIFEST_BYTES {
-            return Err(format!("holds a `{wanted}` over {MAX_MANIFEST_BYTES} bytes"));
+            return Err(format!(
+                "holds a `{wanted}` over {MAX_MANIFEST_BYTES} bytes"
+            ));
         }
         return Ok(text);
     }
@@ -197,7 +207,8 @@ fn manifest_text(crate_bytes: &[u8], name: &str, version: &str) -> Result<String
 /// The parts of a crate's `Cargo.toml` the upstream source reads; wrong types are errors
 /// that name the key.
 pub fn parse_manifest(text: &str, name: &str) -> Result<Manifest, String> {
-    let doc: Table = toml::from_str(text).map_err(|e| format!("its Cargo.toml does not parse ({e})"))?;
+    let doc: Table =
+        toml::from_str(text).map_err(|e| format!("its Cargo.toml does not parse ({e})"))?;
     let package = doc.get("package").and_then(Value::as_table);
     let repo = match package.and_then(|p| p.get("repository")) {
         None => None,
@@ -206,7 +217,9 @@ pub fn parse_manifest(text: &str, name: &str) -> Result<Manifest, String> {
     };
     let mut bins = Vec::new();
     if let Some(list) = doc.get("bin") {
-        let list = list.as_array().ok_or("`[[bin]]` is not an array of tables")?;
+        let list = list
+            .as_array()
+            .ok_or("`[[bin]]` is not an array of tables")?;
         for bin in list {
             match bin.get("name") {
                 Some(Value::String(n)) => bins.push(n.clone()),
@@ -225,7 +238,11 @@ pub fn parse_manifest(text: &str, name: &str) -> Result<Manifest, String> {
         Some(Value::Table(t)) => Some(t.clone()),
         Some(_) => return Err("`[package.metadata.binstall]` is not a table".into()),
     };
-    let manifest = Manifest { repo, bins, binstall };
+    let manifest = Manifest {
+        repo,
+        bins,
+        binstall,
+    };
     // Check every declared key's type now, so a bad table is named whatever the target.
     if let Some(table) = &manifest.binstall {
         declared(table, "package.metadata.binstall")?;
@@ -267,12 +284,18 @@ fn declared(table: &Table, at: &str) -> Result<Declared, String> {
                 }
             };
             Some(Signing {
-                algorithm: field("algorithm")?.ok_or(format!("`{at}.signing` has no `algorithm`"))?,
+                algorithm: field("algorithm")?
+                    .ok_or(format!("`{at}.signing` has no `algorithm`"))?,
                 pubkey: field("pubkey")?.ok_or(format!("`{at}.signing` has no `pubkey`"))?,
                 file: field("file")?,
             })
         }
-        Some(other) => return Err(format!("`{at}.signing` is a {}, not a table", other.type_str())),
+        Some(other) => {
+            return Err(format!(
+                "`{at}.signing` is a {}, not a table",
+                other.type_str()
+            ));
+        }
     };
     Ok(Declared {
         pkg_url: string("pkg-url")?,
@@ -283,7 +306,11 @@ fn declared(table: &Table, at: &str) -> Result<Declared, String> {
 }
 
 /// The candidate for `target`, if the crate declares a `pkg-url` for it.
-fn candidate(manifest: &Manifest, query: &Query, target: &str) -> Result<Option<Candidate>, String> {
+fn candidate(
+    manifest: &Manifest,
+    query: &Query,
+    target: &str,
+) -> Result<Option<Candidate>, String> {
     let Some(table) = &manifest.binstall else {
         return Ok(None);
     };
@@ -315,8 +342,13 @@ fn candidate(manifest: &Manifest, query: &Query, target: &str) -> Result<Option<
     };
     let url = vars.render(&pkg_url, None, None)?;
     allowed_url(&url).map_err(|why| format!("pkg-url renders to a refused URL: {why}"))?;
-    if url.split(['/', '?', '#']).any(|seg| seg == ".." || seg == ".") {
-        return Err(format!("pkg-url renders to `{url}`, which climbs with `..`"));
+    if url
+        .split(['/', '?', '#'])
+        .any(|seg| seg == ".." || seg == ".")
+    {
+        return Err(format!(
+            "pkg-url renders to `{url}`, which climbs with `..`"
+        ));
     }
     let bin_dir = d
         .bin_dir
@@ -330,7 +362,11 @@ fn candidate(manifest: &Manifest, query: &Query, target: &str) -> Result<Option<
             check_archive_path(&path)?;
             path
         };
-        let ext = if target.contains("windows") { ".exe" } else { "" };
+        let ext = if target.contains("windows") {
+            ".exe"
+        } else {
+            ""
+        };
         paths.push((format!("{bin}{ext}"), path));
     }
     if fmt == PkgFmt::Bin && paths.len() != 1 {
@@ -338,7 +374,8 @@ fn candidate(manifest: &Manifest, query: &Query, target: &str) -> Result<Option<
     }
     let check = match d.signing {
         Some(s) if s.algorithm == "minisign" => {
-            let sig_url = vars.render(s.file.as_deref().unwrap_or("{ url }.sig"), None, Some(&url))?;
+            let sig_url =
+                vars.render(s.file.as_deref().unwrap_or("{ url }.sig"), None, Some(&url))?;
             allowed_url(&sig_url).map_err(|why| format!("the signature URL is refused: {why}"))?;
             Check::MinisignAt {
                 signature_url: sig_url,
@@ -374,7 +411,9 @@ fn check_archive_path(path: &str) -> Result<(), String> {
         || path.starts_with('/')
         || path.contains('\\')
         || path.contains('\0')
-        || path.split('/').any(|p| p.is_empty() || p == "." || p == "..");
+        || path
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..");
     if bad {
         Err(format!(
             "bin-dir renders to `{path}`, which is not a plain relative path inside the archive"
@@ -396,7 +435,12 @@ struct Vars<'a> {
 impl Vars<'_> {
     /// Renders `{ var }` placeholders (spaces optional; `\{`, `\}`, `\\` are literals). An
     /// unknown variable, or `repo` when the crate names none, is an error.
-    fn render(&self, template: &str, bin: Option<&str>, url: Option<&str>) -> Result<String, String> {
+    fn render(
+        &self,
+        template: &str,
+        bin: Option<&str>,
+        url: Option<&str>,
+    ) -> Result<String, String> {
         let mut out = String::new();
         let mut chars = template.chars();
         while let Some(c) = chars.next() {
@@ -423,7 +467,13 @@ impl Vars<'_> {
         Ok(out)
     }
 
-    fn value(&self, key: &str, bin: Option<&str>, url: Option<&str>, template: &str) -> Result<String, String> {
+    fn value(
+        &self,
+        key: &str,
+        bin: Option<&str>,
+        url: Option<&str>,
+        template: &str,
+    ) -> Result<String, String> {
         let windows = self.target.contains("windows");
         let mut parts = self.target.split('-');
         let arch = parts.next().unwrap_or_default();
@@ -434,7 +484,9 @@ impl Vars<'_> {
             "target" => self.target.into(),
             "repo" => self
                 .repo
-                .ok_or(format!("`{template}` uses `{{ repo }}`, but the crate names no repository"))?
+                .ok_or(format!(
+                    "`{template}` uses `{{ repo }}`, but the crate names no repository"
+                ))?
                 .into(),
             "archive-format" | "format" => self.fmt.format().into(),
             "archive-suffix" => self.fmt.suffix(self.target).into(),
@@ -456,7 +508,11 @@ impl Vars<'_> {
                     .unwrap_or("none")
                     .into()
             }
-            other => return Err(format!("`{template}` uses the unknown variable `{{ {other} }}`")),
+            other => {
+                return Err(format!(
+                    "`{template}` uses the unknown variable `{{ {other} }}`"
+                ));
+            }
         })
     }
 }
@@ -491,13 +547,23 @@ pkg-url = "{ repo }/releases/download/v{ version }/{ name }-{ target }-v{version
         )
         .unwrap();
         let targets = ["x86_64-unknown-linux-musl".to_owned()];
-        let c = candidate(&m, &query(&targets), &targets[0]).unwrap().unwrap();
+        let c = candidate(&m, &query(&targets), &targets[0])
+            .unwrap()
+            .unwrap();
         assert_eq!(
             c.location.to_string(),
             "https://github.com/o/tool/releases/download/v1.2.3/tool-x86_64-unknown-linux-musl-v1.2.3.tgz"
         );
-        let Binaries::Paths { paths, .. } = c.binaries else { panic!() };
-        assert_eq!(paths, [("tool".to_owned(), "tool-x86_64-unknown-linux-musl-v1.2.3/tool".to_owned())]);
+        let Binaries::Paths { paths, .. } = c.binaries else {
+            panic!()
+        };
+        assert_eq!(
+            paths,
+            [(
+                "tool".to_owned(),
+                "tool-x86_64-unknown-linux-musl-v1.2.3/tool".to_owned()
+            )]
+        );
         assert!(matches!(c.check, Check::Unsigned { .. }));
     }
 
@@ -505,14 +571,40 @@ pkg-url = "{ repo }/releases/download/v{ version }/{ name }-{ target }-v{version
     fn refuses_climbing_templates_wrong_types_and_unknown_variables() {
         let targets = ["x86_64-unknown-linux-musl".to_owned()];
         let with = |binstall: &str| {
-            let text = format!("[package]\nname = \"tool\"\n[package.metadata.binstall]\n{binstall}\n");
-            parse_manifest(&text, "tool").and_then(|m| candidate(&m, &query(&targets), &targets[0]).map(|_| ()))
+            let text =
+                format!("[package]\nname = \"tool\"\n[package.metadata.binstall]\n{binstall}\n");
+            parse_manifest(&text, "tool")
+                .and_then(|m| candidate(&m, &query(&targets), &targets[0]).map(|_| ()))
         };
-        assert!(with("pkg-url = \"https://h/x.tgz\"\nbin-dir = \"../{ bin }\"").unwrap_err().contains("not a plain relative path"));
-        assert!(with("pkg-url = \"https://h/{ name }/../../x.tgz\"").unwrap_err().contains("climbs"));
-        assert!(with("pkg-url = 3").unwrap_err().contains("is a integer, not a string"));
-        assert!(with("pkg-url = \"https://h/{ nope }\"").unwrap_err().contains("unknown variable"));
-        assert!(with("pkg-url = \"http://example.org/x\"").unwrap_err().contains("loopback"));
-        assert!(with("signing = \"minisign\"").unwrap_err().contains("not a table"));
+        assert!(
+            with("pkg-url = \"https://h/x.tgz\"\nbin-dir = \"../{ bin }\"")
+                .unwrap_err()
+                .contains("not a plain relative path")
+        );
+        assert!(
+            with("pkg-url = \"https://h/{ name }/../../x.tgz\"")
+                .unwrap_err()
+                .contains("climbs")
+        );
+        assert!(
+            with("pkg-url = 3")
+                .unwrap_err()
+                .contains("is a integer, not a string")
+        );
+        assert!(
+            with("pkg-url = \"https://h/{ nope }\"")
+                .unwrap_err()
+                .contains("unknown variable")
+        );
+        assert!(
+            with("pkg-url = \"http://example.org/x\"")
+                .unwrap_err()
+                .contains("loopback")
+        );
+        assert!(
+            with("signing = \"minisign\"")
+                .unwrap_err()
+                .contains("not a table")
+        );
     }
 }

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+mod extract;
 mod modes;
 mod phase_one;
 mod phase_two;

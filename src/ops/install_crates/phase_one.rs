@@ -83,15 +83,12 @@ impl<'a> Context<'a> {
             };
         }
         // A crate of another registry is not crates.io's crate of the same name: only a
-        // release index the user named may serve it (dependency confusion); the pools serve
-        // crates.io's crates only.
-        if !index_allowed {
-            let why = format!(
-                "it comes from {}, not crates.io, and the public release index and pools serve only crates.io's crates (name your own with --release-index or QUICKINSTALL_INDEX)",
-                self.request.source.describe
-            );
-            return self.no_prebuilt_because(spec, Some(version), &why, true);
-        }
+        // release index the user named may serve it (dependency confusion); the pool serves
+        // crates.io's crates only. What a crate declares itself (upstream) holds anywhere.
+        let not_public = format!(
+            "it comes from {}, not crates.io, and the public release index and pool serve only crates.io's crates (name your own index with --release-index or QUICKINSTALL_INDEX)",
+            self.request.source.describe
+        );
         let query = Query {
             name: &spec.name,
             version: &version,
@@ -99,11 +96,24 @@ impl<'a> Context<'a> {
             explicit_target: self.request.explicit_target.is_some(),
             registry_cksum: registry_cksum.as_deref(),
         };
-        // 2. Each source in the user's order; the first that has it is taken.
+        // 2. Each source in the user's order; the first that has it is taken. The pool's
+        //    signature probe and the `.crate` download for upstream metadata run at once, the
+        //    first time either is needed (not at all when the index has it).
         let mut fetched = fetched;
+        let mut remote: Option<(Option<Answer>, Option<Answer>)> = None;
         let mut misses: Vec<String> = Vec::new();
-        for origin in &self.request.sources {
+        for (position, origin) in self.request.sources.iter().enumerate() {
+            if matches!(origin, Origin::Quickinstall | Origin::Upstream) && remote.is_none() {
+                let later = &self.request.sources[position..];
+                remote = Some(self.ask_remote(
+                    registry,
+                    &query,
+                    later.contains(&Origin::Quickinstall) && public,
+                    later.contains(&Origin::Upstream),
+                ));
+            }
             let answer = match origin {
+                Origin::Index if !index_allowed => Answer::DontHave(not_public.clone()),
                 Origin::Index => match fetched.take() {
                     Some(Ok(result)) => {
                         let glibc = || *self.glibc.get_or_init(target::detect_glibc);
@@ -114,19 +124,15 @@ impl<'a> Context<'a> {
                     Some(Err(_)) => Answer::DontHave("the release index lookup panicked".into()),
                     None => Answer::DontHave("the release index was not asked".into()),
                 },
-                Origin::Quickinstall if !public => {
-                    Answer::DontHave("the quickinstall pool serves only crates.io's crates".into())
-                }
-                Origin::Quickinstall => quickinstall_pool::probe(
-                    &self.fetcher,
-                    &self.request.pool,
-                    &query,
-                    self.request.allow_unsigned,
-                    self.reporter,
-                ),
-                Origin::Upstream => Answer::DontHave(
-                    "upstream releases declared in the crate are not read yet".into(),
-                ),
+                Origin::Quickinstall if !public => Answer::DontHave(not_public.clone()),
+                Origin::Quickinstall => remote
+                    .as_mut()
+                    .and_then(|r| r.0.take())
+                    .unwrap_or_else(|| Answer::DontHave("the pool was not asked".into())),
+                Origin::Upstream => remote
+                    .as_mut()
+                    .and_then(|r| r.1.take())
+                    .unwrap_or_else(|| Answer::DontHave("the crate was not asked".into())),
                 Origin::Build => continue,
             };
             let miss = match answer {
@@ -143,12 +149,54 @@ impl<'a> Context<'a> {
             );
             misses.push(miss);
         }
+        misses.dedup();
+        if !index_allowed && !self.request.sources.contains(&Origin::Upstream) {
+            return self.no_prebuilt_because(spec, Some(version), &not_public, true);
+        }
         let why = if misses.is_empty() {
             "--sources names no prebuilt source".to_owned()
         } else {
             misses.join("; ")
         };
         self.no_prebuilt(spec, version, &why)
+    }
+
+    /// The pool's and the crate's answers, asked at once (each only when `pool`/`upstream`).
+    fn ask_remote(
+        &self,
+        registry: &crate::registry::crates::Registry,
+        query: &Query,
+        pool: bool,
+        upstream: bool,
+    ) -> (Option<Answer>, Option<Answer>) {
+        std::thread::scope(|scope| {
+            let pool = pool.then(|| {
+                scope.spawn(|| {
+                    quickinstall_pool::probe(
+                        &self.fetcher,
+                        &self.request.pool,
+                        query,
+                        self.request.allow_unsigned,
+                        self.reporter,
+                    )
+                })
+            });
+            let upstream = upstream.then(|| {
+                self.reporter.verbose(
+                    1,
+                    &format!(
+                        "reading `{} {}`'s [package.metadata.binstall] from its .crate",
+                        query.name, query.version
+                    ),
+                );
+                source::upstream::probe(&self.fetcher, registry, query, query.registry_cksum)
+            });
+            let pool = pool.map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Answer::DontHave("the pool lookup panicked".into()))
+            });
+            (pool, upstream)
+        })
     }
 
     /// The exact version to install, and the registry's checksum of its `.crate` when the
@@ -208,6 +256,20 @@ impl<'a> Context<'a> {
                 Some(self.request.bins.clone())
             }
             Binaries::Listed(listed) => Some(listed.clone()),
+            Binaries::Paths { paths, .. } => {
+                let names: Vec<String> = paths.iter().map(|(n, _)| n.clone()).collect();
+                if let Some(missing) = self.request.bins.iter().find(|b| !names.contains(b)) {
+                    return Err(format!(
+                        "the crate declares no binary `{missing}` (it has {})",
+                        names.join(", ")
+                    ));
+                }
+                Some(if self.request.bins.is_empty() {
+                    names
+                } else {
+                    self.request.bins.clone()
+                })
+            }
             Binaries::FromArchive => {
                 (!self.request.bins.is_empty()).then(|| self.request.bins.clone())
             }

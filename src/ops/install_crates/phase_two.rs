@@ -59,8 +59,10 @@ impl<'a> Context<'a> {
         let bin_dir = self.request.root.join("bin");
         let check = match &candidate.check {
             Check::Sha256 { size, sha256 } => format!("{size} bytes, sha256 {sha256}"),
-            Check::Minisign { public_key, .. } => format!("minisign signature by {public_key}"),
-            Check::Unsigned { .. } => "UNSIGNED: TLS only, because of --allow-unsigned".into(),
+            Check::Minisign { public_key, .. } | Check::MinisignAt { public_key, .. } => {
+                format!("minisign signature by {public_key}")
+            }
+            Check::Unsigned { .. } => "unsigned: TLS only".into(),
         };
         let bins = if wanted.is_empty() {
             "the binaries at the top of the archive".to_owned()

@@ -36,8 +36,38 @@ impl<'a> Context<'a> {
             detail,
         };
         let cap = match &candidate.check {
-            Check::Minisign { cap, .. } | Check::Unsigned { cap } => *cap,
+            Check::Minisign { cap, .. }
+            | Check::MinisignAt { cap, .. }
+            | Check::Unsigned { cap } => *cap,
             Check::Sha256 { size, .. } => *size,
+        };
+        // A signature the crate declares: fetched first; its absence fails verification.
+        let fetched_signature = match &candidate.check {
+            Check::MinisignAt {
+                signature_url,
+                public_key,
+                ..
+            } => {
+                let location = crate::download::Location::parse(signature_url)
+                    .map_err(|e| unverified(e.to_string()))?;
+                match self.fetcher.get_small(&location, 4096) {
+                    Ok(Some(bytes)) => Some((
+                        String::from_utf8_lossy(&bytes).into_owned(),
+                        public_key.clone(),
+                    )),
+                    Ok(None) => {
+                        return Err(unverified(format!(
+                            "the crate declares a minisign signature, but `{signature_url}` was not found"
+                        )));
+                    }
+                    Err(e) => {
+                        return Err(unverified(format!(
+                            "the crate declares a minisign signature, but it could not be fetched ({e})"
+                        )));
+                    }
+                }
+            }
+            _ => None,
         };
         let root = &self.request.root;
         let prepare = |source| CrateError::Prepare {
@@ -70,12 +100,15 @@ impl<'a> Context<'a> {
                 });
             }
         };
-        if let Check::Minisign {
-            signature,
-            public_key,
-            ..
-        } = &candidate.check
-        {
+        let to_check = match &candidate.check {
+            Check::Minisign {
+                signature,
+                public_key,
+                ..
+            } => Some((signature.clone(), public_key.clone())),
+            _ => fetched_signature,
+        };
+        if let Some((signature, public_key)) = &to_check {
             let key = PublicKey::from_base64(public_key).map_err(|e| {
                 unverified(format!(
                     "its public key `{public_key}` is not a minisign key ({e})"
@@ -94,7 +127,7 @@ impl<'a> Context<'a> {
                 ))
             })?;
         }
-        let archive = dir.path().join("archive.tar.gz");
+        let archive = dir.path().join("archive");
         std::fs::write(&archive, &bytes).map_err(prepare)?;
         drop(bytes);
         let unpack_error = |source| {
@@ -103,8 +136,21 @@ impl<'a> Context<'a> {
                 source,
             })
         };
+        let staging = dir.path().join("staging");
+        if let Binaries::Paths { format, paths } = &candidate.binaries {
+            std::fs::create_dir(&staging).map_err(prepare)?;
+            let chosen: Vec<(String, String)> = paths
+                .iter()
+                .filter(|(name, _)| wanted.is_none_or(|w| w.contains(name)))
+                .cloned()
+                .collect();
+            let binaries = super::extract::extract(&archive, *format, &chosen, &staging)
+                .map_err(unpack_error)?;
+            return Ok(Some((dir, binaries)));
+        }
         let listed = match &candidate.binaries {
             Binaries::Listed(names) => names.clone(),
+            Binaries::Paths { .. } => Vec::new(),
             Binaries::FromArchive => top_level_files(&archive).map_err(unpack_error)?,
         };
         if listed.is_empty() {
