@@ -126,8 +126,9 @@ pub struct CommonOptions {
     /// Reinstall even if already installed, and overwrite binaries of other packages
     #[arg(long, short)]
     pub force: bool,
-    /// How many packages to resolve and download at once
-    #[arg(long, short, value_name = "N", default_value_t = 4)]
+    /// How many packages to resolve and download at once (mostly waiting on the network, so
+    /// more than the cores)
+    #[arg(long, short, value_name = "N", default_value_t = 16)]
     pub jobs: usize,
     /// Print what would be fetched and where it would go; change nothing
     #[arg(long)]
