@@ -123,7 +123,7 @@ pub enum CrateError {
     #[error("{origin} source: {error}")]
     FromSource {
         origin: &'static str,
-        error: Box<CrateError>,
+        error: Box<Self>,
     },
 }
 

@@ -163,7 +163,7 @@ impl<'a> Context<'a> {
             return Err(wrap(CrateError::Unpack {
                 subject: Box::new(subject.clone()),
                 source: UnpackError::MissingBinary {
-                    archive: archive.clone(),
+                    archive,
                     name: missing.clone(),
                 },
             }));
