@@ -23,6 +23,8 @@ pub struct Registry {
     base: Location,
     url: String,
     is_crates_io: bool,
+    /// `config.json`'s `dl`, once asked (one request per run, not per crate).
+    dl: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 /// One published version as the registry lists it.
@@ -62,6 +64,7 @@ impl Registry {
             base: Location::Http(CRATES_IO_SPARSE.to_owned()),
             url: CRATES_IO_SPARSE.to_owned(),
             is_crates_io: true,
+            dl: std::sync::Arc::default(),
         }
     }
 
@@ -82,6 +85,7 @@ impl Registry {
             base,
             url: bare,
             is_crates_io: false,
+            dl: std::sync::Arc::default(),
         })
     }
 
@@ -114,6 +118,8 @@ impl Registry {
     ) -> Result<Location, RegistryError> {
         let dl = if self.is_crates_io {
             "https://static.crates.io/crates".to_owned()
+        } else if let Some(dl) = self.dl.get() {
+            dl.clone()
         } else {
             let config = fetcher
                 .get_small(&self.base.join("config.json"), 64 * 1024)
@@ -122,12 +128,13 @@ impl Registry {
                     source,
                 })?
                 .unwrap_or_default();
-            serde_json::from_slice::<serde_json::Value>(&config)
+            let dl = serde_json::from_slice::<serde_json::Value>(&config)
                 .ok()
                 .and_then(|v| v.get("dl")?.as_str().map(str::to_owned))
                 .ok_or_else(|| RegistryError::BadUrl {
                     url: format!("{}config.json (no `dl`)", self.url),
-                })?
+                })?;
+            self.dl.get_or_init(|| dl).clone()
         };
         let markers = [
             "{crate}",

@@ -270,7 +270,6 @@ impl<'a> Context<'a> {
             );
         }
         let from = match (staged.origin, staged.signed) {
-            (crate::source::Origin::Index, _) => "prebuilt".to_owned(),
             (origin, true) => format!("prebuilt from {}", origin.as_str()),
             (origin, false) => format!("prebuilt from {} (unsigned)", origin.as_str()),
         };
