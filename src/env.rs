@@ -93,6 +93,17 @@ impl Env {
         self.flag("QUICKINSTALL_ALLOW_EXPIRED_INDEX")
     }
 
+    /// `QUICKINSTALL_QUICKINSTALL_POOL`: the base URL replacing cargo-quickinstall's release
+    /// download URL (a local mirror, or a test's loopback server).
+    pub fn quickinstall_pool(&self) -> Option<&str> {
+        self.get("QUICKINSTALL_QUICKINSTALL_POOL")
+    }
+
+    /// `QUICKINSTALL_QUICKINSTALL_KEY`: the minisign public key of that pool.
+    pub fn quickinstall_key(&self) -> Option<&str> {
+        self.get("QUICKINSTALL_QUICKINSTALL_KEY")
+    }
+
     /// `QUICKINSTALL_INDEX_ID`: the index identity delegations must name (a self-hosted index
     /// with its own root); `None` means the project's.
     pub fn index_id(&self) -> Option<&str> {

@@ -62,7 +62,8 @@ pub enum CrateError {
         #[source]
         source: SourceMismatch,
     },
-    #[error("no prebuilt of `{name} {version}` for {targets} in the release index")]
+    /// `targets` also says where was looked ("… in the release index", or each source's why).
+    #[error("no prebuilt of `{name} {version}` for {targets}")]
     NoPrebuilt {
         name: String,
         version: String,
@@ -111,6 +112,19 @@ pub enum CrateError {
     Fallback(#[from] FallbackError),
     #[error("{0}")]
     GoResolve(#[from] crate::registry::goproxy::GoResolveError),
+    /// A prebuilt from a source other than the index did not verify (signature, key).
+    #[error("{subject} from the {origin} source did not verify: {detail}; nothing was installed")]
+    Unverified {
+        subject: Box<Subject>,
+        origin: &'static str,
+        detail: String,
+    },
+    /// Any failure while fetching or unpacking from a named source (other than the index).
+    #[error("{origin} source: {error}")]
+    FromSource {
+        origin: &'static str,
+        error: Box<Self>,
+    },
 }
 
 impl CrateError {
@@ -118,7 +132,8 @@ impl CrateError {
     pub fn is_verification(&self) -> bool {
         match self {
             Self::Index(e) => !e.is_unreachable(),
-            Self::Source { .. } => true,
+            Self::Source { .. } | Self::Unverified { .. } => true,
+            Self::FromSource { error, .. } => error.is_verification(),
             // A local write failing (a full disk) is not the archive's fault.
             Self::Unpack { source, .. } => !matches!(source, UnpackError::Write { .. }),
             Self::Download { source, .. } => source.is_verification_failure(),
@@ -137,6 +152,13 @@ impl CrateError {
                 "choose another directory with --root, or fix the directory's permissions".into(),
             ),
             Self::Fallback(e) => e.hint(),
+            Self::Unverified { origin, .. } => Some(format!(
+                "the {origin} source served bytes its key did not sign; no other source was tried (run with --sources to skip it) and report it if it persists"
+            )),
+            Self::FromSource { origin, error } if error.is_verification() => Some(format!(
+                "the {origin} source served an archive that was refused; no other source was tried (run with --sources to skip it)"
+            )),
+            Self::FromSource { error, .. } => error.hint(),
             Self::Index(e) if e.hint().is_some() => e.hint(),
             Self::Registry(e) => e.hint(),
             Self::Unpack {

@@ -35,6 +35,7 @@ pub mod ops;
 pub mod registry;
 pub mod report;
 pub mod resolve;
+pub mod source;
 pub mod stats;
 pub mod target;
 pub mod unpack;

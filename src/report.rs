@@ -31,6 +31,11 @@ pub struct CrateResult {
     pub target: Option<String>,
     /// `prebuilt`, `fallback` or `already-installed`; `null` when it failed.
     pub source: Option<&'static str>,
+    /// Which source: `index`, `quickinstall`, `upstream` or `build`; `null` when it failed or
+    /// was already installed.
+    pub origin: Option<&'static str>,
+    /// Whether a signature verified what was installed (a signed index entry or pool archive).
+    pub signed: bool,
     pub binaries: Vec<String>,
     pub paths: Vec<String>,
     pub ok: bool,
@@ -249,6 +254,8 @@ mod tests {
             version: Some("1.0.0".into()),
             target: None,
             source: Some("prebuilt"),
+            origin: Some("index"),
+            signed: true,
             binaries: vec!["a".into()],
             paths: vec!["/r/bin/a".into()],
             ok: true,
@@ -261,8 +268,8 @@ mod tests {
         assert_eq!(
             keys,
             [
-                "binaries", "error", "name", "ok", "paths", "seconds", "source", "target",
-                "version"
+                "binaries", "error", "name", "ok", "origin", "paths", "seconds", "signed",
+                "source", "target", "version"
             ]
         );
     }

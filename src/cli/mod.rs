@@ -77,6 +77,23 @@ pub struct Args {
     /// Coloring: auto, always, never [env: CARGO_TERM_COLOR, else cargo's term.color; CLICOLOR_FORCE=1 means always]
     #[arg(long, value_name = "WHEN", value_parser = ["auto", "always", "never"])]
     pub color: Option<String>,
+    /// Where prebuilt binaries may come from, tried in this order: `index` (the signed release
+    /// index), `quickinstall` (cargo-quickinstall's signed pool), `upstream` (releases the crate
+    /// declares in `[package.metadata.binstall]`), `build` (`cargo install`); any subset
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "index,quickinstall,upstream,build"
+    )]
+    pub sources: Vec<String>,
+    /// Also install archives that carry no signature (a quickinstall pool asset built before
+    /// signing began), with the trust of TLS alone; said aloud in the output
+    #[arg(long)]
+    pub allow_unsigned: bool,
+    /// Refuse anything not verified by a signature (an `upstream (unsigned)` release)
+    #[arg(long, conflicts_with = "allow_unsigned")]
+    pub require_signed: bool,
     #[command(flatten)]
     pub source_build: SourceBuildOptions,
     #[command(flatten)]
@@ -109,8 +126,9 @@ pub struct CommonOptions {
     /// Reinstall even if already installed, and overwrite binaries of other packages
     #[arg(long, short)]
     pub force: bool,
-    /// How many packages to resolve and download at once
-    #[arg(long, short, value_name = "N", default_value_t = 4)]
+    /// How many packages to resolve and download at once (mostly waiting on the network, so
+    /// more than the cores)
+    #[arg(long, short, value_name = "N", default_value_t = 16)]
     pub jobs: usize,
     /// Print what would be fetched and where it would go; change nothing
     #[arg(long)]
@@ -189,6 +207,14 @@ pub struct InstallRequest {
     pub upgrade_all: bool,
     /// A `cargo install` option nothing prebuilt can honour was given: run it as asked.
     pub source_build: Option<SourceBuild>,
+    /// `--sources`: the prebuilt sources to try, in order (`build` is [`Self::fallback`]).
+    pub sources: Vec<crate::source::Origin>,
+    /// `--allow-unsigned`.
+    pub allow_unsigned: bool,
+    /// `--require-signed`.
+    pub require_signed: bool,
+    /// `QUICKINSTALL_QUICKINSTALL_POOL` / `QUICKINSTALL_QUICKINSTALL_KEY`.
+    pub pool: crate::source::quickinstall_pool::PoolSettings,
 }
 
 /// Network settings taken from cargo's configuration.
@@ -278,6 +304,7 @@ impl InstallRequest {
             because,
             args: source_build_args(&args, &source),
         });
+        let sources = crate::source::Origin::parse_list(&args.sources).map_err(UsageError)?;
         let index_explicit = args.common.index.is_some() || env.get("QUICKINSTALL_INDEX").is_some();
         let net = NetSettings {
             proxy: config.http_proxy.as_ref().map(|d| d.value.clone()),
@@ -302,7 +329,14 @@ impl InstallRequest {
             offline,
             net,
             keys,
-            fallback: !args.common.no_fallback,
+            fallback: !args.common.no_fallback && sources.contains(&crate::source::Origin::Build),
+            sources: sources
+                .into_iter()
+                .filter(|o| *o != crate::source::Origin::Build)
+                .collect(),
+            allow_unsigned: args.allow_unsigned,
+            require_signed: args.require_signed,
+            pool: crate::source::quickinstall_pool::PoolSettings::from_env(env),
             force: args.common.force,
             jobs: args.common.jobs.max(1),
             dry_run: args.common.dry_run,

@@ -203,7 +203,10 @@ impl Context<'_> {
                     error: CrateError::NoPrebuilt {
                         name: spec.package.clone(),
                         version: version.to_owned(),
-                        targets: self.request.targets.join(", "),
+                        targets: format!(
+                            "{} in the release index",
+                            self.request.targets.join(", ")
+                        ),
                         fallback: "go install",
                     },
                 }
@@ -388,7 +391,7 @@ impl Context<'_> {
                 CrateError::NoPrebuilt {
                     name: spec.package.clone(),
                     version: spec.query.clone(),
-                    targets: self.request.targets.join(", "),
+                    targets: format!("{} in the release index", self.request.targets.join(", ")),
                     fallback: "go install",
                 },
             ),
@@ -520,6 +523,13 @@ fn result(
         version: version.map(str::to_owned),
         target: target.map(str::to_owned),
         source,
+        // Go packages come from the release index (signed) or `go install`.
+        origin: match source {
+            Some("prebuilt") => Some("index"),
+            Some("fallback") => Some("build"),
+            _ => None,
+        },
+        signed: source == Some("prebuilt"),
         binaries: bins.to_vec(),
         paths: bins
             .iter()

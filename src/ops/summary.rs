@@ -60,6 +60,8 @@ pub fn failure(
         version,
         target: None,
         source: None,
+        origin: None,
+        signed: false,
         binaries: Vec::new(),
         paths: Vec::new(),
         ok: false,

@@ -23,6 +23,8 @@ pub struct Registry {
     base: Location,
     url: String,
     is_crates_io: bool,
+    /// `config.json`'s `dl`, once asked (one request per run, not per crate).
+    dl: std::sync::Arc<std::sync::OnceLock<String>>,
 }
 
 /// One published version as the registry lists it.
@@ -69,6 +71,7 @@ impl Registry {
             base: Location::Http(CRATES_IO_SPARSE.to_owned()),
             url: CRATES_IO_SPARSE.to_owned(),
             is_crates_io: true,
+            dl: std::sync::Arc::default(),
         }
     }
 
@@ -89,6 +92,7 @@ impl Registry {
             base,
             url: bare,
             is_crates_io: false,
+            dl: std::sync::Arc::default(),
         })
     }
 
@@ -108,6 +112,56 @@ impl Registry {
         } else {
             format!("sparse+{}", self.url)
         }
+    }
+
+    /// Where the `.crate` of `name version` is downloaded from: the registry's `config.json`
+    /// `dl` (with cargo's `{crate}`, `{version}`, `{prefix}`, `{lowerprefix}` markers, else
+    /// `/{crate}/{version}/download` appended). crates.io's is known without a request.
+    pub fn crate_url(
+        &self,
+        fetcher: &Fetcher,
+        name: &str,
+        version: &str,
+    ) -> Result<Location, RegistryError> {
+        let dl = if self.is_crates_io {
+            "https://static.crates.io/crates".to_owned()
+        } else if let Some(dl) = self.dl.get() {
+            dl.clone()
+        } else {
+            let config = fetcher
+                .get_small(&self.base.join("config.json"), 64 * 1024)
+                .map_err(|source| RegistryError::Download {
+                    name: name.to_owned(),
+                    source,
+                })?
+                .unwrap_or_default();
+            let dl = serde_json::from_slice::<serde_json::Value>(&config)
+                .ok()
+                .and_then(|v| v.get("dl")?.as_str().map(str::to_owned))
+                .ok_or_else(|| RegistryError::BadUrl {
+                    url: format!("{}config.json (no `dl`)", self.url),
+                })?;
+            self.dl.get_or_init(|| dl).clone()
+        };
+        let markers = [
+            "{crate}",
+            "{version}",
+            "{prefix}",
+            "{lowerprefix}",
+            "{sha256-checksum}",
+        ];
+        let url = if markers.iter().any(|m| dl.contains(m)) {
+            let prefix = sparse_path(name)
+                .map(|p| p.rsplit_once('/').map_or(p.clone(), |(d, _)| d.to_owned()))
+                .unwrap_or_default();
+            dl.replace("{crate}", name)
+                .replace("{version}", version)
+                .replace("{lowerprefix}", &prefix.to_ascii_lowercase())
+                .replace("{prefix}", &prefix)
+        } else {
+            format!("{}/{name}/{version}/download", dl.trim_end_matches('/'))
+        };
+        Location::parse(&url).map_err(|_| RegistryError::BadUrl { url })
     }
 
     /// Every version of `name` (one request).

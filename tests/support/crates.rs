@@ -15,6 +15,8 @@ pub struct CrateSpec {
     pub bins: Vec<String>,
     /// When set, the first binary does not compile (for build-failure tests).
     pub broken: bool,
+    /// TOML appended to `Cargo.toml` (`[package.metadata.binstall]` for upstream tests).
+    pub extra_manifest: String,
 }
 
 impl CrateSpec {
@@ -24,6 +26,7 @@ impl CrateSpec {
             version: version.to_owned(),
             bins: bins.iter().map(|b| (*b).to_owned()).collect(),
             broken: false,
+            extra_manifest: String::new(),
         }
     }
 
@@ -56,6 +59,7 @@ impl CrateSpec {
                 "\n[[bin]]\nname = \"{bin}\"\npath = \"src/bin/{bin}.rs\"\n"
             ));
         }
+        text.push_str(&self.extra_manifest);
         text
     }
 

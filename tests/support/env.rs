@@ -84,6 +84,19 @@ fn rustup_home() -> Option<OsString> {
     })
 }
 
+/// A loopback server with nothing in it (every request 404s), shared by the whole test run: the
+/// quickinstall pool of tests that do not lay out one of their own.
+pub fn empty_pool_url() -> String {
+    static POOL: std::sync::OnceLock<(tempfile::TempDir, super::server::TestServer)> =
+        std::sync::OnceLock::new();
+    let (_, server) = POOL.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let server = super::server::TestServer::serve(dir.path());
+        (dir, server)
+    });
+    server.url()
+}
+
 /// A temp dir with `home/`, `cargo-home/` and `target/`, and the environment its commands get.
 pub struct TestEnv {
     dir: tempfile::TempDir,
@@ -127,6 +140,8 @@ impl TestEnv {
             }
         }
         env.set("QUICKINSTALL_TIMEOUT", "2");
+        // Hermetic: the quickinstall pool is a loopback server that has nothing.
+        env.set("QUICKINSTALL_QUICKINSTALL_POOL", empty_pool_url());
         env.set("NO_COLOR", "1");
         env.set("DO_NOT_TRACK", "1");
         env

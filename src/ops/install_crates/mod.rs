@@ -13,9 +13,11 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+mod extract;
 mod modes;
 mod phase_one;
 mod phase_two;
+mod signed;
 
 use tempfile::TempDir;
 
@@ -24,7 +26,6 @@ use crate::download::{Fetcher, Location, NetConfig};
 use crate::env::Env;
 use crate::error::{CrateError, ExitStatus, Subject};
 use crate::index::fetch::IndexSource;
-use crate::index::format::Release;
 use crate::index::seen::SeenStore;
 use crate::install::Transaction;
 use crate::install::cargo_tracker::{self, PackageId};
@@ -44,8 +45,9 @@ enum Plan {
     Prebuilt(Box<Staged>),
     DryRunPrebuilt {
         subject: Subject,
-        release: Box<Release>,
-        url: String,
+        candidate: Box<crate::source::Candidate>,
+        /// The binaries that would be installed (empty: whatever the archive holds).
+        wanted: Vec<String>,
     },
     Fallback {
         name: String,
@@ -72,7 +74,11 @@ enum Placed {
 struct Staged {
     subject: Subject,
     version: semver::Version,
-    release: Release,
+    /// The source it came from, and whether a signature verified it.
+    origin: crate::source::Origin,
+    signed: bool,
+    /// The toolchain that built it, when the source says.
+    toolchain: Option<String>,
     spec: CrateSpec,
     binaries: Vec<StagedBinary>,
     /// Holds the staging directory; dropping it removes whatever is left there.
@@ -166,9 +172,9 @@ pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStat
             } => results[i] = Some(context.already(name, version, bins)),
             Plan::DryRunPrebuilt {
                 subject,
-                release,
-                url,
-            } => results[i] = Some(context.dry_run(subject, &release, &url)),
+                candidate,
+                wanted,
+            } => results[i] = Some(context.dry_run(subject, &candidate, wanted)),
             Plan::Failed {
                 name,
                 version,

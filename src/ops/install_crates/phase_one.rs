@@ -8,7 +8,8 @@ use crate::error::{CrateError, Subject};
 use crate::index::format::PackageKind;
 use crate::ops::{parallel, stage};
 use crate::registry::crates::{pinned_version, select_version};
-use crate::resolve;
+use crate::source::index::Query;
+use crate::source::{self, Answer, Binaries, Candidate, Check, Origin, quickinstall_pool};
 use crate::target;
 
 impl<'a> Context<'a> {
@@ -40,27 +41,35 @@ impl<'a> Context<'a> {
             );
             return self.no_prebuilt_unresolved(spec, &why);
         };
-        // 1. The version: an exact pin needs no registry request.
-        let (semver, registry_cksum) = match spec.req.as_ref().and_then(pinned_version) {
-            Some(v) => (v, None),
-            None => {
-                self.reporter.verbose(
-                    1,
-                    &format!(
-                        "asking {} for the versions of `{}`",
-                        registry.url(),
-                        spec.name
-                    ),
-                );
-                let versions = match registry.versions(&self.fetcher, &spec.name) {
-                    Ok(v) => v,
-                    Err(e) => return failed(None, e.into()),
-                };
-                match select_version(&spec.name, &versions, spec.req.as_ref()) {
-                    Ok(v) => (v.version.clone(), Some(v.cksum.clone())),
-                    Err(e) => return failed(None, e.into()),
-                }
-            }
+        // 1. The version (an exact pin needs no registry request) and, at the same time, the
+        //    index's package file: neither needs the other.
+        let public = self.request.source.public;
+        let index_allowed = public || self.request.index_explicit;
+        let index_wanted = index_allowed && self.request.sources.contains(&Origin::Index);
+        let (resolved, fetched) = std::thread::scope(|scope| {
+            let index = index_wanted.then(|| {
+                scope.spawn(|| {
+                    self.reporter.verbose(
+                        1,
+                        &format!(
+                            "asking the release index {} about `{}`",
+                            self.request.index, spec.name
+                        ),
+                    );
+                    self.index.package(
+                        &self.fetcher,
+                        PackageKind::Crate,
+                        &spec.name,
+                        self.seen.as_ref(),
+                    )
+                })
+            });
+            let resolved = self.resolve_version(registry, spec);
+            (resolved, index.map(|h| h.join()))
+        });
+        let (semver, registry_cksum) = match resolved {
+            Ok(v) => v,
+            Err(e) => return failed(None, e),
         };
         let version = semver.to_string();
         if let Some(bins) = self
@@ -74,128 +83,265 @@ impl<'a> Context<'a> {
             };
         }
         // A crate of another registry is not crates.io's crate of the same name: only a
-        // release index the user named may serve it (dependency confusion).
-        if !self.request.source.public && !self.request.index_explicit {
-            let why = format!(
-                "it comes from {}, not crates.io, and the public release index serves only crates.io's crates (name your own with --release-index or QUICKINSTALL_INDEX)",
-                self.request.source.describe
+        // release index the user named may serve it (dependency confusion); the pool serves
+        // crates.io's crates only. What a crate declares itself (upstream) holds anywhere.
+        let not_public = format!(
+            "it comes from {}, not crates.io, and the public release index and pool serve only crates.io's crates (name your own index with --release-index or QUICKINSTALL_INDEX)",
+            self.request.source.describe
+        );
+        let query = Query {
+            name: &spec.name,
+            version: &version,
+            targets: &self.request.targets,
+            explicit_target: self.request.explicit_target.is_some(),
+            registry_cksum: registry_cksum.as_deref(),
+        };
+        // 2. Each source in the user's order; the first that has it is taken. The pool's
+        //    signature probe and the `.crate` download for upstream metadata run at once, the
+        //    first time either is needed (not at all when the index has it).
+        let mut fetched = fetched;
+        let mut remote: Option<(Option<Answer>, Option<Answer>)> = None;
+        let mut misses: Vec<String> = Vec::new();
+        for (position, origin) in self.request.sources.iter().enumerate() {
+            if matches!(origin, Origin::Quickinstall | Origin::Upstream) && remote.is_none() {
+                let later = &self.request.sources[position..];
+                remote = Some(self.ask_remote(
+                    registry,
+                    &query,
+                    later.contains(&Origin::Quickinstall) && public,
+                    later.contains(&Origin::Upstream),
+                ));
+            }
+            let answer = match origin {
+                Origin::Index if !index_allowed => Answer::DontHave(not_public.clone()),
+                Origin::Index => match fetched.take() {
+                    Some(Ok(result)) => {
+                        let glibc = || *self.glibc.get_or_init(target::detect_glibc);
+                        source::index::answer(&self.index, result, &query, self.reporter, &mut {
+                            glibc
+                        })
+                    }
+                    Some(Err(_)) => Answer::DontHave("the release index lookup panicked".into()),
+                    None => Answer::DontHave("the release index was not asked".into()),
+                },
+                Origin::Quickinstall if !public => Answer::DontHave(not_public.clone()),
+                Origin::Quickinstall => remote
+                    .as_mut()
+                    .and_then(|r| r.0.take())
+                    .unwrap_or_else(|| Answer::DontHave("the pool was not asked".into())),
+                Origin::Upstream => remote
+                    .as_mut()
+                    .and_then(|r| r.1.take())
+                    .unwrap_or_else(|| Answer::DontHave("the crate was not asked".into())),
+                Origin::Build => continue,
+            };
+            let miss = match answer {
+                Answer::Have(candidate) => match self.take(spec, &semver, *candidate) {
+                    Ok(plan) => return plan,
+                    Err(why) => why,
+                },
+                Answer::DontHave(why) => why,
+                Answer::Fail(e) => return failed(Some(version), e),
+            };
+            self.reporter.verbose(
+                1,
+                &format!("`{} {version}`: {}: {miss}", spec.name, origin.as_str()),
             );
-            return self.no_prebuilt_because(spec, Some(version), &why, true);
+            misses.push(miss);
         }
-        // 2. The index: signature first, then the entry.
+        misses.dedup();
+        if !index_allowed && !self.request.sources.contains(&Origin::Upstream) {
+            return self.no_prebuilt_because(spec, Some(version), &not_public, true);
+        }
+        let why = if misses.is_empty() {
+            "--sources names no prebuilt source".to_owned()
+        } else {
+            misses.join("; ")
+        };
+        self.no_prebuilt(spec, version, &why)
+    }
+
+    /// The pool's and the crate's answers, asked at once (each only when `pool`/`upstream`).
+    fn ask_remote(
+        &self,
+        registry: &crate::registry::crates::Registry,
+        query: &Query,
+        pool: bool,
+        upstream: bool,
+    ) -> (Option<Answer>, Option<Answer>) {
+        std::thread::scope(|scope| {
+            let pool = pool.then(|| {
+                scope.spawn(|| {
+                    quickinstall_pool::probe(
+                        &self.fetcher,
+                        &self.request.pool,
+                        query,
+                        self.request.allow_unsigned,
+                        self.reporter,
+                    )
+                })
+            });
+            let upstream = upstream.then(|| {
+                self.reporter.verbose(
+                    1,
+                    &format!(
+                        "reading `{} {}`'s [package.metadata.binstall] from its .crate",
+                        query.name, query.version
+                    ),
+                );
+                source::upstream::probe(&self.fetcher, registry, query, query.registry_cksum)
+            });
+            let pool = pool.map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Answer::DontHave("the pool lookup panicked".into()))
+            });
+            (pool, upstream)
+        })
+    }
+
+    /// The exact version to install, and the registry's checksum of its `.crate` when the
+    /// registry was asked (an exact pin needs no request).
+    fn resolve_version(
+        &self,
+        registry: &crate::registry::crates::Registry,
+        spec: &CrateSpec,
+    ) -> Result<(semver::Version, Option<String>), CrateError> {
+        if let Some(v) = spec.req.as_ref().and_then(pinned_version) {
+            return Ok((v, None));
+        }
         self.reporter.verbose(
             1,
             &format!(
-                "asking the release index {} about `{}`",
-                self.request.index, spec.name
+                "asking {} for the versions of `{}`",
+                registry.url(),
+                spec.name
             ),
         );
-        let package = match self.index.package(
-            &self.fetcher,
-            PackageKind::Crate,
-            &spec.name,
-            self.seen.as_ref(),
-        ) {
-            Ok(Some(p)) => p,
-            Ok(None) => return self.no_prebuilt(spec, version, "it is not in the release index"),
-            Err(e) if e.is_unreachable() => {
-                self.reporter.warn(&e.to_string());
-                return self.no_prebuilt(spec, version, "the release index could not be reached");
-            }
-            Err(e) => return failed(Some(version), e.into()),
-        };
-        let glibc = || *self.glibc.get_or_init(target::detect_glibc);
-        let chosen = if self.request.explicit_target.is_some() {
-            // The user named the target: no glibc second-guessing.
-            package
-                .file
-                .releases_for(&version, &self.request.targets)
-                .into_iter()
-                .next()
-        } else {
-            resolve::choose_release(&package.file, &version, &self.request.targets, &mut {
-                glibc
-            })
-        };
-        let Some(release) = chosen.cloned() else {
-            let why = format!(
-                "the release index has no build of it for {}",
-                self.request.targets.join(", ")
-            );
-            return self.no_prebuilt(spec, version, &why);
-        };
+        let versions = registry.versions(&self.fetcher, &spec.name)?;
+        let v = select_version(&spec.name, &versions, spec.req.as_ref())?;
+        Ok((v.version.clone(), Some(v.cksum.clone())))
+    }
+
+    /// A source has it: check `--bin` and `--require-signed`, then (unless `--dry-run`) fetch,
+    /// verify and unpack it. `Err` is why this source cannot serve it after all, when trying
+    /// the next one is safe (nothing failed to verify).
+    fn take(
+        &self,
+        spec: &CrateSpec,
+        semver: &semver::Version,
+        candidate: Candidate,
+    ) -> Result<Plan, String> {
+        let origin = candidate.origin;
+        let version = semver.to_string();
+        if self.request.require_signed && !candidate.check.is_signed() {
+            return Err(format!(
+                "the {} archive is unsigned and --require-signed refuses it",
+                origin.as_str()
+            ));
+        }
         let subject = Subject {
             name: spec.name.clone(),
             version: version.clone(),
-            target: release.target.clone(),
+            target: candidate.target.clone(),
         };
-        if let Err(source) = resolve::check_source(&release, registry_cksum.as_deref()) {
-            return failed(
-                Some(version),
-                CrateError::Source {
-                    subject: Box::new(subject),
-                    source,
-                },
-            );
-        }
         // `--bin`: only those binaries, each of which the prebuilt must have (`--bin rg` is
         // `rg.exe` in a Windows build, as with cargo).
-        let wanted: Vec<String> = if self.request.bins.is_empty() {
-            release.binaries.clone()
-        } else {
-            let exe = |b: &String| crate::install::exe_name(b, &release.target);
-            if let Some(missing) = self
-                .request
-                .bins
-                .iter()
-                .find(|b| !release.binaries.contains(&exe(b)))
-            {
-                let why = format!(
-                    "the prebuilt has no binary `{missing}` (it has {})",
-                    release.binaries.join(", ")
-                );
-                return self.no_prebuilt(spec, version, &why);
+        let exe = |b: &String| crate::install::exe_name(b, &candidate.target);
+        let wanted: Option<Vec<String>> = match &candidate.binaries {
+            Binaries::Listed(listed) if !self.request.bins.is_empty() => {
+                if let Some(missing) = self.request.bins.iter().find(|b| !listed.contains(&exe(b)))
+                {
+                    return Err(format!(
+                        "the prebuilt has no binary `{missing}` (it has {})",
+                        listed.join(", ")
+                    ));
+                }
+                Some(self.request.bins.iter().map(exe).collect())
             }
-            self.request.bins.iter().map(exe).collect()
+            Binaries::Listed(listed) => Some(listed.clone()),
+            Binaries::Paths { paths, .. } => {
+                let names: Vec<String> = paths.iter().map(|(n, _)| n.clone()).collect();
+                if let Some(missing) = self.request.bins.iter().find(|b| !names.contains(b)) {
+                    return Err(format!(
+                        "the crate declares no binary `{missing}` (it has {})",
+                        names.join(", ")
+                    ));
+                }
+                Some(if self.request.bins.is_empty() {
+                    names
+                } else {
+                    self.request.bins.clone()
+                })
+            }
+            Binaries::FromArchive => {
+                (!self.request.bins.is_empty()).then(|| self.request.bins.clone())
+            }
         };
-        let location = self.index.archive_location(&release.archive);
         self.reporter.verbose(
             1,
             &format!(
-                "`{} {version}`: prebuilt for {} at {location}",
-                spec.name, release.target
+                "`{} {version}`: prebuilt for {} at {} ({})",
+                spec.name,
+                candidate.target,
+                candidate.location,
+                origin.as_str()
             ),
         );
         if self.request.dry_run {
-            let mut shown = release;
-            shown.binaries = wanted;
-            return Plan::DryRunPrebuilt {
+            return Ok(Plan::DryRunPrebuilt {
                 subject,
-                release: Box::new(shown),
-                url: location.to_string(),
-            };
+                candidate: Box::new(candidate),
+                wanted: wanted.unwrap_or_default(),
+            });
         }
-        // 3. Download (size and sha256 checked while streaming), then unpack into staging.
-        let staged = stage::stage_release(
-            &self.fetcher,
-            self.reporter,
-            &self.request.root,
-            self.request.cache_dir.as_deref(),
-            &subject,
-            &release,
-            &location,
-            &wanted,
-        );
+        // 3. Download and verify (size and sha256 while streaming, or the signature over the
+        //    finished file before any parser touches it), then unpack into staging.
+        let staged = match &candidate.check {
+            Check::Sha256 { .. } => match candidate.release.as_deref() {
+                Some(release) => stage::stage_release(
+                    &self.fetcher,
+                    self.reporter,
+                    &self.request.root,
+                    self.request.cache_dir.as_deref(),
+                    &subject,
+                    release,
+                    &candidate.location,
+                    wanted.as_deref().unwrap_or(&release.binaries),
+                )
+                .map(Some),
+                None => return Err("the source gave a checksum but no release".into()),
+            },
+            _ => self.stage_signed(&subject, &candidate, wanted.as_deref()),
+        };
         match staged {
-            Ok((dir, binaries)) => Plan::Prebuilt(Box::new(Staged {
+            Ok(Some((dir, binaries))) => Ok(Plan::Prebuilt(Box::new(Staged {
                 subject,
-                version: semver,
-                release,
+                version: semver.clone(),
+                origin,
+                signed: candidate.check.is_signed(),
+                toolchain: candidate.toolchain,
                 spec: spec.clone(),
                 binaries,
                 _dir: dir,
-            })),
-            Err(e) => failed(Some(version), e),
+            }))),
+            Ok(None) => Err(format!(
+                "the {} source lists it but its archive is not there",
+                origin.as_str()
+            )),
+            // The archive could not be fetched (not a verification failure): the next source
+            // may have it.
+            Err(CrateError::FromSource { origin, error })
+                if matches!(*error, CrateError::Download { .. }) && !error.is_verification() =>
+            {
+                let why = format!("{origin} source: {error}");
+                self.reporter.warn(&why);
+                Err(why)
+            }
+            Err(e) => Ok(Plan::Failed {
+                name: spec.name.clone(),
+                version: Some(version),
+                error: e,
+            }),
         }
     }
 
@@ -239,10 +385,10 @@ impl<'a> Context<'a> {
                 version: version
                     .or_else(|| spec.req_text.clone())
                     .unwrap_or_else(|| "*".to_owned()),
-                targets: if explain {
+                targets: if explain || self.request.sources != [Origin::Index] {
                     format!("{targets} ({why})")
                 } else {
-                    targets
+                    format!("{targets} in the release index")
                 },
                 fallback: "cargo install",
             },

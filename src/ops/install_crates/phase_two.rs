@@ -10,7 +10,6 @@ use super::{Context, Placed, Staged, paths_of};
 use crate::env::Env;
 use crate::error::{CrateError, Subject};
 use crate::fallback::{self, FallbackOptions};
-use crate::index::format::Release;
 use crate::install::cargo_tracker::{self, CargoTracker, PackageId};
 use crate::install::install_binaries;
 use crate::install::transaction::same_contents;
@@ -31,6 +30,8 @@ impl<'a> Context<'a> {
             version: Some(version),
             target: None,
             source: Some("already-installed"),
+            origin: None,
+            signed: false,
             binaries: bins,
             ok: true,
             error: None,
@@ -49,22 +50,41 @@ impl<'a> Context<'a> {
         }
     }
 
-    pub(super) fn dry_run(&self, subject: Subject, release: &Release, url: &str) -> CrateResult {
+    pub(super) fn dry_run(
+        &self,
+        subject: Subject,
+        candidate: &crate::source::Candidate,
+        wanted: Vec<String>,
+    ) -> CrateResult {
+        use crate::source::Check;
         let bin_dir = self.request.root.join("bin");
+        let check = match &candidate.check {
+            Check::Sha256 { size, sha256 } => format!("{size} bytes, sha256 {sha256}"),
+            Check::Minisign { public_key, .. } | Check::MinisignAt { public_key, .. } => {
+                format!("minisign signature by {public_key}")
+            }
+            Check::Unsigned { .. } => "unsigned: TLS only".into(),
+        };
+        let bins = if wanted.is_empty() {
+            "the binaries at the top of the archive".to_owned()
+        } else {
+            wanted.join(", ")
+        };
         self.plan_line(&format!(
-            "would install {subject} prebuilt from {url} ({} bytes, sha256 {}) into {}: {}",
-            release.size,
-            release.sha256,
+            "would install {subject} prebuilt from {} ({}; {check}) into {}: {bins}",
+            candidate.location,
+            candidate.origin.as_str(),
             bin_dir.display(),
-            release.binaries.join(", ")
         ));
         CrateResult {
-            paths: paths_of(&bin_dir, &release.binaries),
+            paths: paths_of(&bin_dir, &wanted),
             name: subject.name,
             version: Some(subject.version),
             target: Some(subject.target),
             source: Some("prebuilt"),
-            binaries: release.binaries.clone(),
+            origin: Some(candidate.origin.as_str()),
+            signed: candidate.check.is_signed(),
+            binaries: wanted,
             ok: true,
             error: None,
             verification_failure: false,
@@ -231,7 +251,7 @@ impl<'a> Context<'a> {
             &bins,
             staged.spec.req_text.clone(),
             &subject.target,
-            Some(staged.release.provenance.toolchain.clone()),
+            staged.toolchain.clone(),
         );
         Ok(Placed::New(transaction, previous))
     }
@@ -255,10 +275,14 @@ impl<'a> Context<'a> {
                 ),
             );
         }
+        let from = match (staged.origin, staged.signed) {
+            (origin, true) => format!("prebuilt from {}", origin.as_str()),
+            (origin, false) => format!("prebuilt from {} (unsigned)", origin.as_str()),
+        };
         self.reporter.status(
             "Installed",
             &format!(
-                "`{} {}` (prebuilt, {}): {}",
+                "`{} {}` ({from}, {}): {}",
                 subject.name,
                 subject.version,
                 subject.target,
@@ -270,6 +294,8 @@ impl<'a> Context<'a> {
             version: Some(subject.version.clone()),
             target: Some(subject.target.clone()),
             source: Some("prebuilt"),
+            origin: Some(staged.origin.as_str()),
+            signed: staged.signed,
             binaries: staged_names,
             paths: paths.iter().map(|p| p.display().to_string()).collect(),
             ok: true,
@@ -317,6 +343,8 @@ impl<'a> Context<'a> {
                 version: version.map(str::to_owned),
                 target: self.request.explicit_target.clone(),
                 source: Some("fallback"),
+                origin: Some("build"),
+                signed: false,
                 binaries: Vec::new(),
                 paths: Vec::new(),
                 ok: true,
@@ -359,6 +387,8 @@ impl<'a> Context<'a> {
                     version,
                     target: self.request.explicit_target.clone(),
                     source: Some("fallback"),
+                    origin: Some("build"),
+                    signed: false,
                     binaries: bins,
                     ok: true,
                     error: None,

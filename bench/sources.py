@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Benchmark of the prebuilt sources (issue 13), on loopback servers that wait before answering.
+
+Run from the repository root:  python3 bench/sources.py [--runs N] [--debug]
+
+Builds ten small fixture crates with `build-index`, publishes them into a signed index, lays
+the same archives out as a cargo-quickinstall pool (`{crate}-{version}/{crate}-{version}-
+{target}.tar.gz` plus a minisign `.sig`, signed with the `minisign` CLI and a key made here),
+and serves index, registry and pool with `build-index serve --latency-ms`. Reports:
+
+  (a) with 50 ms per request: requests sent before the archive, and the wall time, of a
+      latest-version install served by the index (index hit) and by the pool (an index that
+      has nothing: index miss);
+  (b) with 20 ms per request: ten crates in one call (default --jobs) over the slowest of the
+      ten installed alone; and the same with --jobs 4 (the old default).
+
+Needs `minisign` (Debian: `apt-get install minisign`). Nothing here reaches the internet.
+`--debug` uses the debug binaries in target/debug instead of building release ones.
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import install as base  # noqa: E402  (fixture crates, servers, request logs)
+
+ROOT = base.ROOT
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--debug", action="store_true")
+    args = ap.parse_args()
+    if shutil.which("minisign") is None:
+        sys.exit("bench/sources.py needs the `minisign` CLI (apt-get install minisign)")
+    if args.debug:
+        base.BIN = ROOT / "target" / "debug"
+    else:
+        print("building release binaries…", flush=True)
+        base.run(["cargo", "build", "--release", "--workspace", "--locked", "--quiet"], cwd=ROOT)
+    work = Path(tempfile.mkdtemp(prefix="qi-bench-sources-"))
+    try:
+        bench(work, args)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def bench(work: Path, args):
+    bi, qi = base.BIN / "build-index", base.BIN / "cargo-quickinstall"
+    key, pub = work / "k.key", work / "k.pub"
+    base.run([bi, "keygen", "--secret-key", key, "--public-key", pub], stdout=subprocess.DEVNULL)
+    index, registry, out, pool = work / "index", work / "registry", work / "out", work / "pool"
+    names = [f"qi-src-{i}" for i in range(10)]
+    print(f"building {len(names)} fixture crates with build-index…", flush=True)
+    env = dict(os.environ, CARGO_TARGET_DIR=str(work / "cargo-target"))
+    import hashlib
+    for seed, name in enumerate(names):
+        src = work / "src" / name
+        base.write_crate(src, name, 64 * 1024, seed)
+        base.run([bi, "build", "--path", src, "--out", out], env=env,
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base.run(["cargo", "package", "--manifest-path", src / "Cargo.toml", "--no-verify",
+                  "--allow-dirty", "--quiet", "--target-dir", work / "pkg"], env=env)
+        crate_file = work / "pkg" / "package" / f"{name}-0.1.0.crate"
+        dl = registry / "dl" / name / "0.1.0"
+        dl.mkdir(parents=True)
+        shutil.copy(crate_file, dl / "download")
+        cksum = hashlib.sha256(crate_file.read_bytes()).hexdigest()
+        p = registry / base.sparse_path(name)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps({"name": name, "vers": "0.1.0", "deps": [], "cksum": cksum,
+                                 "features": {}, "yanked": False}) + "\n")
+    records = sorted(out.glob("*.json"))
+    base.run([bi, "publish", "--index", index, "--secret-key", key, *records],
+             stdout=subprocess.DEVNULL)
+
+    # The pool: the index's archives under cargo-quickinstall's layout, minisign-signed.
+    mkey, mpub = work / "m.key", work / "m.pub"
+    base.run(["minisign", "-G", "-W", "-p", mpub, "-s", mkey], stdout=subprocess.DEVNULL,
+             stderr=subprocess.DEVNULL)
+    pool_key = mpub.read_text().splitlines()[1].strip()
+    target = None
+    for record in records:
+        r = json.loads(record.read_text())
+        name, target = r["name"], r["target"]
+        archive = next((index / "archives").rglob(f"{name}-*.tar.gz"))
+        dest = pool / f"{name}-0.1.0" / f"{name}-0.1.0-{target}.tar.gz"
+        dest.parent.mkdir(parents=True)
+        shutil.copy(archive, dest)
+        base.run(["minisign", "-S", "-s", mkey, "-m", dest, "-x", f"{dest}.sig"],
+                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    empty = work / "empty"
+    empty.mkdir()
+
+    procs = []
+
+    def serve(directory, latency, log_name):
+        log = work / log_name
+        proc, url = base.start_server(directory, log, latency)
+        procs.append(proc)
+        return url, log
+
+    try:
+        servers = {}
+        for ms in (50, 20):
+            servers[ms] = {k: serve(d, ms, f"{k}-{ms}.log") for k, d in
+                           (("index", index), ("registry", registry), ("pool", pool),
+                            ("empty", empty))}
+        for ms in servers:
+            (registry / "config.json").write_text(
+                json.dumps({"dl": servers[ms]["registry"][0] + "dl"}))
+        report(work, qi, pub, pool_key, target, names, servers, args)
+    finally:
+        for p in procs:
+            p.kill()
+
+
+def report(work, qi, pub, pool_key, target, names, servers, args):
+    base_env = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR")}
+
+    def cmd(specs, root, ms, index_kind="index", extra=()):
+        s = servers[ms]
+        shutil.rmtree(root, ignore_errors=True)
+        env = dict(base_env, CARGO_HOME=str(root), NO_COLOR="1", CI="true", DO_NOT_TRACK="1",
+                   QUICKINSTALL_INDEX=s[index_kind][0], QUICKINSTALL_TRUSTED_KEYS=str(pub),
+                   QUICKINSTALL_REGISTRY=s["registry"][0],
+                   # The fixture registry stands for crates.io (the pool serves only its crates).
+                   QUICKINSTALL_PUBLIC_REGISTRY=s["registry"][0],
+                   QUICKINSTALL_QUICKINSTALL_POOL=s["pool"][0].rstrip("/"),
+                   QUICKINSTALL_QUICKINSTALL_KEY=pool_key,
+                   XDG_STATE_HOME=str(work / "state"))
+        return ([qi, *specs, "--no-cache", "--root", root, "--no-fallback", "--quiet",
+                 "--target", target, *extra], env)
+
+    def before_archive(spec, index_kind):
+        s = servers[50]
+        for _, log in s.values():
+            log.write_text("")
+        t = base.timed(*cmd([spec], work / "rq", 50, index_kind))
+        logs = {k: base.log_lines(log) for k, (_, log) in s.items()}
+        if index_kind == "index":
+            served = logs["index"]
+            others = len(logs["registry"]) + len(logs["pool"])
+        else:
+            served = logs["pool"]
+            others = len(logs["registry"]) + len(logs["empty"])
+        at = next(i for i, l in enumerate(served) if l.split()[-1:] and ".tar.gz" in l
+                  and ".sig" not in l)
+        return others + at, t
+
+    spec = f"{names[0]}@^0.1"
+    hit = [before_archive(spec, "index") for _ in range(args.runs)]
+    miss = [before_archive(spec, "empty") for _ in range(args.runs)]
+
+    smalls = [f"{n}@^0.1" for n in names]
+    singles = [statistics.median(base.timed(*cmd([s], work / "s", 20)) for _ in range(3))
+               for s in smalls]
+    tens = [base.timed(*cmd(smalls, work / "ten", 20)) for _ in range(args.runs)]
+    tens4 = [base.timed(*cmd(smalls, work / "ten4", 20, extra=("--jobs", "4")))
+             for _ in range(args.runs)]
+    t_slow, t_ten, t_ten4 = max(singles), statistics.median(tens), statistics.median(tens4)
+
+    med = lambda xs: statistics.median(xs)  # noqa: E731
+    print(f"\nsources benchmark ({args.runs} runs, medians; loopback; {os.cpu_count()} cores; "
+          f"{'debug' if args.debug else 'release'} binaries)\n")
+    print(f"(a) 50 ms/request, latest version, index hit: {hit[0][0]} requests before the "
+          f"archive, {med([t for _, t in hit])*1000:.0f} ms")
+    print(f"(a) 50 ms/request, latest version, pool (index miss): {miss[0][0]} requests before "
+          f"the archive, {med([t for _, t in miss])*1000:.0f} ms")
+    print(f"(b) 20 ms/request, ten crates in one call (default --jobs) / slowest single: "
+          f"{t_ten*1000:.0f} ms / {t_slow*1000:.0f} ms = {t_ten/t_slow:.2f}x (target <= 1.3x)")
+    print(f"(b) the same with --jobs 4: {t_ten4*1000:.0f} ms / {t_slow*1000:.0f} ms = "
+          f"{t_ten4/t_slow:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

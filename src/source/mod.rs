@@ -1,0 +1,196 @@
+//! Where a prebuilt may come from: the seam between "who has it" and "how it is installed".
+//!
+//! A source, given a crate's name, exact version and the targets to try, answers
+//! [`Answer::Have`] with a [`Candidate`] (where the archive is and what must be true of it: a
+//! size and sha256, or a minisign signature and key, or — said aloud — nothing but TLS) or
+//! [`Answer::DontHave`] with the reason. A source never downloads the archive, verifies or
+//! unpacks: the driver (`ops::install_crates`) does that for every candidate alike, so no
+//! source can skip a check.
+//!
+//! - [`index`]: the signed release index (size and sha256 from a signed entry);
+//! - [`quickinstall_pool`]: cargo-quickinstall's GitHub releases (a minisign signature beside
+//!   each archive, required);
+//! - [`upstream`]: the releases a crate declares in `[package.metadata.binstall]` (its declared
+//!   minisign signature required; none declared → unsigned, said aloud).
+
+pub mod index;
+pub mod quickinstall_pool;
+pub mod upstream;
+
+use crate::download::Location;
+use crate::error::CrateError;
+
+/// A source's name, as `--sources`, the output and `--json`'s `origin` spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Index,
+    Quickinstall,
+    Upstream,
+    Build,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Index => "index",
+            Self::Quickinstall => "quickinstall",
+            Self::Upstream => "upstream",
+            Self::Build => "build",
+        }
+    }
+
+    /// `--sources index,quickinstall,…`: each name once, at least one.
+    pub fn parse_list(names: &[String]) -> Result<Vec<Self>, String> {
+        let mut list = Vec::new();
+        for name in names.iter().map(|n| n.trim()) {
+            let origin = match name {
+                "index" => Self::Index,
+                "quickinstall" => Self::Quickinstall,
+                "upstream" => Self::Upstream,
+                "build" => Self::Build,
+                other => {
+                    return Err(format!(
+                        "--sources: unknown source `{other}`\nhelp: the sources are index, quickinstall, upstream and build, comma-separated, in the order to try them"
+                    ));
+                }
+            };
+            if list.contains(&origin) {
+                return Err(format!(
+                    "--sources: `{name}` is named twice\nhelp: name each source once, in the order to try them"
+                ));
+            }
+            list.push(origin);
+        }
+        if list.is_empty() {
+            return Err(
+                "--sources: no source named\nhelp: for example --sources index,build".into(),
+            );
+        }
+        Ok(list)
+    }
+}
+
+/// What must be true of a candidate's bytes before anything parses them.
+#[derive(Debug, Clone)]
+pub enum Check {
+    /// Exactly this many bytes with this sha256 (from a signed index entry).
+    Sha256 { size: u64, sha256: String },
+    /// A minisign signature (prehashed or legacy) by this public key over the whole file, at
+    /// most `cap` bytes.
+    Minisign {
+        signature: String,
+        public_key: String,
+        cap: u64,
+    },
+    /// A minisign signature to fetch from `signature_url` (declared by the crate, so its absence
+    /// is a verification failure), by this public key, over at most `cap` bytes.
+    MinisignAt {
+        signature_url: String,
+        public_key: String,
+        cap: u64,
+    },
+    /// No signature exists; allowed only when the user said so (`--allow-unsigned`). At most
+    /// `cap` bytes, TLS the only protection.
+    Unsigned { cap: u64 },
+}
+
+impl Check {
+    pub fn is_signed(&self) -> bool {
+        !matches!(self, Self::Unsigned { .. })
+    }
+}
+
+/// The binaries a candidate's archive holds.
+#[derive(Debug, Clone)]
+pub enum Binaries {
+    /// Named by the source (the index lists them).
+    Listed(Vec<String>),
+    /// Every plain file at the archive's top level (the pool carries no metadata).
+    FromArchive,
+    /// Each binary's installed name and its path inside the archive (`bin-dir`), in a format
+    /// the crate declares (for `bin`, the download is the binary and the path is empty).
+    Paths {
+        format: upstream::PkgFmt,
+        paths: Vec<(String, String)>,
+    },
+}
+
+/// An archive a source has for (name, version, target), with what the driver must check.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    pub origin: Origin,
+    pub target: String,
+    pub location: Location,
+    pub check: Check,
+    pub binaries: Binaries,
+    /// The toolchain that built it, when the source says (cargo's tracker records it).
+    pub toolchain: Option<String>,
+    /// The index's release, when the candidate comes from the index (dry-run prints it).
+    pub release: Option<Box<crate::index::format::Release>>,
+}
+
+/// A source's answer.
+pub enum Answer {
+    Have(Box<Candidate>),
+    /// Not here, and why (one clause: "it is not in the release index").
+    DontHave(String),
+    /// Something went wrong that must stop the install (a verification failure: never try the
+    /// next source after one).
+    Fail(CrateError),
+}
+
+/// Whether a URL a source yields may be fetched: `https://`, or `http://` to a loopback
+/// address (127.0.0.0/8, ::1: tests and local mirrors). `Err` says why not.
+pub fn allowed_url(url: &str) -> Result<(), String> {
+    if url.starts_with("https://") {
+        return Ok(());
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return Err(format!(
+            "`{url}` is not an https:// URL (plain http:// only to a loopback address)"
+        ));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = if let Some(v6) = host.strip_prefix('[') {
+        v6.split(']').next().unwrap_or_default()
+    } else {
+        host.split(':').next().unwrap_or_default()
+    };
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) if ip.is_loopback() => Ok(()),
+        _ => Err(format!(
+            "`{url}` is plain http:// to a host that is not a loopback address (only https:// is accepted there)"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_https_or_loopback_http() {
+        assert!(allowed_url("https://github.com/x").is_ok());
+        assert!(allowed_url("http://127.0.0.1:8080/x").is_ok());
+        assert!(allowed_url("http://127.9.9.9/x").is_ok());
+        assert!(allowed_url("http://[::1]:80/x").is_ok());
+        assert!(allowed_url("http://example.org/x").is_err());
+        assert!(allowed_url("http://localhost.evil.org/x").is_err());
+        assert!(allowed_url("http://127.0.0.1.evil.org/x").is_err());
+        assert!(allowed_url("ftp://127.0.0.1/x").is_err());
+        assert!(allowed_url("file:///etc/passwd").is_err());
+    }
+
+    #[test]
+    fn sources_list_parses_in_order_and_refuses_unknown_or_repeated() {
+        let list =
+            |s: &str| Origin::parse_list(&s.split(',').map(str::to_owned).collect::<Vec<_>>());
+        assert_eq!(
+            list("quickinstall,index").unwrap(),
+            [Origin::Quickinstall, Origin::Index]
+        );
+        assert!(list("index,index").is_err());
+        assert!(list("pypi").is_err());
+    }
+}

@@ -1,0 +1,463 @@
+//! The prebuilt sources besides the release index: cargo-quickinstall's pool (GitHub-release
+//! URL paths on a loopback server, signed with a key made here and passed through
+//! `QUICKINSTALL_QUICKINSTALL_POOL` / `QUICKINSTALL_QUICKINSTALL_KEY`), and `--sources` ordering.
+//! Each bad input asserts the message names the source, the exit status (3 for a verification
+//! failure, and then no other source is tried) and that nothing was installed.
+
+use std::path::PathBuf;
+
+use crate::support::env::Run;
+use crate::support::index::{Entry, Scenario, tar_gz, world};
+use crate::support::server::{Respond, TestServer};
+
+const VERIFY: i32 = 3;
+
+/// A quickinstall pool: `{crate}-{version}/{crate}-{version}-{target}.tar.gz` and `.sig`.
+struct Pool {
+    dir: tempfile::TempDir,
+    server: TestServer,
+    key: minisign::KeyPair,
+}
+
+impl Pool {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let server = TestServer::serve(dir.path());
+        let key = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+        Self { dir, server, key }
+    }
+
+    fn base(&self) -> String {
+        self.server.url().trim_end_matches('/').to_owned()
+    }
+
+    fn public_b64(&self) -> String {
+        self.key.pk.to_base64()
+    }
+
+    fn archive_path(name: &str, version: &str) -> String {
+        let target = &world().target;
+        format!("{name}-{version}/{name}-{version}-{target}.tar.gz")
+    }
+
+    fn file(&self, path: &str) -> PathBuf {
+        self.dir.path().join(path)
+    }
+
+    /// Publishes `archive`, signed by `signer` (`None`: no `.sig`).
+    fn publish(
+        &self,
+        name: &str,
+        version: &str,
+        archive: &[u8],
+        signer: Option<&minisign::SecretKey>,
+    ) {
+        let path = Self::archive_path(name, version);
+        std::fs::create_dir_all(self.file(&path).parent().unwrap()).unwrap();
+        std::fs::write(self.file(&path), archive).unwrap();
+        if let Some(sk) = signer {
+            let sig = minisign::sign(None, sk, archive, None, None).unwrap();
+            std::fs::write(self.file(&format!("{path}.sig")), sig.to_string()).unwrap();
+        }
+    }
+}
+
+/// A one-binary archive as cargo-quickinstall makes them: the binary flat at the top.
+fn script_archive(bin: &str, says: &str) -> Vec<u8> {
+    let script = format!("#!/bin/sh\necho '{says}'\n");
+    tar_gz(&[Entry::File {
+        name: bin,
+        mode: 0o755,
+        data: script.as_bytes(),
+    }])
+}
+
+fn setup() -> (Scenario, Pool) {
+    let mut s = Scenario::new();
+    let pool = Pool::new();
+    s.env.set("QUICKINSTALL_QUICKINSTALL_POOL", pool.base());
+    s.env
+        .set("QUICKINSTALL_QUICKINSTALL_KEY", pool.public_b64());
+    // The fixture registry stands for crates.io here: the pool serves crates.io's crates only.
+    let registry = s.registry.sparse_url();
+    s.env.set("QUICKINSTALL_PUBLIC_REGISTRY", registry);
+    (s, pool)
+}
+
+/// `qi-fallback` is in the registry but not in the index: only the pool can serve it.
+fn install_fallback_crate(s: &Scenario, extra: &[&str]) -> Run {
+    s.quickinstall()
+        .args([
+            "qi-fallback",
+            "--no-fallback",
+            "--json",
+            "--target",
+            &world().target,
+        ])
+        .args(extra)
+        .run()
+}
+
+fn assert_nothing_installed(s: &Scenario, run: &Run) {
+    assert!(
+        !s.bin_dir().join("qi-fallback").exists(),
+        "a binary was installed:\n{run}"
+    );
+    let leftovers: Vec<_> = s
+        .disk_state()
+        .into_iter()
+        .filter(|(p, _)| p.contains(".quickinstall-tmp-") || p.ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "left behind {leftovers:?}:\n{run}");
+}
+
+#[test]
+fn index_miss_installs_the_signed_pool_archive() {
+    let (s, pool) = setup();
+    pool.publish(
+        "qi-fallback",
+        "0.1.0",
+        &script_archive("qi-fallback", "from the pool"),
+        Some(&pool.key.sk),
+    );
+    let run = install_fallback_crate(&s, &[]);
+    run.assert_success();
+    run.stderr_line_with(&[
+        "Installed",
+        "qi-fallback 0.1.0",
+        "prebuilt from quickinstall",
+    ]);
+    let json = &run.json_lines()[0];
+    assert_eq!(json["source"], "prebuilt", "{run}");
+    assert_eq!(json["origin"], "quickinstall", "{run}");
+    assert_eq!(json["signed"], true, "{run}");
+    assert_eq!(s.run_installed("qi-fallback"), "from the pool");
+    // The index was asked first and the archive fetched once, after its signature.
+    assert_eq!(
+        pool.server.requests_for(&format!(
+            "{}.sig",
+            Pool::archive_path("qi-fallback", "0.1.0")
+        )),
+        1
+    );
+    assert_eq!(
+        pool.server
+            .requests_for(&Pool::archive_path("qi-fallback", "0.1.0")),
+        1
+    );
+    // cargo's tracker knows it.
+    let tracker = std::fs::read_to_string(s.cargo_home().join(".crates2.json")).unwrap();
+    assert!(tracker.contains("qi-fallback 0.1.0"), "{tracker}");
+}
+
+#[test]
+fn default_order_prefers_the_index_and_sources_flag_reorders() {
+    let (s, pool) = setup();
+    pool.publish(
+        "qi-tool",
+        "1.0.0",
+        &script_archive("qi-tool", "pool qi-tool"),
+        Some(&pool.key.sk),
+    );
+    let run = s
+        .quickinstall()
+        .args(["qi-tool", "--json", "--target", &world().target])
+        .run();
+    run.assert_success();
+    assert_eq!(run.json_lines()[0]["origin"], "index", "{run}");
+    assert_eq!(run.json_lines()[0]["signed"], true, "{run}");
+    assert_eq!(
+        pool.server.requests(),
+        0,
+        "the pool was asked though the index had it"
+    );
+
+    let run = s
+        .quickinstall()
+        .args(["qi-tool", "--force", "--json", "--target", &world().target])
+        .args(["--sources", "quickinstall,index"])
+        .run();
+    run.assert_success();
+    assert_eq!(run.json_lines()[0]["origin"], "quickinstall", "{run}");
+    assert_eq!(s.run_installed("qi-tool"), "pool qi-tool");
+}
+
+#[test]
+fn sources_without_build_means_no_fallback_and_unknown_names_are_usage_errors() {
+    let (s, _pool) = setup();
+    let run = s
+        .quickinstall()
+        .args(["qi-fallback", "--sources", "index,quickinstall"])
+        .run();
+    run.assert_exit(1);
+    run.stderr_has(&["no prebuilt of `qi-fallback 0.1.0`", "help:"]);
+    assert!(!run.stderr.contains("Building"), "{run}");
+
+    let run = s
+        .quickinstall()
+        .args(["qi-tool", "--sources", "index,pypi"])
+        .run();
+    run.assert_exit(2);
+    run.stderr_has(&["unknown source `pypi`", "help:"]);
+}
+
+#[test]
+fn missing_signature_is_skipped_as_unsigned_unless_allowed() {
+    let (s, pool) = setup();
+    pool.publish(
+        "qi-fallback",
+        "0.1.0",
+        &script_archive("qi-fallback", "unsigned"),
+        None,
+    );
+    let run = install_fallback_crate(&s, &[]);
+    run.assert_exit(1);
+    run.stderr_has(&["unsigned archives are skipped", "--allow-unsigned"]);
+    assert_eq!(
+        pool.server
+            .requests_for(&Pool::archive_path("qi-fallback", "0.1.0")),
+        0
+    );
+    assert_nothing_installed(&s, &run);
+
+    let run = install_fallback_crate(&s, &["--allow-unsigned"]);
+    run.assert_success();
+    run.stderr_has(&["--allow-unsigned", "only TLS protects it"]);
+    run.stderr_line_with(&["Installed", "prebuilt from quickinstall (unsigned)"]);
+    assert_eq!(run.json_lines()[0]["signed"], false, "{run}");
+    assert_eq!(s.run_installed("qi-fallback"), "unsigned");
+}
+
+#[test]
+fn require_signed_refuses_an_unsigned_archive() {
+    let (s, pool) = setup();
+    pool.publish(
+        "qi-fallback",
+        "0.1.0",
+        &script_archive("qi-fallback", "unsigned"),
+        None,
+    );
+    let run = s
+        .quickinstall()
+        .args([
+            "qi-fallback",
+            "--no-fallback",
+            "--allow-unsigned",
+            "--require-signed",
+        ])
+        .run();
+    run.assert_exit(2);
+    let run = install_fallback_crate(&s, &["--require-signed"]);
+    run.assert_exit(1);
+    assert_nothing_installed(&s, &run);
+}
+
+/// Verification failures: exit 3, the source named, no other source tried (no build), nothing
+/// installed.
+fn assert_pool_verification_failure(s: &Scenario, fragments: &[&str]) {
+    let run = s
+        .quickinstall()
+        .args([
+            "qi-fallback",
+            "--target",
+            &world().target,
+            "--sources",
+            "quickinstall,build",
+        ])
+        .run();
+    run.assert_exit(VERIFY);
+    let line = run.stderr_line_with(fragments);
+    assert!(
+        line.contains("quickinstall source"),
+        "{line:?} does not name the source:\n{run}"
+    );
+    assert!(
+        line.trim_end().ends_with("nothing was installed"),
+        "{line:?}\n{run}"
+    );
+    run.stderr_has(&["help:"]);
+    assert!(
+        !run.stderr.contains("Building"),
+        "built after a verification failure:\n{run}"
+    );
+    assert_nothing_installed(s, &run);
+}
+
+#[test]
+fn bad_signature_is_a_verification_failure() {
+    let (s, pool) = setup();
+    let archive = script_archive("qi-fallback", "tampered");
+    pool.publish(
+        "qi-fallback",
+        "0.1.0",
+        &script_archive("qi-fallback", "genuine"),
+        Some(&pool.key.sk),
+    );
+    // The signature of the genuine archive stays; the archive is swapped.
+    std::fs::write(
+        pool.file(&Pool::archive_path("qi-fallback", "0.1.0")),
+        archive,
+    )
+    .unwrap();
+    assert_pool_verification_failure(&s, &["signature", "does not match the archive"]);
+}
+
+#[test]
+fn signature_by_another_key_is_a_verification_failure() {
+    let (s, pool) = setup();
+    let stranger = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+    pool.publish(
+        "qi-fallback",
+        "0.1.0",
+        &script_archive("qi-fallback", "x"),
+        Some(&stranger.sk),
+    );
+    assert_pool_verification_failure(&s, &["does not match the archive under the key"]);
+}
+
+#[test]
+fn garbage_signature_file_is_a_verification_failure() {
+    let (s, pool) = setup();
+    pool.publish(
+        "qi-fallback",
+        "0.1.0",
+        &script_archive("qi-fallback", "x"),
+        Some(&pool.key.sk),
+    );
+    let sig = format!("{}.sig", Pool::archive_path("qi-fallback", "0.1.0"));
+    pool.server
+        .set(&sig, Respond::Body(b"not a signature\n".to_vec()));
+    assert_pool_verification_failure(&s, &["is not a minisign signature"]);
+}
+
+#[test]
+fn signed_archive_climbing_out_is_refused() {
+    let (s, pool) = setup();
+    let hostile = tar_gz(&[
+        Entry::File {
+            name: "qi-fallback",
+            mode: 0o755,
+            data: b"#!/bin/sh\n",
+        },
+        Entry::File {
+            name: "../escaped",
+            mode: 0o755,
+            data: b"#!/bin/sh\n",
+        },
+    ]);
+    pool.publish("qi-fallback", "0.1.0", &hostile, Some(&pool.key.sk));
+    assert_pool_verification_failure(&s, &["climbs out"]);
+    assert!(!s.path().join("escaped").exists());
+}
+
+#[test]
+fn signed_archive_with_a_symlink_is_refused() {
+    let (s, pool) = setup();
+    let hostile = tar_gz(&[
+        Entry::File {
+            name: "qi-fallback",
+            mode: 0o755,
+            data: b"#!/bin/sh\n",
+        },
+        Entry::Symlink {
+            name: "qi-link",
+            target: "/etc/passwd",
+        },
+    ]);
+    pool.publish("qi-fallback", "0.1.0", &hostile, Some(&pool.key.sk));
+    assert_pool_verification_failure(&s, &["symbolic link"]);
+}
+
+#[test]
+fn truncated_archive_moves_on_to_the_next_source() {
+    let (s, pool) = setup();
+    let archive = script_archive("qi-fallback", "x");
+    pool.publish("qi-fallback", "0.1.0", &archive, Some(&pool.key.sk));
+    pool.server.set(
+        &Pool::archive_path("qi-fallback", "0.1.0"),
+        Respond::Truncate(archive.len() / 2),
+    );
+    let run = install_fallback_crate(&s, &[]);
+    // Not a verification failure: nothing was verified yet. With no build source, exit 1.
+    run.assert_exit(1);
+    run.stderr_has(&["quickinstall source", "no prebuilt of `qi-fallback 0.1.0`"]);
+    assert_nothing_installed(&s, &run);
+}
+
+#[test]
+fn rate_limit_is_named_and_the_next_source_is_tried() {
+    let (s, pool) = setup();
+    pool.publish(
+        "qi-tool",
+        "1.0.0",
+        &script_archive("qi-tool", "x"),
+        Some(&pool.key.sk),
+    );
+    let sig = format!("{}.sig", Pool::archive_path("qi-tool", "1.0.0"));
+    pool.server.set(&sig, Respond::Status(429));
+    let started = std::time::Instant::now();
+    let run = s
+        .quickinstall()
+        .args([
+            "qi-tool",
+            "--json",
+            "--target",
+            &world().target,
+            "--sources",
+            "quickinstall,index",
+        ])
+        .run();
+    run.assert_success();
+    run.stderr_has(&["429", "rate limit"]);
+    assert_eq!(run.json_lines()[0]["origin"], "index", "{run}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{run}"
+    );
+}
+
+#[test]
+fn a_pool_on_plain_http_to_another_host_is_not_asked() {
+    let (mut s, _pool) = setup();
+    s.env.set(
+        "QUICKINSTALL_QUICKINSTALL_POOL",
+        "http://example.invalid/releases",
+    );
+    let run = install_fallback_crate(&s, &["-v"]);
+    run.assert_exit(1);
+    run.stderr_has(&["not a loopback address"]);
+}
+
+#[test]
+fn dry_run_names_the_pool_and_its_key() {
+    let (s, pool) = setup();
+    pool.publish(
+        "qi-fallback",
+        "0.1.0",
+        &script_archive("qi-fallback", "x"),
+        Some(&pool.key.sk),
+    );
+    let run = s
+        .quickinstall()
+        .args([
+            "qi-fallback",
+            "--dry-run",
+            "--no-fallback",
+            "--target",
+            &world().target,
+        ])
+        .run();
+    run.assert_success();
+    run.stdout_has(&[
+        "would install",
+        "quickinstall",
+        "minisign signature by",
+        &pool.public_b64(),
+    ]);
+    assert_eq!(
+        pool.server
+            .requests_for(&Pool::archive_path("qi-fallback", "0.1.0")),
+        0
+    );
+    assert!(!s.bin_dir().join("qi-fallback").exists());
+}

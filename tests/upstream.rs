@@ -1,0 +1,393 @@
+//! The `upstream` source: releases a crate declares in `[package.metadata.binstall]`, read from
+//! the real `.crate` (packed by `cargo package` into a loopback sparse registry) and fetched
+//! from a loopback "release" server, in every declared format, signed with a minisign key made
+//! here or unsigned. Each bad input names the source, exits 3 when something did not verify
+//! (and then nothing else is tried), and installs nothing.
+
+use std::io::Read;
+
+use crate::support::crates::CrateSpec;
+use crate::support::env::{Run, TestEnv, empty_pool_url};
+use crate::support::goproxy::zip_stored;
+use crate::support::index::{Entry, tar_gz};
+use crate::support::registry::{Registry, ServedRegistry};
+use crate::support::server::TestServer;
+
+const VERIFY: i32 = 3;
+const TARGET: &str = "x86_64-unknown-linux-musl";
+
+/// A registry, a release server and a key, with the environment pointing at them.
+struct Upstream {
+    env: TestEnv,
+    registry: Registry,
+    served: ServedRegistry,
+    releases_dir: tempfile::TempDir,
+    releases: TestServer,
+    key: minisign::KeyPair,
+}
+
+impl Upstream {
+    fn new() -> Self {
+        let mut env = TestEnv::new();
+        let registry = Registry::new(&env.path().join("registry"));
+        let served = registry.serve();
+        let releases_dir = tempfile::tempdir().unwrap();
+        let releases = TestServer::serve(releases_dir.path());
+        env.set("QUICKINSTALL_REGISTRY", served.sparse_url());
+        // An index that has nothing, so only the crate's own releases can serve it.
+        env.set("QUICKINSTALL_INDEX", empty_pool_url());
+        let key = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+        Self {
+            env,
+            registry,
+            served,
+            releases_dir,
+            releases,
+            key,
+        }
+    }
+
+    fn base(&self) -> String {
+        self.releases.url().trim_end_matches('/').to_owned()
+    }
+
+    /// Publishes `name 1.0.0` (one binary of the same name) with this metadata.
+    fn publish(&self, name: &str, binstall: &str) {
+        let mut spec = CrateSpec::new(name, "1.0.0", &[name]);
+        spec.extra_manifest = format!("\n{binstall}\n");
+        self.registry.publish(&spec, false);
+    }
+
+    /// Puts `bytes` at `path` on the release server, signed by `signer` when given.
+    fn release(&self, path: &str, bytes: &[u8], signer: Option<&minisign::SecretKey>) {
+        let file = self.releases_dir.path().join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, bytes).unwrap();
+        if let Some(sk) = signer {
+            let sig = minisign::sign(None, sk, bytes, None, None).unwrap();
+            std::fs::write(format!("{}.sig", file.display()), sig.to_string()).unwrap();
+        }
+    }
+
+    fn signing(&self) -> String {
+        format!(
+            "[package.metadata.binstall.signing]\nalgorithm = \"minisign\"\npubkey = \"{}\"\n",
+            self.key.pk.to_base64()
+        )
+    }
+
+    fn install(&self, name: &str, extra: &[&str]) -> Run {
+        self.env
+            .quickinstall()
+            .args([name, "--no-fallback", "--json", "--target", TARGET])
+            .args(extra)
+            .run()
+    }
+
+    fn assert_nothing_installed(&self, name: &str, run: &Run) {
+        assert!(!self.env.bin_dir().join(name).exists(), "installed:\n{run}");
+        let leftovers: Vec<_> = self
+            .env
+            .disk_state()
+            .into_iter()
+            .filter(|(p, _)| p.contains(".quickinstall-tmp-") && !p.starts_with("registry/"))
+            .collect();
+        assert!(leftovers.is_empty(), "left behind {leftovers:?}:\n{run}");
+    }
+}
+
+fn script(says: &str) -> Vec<u8> {
+    format!("#!/bin/sh\necho '{says}'\n").into_bytes()
+}
+
+/// A `.tar.gz` with `path` holding a script.
+fn tgz_with(path: &str, says: &str) -> Vec<u8> {
+    let data = script(says);
+    tar_gz(&[
+        Entry::File {
+            name: path,
+            mode: 0o755,
+            data: &data,
+        },
+        Entry::File {
+            name: "README.md",
+            mode: 0o644,
+            data: b"docs, not installed",
+        },
+    ])
+}
+
+fn plain_tar(tgz: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(tgz)
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+#[test]
+fn signed_tgz_with_the_default_bin_dir_installs() {
+    let up = Upstream::new();
+    up.publish(
+        "qi-up",
+        &format!(
+            "[package.metadata.binstall]\npkg-url = \"{}/v{{ version }}/{{ name }}-{{ target }}-v{{ version }}{{ archive-suffix }}\"\n{}",
+            up.base(),
+            up.signing()
+        ),
+    );
+    let dir = format!("qi-up-{TARGET}-v1.0.0");
+    up.release(
+        &format!("v1.0.0/{dir}.tgz"),
+        &tgz_with(&format!("{dir}/qi-up"), "upstream tgz"),
+        Some(&up.key.sk),
+    );
+    let run = up.install("qi-up", &["--sources", "upstream"]);
+    run.assert_success();
+    run.stderr_line_with(&["Installed", "qi-up 1.0.0", "prebuilt from upstream"]);
+    let json = &run.json_lines()[0];
+    assert_eq!(json["origin"], "upstream", "{run}");
+    assert_eq!(json["signed"], true, "{run}");
+    assert_eq!(up.env.run_installed("qi-up"), "upstream tgz");
+    assert!(!up.env.bin_dir().join("README.md").exists());
+}
+
+#[test]
+fn default_order_reaches_upstream_after_the_index_and_pool_miss() {
+    let up = Upstream::new();
+    up.publish(
+        "qi-up-order",
+        &format!(
+            "[package.metadata.binstall]\npkg-url = \"{}/{{ name }}{{ archive-suffix }}\"\npkg-fmt = \"bin\"\n{}",
+            up.base(),
+            up.signing()
+        ),
+    );
+    up.release("qi-up-order", &script("bin format"), Some(&up.key.sk));
+    let run = up.install("qi-up-order", &[]);
+    run.assert_success();
+    assert_eq!(run.json_lines()[0]["origin"], "upstream", "{run}");
+    assert_eq!(up.env.run_installed("qi-up-order"), "bin format");
+}
+
+#[test]
+fn zip_txz_and_tzst_install() {
+    let up = Upstream::new();
+    let tar = plain_tar(&tgz_with("bin/qi-up-x", "x"));
+    let formats: [(&str, &str, Vec<u8>); 3] = [
+        (
+            "qi-up-zip",
+            "zip",
+            zip_stored(&[("bin/qi-up-zip".into(), script("zip"))]),
+        ),
+        ("qi-up-txz", "txz", {
+            let tar = plain_tar(&tgz_with("bin/qi-up-txz", "txz"));
+            let mut out = Vec::new();
+            lzma_rs::xz_compress(&mut &tar[..], &mut out).unwrap();
+            out
+        }),
+        ("qi-up-tzst", "tzstd", {
+            let tar = plain_tar(&tgz_with("bin/qi-up-tzst", "tzst"));
+            ruzstd::encoding::compress_to_vec(&tar[..], ruzstd::encoding::CompressionLevel::Fastest)
+        }),
+    ];
+    drop(tar);
+    for (name, fmt, bytes) in &formats {
+        up.publish(
+            name,
+            &format!(
+                "[package.metadata.binstall]\npkg-url = \"{}/{{ name }}.{{ archive-format }}\"\nbin-dir = \"bin/{{ bin }}{{ binary-ext }}\"\npkg-fmt = \"{fmt}\"\n{}",
+                up.base(),
+                up.signing()
+            ),
+        );
+        up.release(&format!("{name}.{fmt}"), bytes, Some(&up.key.sk));
+    }
+    for (name, fmt, _) in &formats {
+        let run = up.install(name, &["--sources", "upstream"]);
+        run.assert_success();
+        let says = if *fmt == "tzstd" { "tzst" } else { fmt };
+        assert_eq!(up.env.run_installed(name), *says, "{run}");
+    }
+}
+
+#[test]
+fn unsigned_release_is_labelled_and_refused_with_require_signed() {
+    let up = Upstream::new();
+    up.publish(
+        "qi-up-plain",
+        &format!(
+            "[package.metadata.binstall]\npkg-url = \"{}/{{ name }}.tgz\"\nbin-dir = \"{{ bin }}\"\n",
+            up.base()
+        ),
+    );
+    up.release("qi-up-plain.tgz", &tgz_with("qi-up-plain", "plain"), None);
+    let run = up.install("qi-up-plain", &["--require-signed"]);
+    run.assert_exit(1);
+    run.stderr_has(&["unsigned", "--require-signed"]);
+    up.assert_nothing_installed("qi-up-plain", &run);
+
+    let run = up.install("qi-up-plain", &[]);
+    run.assert_success();
+    run.stderr_line_with(&["Installed", "prebuilt from upstream (unsigned)"]);
+    assert_eq!(run.json_lines()[0]["signed"], false, "{run}");
+}
+
+#[test]
+fn a_crate_that_declares_nothing_is_not_probed() {
+    let up = Upstream::new();
+    up.publish("qi-up-none", "");
+    let run = up.install("qi-up-none", &["--sources", "upstream", "-v"]);
+    run.assert_exit(1);
+    run.stderr_has(&["declares no prebuilt releases", "nothing is guessed"]);
+    assert_eq!(up.releases.requests(), 0);
+}
+
+/// A verification failure of the upstream source: exit 3, named, nothing built or installed.
+fn assert_upstream_verification_failure(up: &Upstream, name: &str, fragments: &[&str]) {
+    let run = up
+        .env
+        .quickinstall()
+        .args([name, "--target", TARGET, "--sources", "upstream,build"])
+        .run();
+    run.assert_exit(VERIFY);
+    let line = run.stderr_line_with(fragments);
+    assert!(line.contains("upstream source"), "{line:?}\n{run}");
+    assert!(
+        line.trim_end().ends_with("nothing was installed"),
+        "{line:?}\n{run}"
+    );
+    assert!(
+        !run.stderr.contains("Building"),
+        "built after a verification failure:\n{run}"
+    );
+    up.assert_nothing_installed(name, &run);
+}
+
+#[test]
+fn declared_signature_missing_or_by_another_key_or_not_matching_fails_verification() {
+    let up = Upstream::new();
+    let meta = |name: &str| {
+        format!(
+            "[package.metadata.binstall]\npkg-url = \"{}/{name}.tgz\"\nbin-dir = \"{{ bin }}\"\n{}",
+            up.base(),
+            up.signing()
+        )
+    };
+    for name in ["qi-up-nosig", "qi-up-stranger", "qi-up-swapped"] {
+        up.publish(name, &meta(name));
+    }
+    up.release("qi-up-nosig.tgz", &tgz_with("qi-up-nosig", "x"), None);
+    let stranger = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+    up.release(
+        "qi-up-stranger.tgz",
+        &tgz_with("qi-up-stranger", "x"),
+        Some(&stranger.sk),
+    );
+    up.release(
+        "qi-up-swapped.tgz",
+        &tgz_with("qi-up-swapped", "genuine"),
+        Some(&up.key.sk),
+    );
+    std::fs::write(
+        up.releases_dir.path().join("qi-up-swapped.tgz"),
+        tgz_with("qi-up-swapped", "evil"),
+    )
+    .unwrap();
+    assert_upstream_verification_failure(
+        &up,
+        "qi-up-nosig",
+        &["declares a minisign signature", "was not found"],
+    );
+    assert_upstream_verification_failure(
+        &up,
+        "qi-up-stranger",
+        &["does not match the archive under the key"],
+    );
+    assert_upstream_verification_failure(&up, "qi-up-swapped", &["does not match the archive"]);
+}
+
+#[test]
+fn zip_with_an_absolute_path_is_refused() {
+    let up = Upstream::new();
+    up.publish(
+        "qi-up-abs",
+        &format!(
+            "[package.metadata.binstall]\npkg-url = \"{}/a.zip\"\nbin-dir = \"{{ bin }}\"\npkg-fmt = \"zip\"\n{}",
+            up.base(),
+            up.signing()
+        ),
+    );
+    let zip = zip_stored(&[
+        ("qi-up-abs".into(), script("x")),
+        ("/tmp/qi-up-planted".into(), script("planted")),
+    ]);
+    up.release("a.zip", &zip, Some(&up.key.sk));
+    assert_upstream_verification_failure(&up, "qi-up-abs", &["an absolute path"]);
+    assert!(!std::path::Path::new("/tmp/qi-up-planted").exists());
+}
+
+#[test]
+fn the_crate_cksum_is_checked_before_the_manifest_is_read() {
+    let up = Upstream::new();
+    up.publish(
+        "qi-up-cksum",
+        &format!(
+            "[package.metadata.binstall]\npkg-url = \"{}/x.tgz\"\n",
+            up.base()
+        ),
+    );
+    let dl = up.env.path().join("registry/dl/qi-up-cksum/1.0.0/download");
+    let mut bytes = std::fs::read(&dl).unwrap();
+    bytes.push(0);
+    std::fs::write(&dl, bytes).unwrap();
+    assert_upstream_verification_failure(&up, "qi-up-cksum", &["but the registry lists"]);
+    assert_eq!(up.releases.requests(), 0);
+}
+
+#[test]
+fn bad_declarations_are_named_and_the_next_source_is_tried() {
+    let up = Upstream::new();
+    let cases = [
+        (
+            "qi-up-climb",
+            format!("pkg-url = \"{}/{{ name }}/../../etc/x.tgz\"", up.base()),
+            "climbs",
+        ),
+        (
+            "qi-up-outside",
+            format!(
+                "pkg-url = \"{}/x.tgz\"\nbin-dir = \"../../{{ bin }}\"",
+                up.base()
+            ),
+            "not a plain relative path",
+        ),
+        (
+            "qi-up-types",
+            "pkg-url = [\"https://x\"]".to_owned(),
+            "is a array, not a string",
+        ),
+        (
+            "qi-up-scheme",
+            "pkg-url = \"http://example.org/{ name }.tgz\"".to_owned(),
+            "not a loopback address",
+        ),
+        (
+            "qi-up-var",
+            format!("pkg-url = \"{}/{{ secret }}.tgz\"", up.base()),
+            "unknown variable",
+        ),
+    ];
+    for (name, meta, _) in &cases {
+        up.publish(name, &format!("[package.metadata.binstall]\n{meta}\n"));
+    }
+    for (name, _, says) in &cases {
+        let run = up.install(name, &["--sources", "upstream,index"]);
+        // Not a verification failure: the next source (the index) was asked, then no prebuilt.
+        run.assert_exit(1);
+        run.stderr_has(&[says, "no prebuilt of"]);
+        up.assert_nothing_installed(name, &run);
+    }
+    assert_eq!(up.releases.requests(), 0, "a refused template was fetched");
+    let _ = &up.served;
+}
