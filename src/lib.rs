@@ -18,6 +18,7 @@
 //! - [`stats`]: the anonymous install ping (what is sent, when, and how to turn it off).
 //! - [`report`]: the only writer to stdout and stderr: text, progress, `--json`.
 //! - [`error`]: error types, the exit-code table and hints.
+//! - [`utc`](mod@utc): calendar dates from Unix seconds (shared with `build-index`).
 //!
 //! `build-index` (the workspace's second crate) writes the index with the same [`index`] types.
 
@@ -39,3 +40,4 @@ pub mod source;
 pub mod stats;
 pub mod target;
 pub mod unpack;
+pub mod utc;

@@ -168,18 +168,8 @@ pub fn clock_note(now: u64, reference: u64) -> &'static str {
 
 /// `secs` since the epoch as `YYYY-MM-DD HH:MM UTC`.
 pub fn utc(secs: u64) -> String {
-    let days = secs / 86_400;
     let rem = secs % 86_400;
-    // Howard Hinnant's civil_from_days (<https://howardhinnant.github.io/date_algorithms.html>).
-    let z = days + 719_468;
-    let era = z / 146_097;
-    let doe = z % 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + u64::from(month <= 2);
+    let (year, month, day) = crate::utc::civil_from_days(secs / 86_400);
     format!(
         "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
         rem / 3600,
