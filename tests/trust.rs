@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use quickinstall::index::signature::BUNDLE_V2_HEADER;
+use quickinstall::index::signature::{BUNDLE_V2_HEADER, TrustedComment, bundle_v2};
 
 use crate::support::env::Run;
 use crate::support::index::{self, Scenario, TestKey};
@@ -300,6 +300,64 @@ fn refuses_a_rollback_across_a_key_rotation() {
     run.assert_exit(VERIFY);
     run.stderr_line_with(&["signed at", "before the copy this machine already saw"]);
     assert_eq!(chain.s.run_installed("qi-hello"), "qi-hello 0.2.0");
+}
+
+/// The delegation's window from its statement: (`not_before`, `not_after`).
+fn window(block: &str) -> (u64, u64) {
+    let field = |name: &str| -> u64 {
+        block
+            .split(&format!("{name}="))
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    (field("not_before"), field("not_after"))
+}
+
+#[test]
+fn refuses_a_file_signed_before_or_after_its_delegations_window() {
+    let chain = Chain::new();
+    let key = chain.signing_key("k");
+    let delegation = chain.delegate(&chain.root, &key, "1d", "quickinstall");
+    chain.resign(&key, Some(&delegation), "30d");
+    let bundle = chain.bundle();
+    let block = delegation_block(&bundle);
+    let (not_before, not_after) = window(&block);
+    let path = index::package_path("qi-hello");
+    let data = std::fs::read(chain.s.index_dir().join(&path)).unwrap();
+    // The delegated key signs the same file, stamped an hour outside the grant on either side
+    // (as a leaked key used once its delegation ran out would); the delegation itself is valid
+    // now and the signature has not expired.
+    for stamped in [not_before - 3600, not_after + 3600] {
+        let comment = TrustedComment {
+            path: path.clone(),
+            timestamp: stamped,
+            expires: Some(not_after + 30 * DAY),
+        }
+        .render();
+        let signature = minisign::sign(None, &key.secret(), &data[..], Some(&comment), None)
+            .unwrap()
+            .into_string();
+        chain.write_bundle(&bundle_v2(&block, &signature, &data));
+        let run = chain.install();
+        assert_refused(
+            &chain,
+            &run,
+            &["was made at", "outside the window its delegation grants"],
+        );
+        // Not an expiry: the override for stale mirrors does not let it through.
+        let run = chain
+            .s
+            .quickinstall()
+            .args(["qi-hello", "--allow-expired-index"])
+            .run();
+        assert_refused(&chain, &run, &["outside the window its delegation grants"]);
+    }
+    // The bundle `resign` wrote, stamped inside the window, installs.
+    chain.write_bundle(&bundle);
+    chain.install().assert_success();
 }
 
 #[test]

@@ -77,6 +77,12 @@ impl IndexError {
                 ..
             } => Some("check this machine's clock and time zone settings, then retry".into()),
             Self::Signature {
+                source: SignatureError::SignedOutsideDelegation { .. },
+                ..
+            } => Some(
+                "the index's signing key may have leaked; tell the index's maintainers, who re-sign it under a current delegation (docs/releasing.md)".into(),
+            ),
+            Self::Signature {
                 source:
                     SignatureError::Delegation(_)
                     | SignatureError::UntrustedKey

@@ -14,6 +14,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use minisign_verify::{PublicKey, Signature};
 
+pub use crate::index::bundle::{
+    BUNDLE_V2_HEADER, Bundle, bundle, bundle_v2, parse_bundle, split_bundle,
+};
 use crate::index::delegation::{DEFAULT_INDEX_ID, Delegation, DelegationError, clock_note, utc};
 
 /// The project's root keys: the only keys built into the clients. Their secrets are kept
@@ -22,11 +25,6 @@ use crate::index::delegation::{DEFAULT_INDEX_ID, Delegation, DelegationError, cl
 pub const BUILTIN_ROOTS: &[&str] = &["RWTcXYGm9uqarS2KCJIr1LW9FKGSbb/gRDdiUd659sLc3lTw7MODNOFn"];
 
 const COMMENT_TAG: &str = "quickinstall-index v1";
-
-/// The first line of a version 2 bundle (one that carries a delegation).
-pub const BUNDLE_V2_HEADER: &str = "quickinstall-bundle v2";
-
-const BUNDLE_HEADER_PREFIX: &str = "quickinstall-bundle v";
 
 /// What the signed (trusted) comment of an index file binds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -126,6 +124,16 @@ pub enum SignatureError {
         "the index file is signed by another key than the one its delegation names (`{delegated}`)"
     )]
     NotTheDelegatedKey { delegated: String },
+    #[error(
+        "the signature of `{path}` was made at {}, outside the window its delegation grants ({} to {}); the signing key was used when the root had not delegated to it",
+        utc(*timestamp), utc(*not_before), utc(*not_after)
+    )]
+    SignedOutsideDelegation {
+        path: String,
+        timestamp: u64,
+        not_before: u64,
+        not_after: u64,
+    },
     #[error("the signature of `{path}` carries no expiry, which a delegated signature must")]
     NoExpiry { path: String },
     #[error(
@@ -147,19 +155,6 @@ impl SignatureError {
             Self::Expired { .. } | Self::Delegation(DelegationError::Expired { .. })
         )
     }
-}
-
-/// A signed bundle taken apart (see `docs/index-format.md`, "The signed bundle").
-#[derive(Debug, PartialEq, Eq)]
-pub struct Bundle<'a> {
-    /// 1 (signature, then data) or 2 (header, delegation, signature, then data).
-    pub version: u32,
-    /// The delegation blocks (exactly one is accepted; more are kept to refuse them).
-    pub delegations: Vec<&'a str>,
-    /// The file's minisign signature text (four lines).
-    pub signature: &'a str,
-    /// The package file's bytes.
-    pub data: &'a [u8],
 }
 
 impl TrustedKeys {
@@ -249,7 +244,8 @@ impl TrustedKeys {
 
     /// Verifies a signed bundle for `expected_path`, in order: the delegation (root signature,
     /// validity window, index identity) unless the file's key is trusted directly, the file's
-    /// signature by that key, the path binding, then the expiry. Returns the trusted comment and
+    /// signature by that key, the path binding, that a delegated file was signed inside its
+    /// delegation's window, then the expiry. Returns the trusted comment and
     /// the verified bytes.
     pub fn verify_bundle<'a>(
         &self,
@@ -264,7 +260,7 @@ impl TrustedKeys {
             Signature::decode(parts.signature).map_err(|_| SignatureError::Malformed)?;
         let now = self.now();
         let delegated = match verify_with(&self.keys, parts.data, &signature) {
-            Ok(()) => false,
+            Ok(()) => None,
             Err(SignatureError::UntrustedKey) => {
                 let Some(block) = parts.delegations.first() else {
                     return Err(SignatureError::UntrustedKey);
@@ -286,13 +282,26 @@ impl TrustedKeys {
                     }
                     other => other?,
                 }
-                true
+                Some(delegation)
             }
             Err(e) => return Err(e),
         };
         let comment = comment_for(&signature, expected_path)?;
+        if let Some(d) = &delegated {
+            // The grant covers signing during its window only: a file stamped outside it was
+            // signed by a key the root had not (or no longer) delegated to, e.g. a leaked key
+            // used after its delegation ran out. Not forgiven by `allow_expired`.
+            if comment.timestamp < d.not_before || comment.timestamp > d.not_after {
+                return Err(SignatureError::SignedOutsideDelegation {
+                    path: comment.path,
+                    timestamp: comment.timestamp,
+                    not_before: d.not_before,
+                    not_after: d.not_after,
+                });
+            }
+        }
         match comment.expires {
-            None if delegated => {
+            None if delegated.is_some() => {
                 return Err(SignatureError::NoExpiry { path: comment.path });
             }
             Some(expires) if now > expires && !self.allow_expired => {
@@ -350,105 +359,28 @@ fn comment_for(
     Ok(comment)
 }
 
-/// Builds a version 1 signed bundle: the minisign signature text (four lines) then the signed
-/// bytes. For a key trusted directly.
-pub fn bundle(signature_text: &str, data: &[u8]) -> Vec<u8> {
-    let mut out = signature_text.trim_end_matches('\n').as_bytes().to_vec();
-    out.push(b'\n');
-    out.extend_from_slice(data);
-    out
-}
-
-/// Builds a version 2 signed bundle: the header line, the delegation (four lines), the
-/// signature (four lines), then the signed bytes.
-pub fn bundle_v2(delegation: &str, signature_text: &str, data: &[u8]) -> Vec<u8> {
-    let mut out = format!("{BUNDLE_V2_HEADER}\n").into_bytes();
-    out.extend_from_slice(delegation.trim_end_matches('\n').as_bytes());
-    out.push(b'\n');
-    out.extend_from_slice(&bundle(signature_text, data));
-    out
-}
-
-/// Splits a version 1 signed bundle into (signature text, signed bytes). `None` when it does
-/// not start with a four-line minisign signature.
-pub fn split_bundle(bundle: &[u8]) -> Option<(&str, &[u8])> {
-    let (block, rest) = signature_block(bundle)?;
-    Some((block, rest))
-}
-
-/// Takes a bundle of either version apart, without verifying anything.
-pub fn parse_bundle(bytes: &[u8]) -> Result<Bundle<'_>, SignatureError> {
-    let Some(after_prefix) = bytes.strip_prefix(BUNDLE_HEADER_PREFIX.as_bytes()) else {
-        let (signature, data) = split_bundle(bytes).ok_or(SignatureError::NotABundle)?;
-        return Ok(Bundle {
-            version: 1,
-            delegations: Vec::new(),
-            signature,
-            data,
-        });
-    };
-    let line_end = after_prefix
-        .iter()
-        .position(|b| *b == b'\n')
-        .ok_or(SignatureError::NotABundle)?;
-    let (version, rest) = after_prefix.split_at(line_end);
-    let version = String::from_utf8_lossy(version).into_owned();
-    if version != "2" {
-        return Err(SignatureError::NewerBundle(format!(
-            "{BUNDLE_HEADER_PREFIX}{}",
-            version.chars().take(20).collect::<String>()
-        )));
-    }
-    let mut rest = rest.get(1..).unwrap_or_default();
-    let mut blocks = Vec::new();
-    while let Some((block, after)) = signature_block(rest) {
-        blocks.push(block);
-        rest = after;
-    }
-    let signature = blocks.pop().ok_or(SignatureError::NotABundle)?;
-    Ok(Bundle {
-        version: 2,
-        delegations: blocks,
-        signature,
-        data: rest,
-    })
-}
-
-/// The four-line minisign block at the start of `bytes` and what follows it.
-fn signature_block(bytes: &[u8]) -> Option<(&str, &[u8])> {
-    let mut end = 0;
-    for _ in 0..4 {
-        let newline = bytes.get(end..)?.iter().position(|b| *b == b'\n')?;
-        end += newline + 1;
-    }
-    let block = std::str::from_utf8(bytes.get(..end)?).ok()?;
-    block
-        .starts_with("untrusted comment:")
-        .then_some((block, bytes.get(end..)?))
-}
-
 fn shorten(s: &str) -> String {
     let first = s.lines().next().unwrap_or_default();
     first.chars().take(60).collect()
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn keypair() -> (minisign::KeyPair, String) {
+    pub(crate) fn keypair() -> (minisign::KeyPair, String) {
         let kp = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
         let b64 = kp.pk.to_base64();
         (kp, b64)
     }
 
-    fn sign(kp: &minisign::KeyPair, data: &[u8], comment: &str) -> String {
+    pub(crate) fn sign(kp: &minisign::KeyPair, data: &[u8], comment: &str) -> String {
         minisign::sign(None, &kp.sk, data, Some(comment), None)
             .unwrap()
             .to_string()
     }
 
-    fn comment(path: &str) -> String {
+    pub(crate) fn comment(path: &str) -> String {
         TrustedComment {
             path: path.into(),
             timestamp: 1_764_000_000,
@@ -506,21 +438,6 @@ mod tests {
             keys.verify(b"data", "garbage", "crates/1/a.json"),
             Err(SignatureError::Malformed)
         );
-    }
-
-    #[test]
-    fn bundles_split_back_into_signature_and_data() {
-        let (kp, b64) = keypair();
-        let mut keys = TrustedKeys::empty();
-        keys.add_text(&b64).unwrap();
-        let data = b"{\n  \"v\": 1\n}\n";
-        let sig = sign(&kp, data, &comment("crates/1/a.json"));
-        let joined = bundle(&sig, data);
-        let (s, d) = split_bundle(&joined).unwrap();
-        assert_eq!(d, data);
-        assert!(keys.verify(d, s, "crates/1/a.json").is_ok());
-        assert_eq!(split_bundle(b"{}"), None);
-        assert_eq!(split_bundle(b"a\nb\nc\nd\n{}"), None);
     }
 
     #[test]
@@ -614,7 +531,12 @@ mod tests {
         lenient.set_allow_expired(true);
         assert!(lenient.verify_bundle(&stale, path).is_ok());
         // A delegated signature must carry an expiry.
-        let forever = sign(&signing, b"data", &comment(path));
+        let no_expiry = TrustedComment {
+            path: path.into(),
+            timestamp: 100,
+            expires: None,
+        };
+        let forever = sign(&signing, b"data", &no_expiry.render());
         assert!(matches!(
             keys.verify_bundle(&bundle_v2(&d, &forever, b"data"), path),
             Err(SignatureError::NoExpiry { .. })
@@ -624,6 +546,42 @@ mod tests {
             keys.verify_bundle(b"quickinstall-bundle v3\n{}", path),
             Err(SignatureError::NewerBundle(_))
         ));
+    }
+
+    #[test]
+    fn refuses_a_file_signed_outside_its_delegations_window() {
+        let (root, root_b64) = keypair();
+        let (signing, signing_b64) = keypair();
+        let keys = rooted(&root_b64);
+        let path = "crates/1/a.json";
+        // Valid now (500), but the file is stamped before (50) or after (450) the grant.
+        let d = delegation(&root, &signing_b64, "quickinstall", (60, 440));
+        for stamped in [50, 450] {
+            let comment = TrustedComment {
+                path: path.into(),
+                timestamp: stamped,
+                expires: Some(600),
+            };
+            let mut lenient = rooted(&root_b64);
+            lenient.set_now(430);
+            lenient.set_allow_expired(true);
+            let sig = sign(&signing, b"data", &comment.render());
+            let err = lenient
+                .verify_bundle(&bundle_v2(&d, &sig, b"data"), path)
+                .unwrap_err();
+            assert!(
+                matches!(err, SignatureError::SignedOutsideDelegation { timestamp, .. } if timestamp == stamped),
+                "{err}"
+            );
+            assert!(!err.is_expiry(), "not forgiven by --allow-expired-index");
+        }
+        // On the window's edges it holds.
+        let d = delegation(&root, &signing_b64, "quickinstall", (100, 600));
+        let sig = sign(&signing, b"data", &expiring(path, 600));
+        assert!(
+            keys.verify_bundle(&bundle_v2(&d, &sig, b"data"), path)
+                .is_ok()
+        );
     }
 
     #[test]
@@ -640,23 +598,6 @@ mod tests {
         assert!(
             keys.verify_bundle(&bundle_v2(&d, &sig, b"data"), path)
                 .is_ok()
-        );
-    }
-
-    #[test]
-    fn bundles_of_both_versions_parse() {
-        let (kp, _) = keypair();
-        let sig = sign(&kp, b"{}", &comment("crates/1/a.json"));
-        let v1 = bundle(&sig, b"{}");
-        let parsed = parse_bundle(&v1).unwrap();
-        assert_eq!((parsed.version, parsed.data), (1, &b"{}"[..]));
-        let v2 = bundle_v2(&sig, &sig, b"{}");
-        let parsed = parse_bundle(&v2).unwrap();
-        assert_eq!((parsed.version, parsed.delegations.len()), (2, 1));
-        assert_eq!(parse_bundle(b"{}"), Err(SignatureError::NotABundle));
-        assert_eq!(
-            parse_bundle(b"quickinstall-bundle v2\n{}"),
-            Err(SignatureError::NotABundle)
         );
     }
 }
