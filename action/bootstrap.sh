@@ -4,16 +4,19 @@
 # Skip rule (explicit on purpose): when BOTH `cargo-quickinstall` and `gquick` are already on
 # PATH, nothing is downloaded. That is how a runner image that ships them, a cached
 # `$CARGO_HOME/bin`, or the local test (which puts its debug builds on PATH) avoid a bootstrap.
-# Otherwise install.sh is fetched from QI_BOOTSTRAP_URL and run; it verifies what it downloads
-# and installs both into `$CARGO_HOME/bin`, which is then put on PATH for this job.
+# Otherwise install.sh is downloaded and run; it verifies what it downloads and installs both
+# into `$CARGO_HOME/bin`, which is then put on PATH for this job.
 #
-# Pinning: a pinned action must install pinned bytes. The expected sha256 of install.sh comes
-# from QI_BOOTSTRAP_SHA256, else from `action/install.sh.sha256` beside this script (committed
-# at each release tag with the matching versioned URL); a download that differs is refused
-# before it runs. Without either, install.sh runs unpinned, with a notice.
+# Pinning: a pinned action must install pinned bytes. At each release tag the release workflow
+# commits, beside this script, `client-version` (the clients' version) and `install.sh.sha256`
+# (the sha256 of that release's install.sh), so the action downloads
+# `$QI_BOOTSTRAP_BASE/releases/<version>/install.sh` and refuses (exit 3) any other bytes before
+# they run. A development checkout (main, a branch) has neither file: it downloads the latest
+# `$QI_BOOTSTRAP_BASE/install.sh`, unpinned, with a notice. QI_BOOTSTRAP_URL replaces the URL and
+# QI_BOOTSTRAP_SHA256 the pin (a mirror, or your own pin); see docs/releasing.md.
 #
-# Inputs (environment): QI_BOOTSTRAP_URL, QI_BOOTSTRAP_SHA256, CARGO_HOME (default ~/.cargo),
-# GITHUB_PATH.
+# Inputs (environment): QI_BOOTSTRAP_URL, QI_BOOTSTRAP_SHA256, QI_BOOTSTRAP_BASE (default the
+# project's GitHub Pages), CARGO_HOME (default ~/.cargo), GITHUB_PATH.
 set -euo pipefail
 
 if command -v cargo-quickinstall >/dev/null 2>&1 && command -v gquick >/dev/null 2>&1; then
@@ -21,7 +24,26 @@ if command -v cargo-quickinstall >/dev/null 2>&1 && command -v gquick >/dev/null
     exit 0
 fi
 
-url="${QI_BOOTSTRAP_URL:-https://quickinstall-dev.github.io/quickinstall/install.sh}"
+action_dir="$(dirname "$0")"
+base="${QI_BOOTSTRAP_BASE:-https://quickinstall-dev.github.io/quickinstall}"
+base="${base%/}"
+version=""
+if [ -f "$action_dir/client-version" ]; then
+    version="$(tr -d ' \n' <"$action_dir/client-version")"
+    case "$version" in
+        "" | *[!0-9A-Za-z.+-]*)
+            echo "quickinstall: $action_dir/client-version holds \`$version\`, not a version" >&2
+            exit 1
+            ;;
+    esac
+fi
+if [ -n "${QI_BOOTSTRAP_URL:-}" ]; then
+    url="$QI_BOOTSTRAP_URL"
+elif [ -n "$version" ]; then
+    url="$base/releases/$version/install.sh"
+else
+    url="$base/install.sh"
+fi
 cargo_home="${CARGO_HOME:-$HOME/.cargo}"
 tmp_dir="${RUNNER_TEMP:-${TMPDIR:-/tmp}}"
 # Windows runners (Git Bash): the runner's paths are `C:\...`; bash wants `/c/...`, GITHUB_PATH
@@ -55,7 +77,7 @@ else
     exit 1
 fi
 
-pin_file="$(dirname "$0")/install.sh.sha256"
+pin_file="$action_dir/install.sh.sha256"
 expected="${QI_BOOTSTRAP_SHA256:-}"
 if [ -z "$expected" ] && [ -f "$pin_file" ]; then
     expected="$(tr -d ' \n' <"$pin_file")"
@@ -68,11 +90,11 @@ if [ -n "$expected" ]; then
     fi
     if [ "$actual" != "$expected" ]; then
         echo "quickinstall: $url has sha256 $actual, not the pinned $expected; not running it" >&2
-        echo "help: the action pins install.sh; use the bootstrap-url of the same release, or update the action" >&2
+        echo "help: the action pins install.sh of its release${version:+ ($version)}; leave bootstrap-url empty, or give the bootstrap-sha256 of the install.sh you point it at" >&2
         exit 3
     fi
 else
-    echo "quickinstall: install.sh is not pinned (no bootstrap-sha256); running the latest" >&2
+    echo "quickinstall: install.sh is not pinned (a development checkout of the action, or bootstrap-url without bootstrap-sha256); running $url" >&2
 fi
 sh "$script"
 

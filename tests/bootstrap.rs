@@ -2,14 +2,18 @@
 //! `cargo-quickinstall` binary, `publish` signs it into a loopback index, `bootstrap-script`
 //! renders the installer, and the installer runs under sh, bash, dash and busybox ash in a
 //! clean HOME. Also: a tampered archive is refused on its sha256 and installs nothing, and a
-//! machine without curl or wget gets an error naming them. A shell or tool that is not installed
+//! machine without curl or wget gets an error naming them. With minisign on PATH the script
+//! verifies through the root it carries: a signing-key rotation keeps it installing, a
+//! delegation from another root or an expired one is refused (exit 3, nothing installed). A shell or tool that is not installed
 //! skips its test with a printed reason, and fails it under `CI=true` (`support::tools`).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::support::env::{TestEnv, copy_dir, quickinstall_exe, snapshot};
-use crate::support::index::{TestKey, keygen, package_path, sign, signature_path, stranger_key};
+use crate::support::index::{
+    TestKey, bundle, bundle_path, keygen, package_path, sign, stranger_key,
+};
 use crate::support::server::TestServer;
 use crate::support::tools::{require_tool, which};
 
@@ -269,13 +273,17 @@ fn with_minisign_a_package_file_signed_by_another_key_is_refused() {
     // as a compromised mirror would.
     let data = std::fs::read(index.join(package_path("quickinstall"))).unwrap();
     let forged = sign(&stranger_key(), &data, &package_path("quickinstall"));
-    std::fs::write(index.join(signature_path("quickinstall")), forged).unwrap();
+    std::fs::write(
+        index.join(bundle_path("quickinstall")),
+        bundle(&forged, &data),
+    )
+    .unwrap();
     let server = TestServer::serve(&index);
     let script = render_script(&fx.index, &server.url(), env.path());
     let sh = which("sh").unwrap();
     let (run, home, tmp) = run_installer(&env, &[&sh], &script, None);
-    run.assert_failure();
-    run.stderr_has(&["signature", "nothing was installed"]);
+    run.assert_exit(3);
+    run.stderr_has(&["not trust", "nothing was installed"]);
     assert!(
         !home.join(".cargo").exists(),
         "a forged index installed something:\n{run}"
@@ -436,4 +444,229 @@ fn the_installer_maps_each_host_to_its_targets() {
     let (run, _, _) = run_installer(&env, &[&sh], &script, Some(&path));
     run.assert_failure();
     run.stderr_has(&["no prebuilt installer for SunOS sparc"]);
+}
+
+/// The fixture index re-signed in `env` under a delegation from a root made there: what the
+/// release workflow publishes. `build-index keygen --root`, `keygen`, `delegate`, `resign`.
+struct Delegated {
+    env: TestEnv,
+    root: TestKey,
+    index: PathBuf,
+}
+
+impl Delegated {
+    fn new() -> Self {
+        let env = TestEnv::new();
+        let root = Self::root_key(&env, "root");
+        let index = env.path().join("index");
+        copy_dir(&fixture().index, &index);
+        let me = Self { env, root, index };
+        me.resign_under(&me.root, "k1", "60d");
+        me
+    }
+
+    fn root_key(env: &TestEnv, name: &str) -> TestKey {
+        let dir = env.path().join("keys").join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (secret_path, public_path) = (dir.join("root.key"), dir.join("root.pub"));
+        let run = env
+            .build_index()
+            .args(["keygen", "--root", "--secret-key"])
+            .arg(&secret_path)
+            .arg("--public-key")
+            .arg(&public_path)
+            .run();
+        run.assert_success();
+        TestKey {
+            secret_path,
+            public_path,
+            public_b64: run.stdout.trim().to_owned(),
+        }
+    }
+
+    /// A new signing key `name`, delegated by `root` for `valid_for`, re-signs the index.
+    fn resign_under(&self, root: &TestKey, name: &str, valid_for: &str) {
+        let key = keygen(&self.env, &self.env.path().join("keys").join(name));
+        let delegation = self
+            .env
+            .path()
+            .join("keys")
+            .join(format!("{name}.delegation"));
+        self.env
+            .build_index()
+            .arg("delegate")
+            .arg("--root-key")
+            .arg(&root.secret_path)
+            .arg("--signing-key-pub")
+            .arg(&key.public_path)
+            .args(["--valid-for", valid_for, "--out"])
+            .arg(&delegation)
+            .run()
+            .assert_success();
+        self.env
+            .build_index()
+            .arg("resign")
+            .arg("--index")
+            .arg(&self.index)
+            .arg("--secret-key")
+            .arg(&key.secret_path)
+            .arg("--delegation")
+            .arg(&delegation)
+            .run()
+            .assert_success();
+    }
+
+    /// install.sh carrying only the root (no signing key), rendered from the index as it is now.
+    fn render(&self, url: &str) -> PathBuf {
+        let run = self
+            .env
+            .build_index()
+            .arg("bootstrap-script")
+            .arg("--index")
+            .arg(&self.index)
+            .arg("--base-url")
+            .arg(url)
+            .arg("--root")
+            .arg(&self.root.public_path)
+            .run();
+        run.assert_success();
+        let script = self.env.path().join("install.sh");
+        std::fs::write(&script, &run.stdout).unwrap();
+        script
+    }
+
+    /// Runs `script` under dash and under busybox ash, each in a fresh HOME; returns the runs
+    /// with their HOME (a shell that is not installed is skipped, and fails under CI).
+    fn run(&self, script: &Path, path: Option<&Path>) -> Vec<(crate::support::env::Run, PathBuf)> {
+        let mut runs = Vec::new();
+        for shell in [&["dash"][..], &["busybox", "ash"]] {
+            if !require_tool(shell[0]) {
+                continue;
+            }
+            let program = which(shell[0]).unwrap();
+            let mut argv: Vec<&Path> = vec![&program];
+            argv.extend(shell[1..].iter().map(Path::new));
+            let home = self.env.path().join("clean-home");
+            let _ = std::fs::remove_dir_all(&home);
+            let (run, home, _) = run_installer(&self.env, &argv, script, path);
+            runs.push((run, home));
+        }
+        runs
+    }
+}
+
+/// Exit 3, the fragments on one line that ends with "nothing was installed", no bin dir.
+fn assert_refused(run: &crate::support::env::Run, home: &Path, fragments: &[&str]) {
+    run.assert_exit(3);
+    let line = run.stderr_line_with(fragments);
+    assert!(line.trim_end().ends_with("nothing was installed"), "{run}");
+    assert!(
+        !home.join(".cargo").exists(),
+        "something was installed:\n{run}"
+    );
+}
+
+#[test]
+fn install_sh_verifies_through_its_root_and_survives_a_key_rotation() {
+    if !require_tool("minisign") {
+        return;
+    }
+    let d = Delegated::new();
+    let server = TestServer::serve(&d.index);
+    let script = d.render(&server.url());
+    let text = std::fs::read_to_string(&script).unwrap();
+    assert!(
+        text.contains(&format!("QI_ROOT_KEYS='{}'", d.root.public_b64))
+            && text.contains("QI_PUBLIC_KEY=''"),
+        "the script carries the root and no signing key"
+    );
+    for (run, home) in d.run(&script, None) {
+        run.assert_success();
+        run.stderr_has(&["delegated by a carried root"]);
+        assert!(
+            home.join(".cargo/bin/cargo-quickinstall").is_file(),
+            "{run}"
+        );
+    }
+    // Rotation: a new signing key under a new delegation from the same root re-signs the
+    // served index; the script rendered before keeps installing, unchanged.
+    d.resign_under(&d.root, "k2", "60d");
+    for (run, home) in d.run(&script, None) {
+        run.assert_success();
+        run.stderr_has(&["delegated by a carried root"]);
+        assert!(
+            home.join(".cargo/bin/cargo-quickinstall").is_file(),
+            "{run}"
+        );
+    }
+}
+
+#[test]
+fn install_sh_refuses_a_delegation_not_signed_by_its_root() {
+    if !require_tool("minisign") {
+        return;
+    }
+    let d = Delegated::new();
+    let server = TestServer::serve(&d.index);
+    let script = d.render(&server.url());
+    let impostor = Delegated::root_key(&d.env, "impostor");
+    d.resign_under(&impostor, "k2", "60d");
+    for (run, home) in d.run(&script, None) {
+        assert_refused(&run, &home, &["delegation", "not signed by a root"]);
+    }
+}
+
+#[test]
+fn install_sh_refuses_an_expired_delegation() {
+    if !require_tool("minisign") {
+        return;
+    }
+    let d = Delegated::new();
+    let server = TestServer::serve(&d.index);
+    d.resign_under(&d.root, "short", "1d");
+    let script = d.render(&server.url());
+    // The same machine two days later: a `date` that answers `+%s` with that time.
+    use std::os::unix::fs::PermissionsExt;
+    let later = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 2 * 86_400;
+    let dir = d.env.path().join("fake-date");
+    std::fs::create_dir_all(&dir).unwrap();
+    let date = dir.join("date");
+    let real = which("date").unwrap();
+    std::fs::write(
+        &date,
+        format!(
+            "#!/bin/sh\nif [ \"$*\" = '-u +%s' ]; then echo {later}; else exec '{}' \"$@\"; fi\n",
+            real.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&date, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let rest = crate::support::env::parent_var("PATH").unwrap_or_default();
+    let mut dirs = vec![dir];
+    dirs.extend(std::env::split_paths(&rest));
+    let path = PathBuf::from(std::env::join_paths(dirs).unwrap());
+    for (run, home) in d.run(&script, Some(&path)) {
+        assert_refused(&run, &home, &["delegation", "expired at"]);
+    }
+}
+
+#[test]
+fn rendering_for_a_root_refuses_an_index_it_did_not_delegate() {
+    let d = Delegated::new();
+    let other = Delegated::root_key(&d.env, "other");
+    let run = d
+        .env
+        .build_index()
+        .arg("bootstrap-script")
+        .arg("--index")
+        .arg(&d.index)
+        .args(["--base-url", "http://127.0.0.1:9/", "--root"])
+        .arg(&other.public_path)
+        .run();
+    run.assert_failure();
+    run.stderr_has(&["does not verify", "not a trusted root"]);
 }

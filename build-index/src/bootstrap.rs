@@ -2,9 +2,11 @@
 //! the Windows `install.ps1`) that installs the project's own prebuilt binaries without
 //! compiling them.
 //!
-//! It reads each crate's package file from a local index, verifies its detached signature
-//! with the given public key, and writes a table of (crate, version, target, sha256, archive
-//! URL, binaries, index file) for the newest version into `scripts/install.sh.in`. Every value
+//! It reads each crate's signed bundle from a local index, verifies it the way the clients do
+//! (a key trusted directly, or a root's delegation; by default the roots built into the
+//! clients), and writes a table of (crate, version, target, sha256, archive
+//! URL, binaries, index file) for the newest version into `scripts/install.sh.in`, with the
+//! keys the script verifies the index through when `minisign` is there. Every value
 //! that reaches the script is checked against a small character set first, so nothing in an
 //! index file can become shell syntax. It does not download or run anything.
 
@@ -12,9 +14,10 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use quickinstall::index::delegation::valid_index_id;
 use quickinstall::index::format::{self, PackageFile, PackageKind, Release};
-use quickinstall::index::path::{package_file, signature_file};
-use quickinstall::index::signature::{SignatureError, TrustedKeys};
+use quickinstall::index::path::{package_file, signed_file};
+use quickinstall::index::signature::{BUILTIN_ROOTS, SignatureError, TrustedKeys};
 
 /// The installer template; `@NAME@` placeholders are filled by [`render`].
 const TEMPLATE: &str = include_str!("../../scripts/install.sh.in");
@@ -40,8 +43,22 @@ pub struct BootstrapRequest {
     /// The URL the index is served at; relative archive paths are joined to it.
     pub base_url: String,
     pub crates: Vec<String>,
-    /// A minisign public key file (`.pub`) or its base64 line.
-    pub public_key: PathBuf,
+    /// A signing key trusted directly: a minisign `.pub` file or its base64 line.
+    pub public_key: Option<PathBuf>,
+    /// Root keys (same forms) whose delegations are accepted. With neither these nor
+    /// `public_key`: [`BUILTIN_ROOTS`], the roots the clients carry.
+    pub roots: Vec<PathBuf>,
+    /// The index identity delegations must name.
+    pub index_id: String,
+}
+
+/// The keys an installer carries, as base64 lines (checked by [`render`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Carried {
+    /// Trusted directly; empty for none.
+    pub public_key: String,
+    pub roots: Vec<String>,
+    pub index_id: String,
 }
 
 /// Why the installer could not be rendered.
@@ -77,6 +94,8 @@ pub enum BootstrapError {
     },
     #[error("the base URL `{0}` must be an http:// or https:// URL without quotes or spaces")]
     BadBaseUrl(String),
+    #[error("`{0}` is not a valid index id (letters, digits, `-`, `_`, `.`, `/`)")]
+    BadIndexId(String),
 }
 
 /// One row of the installer's table.
@@ -97,24 +116,51 @@ pub fn bootstrap_script(
     flavor: Flavor,
 ) -> Result<String, BootstrapError> {
     let base_url = normalize_base_url(&request.base_url)?;
-    let key_text = read(&request.public_key)?;
-    let public_b64 = public_key_line(&key_text);
-    let mut keys = TrustedKeys::empty();
-    keys.add_text(&key_text)
-        .map_err(|source| BootstrapError::Key {
-            path: request.public_key.clone(),
-            source,
-        })?;
+    if !valid_index_id(&request.index_id) {
+        return Err(BootstrapError::BadIndexId(request.index_id.clone()));
+    }
+    let (keys, carried) = load_keys(request)?;
     let mut rows = Vec::new();
     for krate in &request.crates {
         let file = read_verified(&request.index, krate, &keys)?;
         rows.extend(newest_rows(&file, krate, &base_url)?);
     }
-    let text = render(&base_url, &public_b64, &request.crates, &rows)?;
+    let text = render(&base_url, &carried, &request.crates, &rows)?;
     Ok(match flavor {
         Flavor::Sh => text,
-        Flavor::PowerShell => fill(TEMPLATE_PS1, &base_url, &public_b64, &request.crates, &rows),
+        Flavor::PowerShell => fill(TEMPLATE_PS1, &base_url, &carried, &request.crates, &rows),
     })
+}
+
+/// The keys the index is verified with now, and the same keys as the script will carry them.
+fn load_keys(request: &BootstrapRequest) -> Result<(TrustedKeys, Carried), BootstrapError> {
+    let mut carried = Carried {
+        index_id: request.index_id.clone(),
+        ..Carried::default()
+    };
+    if request.public_key.is_none() && request.roots.is_empty() {
+        let mut keys = TrustedKeys::builtin();
+        keys.set_index_id(&request.index_id);
+        carried.roots = BUILTIN_ROOTS.iter().map(|k| (*k).to_owned()).collect();
+        return Ok((keys, carried));
+    }
+    let mut keys = TrustedKeys::empty();
+    keys.set_index_id(&request.index_id);
+    let key_error = |path: &Path| {
+        let path = path.to_owned();
+        move |source| BootstrapError::Key { path, source }
+    };
+    if let Some(path) = &request.public_key {
+        let text = read(path)?;
+        keys.add_text(&text).map_err(key_error(path))?;
+        carried.public_key = public_key_line(&text);
+    }
+    for path in &request.roots {
+        let text = read(path)?;
+        keys.add_root_text(&text).map_err(key_error(path))?;
+        carried.roots.push(public_key_line(&text));
+    }
+    Ok((keys, carried))
 }
 
 /// The package file of `krate`, after its signature verified and its contents validated.
@@ -125,18 +171,17 @@ fn read_verified(
 ) -> Result<PackageFile, BootstrapError> {
     let rel = package_file(PackageKind::Crate, krate)
         .ok_or_else(|| BootstrapError::BadCrate(krate.to_owned()))?;
-    let data = std::fs::read(index.join(&rel)).map_err(|source| BootstrapError::Read {
-        path: index.join(&rel),
-        source,
-    })?;
-    let signature = read(&index.join(signature_file(&rel)))?;
-    keys.verify(&data, &signature, &rel)
-        .map_err(|source| BootstrapError::Signature {
-            krate: krate.to_owned(),
-            index: index.to_owned(),
-            source,
-        })?;
-    PackageFile::parse(&data, PackageKind::Crate, krate).map_err(|source| BootstrapError::Format {
+    // The bundle, as clients and the rendered script read it, checked the same way.
+    let path = index.join(signed_file(&rel));
+    let bundle = std::fs::read(&path).map_err(|source| BootstrapError::Read { path, source })?;
+    let (_, data) =
+        keys.verify_bundle(&bundle, &rel)
+            .map_err(|source| BootstrapError::Signature {
+                krate: krate.to_owned(),
+                index: index.to_owned(),
+                source,
+            })?;
+    PackageFile::parse(data, PackageKind::Crate, krate).map_err(|source| BootstrapError::Format {
         krate: krate.to_owned(),
         source,
     })
@@ -267,35 +312,52 @@ fn public_key_line(text: &str) -> String {
         .to_owned()
 }
 
-/// Fills the template. The key and the crate names are checked like table values.
+/// Fills the template. The keys, the index id and the crate names are checked like table
+/// values.
 pub fn render(
     base_url: &str,
-    public_key: &str,
+    carried: &Carried,
     crates: &[String],
     rows: &[Row],
 ) -> Result<String, BootstrapError> {
-    let key_ok = !public_key.is_empty()
-        && public_key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='));
-    if !key_ok {
+    let is_base64 = |k: &str| {
+        !k.is_empty()
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+    };
+    let keys = std::iter::once(&carried.public_key)
+        .filter(|k| !k.is_empty())
+        .chain(&carried.roots);
+    for key in keys.clone() {
+        if !is_base64(key) {
+            return Err(BootstrapError::Unsafe {
+                krate: crates.join(" "),
+                what: "public key",
+                value: key.clone(),
+            });
+        }
+    }
+    if keys.count() == 0 {
         return Err(BootstrapError::Unsafe {
             krate: crates.join(" "),
             what: "public key",
-            value: public_key.to_owned(),
+            value: String::new(),
         });
+    }
+    if !valid_index_id(&carried.index_id) {
+        return Err(BootstrapError::BadIndexId(carried.index_id.clone()));
     }
     if let Some(bad) = crates.iter().find(|c| !is_plain_word(c)) {
         return Err(BootstrapError::BadCrate(bad.clone()));
     }
-    Ok(fill(TEMPLATE, base_url, public_key, crates, rows))
+    Ok(fill(TEMPLATE, base_url, carried, crates, rows))
 }
 
 /// Fills `template` with values [`render`] has checked.
 fn fill(
     template: &str,
     base_url: &str,
-    public_key: &str,
+    carried: &Carried,
     crates: &[String],
     rows: &[Row],
 ) -> String {
@@ -315,7 +377,9 @@ fn fill(
     }
     template
         .replace("@BASE_URL@", base_url)
-        .replace("@PUBLIC_KEY@", public_key)
+        .replace("@PUBLIC_KEY@", &carried.public_key)
+        .replace("@ROOT_KEYS@", &carried.roots.join(" "))
+        .replace("@INDEX_ID@", &carried.index_id)
         .replace("@CRATES@", &crates.join(" "))
         .replace("@TABLE@", table.trim_end())
 }
@@ -339,6 +403,14 @@ mod tests {
             "provenance": {"source_checksum": null, "built_at": "2026-01-01T00:00:00Z", "toolchain": "rustc 1.95.0"}
         }))
         .unwrap()
+    }
+
+    fn carried(public_key: &str) -> Carried {
+        Carried {
+            public_key: public_key.into(),
+            roots: vec!["RWSroot1".into(), "RWSroot2".into()],
+            index_id: "quickinstall".into(),
+        }
     }
 
     fn file(releases: Vec<Release>) -> PackageFile {
@@ -412,13 +484,27 @@ mod tests {
         )
         .unwrap();
         let crates = vec!["cargo-quickinstall".to_owned()];
-        let script = render("http://127.0.0.1:1/", "RWSkey+/=", &crates, &rows).unwrap();
-        assert!(!script.contains("@TABLE@") && !script.contains("@BASE_URL@"));
+        let script = render("http://127.0.0.1:1/", &carried("RWSkey+/="), &crates, &rows).unwrap();
+        for placeholder in ["@TABLE@", "@BASE_URL@", "@ROOT_KEYS@", "@INDEX_ID@"] {
+            assert!(!script.contains(placeholder), "{placeholder} left");
+        }
+        assert!(script.contains("QI_ROOT_KEYS='RWSroot1 RWSroot2'\nQI_INDEX_ID='quickinstall'"));
         assert!(script.contains(&format!(
             "cargo-quickinstall 1.0.0 x86_64-unknown-linux-musl {} http://127.0.0.1:1/archives/a.tar.gz cargo-quickinstall crates/ca/rg/cargo-quickinstall.json",
             "a".repeat(64)
         )));
-        assert!(render("http://127.0.0.1:1/", "key'", &crates, &rows).is_err());
+        assert!(render("http://127.0.0.1:1/", &carried("key'"), &crates, &rows).is_err());
+        let mut bad_root = carried("");
+        bad_root.roots.push("$(reboot)".into());
+        assert!(render("http://127.0.0.1:1/", &bad_root, &crates, &rows).is_err());
+        let no_keys = Carried {
+            index_id: "quickinstall".into(),
+            ..Carried::default()
+        };
+        assert!(render("http://127.0.0.1:1/", &no_keys, &crates, &rows).is_err());
+        let mut bad_id = carried("RWSkey");
+        bad_id.index_id = "a'b".into();
+        assert!(render("http://127.0.0.1:1/", &bad_id, &crates, &rows).is_err());
     }
 
     #[test]
@@ -437,11 +523,18 @@ mod tests {
         let script = fill(
             TEMPLATE_PS1,
             "http://127.0.0.1:1/",
-            "RWSkey+/=",
+            &carried("RWSkey+/="),
             &crates,
             &rows,
         );
-        for placeholder in ["@TABLE@", "@BASE_URL@", "@PUBLIC_KEY@", "@CRATES@"] {
+        for placeholder in [
+            "@TABLE@",
+            "@BASE_URL@",
+            "@PUBLIC_KEY@",
+            "@CRATES@",
+            "@ROOT_KEYS@",
+            "@INDEX_ID@",
+        ] {
             assert!(!script.contains(placeholder), "{placeholder} left");
         }
         assert!(script.contains("$PublicKey = 'RWSkey+/='"));

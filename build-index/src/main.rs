@@ -160,9 +160,16 @@ enum Command {
         /// (`cargo-quickinstall`, `gquick`) are published under.
         #[arg(long = "crate", value_name = "NAME", default_value = "quickinstall")]
         crates: Vec<String>,
-        /// The minisign public key (`.pub` file) the package files are signed with.
+        /// A signing key (`.pub` file) the installer trusts directly (a self-hosted index).
         #[arg(long, value_name = "FILE")]
-        public_key: PathBuf,
+        public_key: Option<PathBuf>,
+        /// A root key (`.pub` file, repeatable) whose delegations the installer accepts.
+        /// Without this and without --public-key: the roots built into the clients.
+        #[arg(long = "root", value_name = "FILE")]
+        roots: Vec<PathBuf>,
+        /// The index identity the delegations must name.
+        #[arg(long, value_name = "ID", default_value = quickinstall::index::delegation::DEFAULT_INDEX_ID)]
+        index_id: String,
         /// Render the Windows PowerShell installer (`install.ps1`) instead of `install.sh`.
         #[arg(long)]
         powershell: bool,
@@ -512,6 +519,8 @@ fn run(cli: Cli) -> Result<(), Error> {
             base_url,
             crates,
             public_key,
+            roots,
+            index_id,
             powershell,
         } => {
             let flavor = if powershell {
@@ -524,6 +533,8 @@ fn run(cli: Cli) -> Result<(), Error> {
                 base_url,
                 crates,
                 public_key,
+                roots,
+                index_id,
             };
             let script = bootstrap::bootstrap_script(&request, flavor)?;
             say(script.trim_end())
