@@ -443,41 +443,136 @@ fn publish_under_a_delegation_writes_bundles_a_root_trusting_client_reads() {
     run.stderr_line_with(&["signature of", "expired"]);
 }
 
-/// The `install.sh` served to the action's bootstrap step: it only leaves a marker.
-const FAKE_INSTALL_SH: &str = "echo ran > \"$QI_MARKER\"\n";
+/// An `install.sh` served to the action's bootstrap step: it only leaves `name` in a marker.
+fn fake_install_sh(name: &str) -> String {
+    format!("echo {name} > \"$QI_MARKER\"\n")
+}
 
-/// Runs the action's bootstrap step against a served [`FAKE_INSTALL_SH`], with PATH holding
-/// system tools but no quickinstall client (so it does not skip); returns whether it ran.
-fn bootstrap(pin: &str) -> (Run, bool) {
+/// Runs a copy of `action/bootstrap.sh` whose directory also holds `action_files` (what a
+/// release tag's checkout of the action has beside it), against a loopback site holding
+/// `site_files` (`QI_BOOTSTRAP_BASE`), with PATH holding system tools but no quickinstall client
+/// (so it does not skip). Returns the run and which fake install.sh ran, if any.
+fn bootstrap_action(
+    action_files: &[(&str, &str)],
+    site_files: &[(&str, &str)],
+    vars: &[(&str, &str)],
+) -> (Run, Option<String>) {
     let env = crate::support::env::TestEnv::new();
     let site = env.path().join("site");
-    std::fs::create_dir_all(&site).unwrap();
-    std::fs::write(site.join("install.sh"), FAKE_INSTALL_SH).unwrap();
+    for (path, text) in site_files {
+        let file = site.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+    let action = env.path().join("action");
+    std::fs::create_dir_all(&action).unwrap();
+    let script = action.join("bootstrap.sh");
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("action/bootstrap.sh"),
+        &script,
+    )
+    .unwrap();
+    for (name, text) in action_files {
+        std::fs::write(action.join(name), text).unwrap();
+    }
     let marker = env.path().join("ran");
     let server = crate::support::server::TestServer::serve(&site);
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("action/bootstrap.sh");
-    let run = env
+    let mut cmd = env
         .command("bash")
         .arg(script)
         .env("PATH", "/usr/bin:/bin")
         .env("RUNNER_TEMP", env.path())
         .env("QI_MARKER", &marker)
-        .env("QI_BOOTSTRAP_URL", format!("{}install.sh", server.url()))
-        .env("QI_BOOTSTRAP_SHA256", pin)
-        .run();
-    (run, marker.exists())
+        .env("QI_BOOTSTRAP_BASE", server.url());
+    for (name, value) in vars {
+        let value = value.replace("[SITE]", &server.url());
+        cmd = cmd.env(name, value);
+    }
+    let run = cmd.run();
+    let ran = std::fs::read_to_string(&marker)
+        .ok()
+        .map(|s| s.trim().to_owned());
+    (run, ran)
+}
+
+fn sha256(text: &str) -> String {
+    crate::support::env::sha256_hex(text.as_bytes())
 }
 
 #[test]
 fn a_pinned_action_runs_only_the_pinned_install_script() {
-    let (run, ran) = bootstrap(&"0".repeat(64));
+    let script = fake_install_sh("pinned");
+    let site = [("install.sh", script.as_str())];
+    let url = ("QI_BOOTSTRAP_URL", "[SITE]install.sh");
+    let zeros = "0".repeat(64);
+    let (run, ran) = bootstrap_action(&[], &site, &[url, ("QI_BOOTSTRAP_SHA256", &zeros)]);
     run.assert_exit(VERIFY);
     run.stderr_has(&["not the pinned", "not running it"]);
-    assert!(
-        !ran,
+    assert_eq!(
+        ran, None,
         "a script whose sha256 differs from the pin ran:\n{run}"
     );
-    let (run, ran) = bootstrap(&crate::support::env::sha256_hex(FAKE_INSTALL_SH.as_bytes()));
+    let pin = sha256(&script);
+    let (run, ran) = bootstrap_action(&[], &site, &[url, ("QI_BOOTSTRAP_SHA256", &pin)]);
     run.assert_success();
-    assert!(ran, "the pinned script did not run:\n{run}");
+    assert_eq!(ran.as_deref(), Some("pinned"), "{run}");
+}
+
+/// What the release workflow commits at a tag (`client-version`, `install.sh.sha256`) makes
+/// the action download that release's install.sh by its versioned URL, not the latest.
+#[test]
+fn a_tagged_action_installs_its_releases_install_sh_by_version_and_pin() {
+    let release = fake_install_sh("1.2.3");
+    let latest = fake_install_sh("latest");
+    let site = [
+        ("install.sh", latest.as_str()),
+        ("releases/1.2.3/install.sh", release.as_str()),
+    ];
+    let pin = format!("{}\n", sha256(&release));
+    let action = [
+        ("client-version", "1.2.3\n"),
+        ("install.sh.sha256", pin.as_str()),
+    ];
+    let (run, ran) = bootstrap_action(&action, &site, &[]);
+    run.assert_success();
+    assert_eq!(ran.as_deref(), Some("1.2.3"), "{run}");
+}
+
+#[test]
+fn a_tagged_action_refuses_a_versioned_install_sh_that_differs_from_its_pin() {
+    let release = fake_install_sh("1.2.3");
+    let swapped = fake_install_sh("swapped");
+    let site = [("releases/1.2.3/install.sh", swapped.as_str())];
+    let pin = sha256(&release);
+    let action = [
+        ("client-version", "1.2.3"),
+        ("install.sh.sha256", pin.as_str()),
+    ];
+    let (run, ran) = bootstrap_action(&action, &site, &[]);
+    run.assert_exit(VERIFY);
+    run.stderr_has(&[
+        "releases/1.2.3/install.sh",
+        "not the pinned",
+        "not running it",
+    ]);
+    run.stderr_has(&["help: the action pins install.sh of its release (1.2.3)"]);
+    assert_eq!(ran, None, "{run}");
+}
+
+#[test]
+fn a_development_checkout_of_the_action_runs_the_latest_install_sh_with_a_notice() {
+    let latest = fake_install_sh("latest");
+    let (run, ran) = bootstrap_action(&[], &[("install.sh", latest.as_str())], &[]);
+    run.assert_success();
+    run.stderr_has(&["not pinned", "development checkout"]);
+    assert_eq!(ran.as_deref(), Some("latest"), "{run}");
+    // The repository's own action directory is such a checkout: the pins exist only in the
+    // commits the release workflow tags.
+    let action = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("action");
+    for pin in ["client-version", "install.sh.sha256"] {
+        assert!(
+            !action.join(pin).exists(),
+            "action/{pin} belongs in release tags only"
+        );
+    }
 }
