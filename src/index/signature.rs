@@ -17,59 +17,13 @@ use minisign_verify::{PublicKey, Signature};
 pub use crate::index::bundle::{
     BUNDLE_V2_HEADER, Bundle, bundle, bundle_v2, parse_bundle, split_bundle,
 };
+pub use crate::index::comment::TrustedComment;
 use crate::index::delegation::{DEFAULT_INDEX_ID, Delegation, DelegationError, clock_note, utc};
 
 /// The project's root keys: the only keys built into the clients. Their secrets are kept
 /// offline by the maintainers and only sign delegations to the online signing key (see
 /// `docs/releasing.md`). Two may be listed during a planned rollover.
 pub const BUILTIN_ROOTS: &[&str] = &["RWTcXYGm9uqarS2KCJIr1LW9FKGSbb/gRDdiUd659sLc3lTw7MODNOFn"];
-
-const COMMENT_TAG: &str = "quickinstall-index v1";
-
-/// What the signed (trusted) comment of an index file binds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrustedComment {
-    /// The file's path relative to the index root, e.g. `crates/ri/pg/ripgrep.json`.
-    pub path: String,
-    /// Unix seconds at which the file was signed.
-    pub timestamp: u64,
-    /// Unix seconds after which the signature is no longer accepted. Required under a
-    /// delegation; optional for a directly trusted key (older indexes have none).
-    pub expires: Option<u64>,
-}
-
-impl TrustedComment {
-    pub fn render(&self) -> String {
-        let mut text = format!(
-            "{COMMENT_TAG} path={} timestamp={}",
-            self.path, self.timestamp
-        );
-        if let Some(expires) = self.expires {
-            text.push_str(&format!(" expires={expires}"));
-        }
-        text
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        let rest = text.strip_prefix(COMMENT_TAG)?.strip_prefix(' ')?;
-        let mut path = None;
-        let mut timestamp = None;
-        let mut expires = None;
-        for field in rest.split(' ') {
-            match field.split_once('=')? {
-                ("path", p) if !p.is_empty() => path = Some(p.to_owned()),
-                ("timestamp", t) => timestamp = Some(t.parse().ok()?),
-                ("expires", t) => expires = Some(t.parse().ok()?),
-                _ => {}
-            }
-        }
-        Some(Self {
-            path: path?,
-            timestamp: timestamp?,
-            expires,
-        })
-    }
-}
 
 /// What a client trusts: keys trusted directly, root keys whose delegations it accepts, the
 /// index identity those delegations must name, and the clock expiry is judged by.
@@ -387,17 +341,6 @@ pub(crate) mod tests {
             expires: None,
         }
         .render()
-    }
-
-    #[test]
-    fn trusted_comment_round_trips() {
-        let c = TrustedComment {
-            path: "crates/2/ab.json".into(),
-            timestamp: 7,
-            expires: Some(9),
-        };
-        assert_eq!(TrustedComment::parse(&c.render()), Some(c));
-        assert_eq!(TrustedComment::parse("timestamp:1 file:x"), None);
     }
 
     #[test]
