@@ -25,19 +25,12 @@ pub(crate) struct Args {
 
 /// Writes the grant and prints who may sign what until when.
 pub(crate) fn run(args: Args) -> Result<(), Error> {
-    let Args {
-        root_key,
-        signing_key_pub,
-        valid_for,
-        index_id,
-        out,
-    } = args;
     let grant = delegate(&DelegateRequest {
-        root_key,
-        signing_key_pub,
-        valid_for,
-        index_id,
-        out,
+        root_key: args.root_key,
+        signing_key_pub: args.signing_key_pub,
+        valid_for: args.valid_for,
+        index_id: args.index_id,
+        out: args.out,
     })?;
     say(&format!(
         "delegated {} to sign {} until {}",

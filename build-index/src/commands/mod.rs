@@ -23,8 +23,8 @@ use clap::{Parser, Subcommand};
 
 use crate::{
     bootstrap as bootstrap_op, build as build_op, delegate as delegate_op, go, import as import_op,
-    keygen as keygen_op, package_cmd, plan as plan_op, publish as publish_op,
-    resign as resign_op, select as select_op, serve as serve_op, sign, stats as stats_op,
+    keygen as keygen_op, package_cmd, plan as plan_op, publish as publish_op, resign as resign_op,
+    select as select_op, serve as serve_op, sign, stats as stats_op,
 };
 
 #[derive(Parser, Debug)]

@@ -24,19 +24,12 @@ pub(crate) struct Args {
 
 /// Packs and prints the record's path.
 pub(crate) fn run(args: Args) -> Result<(), Error> {
-    let Args {
-        name,
-        version,
-        target,
-        out,
-        binaries,
-    } = args;
     let request = PackageRequest {
-        name,
-        version,
-        target,
-        out,
-        binaries,
+        name: args.name,
+        version: args.version,
+        target: args.target,
+        out: args.out,
+        binaries: args.binaries,
     };
     let record = package(&request, &PackageEnv::from_process())?;
     say(&record.display().to_string())

@@ -33,23 +33,14 @@ pub(crate) struct Args {
 
 /// Plans and prints the matrix as one JSON line.
 pub(crate) fn run(args: Args) -> Result<(), Error> {
-    let Args {
-        queue,
-        go_queue,
-        index,
-        history,
-        targets,
-        max,
-        max_failures,
-    } = args;
     let matrix = plan(&PlanRequest {
-        queue,
-        go_queue,
-        index,
-        history,
-        targets,
-        max,
-        max_failures,
+        queue: args.queue,
+        go_queue: args.go_queue,
+        index: args.index,
+        history: args.history,
+        targets: args.targets,
+        max: args.max,
+        max_failures: args.max_failures,
     })?;
     say(&matrix.to_line())
 }

@@ -42,32 +42,21 @@ pub(crate) struct Args {
 
 /// Publishes and prints one line per refused record, recorded failure and published release.
 pub(crate) fn run(args: Args) -> Result<(), Error> {
-    let Args {
-        index,
-        secret_key,
-        archive_base,
-        history,
-        expect,
-        artifacts,
-        run_id,
-        delegation,
-        signature_validity,
-        results,
-    } = args;
-    let expect = expect
-        .zip(artifacts)
+    let expect = args
+        .expect
+        .zip(args.artifacts)
         .map(|(plan, artifacts)| Expect { plan, artifacts });
     let farm = expect.is_some();
     let report = publish(&PublishRequest {
-        index,
-        secret_key,
-        archive_base,
-        history,
-        results,
+        index: args.index,
+        secret_key: args.secret_key,
+        archive_base: args.archive_base,
+        history: args.history,
+        results: args.results,
         expect,
-        run_id,
-        delegation,
-        signature_validity,
+        run_id: args.run_id,
+        delegation: args.delegation,
+        signature_validity: args.signature_validity,
     })?;
     for r in &report.refused {
         say(&format!("refused {}: {}", r.path.display(), r.reason))?;

@@ -22,17 +22,11 @@ pub(crate) struct Args {
 
 /// Re-signs and prints one line per file.
 pub(crate) fn run(args: Args) -> Result<(), Error> {
-    let Args {
-        index,
-        secret_key,
-        delegation,
-        signature_validity,
-    } = args;
     let files = resign(&ResignRequest {
-        index,
-        secret_key,
-        delegation,
-        signature_validity,
+        index: args.index,
+        secret_key: args.secret_key,
+        delegation: args.delegation,
+        signature_validity: args.signature_validity,
     })?;
     for file in files {
         say(&format!("resigned {file}"))?;

@@ -77,49 +77,35 @@ pub(crate) struct CratesArgs {
 /// Writes the queue and prints its summary.
 pub(crate) fn run(command: Command) -> Result<(), Error> {
     match command {
-        Command::Crates(CratesArgs {
-            dump,
-            since,
-            stats,
-            index,
-            limit,
-            out,
-        }) => {
+        Command::Crates(args) => {
             let outcome = select::select_crates(&select::SelectRequest {
-                dump,
-                since,
-                stats,
-                index,
-                limit,
-                out,
+                dump: args.dump,
+                since: args.since,
+                stats: args.stats,
+                index: args.index,
+                limit: args.limit,
+                out: args.out,
             })?;
             say(outcome.summary.trim_end())
         }
-        Command::Go(GoArgs {
-            index_records,
-            module_index,
-            max_pages,
-            since,
-            stats,
-            popularity,
-            proxy,
-            limit,
-            out,
-        }) => {
+        Command::Go(args) => {
             // clap's `records` group guarantees exactly one of the two.
-            let records = match (index_records, module_index) {
+            let records = match (args.index_records, args.module_index) {
                 (Some(path), _) => go::RecordSource::File(path),
-                (None, Some(url)) => go::RecordSource::ModuleIndex { url, max_pages },
+                (None, Some(url)) => go::RecordSource::ModuleIndex {
+                    url,
+                    max_pages: args.max_pages,
+                },
                 (None, None) => return Err(Error::NoRecordSource),
             };
             let summary = go::select_go(&go::GoSelectRequest {
                 records,
-                since,
-                stats,
-                popularity,
-                proxy,
-                limit,
-                out,
+                since: args.since,
+                stats: args.stats,
+                popularity: args.popularity,
+                proxy: args.proxy,
+                limit: args.limit,
+                out: args.out,
             })?;
             say(summary.trim_end())
         }
