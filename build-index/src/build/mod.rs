@@ -27,7 +27,7 @@ pub use crate::recipe::parse_crate_spec;
 use crate::recipe::{install_args, installed_version, package_from_metadata, rustflags};
 use crate::record::{self, BuildFailure, BuildResult, LOG_TAIL_LINES, RECORD_VERSION, Record};
 use crate::triple::{self, TargetChoice};
-use crate::{atomic, history, time, validate};
+use crate::{history, time, validate};
 
 mod env;
 mod source;
@@ -308,14 +308,9 @@ fn build_for(request: &BuildRequest, env: &BuildEnv, plan: &Plan) -> Result<Path
             extra: Default::default(),
         },
     };
-    let record_path = request.out.join(format!("{stem}.json"));
-    atomic::write(&record_path, &Record::Ok(result).to_bytes()).map_err(|source| {
-        BuildError::Write {
-            path: record_path.clone(),
-            source,
-        }
-    })?;
-    Ok(record_path)
+    Record::Ok(result)
+        .write(&request.out, &stem)
+        .map_err(|(path, source)| BuildError::Write { path, source })
 }
 
 /// Only ELF `*-gnu*` targets have a glibc requirement (windows-gnu binaries are PE files).
@@ -499,10 +494,10 @@ fn write_failure(
         failed_at: time::rfc3339_utc(time::now()),
         reason,
     });
-    let path = request
-        .out
-        .join(record::stem(name, version, &plan.target) + ".json");
-    atomic::write(&path, &failure.to_bytes()).map_err(|source| BuildError::Write { path, source })
+    failure
+        .write(&request.out, &record::stem(name, version, &plan.target))
+        .map(drop)
+        .map_err(|(path, source)| BuildError::Write { path, source })
 }
 
 #[cfg(test)]

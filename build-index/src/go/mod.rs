@@ -30,7 +30,7 @@ use crate::build::{BuildEnv, Exit, scrub_env};
 use crate::child::{ToolError, tool_output};
 use crate::package::{self, PackageError};
 use crate::record::{self, BuildFailure, BuildResult, LOG_TAIL_LINES, RECORD_VERSION, Record};
-use crate::{atomic, history, time, validate};
+use crate::{history, time, validate};
 
 /// A Go build request, from the command line.
 #[derive(Debug, Clone)]
@@ -386,14 +386,9 @@ pub fn build_go(request: &GoBuildRequest, env: &BuildEnv) -> Result<PathBuf, GoB
     };
     let mut sorted = result;
     sorted.binaries.sort();
-    let record_path = request.out.join(format!("{stem}.json"));
-    atomic::write(&record_path, &Record::Ok(sorted).to_bytes()).map_err(|source| {
-        GoBuildError::Write {
-            path: record_path.clone(),
-            source,
-        }
-    })?;
-    Ok(record_path)
+    Record::Ok(sorted)
+        .write(&request.out, &stem)
+        .map_err(|(path, source)| GoBuildError::Write { path, source })
 }
 
 /// Moves the binary `go install` left under `gopath` to `dest`.
@@ -545,10 +540,13 @@ fn write_failure(
         failed_at: time::rfc3339_utc(time::now()),
         reason,
     });
-    let path = request
-        .out
-        .join(stem(&request.module, &request.version, &plan.target) + ".json");
-    atomic::write(&path, &failure.to_bytes()).map_err(|source| GoBuildError::Write { path, source })
+    failure
+        .write(
+            &request.out,
+            &stem(&request.module, &request.version, &plan.target),
+        )
+        .map(drop)
+        .map_err(|(path, source)| GoBuildError::Write { path, source })
 }
 
 #[cfg(test)]
