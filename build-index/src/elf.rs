@@ -1,22 +1,22 @@
 //! The oldest glibc an ELF binary runs on, read from its dynamic section, and whether a binary
 //! is static at all ([`linkage_of_file`]: what makes a musl build worth publishing).
 //!
-//! A minimal, bounds-checked ELF reader (32/64-bit, either byte order, from the header): it finds
-//! `PT_INTERP`, `PT_DYNAMIC` and, through the dynamic section's `DT_VERNEED`, the symbol versions
-//! the binary needs (`.gnu.version_r`). A binary with no interpreter and no `DT_NEEDED` is static
-//! and needs no glibc at all. It reads only what this answer needs; it is not a general parser.
+//! The container is read by the `object` crate (header, program headers, the dynamic table and
+//! the `Elf_Verneed`/`Elf_Vernaux` records, for 32/64-bit files of either byte order, every
+//! read bounds-checked): hand-written binary-format parsing is where bugs hide. This module
+//! only decides what the entries mean: `PT_INTERP`, `DT_NEEDED`, and, through `DT_VERNEED`,
+//! the symbol versions the binary needs (`.gnu.version_r`). A binary with no interpreter and
+//! no `DT_NEEDED` is static and needs no glibc at all. Addresses are mapped through the
+//! `PT_LOAD` segments, so a file without section headers reads the same.
 
 use std::cmp::Ordering;
 use std::path::{Path, PathBuf};
 
-const PT_LOAD: u32 = 1;
-const PT_DYNAMIC: u32 = 2;
-const PT_INTERP: u32 = 3;
-const DT_NULL: u64 = 0;
-const DT_NEEDED: u64 = 1;
-const DT_STRTAB: u64 = 5;
-const DT_VERNEED: u64 = 0x6fff_fffe;
-const DT_VERNEEDNUM: u64 = 0x6fff_ffff;
+use object::elf::{self, DynamicTag};
+use object::read::elf::{Dyn as _, FileHeader, ProgramHeader as _};
+use object::read::{Bytes, FileKind, StringTable};
+use object::{Endianness, U16, U32};
+
 /// Bounds loops over linked lists inside the file, so a crafted file cannot spin forever.
 const MAX_LINKS: usize = 4096;
 
@@ -101,28 +101,17 @@ pub fn linkage_of_file(path: &Path) -> Result<Linkage, ElfError> {
 /// [`linkage_of_file`] on bytes.
 pub fn linkage(bytes: &[u8]) -> Result<Linkage, &'static str> {
     let elf = Elf::parse(bytes)?;
-    let segments = elf.segments()?;
-    let interpreter = match segments.iter().find(|s| s.kind == PT_INTERP) {
-        Some(interp) => Some(elf.string(interp.offset)?),
-        None => None,
-    };
+    let interpreter = elf
+        .interpreter
+        .map(|i| String::from_utf8_lossy(i).into_owned());
     let mut needed = Vec::new();
-    if let Some(dynamic) = segments.iter().find(|s| s.kind == PT_DYNAMIC) {
-        let entries = elf.dynamic_entries(dynamic)?;
-        let names: Vec<u64> = entries
-            .iter()
-            .filter(|&&(tag, _)| tag == DT_NEEDED)
-            .map(|&(_, v)| v)
-            .collect();
-        if !names.is_empty() {
-            let strtab = entries
-                .iter()
-                .find(|&&(t, _)| t == DT_STRTAB)
-                .and_then(|&(_, v)| elf.offset_of(&segments, v))
-                .ok_or("DT_NEEDED without a string table in the file")?;
-            for name in names {
-                needed.push(elf.string(strtab.checked_add(name).ok_or("offset too large")?)?);
-            }
+    let names: Vec<u64> = elf.values(elf::DT_NEEDED).collect();
+    if !names.is_empty() {
+        let strings = elf
+            .strings()
+            .ok_or("DT_NEEDED without a string table in the file")?;
+        for name in names {
+            needed.push(string(&strings, name)?);
         }
     }
     Ok(Linkage {
@@ -134,30 +123,23 @@ pub fn linkage(bytes: &[u8]) -> Result<Linkage, &'static str> {
 /// [`min_glibc_of_file`] on bytes.
 pub fn min_glibc(bytes: &[u8]) -> Result<Option<String>, &'static str> {
     let elf = Elf::parse(bytes)?;
-    let segments = elf.segments()?;
-    let has_interp = segments.iter().any(|s| s.kind == PT_INTERP);
-    let Some(dynamic) = segments.iter().find(|s| s.kind == PT_DYNAMIC) else {
-        return Ok(None);
-    };
-    let entries = elf.dynamic_entries(dynamic)?;
-    let has_needed = entries.iter().any(|&(tag, _)| tag == DT_NEEDED);
-    if !has_interp && !has_needed {
+    let has_needed = elf.value(elf::DT_NEEDED).is_some();
+    if elf.interpreter.is_none() && !has_needed {
         // static-pie binaries (crt-static on gnu) keep a dynamic section for self-relocation.
         return Ok(None);
     }
-    let value = |wanted: u64| entries.iter().find(|&&(t, _)| t == wanted).map(|&(_, v)| v);
-    let (Some(verneed), Some(count), Some(strtab)) =
-        (value(DT_VERNEED), value(DT_VERNEEDNUM), value(DT_STRTAB))
-    else {
+    let (Some(verneed), Some(count), Some(_)) = (
+        elf.value(elf::DT_VERNEED),
+        elf.value(elf::DT_VERNEEDNUM),
+        elf.value(elf::DT_STRTAB),
+    ) else {
         return Ok(None);
     };
     let verneed = elf
-        .offset_of(&segments, verneed)
+        .at_address(verneed)
         .ok_or("DT_VERNEED is outside the file")?;
-    let strtab = elf
-        .offset_of(&segments, strtab)
-        .ok_or("DT_STRTAB is outside the file")?;
-    let names = elf.version_needs(verneed, count, strtab)?;
+    let strings = elf.strings().ok_or("DT_STRTAB is outside the file")?;
+    let names = version_needs(elf.endian, verneed, count, &strings)?;
     Ok(highest(names.into_iter().map(|n| {
         n.strip_prefix("GLIBC_")
             .filter(|v| is_dotted_number(v))
@@ -169,195 +151,151 @@ pub fn min_glibc(bytes: &[u8]) -> Result<Option<String>, &'static str> {
 /// `DT_NEEDED` library), for `import`, which accepts only static binaries.
 pub fn machine_and_static(bytes: &[u8]) -> Result<(u16, bool), &'static str> {
     let elf = Elf::parse(bytes)?;
-    let machine = elf.u16(0x12)?;
-    let segments = elf.segments()?;
-    if segments.iter().any(|s| s.kind == PT_INTERP) {
-        return Ok((machine, false));
-    }
-    let needs = match segments.iter().find(|s| s.kind == PT_DYNAMIC) {
-        Some(dynamic) => elf
-            .dynamic_entries(dynamic)?
-            .iter()
-            .any(|&(tag, _)| tag == DT_NEEDED),
-        None => false,
-    };
-    Ok((machine, !needs))
+    let is_static = elf.interpreter.is_none() && elf.value(elf::DT_NEEDED).is_none();
+    Ok((elf.machine, is_static))
 }
 
-struct Segment {
-    kind: u32,
-    offset: u64,
-    vaddr: u64,
-    filesz: u64,
-}
-
+/// What this module needs of an ELF file, as `object` read it.
 struct Elf<'a> {
-    data: &'a [u8],
-    is64: bool,
-    little: bool,
+    endian: Endianness,
+    machine: u16,
+    /// The first `PT_INTERP` segment's path.
+    interpreter: Option<&'a [u8]>,
+    /// The first `PT_DYNAMIC` segment's entries up to `DT_NULL`, as (tag, value).
+    dynamic: Vec<(DynamicTag, u64)>,
+    /// Each `PT_LOAD` segment's virtual address and its bytes in the file.
+    loads: Vec<(u64, &'a [u8])>,
 }
 
 impl<'a> Elf<'a> {
     fn parse(data: &'a [u8]) -> Result<Self, &'static str> {
-        if data.get(..4) != Some(b"\x7fELF".as_slice()) {
-            return Err("it does not start with the ELF magic");
-        }
-        let is64 = match data.get(4) {
-            Some(1) => false,
-            Some(2) => true,
-            _ => return Err("unknown ELF class"),
-        };
-        let little = match data.get(5) {
-            Some(1) => true,
-            Some(2) => false,
-            _ => return Err("unknown ELF byte order"),
-        };
-        Ok(Self { data, is64, little })
-    }
-
-    fn bytes<const N: usize>(&self, at: u64) -> Result<[u8; N], &'static str> {
-        let start = usize::try_from(at).map_err(|_| "offset too large")?;
-        let end = start.checked_add(N).ok_or("offset too large")?;
-        self.data
-            .get(start..end)
-            .and_then(|s| s.try_into().ok())
-            .ok_or("a structure runs past the end of the file")
-    }
-
-    fn u16(&self, at: u64) -> Result<u16, &'static str> {
-        let b = self.bytes::<2>(at)?;
-        Ok(if self.little {
-            u16::from_le_bytes(b)
-        } else {
-            u16::from_be_bytes(b)
-        })
-    }
-
-    fn u32(&self, at: u64) -> Result<u32, &'static str> {
-        let b = self.bytes::<4>(at)?;
-        Ok(if self.little {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        })
-    }
-
-    fn u64(&self, at: u64) -> Result<u64, &'static str> {
-        let b = self.bytes::<8>(at)?;
-        Ok(if self.little {
-            u64::from_le_bytes(b)
-        } else {
-            u64::from_be_bytes(b)
-        })
-    }
-
-    /// An address-sized field: 4 bytes in ELF32, 8 in ELF64.
-    fn word(&self, at: u64) -> Result<u64, &'static str> {
-        if self.is64 {
-            self.u64(at)
-        } else {
-            self.u32(at).map(u64::from)
+        match FileKind::parse(data) {
+            Ok(FileKind::Elf32) => Self::parse_as::<elf::FileHeader32<Endianness>>(data),
+            Ok(FileKind::Elf64) => Self::parse_as::<elf::FileHeader64<Endianness>>(data),
+            Ok(_) => Err("it is another kind of executable"),
+            Err(_) => Err("it does not start with the ELF magic"),
         }
     }
 
-    fn segments(&self) -> Result<Vec<Segment>, &'static str> {
-        let (phoff, entsize, num) = if self.is64 {
-            (self.u64(0x20)?, self.u16(0x36)?, self.u16(0x38)?)
-        } else {
-            (u64::from(self.u32(0x1c)?), self.u16(0x2a)?, self.u16(0x2c)?)
+    fn parse_as<H: FileHeader<Endian = Endianness>>(data: &'a [u8]) -> Result<Self, &'static str> {
+        let header = H::parse(data).map_err(|_| "its ELF header is truncated or invalid")?;
+        let endian = header.endian().map_err(|_| "unknown ELF byte order")?;
+        let segments = header
+            .program_headers(endian, data)
+            .map_err(|_| "its program headers run past the end of the file")?;
+        let mut elf = Self {
+            endian,
+            machine: header.e_machine(endian).0,
+            interpreter: None,
+            dynamic: Vec::new(),
+            loads: Vec::new(),
         };
-        let mut out = Vec::new();
-        for i in 0..u64::from(num) {
-            let at = phoff
-                .checked_add(i * u64::from(entsize))
-                .ok_or("program header offset overflows")?;
-            let segment = if self.is64 {
-                Segment {
-                    kind: self.u32(at)?,
-                    offset: self.u64(at + 8)?,
-                    vaddr: self.u64(at + 16)?,
-                    filesz: self.u64(at + 32)?,
-                }
-            } else {
-                Segment {
-                    kind: self.u32(at)?,
-                    offset: u64::from(self.u32(at + 4)?),
-                    vaddr: u64::from(self.u32(at + 8)?),
-                    filesz: u64::from(self.u32(at + 16)?),
-                }
-            };
-            out.push(segment);
-        }
-        Ok(out)
-    }
-
-    fn dynamic_entries(&self, dynamic: &Segment) -> Result<Vec<(u64, u64)>, &'static str> {
-        let size = if self.is64 { 16 } else { 8 };
-        let half = size / 2;
-        let mut out = Vec::new();
-        for i in 0..(dynamic.filesz / size).min(MAX_LINKS as u64) {
-            let at = dynamic.offset + i * size;
-            let tag = self.word(at)?;
-            if tag == DT_NULL {
-                break;
+        let mut seen_dynamic = false;
+        for segment in segments {
+            let interp = segment
+                .interpreter(endian, data)
+                .map_err(|_| "its PT_INTERP segment is outside the file or not terminated")?;
+            if elf.interpreter.is_none() {
+                elf.interpreter = interp;
             }
-            out.push((tag, self.word(at + half)?));
+            let dynamic = segment
+                .dynamic(endian, data)
+                .map_err(|_| "its PT_DYNAMIC segment is outside the file")?;
+            if let Some(entries) = dynamic.filter(|_| !seen_dynamic) {
+                seen_dynamic = true;
+                elf.dynamic = entries
+                    .iter()
+                    .take(MAX_LINKS)
+                    .map(|d| (d.tag(endian), d.val(endian)))
+                    .take_while(|&(tag, _)| tag != elf::DT_NULL)
+                    .collect();
+            }
+            if segment.p_type(endian) == elf::PT_LOAD {
+                let bytes = segment
+                    .data(endian, data)
+                    .map_err(|()| "a PT_LOAD segment runs past the end of the file")?;
+                elf.loads.push((segment.p_vaddr(endian).into(), bytes));
+            }
         }
-        Ok(out)
+        Ok(elf)
     }
 
-    /// File offset of a virtual address, through the `PT_LOAD` segment that maps it.
-    fn offset_of(&self, segments: &[Segment], vaddr: u64) -> Option<u64> {
-        segments
+    /// The values of every dynamic entry tagged `tag`.
+    fn values(&self, tag: DynamicTag) -> impl Iterator<Item = u64> + '_ {
+        self.dynamic
             .iter()
-            .filter(|s| s.kind == PT_LOAD)
-            .find(|s| vaddr >= s.vaddr && vaddr - s.vaddr < s.filesz)
-            .map(|s| s.offset + (vaddr - s.vaddr))
+            .filter(move |&&(t, _)| t == tag)
+            .map(|&(_, v)| v)
     }
 
-    /// Names of every version in the `Elf_Verneed`/`Elf_Vernaux` chains (same layout for ELF32
-    /// and ELF64).
-    fn version_needs(
-        &self,
-        start: u64,
-        count: u64,
-        strtab: u64,
-    ) -> Result<Vec<String>, &'static str> {
-        let mut names = Vec::new();
-        let mut need = start;
-        for _ in 0..count.min(MAX_LINKS as u64) {
-            let aux_count = self.u16(need + 2)?;
-            let mut aux = need + u64::from(self.u32(need + 8)?);
-            for _ in 0..aux_count.min(MAX_LINKS as u16) {
-                let name = self.u32(aux + 8)?;
-                names.push(self.string(strtab + u64::from(name))?);
-                let next = self.u32(aux + 12)?;
-                if next == 0 {
-                    break;
-                }
-                aux += u64::from(next);
-            }
-            let next = self.u32(need + 12)?;
+    /// The first dynamic entry tagged `tag`.
+    fn value(&self, tag: DynamicTag) -> Option<u64> {
+        self.values(tag).next()
+    }
+
+    /// The file's bytes from a virtual address to the end of the `PT_LOAD` segment mapping it.
+    fn at_address(&self, vaddr: u64) -> Option<&'a [u8]> {
+        self.loads.iter().find_map(|&(start, bytes)| {
+            let offset = usize::try_from(vaddr.checked_sub(start)?).ok()?;
+            bytes.get(offset..).filter(|rest| !rest.is_empty())
+        })
+    }
+
+    /// The dynamic string table (`DT_STRTAB`, `DT_STRSZ` when given).
+    fn strings(&self) -> Option<StringTable<'a>> {
+        let table = self.at_address(self.value(elf::DT_STRTAB)?)?;
+        let len = self
+            .value(elf::DT_STRSZ)
+            .map_or(table.len() as u64, |size| size.min(table.len() as u64));
+        Some(StringTable::new(table, 0, len))
+    }
+}
+
+/// The string at `offset` of a string table.
+fn string(strings: &StringTable<'_>, offset: u64) -> Result<String, &'static str> {
+    let offset = u32::try_from(offset).map_err(|_| "offset too large")?;
+    strings
+        .get(offset)
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .map_err(|()| "a string is outside its table or not terminated")
+}
+
+/// Names of every version in the `Elf_Verneed`/`Elf_Vernaux` chains starting at `data` (the
+/// same layout in ELF32 and ELF64).
+fn version_needs(
+    endian: Endianness,
+    data: &[u8],
+    count: u64,
+    strings: &StringTable<'_>,
+) -> Result<Vec<String>, &'static str> {
+    const OUTSIDE: &str = "a version need record is outside its segment";
+    let get16 = |v: &U16<Endianness>| v.get(endian);
+    let get32 = |v: &U32<Endianness>| usize::try_from(v.get(endian)).unwrap_or(usize::MAX);
+    let mut names = Vec::new();
+    let mut need_at = 0usize;
+    for _ in 0..count.min(MAX_LINKS as u64) {
+        let need = Bytes(data)
+            .read_at::<elf::Verneed<Endianness>>(need_at)
+            .map_err(|()| OUTSIDE)?;
+        let mut aux_at = need_at.checked_add(get32(&need.vn_aux)).ok_or(OUTSIDE)?;
+        for _ in 0..get16(&need.vn_cnt).min(MAX_LINKS as u16) {
+            let aux = Bytes(data)
+                .read_at::<elf::Vernaux<Endianness>>(aux_at)
+                .map_err(|()| OUTSIDE)?;
+            names.push(string(strings, aux.vna_name.get(endian).into())?);
+            let next = get32(&aux.vna_next);
             if next == 0 {
                 break;
             }
-            need += u64::from(next);
+            aux_at = aux_at.checked_add(next).ok_or(OUTSIDE)?;
         }
-        Ok(names)
+        let next = get32(&need.vn_next);
+        if next == 0 {
+            break;
+        }
+        need_at = need_at.checked_add(next).ok_or(OUTSIDE)?;
     }
-
-    fn string(&self, at: u64) -> Result<String, &'static str> {
-        let start = usize::try_from(at).map_err(|_| "offset too large")?;
-        let rest = self
-            .data
-            .get(start..)
-            .ok_or("a string is outside the file")?;
-        let end = rest
-            .iter()
-            .position(|&b| b == 0)
-            .ok_or("a string is not terminated")?;
-        Ok(String::from_utf8_lossy(rest.get(..end).unwrap_or_default()).into_owned())
-    }
+    Ok(names)
 }
 
 fn is_dotted_number(v: &str) -> bool {
@@ -437,6 +375,62 @@ mod tests {
         let linkage = linkage_of_file(&static_).unwrap();
         assert!(linkage.is_static(), "{linkage:?}");
         assert_eq!(linkage.describe(), "static");
+    }
+
+    /// Whether rustup installed `target`'s standard library; without it the test says so, and
+    /// fails under `CI=true`.
+    #[allow(clippy::disallowed_methods, clippy::print_stderr)] // a test's skip note, as tools::require_tool
+    fn has_target(target: &str) -> bool {
+        let out = Command::new("rustc")
+            .args(["--print", "target-libdir", "--target", target])
+            .output()
+            .unwrap();
+        let found =
+            out.status.success() && Path::new(String::from_utf8_lossy(&out.stdout).trim()).is_dir();
+        if !found {
+            assert!(
+                std::env::var_os("CI").is_none_or(|v| v != "true"),
+                "the `{target}` target is not installed (rustup target add {target})"
+            );
+            eprintln!("skipped: the `{target}` target is not installed");
+        }
+        found
+    }
+
+    #[test]
+    #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+    fn a_musl_static_pie_is_static_and_a_gnu_binary_is_not() {
+        if !has_target("x86_64-unknown-linux-musl") {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let musl = compile(
+            dir.path(),
+            "musl",
+            &["--target", "x86_64-unknown-linux-musl"],
+        );
+        let bytes = std::fs::read(&musl).unwrap();
+        let linkage = linkage(&bytes).unwrap();
+        assert!(linkage.is_static(), "{linkage:?}");
+        assert_eq!(min_glibc(&bytes).unwrap(), None);
+        // 62 is EM_X86_64.
+        assert_eq!(machine_and_static(&bytes).unwrap(), (62, true));
+
+        let gnu = compile(dir.path(), "gnu", &["--target", "x86_64-unknown-linux-gnu"]);
+        let bytes = std::fs::read(&gnu).unwrap();
+        assert_eq!(machine_and_static(&bytes).unwrap(), (62, false));
+        assert!(min_glibc(&bytes).unwrap().is_some());
+    }
+
+    #[test]
+    fn refuses_truncated_and_foreign_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let binary = std::fs::read(compile(dir.path(), "host", &[])).unwrap();
+        // The header alone: its program headers are past the end.
+        assert!(linkage(&binary[..64]).is_err());
+        assert!(machine_and_static(&binary[..64]).is_err());
+        // A Mach-O header is an executable, but not ELF.
+        assert!(linkage(b"\xcf\xfa\xed\xfe\x07\x00\x00\x01").is_err());
     }
 
     #[test]

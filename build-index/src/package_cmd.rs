@@ -16,7 +16,7 @@ use quickinstall::index::path::is_valid_crate_name;
 
 use crate::package::{self, BINARY_MODE, Entry, PackageError};
 use crate::record::{BuildResult, RECORD_VERSION, Record, stem};
-use crate::{atomic, time, validate};
+use crate::{time, validate};
 
 /// What to package and where to put it.
 #[derive(Debug, Clone)]
@@ -114,14 +114,9 @@ pub fn package(request: &PackageRequest, env: &PackageEnv) -> Result<PathBuf, Pa
             extra: Default::default(),
         },
     };
-    let record_path = request.out.join(format!("{stem}.json"));
-    atomic::write(&record_path, &Record::Ok(result).to_bytes()).map_err(|source| {
-        PackageCmdError::Write {
-            path: record_path.clone(),
-            source,
-        }
-    })?;
-    Ok(record_path)
+    Record::Ok(result)
+        .write(&request.out, &stem)
+        .map_err(|(path, source)| PackageCmdError::Write { path, source })
 }
 
 /// The name, version and target checks `publish` would make, made before any file is written.

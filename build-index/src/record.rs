@@ -5,7 +5,8 @@
 //! must pass before its archive is even opened; it does not look at the archive itself (that is
 //! [`crate::validate`]).
 
-use std::path::Path;
+use std::io;
+use std::path::{Path, PathBuf};
 
 use quickinstall::index::format::{self, PackageKind, Provenance, Release};
 use quickinstall::index::path::{is_valid_crate_name, is_valid_module_path};
@@ -87,6 +88,16 @@ impl Record {
         let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
         bytes.push(b'\n');
         bytes
+    }
+
+    /// Writes the record as `<out>/<stem>.json`, atomically; its path, or the path and why
+    /// it could not be written.
+    pub fn write(&self, out: &Path, stem: &str) -> Result<PathBuf, (PathBuf, io::Error)> {
+        let path = out.join(format!("{stem}.json"));
+        match crate::atomic::write(&path, &self.to_bytes()) {
+            Ok(()) => Ok(path),
+            Err(source) => Err((path, source)),
+        }
     }
 }
 

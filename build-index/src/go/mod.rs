@@ -9,25 +9,28 @@
 pub mod cgo;
 pub mod detect;
 pub mod modzip;
+mod names;
 pub mod proxy;
 pub mod recipe;
+
+pub use names::{binary_names, check_packages, classify, stem};
 
 use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use quickinstall::index::format::{PackageKind, Provenance, RECIPE_VERSION};
-use quickinstall::index::path::{escape_module_path, go_command_name};
 
 use self::modzip::{ModZipError, ModuleZip};
 use self::proxy::ProxyError;
 use crate::build::{BuildEnv, Exit, scrub_env};
+use crate::child::{ToolError, tool_output};
 use crate::package::{self, PackageError};
 use crate::record::{self, BuildFailure, BuildResult, LOG_TAIL_LINES, RECORD_VERSION, Record};
-use crate::{atomic, history, time, validate};
+use crate::{history, time, validate};
 
 /// A Go build request, from the command line.
 #[derive(Debug, Clone)]
@@ -94,6 +97,17 @@ pub enum GoBuildError {
         log: PathBuf,
     },
     #[error(
+        "building `{module} {version}` for `{target}` was stopped because build-index received {signal}; nothing was recorded, the log is at `{}`",
+        log.display()
+    )]
+    Cancelled {
+        module: String,
+        version: String,
+        target: String,
+        signal: &'static str,
+        log: PathBuf,
+    },
+    #[error(
         "`{module} {version}` needs cgo (a file imports \"C\"), which is built only for Linux targets, not `{target}`; the log is at `{}`",
         log.display()
     )]
@@ -120,74 +134,6 @@ pub enum GoBuildError {
     TempDir(io::Error),
 }
 
-/// The file stem of a Go build's outputs: the escaped module path with `/` as `+` (which no
-/// module path holds, so stems of different modules never collide), version, target.
-pub fn stem(module: &str, version: &str, target: &str) -> String {
-    record::stem(
-        &escape_module_path(module).replace('/', "+"),
-        version,
-        target,
-    )
-}
-
-/// The failure reason of a Go log tail: the shared classes first, then a `file.go:line:`
-/// diagnostic as a compile error.
-pub fn classify(log_tail: &str) -> history::Reason {
-    match history::classify(log_tail) {
-        history::Reason::Other => {
-            let compile = log_tail.lines().any(|l| {
-                l.split_once(".go:").is_some_and(|(_, rest)| {
-                    rest.split(':')
-                        .next()
-                        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-                })
-            });
-            if compile {
-                history::Reason::CompileError
-            } else {
-                history::Reason::Other
-            }
-        }
-        known => known,
-    }
-}
-
-/// Checks `--package` values: each is the module itself or below it.
-pub fn check_packages(module: &str, packages: &[String]) -> Result<(), GoBuildError> {
-    match packages.iter().find(|p| {
-        *p != module
-            && !p
-                .strip_prefix(module)
-                .is_some_and(|rest| rest.starts_with('/'))
-    }) {
-        Some(p) => Err(GoBuildError::ForeignPackage {
-            package: p.clone(),
-            module: module.to_owned(),
-        }),
-        None => Ok(()),
-    }
-}
-
-/// Binary name per package (`go install`'s naming), refusing two packages with one name.
-pub fn binary_names(
-    packages: &[String],
-    goos: &str,
-) -> Result<Vec<(String, String)>, GoBuildError> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for p in packages {
-        let name = recipe::binary_name(go_command_name(p), goos);
-        if let Some((first, _)) = out.iter().find(|(_, n)| *n == name) {
-            return Err(GoBuildError::SameName {
-                first: first.clone(),
-                second: p.clone(),
-                name,
-            });
-        }
-        out.push((p.clone(), name));
-    }
-    Ok(out)
-}
-
 /// The facts every step needs.
 struct Plan {
     go: OsString,
@@ -201,15 +147,6 @@ struct Plan {
     modcache: Option<OsString>,
 }
 
-fn var<'a>(env: &'a BuildEnv, name: &str) -> Option<&'a OsStr> {
-    env.vars
-        .iter()
-        .rev()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_os_str())
-        .filter(|v| !v.is_empty())
-}
-
 /// The Go settings of the environment build-index runs in, read as `go env` reads them (the
 /// environment, then the go env file), through the client's one reader.
 fn go_settings(env: &BuildEnv) -> quickinstall::goenv::GoSettings {
@@ -219,7 +156,7 @@ fn go_settings(env: &BuildEnv) -> quickinstall::goenv::GoSettings {
 }
 
 fn plan(request: &GoBuildRequest, env: &BuildEnv) -> Result<Plan, GoBuildError> {
-    let go = var(env, "GO").unwrap_or(OsStr::new("go")).to_owned();
+    let go = env.get("GO").unwrap_or(OsStr::new("go")).to_owned();
     let mut scrubbed = scrub_env(&env.vars);
     // Go refuses GOBIN when cross-compiling, and the build's binaries go to its own GOPATH.
     scrubbed.retain(|(k, _)| k != "GOBIN");
@@ -266,24 +203,22 @@ fn output_text(
     env: &[(OsString, OsString)],
     args: &[&str],
 ) -> Result<String, GoBuildError> {
-    let output = Command::new(go)
+    let mut command = Command::new(go);
+    command
         .args(args)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k, v)))
-        .env("GOTOOLCHAIN", "local")
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|source| GoBuildError::Spawn {
+        .env("GOTOOLCHAIN", "local");
+    tool_output(&mut command).map_err(|e| match e {
+        ToolError::Spawn(source) => GoBuildError::Spawn {
             program: go.to_string_lossy().into_owned(),
             source,
-        })?;
-    if !output.status.success() {
-        return Err(GoBuildError::Tool {
+        },
+        ToolError::Failed(detail) => GoBuildError::Tool {
             command: format!("{} {}", go.to_string_lossy(), args.join(" ")),
-            detail: record::log_tail(&output.stderr, 5),
-        });
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+            detail,
+        },
+    })
 }
 
 /// Fetches, checks, builds and packages the module; writes the archive, the log and the result
@@ -394,6 +329,9 @@ pub fn build_go(request: &GoBuildRequest, env: &BuildEnv) -> Result<PathBuf, GoB
                     log: log_path,
                 });
             }
+            Exit::Cancelled(signal) => {
+                return Err(cancelled(request, plan.target, signal, log_path));
+            }
             Exit::TimedOut(limit) => {
                 write_failure(request, &plan, &log_path, Some(history::Reason::Timeout))?;
                 return Err(GoBuildError::TimedOut {
@@ -407,6 +345,9 @@ pub fn build_go(request: &GoBuildRequest, env: &BuildEnv) -> Result<PathBuf, GoB
         }
     }
 
+    if let Some(signal) = crate::child::cancelled() {
+        return Err(cancelled(request, plan.target, signal, log_path));
+    }
     let mut entries = package::binaries_in(&bin)?;
     entries.extend(package::license_files_in(&src).unwrap_or_default());
     let archive_name = format!("{stem}.tar.gz");
@@ -445,17 +386,28 @@ pub fn build_go(request: &GoBuildRequest, env: &BuildEnv) -> Result<PathBuf, GoB
     };
     let mut sorted = result;
     sorted.binaries.sort();
-    let record_path = request.out.join(format!("{stem}.json"));
-    atomic::write(&record_path, &Record::Ok(sorted).to_bytes()).map_err(|source| {
-        GoBuildError::Write {
-            path: record_path.clone(),
-            source,
-        }
-    })?;
-    Ok(record_path)
+    Record::Ok(sorted)
+        .write(&request.out, &stem)
+        .map_err(|(path, source)| GoBuildError::Write { path, source })
 }
 
 /// Moves the binary `go install` left under `gopath` to `dest`.
+/// The build was stopped from outside: no record (the plan's item counts as missing).
+fn cancelled(
+    request: &GoBuildRequest,
+    target: String,
+    signal: &'static str,
+    log: PathBuf,
+) -> GoBuildError {
+    GoBuildError::Cancelled {
+        module: request.module.clone(),
+        version: request.version.clone(),
+        target,
+        signal,
+        log,
+    }
+}
+
 fn move_binary(gopath: &Path, plan: &Plan, name: &str, dest: &Path) -> Result<(), GoBuildError> {
     let candidates = recipe::installed_paths(gopath, plan.goos, plan.goarch, name);
     let found = candidates
@@ -496,7 +448,7 @@ fn cgo_build_vars(
             log: log_path.to_owned(),
         });
     };
-    let vars = cgo::find_zig(var(env, "ZIG"), var(env, "PATH"), &plan.env)
+    let vars = cgo::find_zig(env.get("ZIG"), env.get("PATH"), &plan.env)
         .and_then(|zig| cgo::build_vars(&zig, triple));
     match vars {
         Some(vars) => Ok(vars),
@@ -528,7 +480,7 @@ fn append_log(path: &Path, note: &str) -> Result<(), GoBuildError> {
 }
 
 fn env_epoch(env: &BuildEnv) -> Option<u64> {
-    time::parse_source_date_epoch(var(env, "SOURCE_DATE_EPOCH").and_then(OsStr::to_str))
+    time::parse_source_date_epoch(env.get("SOURCE_DATE_EPOCH").and_then(OsStr::to_str))
 }
 
 fn write_log(path: &Path, bytes: &[u8]) -> Result<(), GoBuildError> {
@@ -588,55 +540,14 @@ fn write_failure(
         failed_at: time::rfc3339_utc(time::now()),
         reason,
     });
-    let path = request
-        .out
-        .join(stem(&request.module, &request.version, &plan.target) + ".json");
-    atomic::write(&path, &failure.to_bytes()).map_err(|source| GoBuildError::Write { path, source })
+    failure
+        .write(
+            &request.out,
+            &stem(&request.module, &request.version, &plan.target),
+        )
+        .map(drop)
+        .map_err(|(path, source)| GoBuildError::Write { path, source })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stems_are_plain_file_names_unique_per_module() {
-        assert_eq!(
-            stem("example.com/Tool/v2", "v2.0.0", "x86_64-unknown-linux-musl"),
-            "example.com+!tool+v2-v2.0.0-x86_64-unknown-linux-musl"
-        );
-    }
-
-    #[test]
-    fn go_diagnostics_classify_as_compile_errors() {
-        assert_eq!(
-            classify("# example.com/tool\n./main.go:3:9: undefined: x"),
-            history::Reason::CompileError
-        );
-        assert_eq!(classify("go: downloading x"), history::Reason::Other);
-    }
-
-    #[test]
-    fn packages_must_belong_to_the_module_and_have_distinct_names() {
-        let m = "example.com/tool";
-        assert!(
-            check_packages(
-                m,
-                &["example.com/tool".into(), "example.com/tool/cmd/a".into()]
-            )
-            .is_ok()
-        );
-        assert!(check_packages(m, &["example.com/toolbox/a".into()]).is_err());
-        let names = binary_names(
-            &["example.com/tool/v2".into(), "example.com/x/a".into()],
-            "linux",
-        )
-        .unwrap();
-        assert_eq!(names[0].1, "tool");
-        let err = binary_names(
-            &["example.com/a/x".into(), "example.com/b/x".into()],
-            "windows",
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("`x.exe`"), "{err}");
-    }
-}
+mod tests;

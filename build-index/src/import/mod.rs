@@ -8,7 +8,6 @@
 //! [`Report`] by reason and nothing is written for it. [`write`](mod@write) upserts the rest under the
 //! index lock, never over a release our own farm built, and changes nothing on a re-run.
 
-pub mod cli;
 pub mod pkgforge;
 pub mod quickinstall;
 mod report;

@@ -1,26 +1,22 @@
-//! The `build-index import` subcommands' arguments and their dispatch: prints the report on
-//! stdout and writes it as JSON with `--report FILE`.
+//! `build-index import`: mirror an existing prebuilt pool into the signed index; prints the
+//! report on stdout and writes it as JSON with `--report FILE`.
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use super::{ImportError, Report, pkgforge, quickinstall};
+use super::{Error, say};
+use crate::import::{ImportError, Report, pkgforge, quickinstall};
 
 #[derive(Subcommand, Debug)]
-pub enum ImportCommand {
+pub(crate) enum Command {
     /// Mirror cargo-quickinstall's signed release assets (`{crate}-{version}` tags listed in
     /// a file, one per line) into the index; releases point at the pool's URLs.
     Quickinstall {
         #[arg(long, value_name = "FILE")]
         tags: PathBuf,
-        #[arg(long, value_name = "DIR")]
-        index: PathBuf,
         #[command(flatten)]
-        signing: Signing,
-        /// Sparse registry index URL for the source checksums (default: crates.io).
-        #[arg(long, value_name = "URL")]
-        registry: Option<String>,
+        dest: Destination,
         /// Where the release assets live: `<URL>/<tag>/<asset>`.
         #[arg(long, value_name = "URL", default_value = quickinstall::DEFAULT_POOL_URL)]
         pool_url: String,
@@ -42,13 +38,8 @@ pub enum ImportCommand {
     Pkgforge {
         #[arg(long, value_name = "FILE", required = true, num_args = 1..)]
         metadata: Vec<PathBuf>,
-        #[arg(long, value_name = "DIR")]
-        index: PathBuf,
         #[command(flatten)]
-        signing: Signing,
-        /// Sparse registry index URL for the source checksums (default: crates.io).
-        #[arg(long, value_name = "URL")]
-        registry: Option<String>,
+        dest: Destination,
         /// The Go module proxy that maps commits to tags.
         #[arg(long, value_name = "URL", default_value = "https://proxy.golang.org")]
         proxy: String,
@@ -61,9 +52,22 @@ pub enum ImportCommand {
     },
 }
 
+/// The index written to, how its entries are signed and the registry the source checksums
+/// come from: the same for every pool.
+#[derive(Args, Debug)]
+pub(crate) struct Destination {
+    #[arg(long, value_name = "DIR")]
+    index: PathBuf,
+    #[command(flatten)]
+    signing: Signing,
+    /// Sparse registry index URL for the source checksums (default: crates.io).
+    #[arg(long, value_name = "URL")]
+    registry: Option<String>,
+}
+
 /// How imported entries are signed: as `publish` signs them.
 #[derive(Args, Debug)]
-pub struct Signing {
+pub(crate) struct Signing {
     #[arg(long, value_name = "FILE")]
     secret_key: PathBuf,
     /// Sign under this delegation (from `build-index delegate`); bundles carry it.
@@ -85,13 +89,16 @@ impl Signing {
 }
 
 /// Runs one import, prints its report and writes the JSON one when asked.
-pub fn run(command: ImportCommand) -> Result<Report, ImportError> {
+pub(crate) fn run(command: Command) -> Result<(), Error> {
+    let report = import(command)?;
+    say(report.text().trim_end())
+}
+
+fn import(command: Command) -> Result<Report, ImportError> {
     let (report, json) = match command {
-        ImportCommand::Quickinstall {
+        Command::Quickinstall {
             tags,
-            index,
-            signing,
-            registry,
+            dest,
             pool_url,
             pool_key,
             targets,
@@ -108,9 +115,9 @@ pub fn run(command: ImportCommand) -> Result<Report, ImportError> {
             };
             let r = quickinstall::run(&quickinstall::Request {
                 tags,
-                index,
-                signer: signing.load()?,
-                registry,
+                index: dest.index,
+                signer: dest.signing.load()?,
+                registry: dest.registry,
                 pool_url,
                 pool_key,
                 targets,
@@ -118,20 +125,18 @@ pub fn run(command: ImportCommand) -> Result<Report, ImportError> {
             })?;
             (r, report)
         }
-        ImportCommand::Pkgforge {
+        Command::Pkgforge {
             metadata,
-            index,
-            signing,
-            registry,
+            dest,
             proxy,
             max_metadata_bytes,
             report,
         } => {
             let r = pkgforge::run(&pkgforge::Request {
                 metadata,
-                index,
-                signer: signing.load()?,
-                registry,
+                index: dest.index,
+                signer: dest.signing.load()?,
+                registry: dest.registry,
                 proxy,
                 max_metadata_bytes,
             })?;
@@ -139,7 +144,7 @@ pub fn run(command: ImportCommand) -> Result<Report, ImportError> {
         }
     };
     if let Some(path) = json {
-        super::write_report(&report, &path)?;
+        crate::import::write_report(&report, &path)?;
     }
     Ok(report)
 }

@@ -2,7 +2,8 @@
 //! then packaged with its result (or failure) record.
 //!
 //! The build runs untrusted code (build scripts, proc macros), so the child cargo gets an
-//! environment scrubbed of secrets ([`scrub_env`]) and writes only to a temp dir and the log.
+//! environment scrubbed of secrets ([`scrub_env`], in `env`) and writes only to a temp dir and
+//! the log; where the source came from (its checksum, its license files) is `source`.
 //! The pure recipe (arguments, flags, metadata parsing) is [`crate::recipe`], running the
 //! child is [`crate::child`]; the target choice is [`crate::triple`] (musl first, the host's gnu target
 //! when musl fails; cross targets through `cargo-zigbuild`), packing is [`crate::package`],
@@ -12,20 +13,27 @@ use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use quickinstall::index::format::{PackageKind, Provenance, RECIPE_VERSION};
 use quickinstall::index::path::is_valid_crate_name;
 
 pub(crate) use crate::child::{Exit, read_tail, run_logged};
+use crate::child::{ToolError, tool_output};
 use crate::elf::{self, ElfError};
 use crate::package::{self, PackageError};
 pub use crate::recipe::parse_crate_spec;
 use crate::recipe::{install_args, installed_version, package_from_metadata, rustflags};
 use crate::record::{self, BuildFailure, BuildResult, LOG_TAIL_LINES, RECORD_VERSION, Record};
 use crate::triple::{self, TargetChoice};
-use crate::{atomic, history, time, validate};
+use crate::{history, time, validate};
+
+mod env;
+mod source;
+
+pub use env::{BuildEnv, scrub_env};
+use source::{path_checksum, registry_source};
 
 /// What to build.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,12 +57,6 @@ pub struct BuildRequest {
     pub out: PathBuf,
     /// Kill the build (cargo and everything it started) after this long.
     pub timeout: Option<Duration>,
-}
-
-/// The environment the build reads and passes on, as a value so tests can shape it.
-#[derive(Debug, Clone, Default)]
-pub struct BuildEnv {
-    pub vars: Vec<(OsString, OsString)>,
 }
 
 /// Why a build did not produce a result record.
@@ -86,6 +88,17 @@ pub enum BuildError {
         limit: Duration,
         log: PathBuf,
     },
+    #[error(
+        "building `{name} {version}` for `{target}` was stopped because build-index received {signal}; nothing was recorded, the log is at `{}`",
+        log.display()
+    )]
+    Cancelled {
+        name: String,
+        version: String,
+        target: String,
+        signal: &'static str,
+        log: PathBuf,
+    },
     #[error("cargo installed `{name}` but did not record which version")]
     UnknownVersion { name: String },
     #[error(transparent)]
@@ -98,71 +111,6 @@ pub enum BuildError {
     Write { path: PathBuf, source: io::Error },
     #[error("could not create a temporary directory: {0}")]
     TempDir(io::Error),
-}
-
-impl BuildEnv {
-    /// The real process environment (read once, in `main`).
-    #[allow(clippy::disallowed_methods)] // this is the one place build-index reads it
-    pub fn from_process() -> Self {
-        Self {
-            vars: std::env::vars_os().collect(),
-        }
-    }
-
-    fn get(&self, name: &str) -> Option<&OsStr> {
-        self.vars
-            .iter()
-            .rev()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_os_str())
-            .filter(|v| !v.is_empty())
-    }
-
-    fn program(&self, var: &str, default: &str) -> OsString {
-        self.get(var).unwrap_or(OsStr::new(default)).to_owned()
-    }
-
-    /// `CARGO_HOME`, else `~/.cargo`.
-    fn cargo_home(&self) -> Option<PathBuf> {
-        self.get("CARGO_HOME")
-            .map(PathBuf::from)
-            .or_else(|| self.get("HOME").map(|h| Path::new(h).join(".cargo")))
-    }
-
-    fn source_date_epoch(&self) -> Option<u64> {
-        time::parse_source_date_epoch(self.get("SOURCE_DATE_EPOCH").and_then(OsStr::to_str))
-    }
-}
-
-/// Whether a variable must not reach the untrusted build: names containing TOKEN, SECRET,
-/// PASSWORD or KEY (any case), `QUICKINSTALL_SIGN*`, and the GitHub Actions credentials.
-pub fn is_secret_var(name: &OsStr) -> bool {
-    let upper = name.to_string_lossy().to_ascii_uppercase();
-    ["TOKEN", "SECRET", "PASSWORD", "KEY"]
-        .iter()
-        .any(|word| upper.contains(word))
-        || upper.starts_with("QUICKINSTALL_SIGN")
-        || matches!(
-            upper.as_str(),
-            "ACTIONS_RUNTIME_TOKEN" | "ACTIONS_ID_TOKEN_REQUEST_URL" | "GITHUB_TOKEN"
-        )
-        // Not a secret by name, but a handle on the user's SSH keys.
-        || upper == "SSH_AUTH_SOCK"
-}
-
-/// The environment for the child cargo: every non-secret variable, minus the build settings
-/// this recipe decides itself (they are set again by the caller).
-pub fn scrub_env(vars: &[(OsString, OsString)]) -> Vec<(OsString, OsString)> {
-    const OVERRIDDEN: &[&str] = &[
-        "CARGO_ENCODED_RUSTFLAGS",
-        "RUSTFLAGS",
-        "CARGO_TARGET_DIR",
-        "CARGO_PROFILE_RELEASE_STRIP",
-    ];
-    vars.iter()
-        .filter(|(k, _)| !is_secret_var(k) && !OVERRIDDEN.iter().any(|o| k == o))
-        .cloned()
-        .collect()
 }
 
 /// The facts every build step needs.
@@ -241,6 +189,15 @@ fn build_for(request: &BuildRequest, env: &BuildEnv, plan: &Plan) -> Result<Path
                 log: log_path,
             });
         }
+        Exit::Cancelled(signal) => {
+            return Err(BuildError::Cancelled {
+                name,
+                version: shown_version,
+                target: plan.target.clone(),
+                signal,
+                log: log_path,
+            });
+        }
         Exit::TimedOut(limit) => {
             let reason = Some(history::Reason::Timeout);
             write_failure(request, plan, &name, &shown_version, &log_path, reason)?;
@@ -313,6 +270,15 @@ fn build_for(request: &BuildRequest, env: &BuildEnv, plan: &Plan) -> Result<Path
     if let Some(dir) = &source_dir {
         entries.extend(package::license_files_in(dir).unwrap_or_default());
     }
+    if let Some(signal) = crate::child::cancelled() {
+        return Err(BuildError::Cancelled {
+            name,
+            version,
+            target: plan.target.clone(),
+            signal,
+            log: final_log,
+        });
+    }
     let archive_name = format!("{stem}.tar.gz");
     let archive = request.out.join(&archive_name);
     let mtime = env.source_date_epoch().unwrap_or(0);
@@ -342,14 +308,9 @@ fn build_for(request: &BuildRequest, env: &BuildEnv, plan: &Plan) -> Result<Path
             extra: Default::default(),
         },
     };
-    let record_path = request.out.join(format!("{stem}.json"));
-    atomic::write(&record_path, &Record::Ok(result).to_bytes()).map_err(|source| {
-        BuildError::Write {
-            path: record_path.clone(),
-            source,
-        }
-    })?;
-    Ok(record_path)
+    Record::Ok(result)
+        .write(&request.out, &stem)
+        .map_err(|(path, source)| BuildError::Write { path, source })
 }
 
 /// Only ELF `*-gnu*` targets have a glibc requirement (windows-gnu binaries are PE files).
@@ -404,24 +365,21 @@ fn std_installed(plan: &Plan, target: &str) -> bool {
 
 /// Runs a short tool (rustc, cargo metadata) with the scrubbed environment; its stdout.
 fn output_text(plan: &Plan, program: &OsStr, args: &[OsString]) -> Result<String, BuildError> {
-    let shown = shown_command(program, args);
-    let output = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .args(args)
         .env_clear()
-        .envs(plan.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|source| BuildError::Spawn {
+        .envs(plan.env.iter().map(|(k, v)| (k, v)));
+    tool_output(&mut command).map_err(|e| match e {
+        ToolError::Spawn(source) => BuildError::Spawn {
             program: program.to_string_lossy().into_owned(),
             source,
-        })?;
-    if !output.status.success() {
-        return Err(BuildError::Tool {
-            command: shown,
-            detail: record::log_tail(&output.stderr, 5),
-        });
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        },
+        ToolError::Failed(detail) => BuildError::Tool {
+            command: shown_command(program, args),
+            detail,
+        },
+    })
 }
 
 fn shown_command(program: &OsStr, args: &[OsString]) -> String {
@@ -536,297 +494,11 @@ fn write_failure(
         failed_at: time::rfc3339_utc(time::now()),
         reason,
     });
-    let path = request
-        .out
-        .join(record::stem(name, version, &plan.target) + ".json");
-    atomic::write(&path, &failure.to_bytes()).map_err(|source| BuildError::Write { path, source })
-}
-
-/// sha256 of the `.crate` that `cargo package` makes of `dir` (the registry's `cksum` for that
-/// source); `None` when packaging fails, e.g. offline with unresolved dependencies.
-fn path_checksum(plan: &Plan, dir: &Path, tmp: &Path, log_path: &Path) -> Option<String> {
-    let target_dir = tmp.join("package-target");
-    let log = fs::OpenOptions::new().append(true).open(log_path).ok()?;
-    let status = Command::new(&plan.cargo)
-        .args(["package", "--no-verify", "--allow-dirty", "--manifest-path"])
-        .arg(dir.join("Cargo.toml"))
-        .arg("--target-dir")
-        .arg(&target_dir)
-        .env_clear()
-        .envs(plan.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().ok()?)
-        .stderr(log)
-        .status()
-        .ok()?;
-    if !status.success() {
-        return None;
-    }
-    let crate_file = fs::read_dir(target_dir.join("package"))
-        .ok()?
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "crate"))?;
-    validate::hash_file(&crate_file).ok().map(|(sha, _)| sha)
-}
-
-/// The unpacked source dir (for license files) and the sha256 of the downloaded `.crate`.
-/// When several registries cached this name and version, the most recently written `.crate`
-/// is the one this build just used (or re-used).
-fn registry_source(plan: &Plan, name: &str, version: &str) -> (Option<PathBuf>, Option<String>) {
-    let Some(home) = &plan.cargo_home else {
-        return (None, None);
-    };
-    let file_name = format!("{name}-{version}.crate");
-    let mut cached: Vec<(std::time::SystemTime, PathBuf)> =
-        fs::read_dir(home.join("registry/cache"))
-            .into_iter()
-            .flatten()
-            .filter_map(Result::ok)
-            .map(|e| e.path().join(&file_name))
-            .filter_map(|p| Some((fs::metadata(&p).ok()?.modified().ok()?, p)))
-            .collect();
-    cached.sort();
-    let Some((_, crate_file)) = cached.pop() else {
-        return (None, None);
-    };
-    let checksum = validate::hash_file(&crate_file).ok().map(|(sha, _)| sha);
-    let source_dir = crate_file
-        .parent()
-        .and_then(Path::file_name)
-        .map(|registry| {
-            home.join("registry/src")
-                .join(registry)
-                .join(format!("{name}-{version}"))
-        })
-        .filter(|d| d.is_dir());
-    (source_dir, checksum)
+    failure
+        .write(&request.out, &record::stem(name, version, &plan.target))
+        .map(drop)
+        .map_err(|(path, source)| BuildError::Write { path, source })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn os(pairs: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect()
-    }
-
-    #[test]
-    fn the_child_environment_carries_no_secrets() {
-        let vars = os(&[
-            ("PATH", "/usr/bin"),
-            ("HOME", "/home/u"),
-            ("CARGO_REGISTRY_TOKEN", "t"),
-            ("aws_secret_access_key", "s"),
-            ("DB_PASSWORD", "p"),
-            ("SSH_PRIVATE_KEY", "k"),
-            ("QUICKINSTALL_SIGNING", "k"),
-            ("ACTIONS_RUNTIME_TOKEN", "t"),
-            ("ACTIONS_ID_TOKEN_REQUEST_URL", "u"),
-            ("GITHUB_TOKEN", "t"),
-            ("CARGO_ENCODED_RUSTFLAGS", "-Cfoo"),
-            ("RUSTFLAGS", "-Cbar"),
-            ("CARGO_HOME", "/home/u/.cargo"),
-        ]);
-        let kept: Vec<_> = scrub_env(&vars)
-            .into_iter()
-            .map(|(k, _)| k.into_string().unwrap())
-            .collect();
-        assert_eq!(kept, ["PATH", "HOME", "CARGO_HOME"]);
-    }
-
-    fn test_crate(dir: &Path, main: &str) -> PathBuf {
-        let src = dir.join("hello");
-        fs::create_dir_all(src.join("src")).unwrap();
-        fs::write(
-            src.join("Cargo.toml"),
-            "[package]\nname = \"hello\"\nversion = \"0.3.1\"\nedition = \"2021\"\n\
-             license = \"MIT\"\ndescription = \"test\"\n\n[workspace]\n",
-        )
-        .unwrap();
-        // The build script fails the build if a secret reached it.
-        fs::write(
-            src.join("build.rs"),
-            "fn main() { if std::env::var_os(\"QUICKINSTALL_SIGN_KEY\").is_some() \
-             || std::env::var_os(\"MY_API_TOKEN\").is_some() { panic!(\"secret leaked\"); } }\n",
-        )
-        .unwrap();
-        fs::write(src.join("src/main.rs"), main).unwrap();
-        fs::write(src.join("LICENSE"), "MIT\n").unwrap();
-        src
-    }
-
-    fn test_env() -> BuildEnv {
-        let mut env = BuildEnv::from_process();
-        env.vars.extend(os(&[
-            ("CARGO_NET_OFFLINE", "true"),
-            ("QUICKINSTALL_SIGN_KEY", "secret"),
-            ("MY_API_TOKEN", "secret"),
-            ("SOURCE_DATE_EPOCH", "1700000000"),
-        ]));
-        env
-    }
-
-    #[test]
-    fn builds_a_local_crate_into_a_static_archive_and_record() {
-        let dir = tempfile::tempdir().unwrap();
-        let src = test_crate(dir.path(), "fn main() { println!(\"hi\"); }\n");
-        let out = dir.path().join("out");
-        let request = BuildRequest {
-            source: Source::Path(src),
-            target: None,
-            registry: None,
-            out: out.clone(),
-            timeout: None,
-        };
-        let record_path = build(&request, &test_env()).unwrap();
-        let bytes = fs::read(&record_path).unwrap();
-        let result = record::parse_result(&bytes, &record_path).unwrap();
-        assert_eq!(
-            (result.name.as_str(), result.version.as_str()),
-            ("hello", "0.3.1")
-        );
-        assert_eq!(result.binaries, ["hello"]);
-        assert_eq!(result.provenance.built_at, "2023-11-14T22:13:20Z");
-        assert!(result.provenance.toolchain.starts_with("rustc "));
-        assert_eq!(
-            result.provenance.source_checksum.as_ref().map(String::len),
-            Some(64)
-        );
-        if result.target.contains("linux-gnu") {
-            assert_eq!(result.min_glibc, None, "crt-static binaries need no glibc");
-        }
-        let archive = out.join(&result.archive);
-        let facts = validate::inspect(&archive).unwrap();
-        validate::check_against(&facts, &result, &archive).unwrap();
-        assert!(facts.files.contains_key("LICENSE"));
-        assert!(
-            out.join(format!("hello-0.3.1-{}.log", result.target))
-                .exists()
-        );
-    }
-
-    #[test]
-    fn a_crate_that_fails_for_musl_is_built_for_gnu_and_the_musl_failure_recorded() {
-        let dir = tempfile::tempdir().unwrap();
-        let src = test_crate(dir.path(), "fn main() { println!(\"hi\"); }\n");
-        // A build script that refuses musl, as crates that need glibc-only C code do.
-        fs::write(
-            src.join("build.rs"),
-            "fn main() { if std::env::var(\"TARGET\").unwrap().contains(\"musl\") \
-             { panic!(\"this crate needs glibc\"); } }\n",
-        )
-        .unwrap();
-        let out = dir.path().join("out");
-        let request = BuildRequest {
-            source: Source::Path(src),
-            target: None,
-            registry: None,
-            out: out.clone(),
-            timeout: None,
-        };
-        let env = test_env();
-        let plan = plan(&request, &env).unwrap();
-        let Some(gnu) = plan.fallback.clone() else {
-            // Not a Linux host with musl's std: nothing to fall back from.
-            assert!(!plan.target.contains("musl"), "{}", plan.target);
-            return;
-        };
-        let record_path = build(&request, &env).unwrap();
-        let bytes = fs::read(&record_path).unwrap();
-        let result = record::parse_result(&bytes, &record_path).unwrap();
-        assert_eq!(result.target, gnu);
-        let musl_record: serde_json::Value = serde_json::from_slice(
-            &fs::read(out.join(format!("hello-0.3.1-{}.json", plan.target))).unwrap(),
-        )
-        .unwrap();
-        assert_eq!(musl_record["status"], "failed");
-        assert_eq!(musl_record["reason"], "build-script");
-        assert!(
-            musl_record["log_tail"]
-                .as_str()
-                .unwrap()
-                .contains("this crate needs glibc")
-        );
-    }
-
-    #[test]
-    fn an_explicit_musl_target_has_no_gnu_fallback() {
-        let request = BuildRequest {
-            source: Source::Path("/nonexistent".into()),
-            target: Some("x86_64-unknown-linux-musl".into()),
-            registry: None,
-            out: "/nonexistent".into(),
-            timeout: None,
-        };
-        let plan = plan(&request, &test_env()).unwrap();
-        assert_eq!(plan.target, "x86_64-unknown-linux-musl");
-        assert_eq!(plan.fallback, None);
-    }
-
-    #[test]
-    fn a_failed_build_leaves_a_failure_record_and_the_log() {
-        let dir = tempfile::tempdir().unwrap();
-        let src = test_crate(dir.path(), "fn main() { this is not rust }\n");
-        let out = dir.path().join("out");
-        let request = BuildRequest {
-            source: Source::Path(src),
-            target: None,
-            registry: None,
-            out: out.clone(),
-            timeout: None,
-        };
-        let err = build(&request, &test_env()).unwrap_err();
-        let BuildError::Failed { log, target, .. } = &err else {
-            panic!("{err}");
-        };
-        assert!(err.to_string().contains("`hello 0.3.1`"), "{err}");
-        assert!(log.exists());
-        let record: serde_json::Value = serde_json::from_slice(
-            &fs::read(out.join(format!("hello-0.3.1-{target}.json"))).unwrap(),
-        )
-        .unwrap();
-        assert_eq!(record["status"], "failed");
-        assert_eq!(record["reason"], "compile-error");
-        assert!(record["log_tail"].as_str().unwrap().contains("error"));
-    }
-
-    #[test]
-    fn a_build_that_outlives_its_timeout_is_killed_and_recorded_as_one() {
-        let dir = tempfile::tempdir().unwrap();
-        let src = test_crate(dir.path(), "fn main() {}\n");
-        // A build script that never ends: only the timeout can stop this build.
-        fs::write(
-            src.join("build.rs"),
-            "fn main() { loop { std::thread::sleep(std::time::Duration::from_secs(1)); } }\n",
-        )
-        .unwrap();
-        let out = dir.path().join("out");
-        let request = BuildRequest {
-            source: Source::Path(src),
-            target: None,
-            registry: None,
-            out: out.clone(),
-            timeout: Some(Duration::from_secs(2)),
-        };
-        let err = build(&request, &test_env()).unwrap_err();
-        let BuildError::TimedOut { target, log, .. } = &err else {
-            panic!("{err}");
-        };
-        assert!(err.to_string().contains("longer than 2 s"), "{err}");
-        assert!(
-            fs::read_to_string(log)
-                .unwrap()
-                .contains("stopped after 2 s")
-        );
-        let record: serde_json::Value = serde_json::from_slice(
-            &fs::read(out.join(format!("hello-0.3.1-{target}.json"))).unwrap(),
-        )
-        .unwrap();
-        assert_eq!(record["status"], "failed");
-        assert_eq!(record["reason"], "timeout");
-    }
-}
+mod tests;
