@@ -20,6 +20,7 @@ mod network;
 mod pipeline;
 mod pools;
 mod producer;
+mod snapshots;
 mod stats;
 mod targets;
 mod trust;
