@@ -27,7 +27,8 @@ use crate::install::install_binaries;
 use crate::ops::{parallel, stage, summary};
 use crate::registry::goproxy::routing::GOPROXY_HINT;
 use crate::registry::goproxy::{GoEnv, GoResolveError, resolve};
-use crate::report::{CrateResult, Reporter};
+use crate::report::{CrateResult, Reporter, Source};
+use crate::source::Origin;
 use crate::resolve::choose_release;
 use crate::stats::{self, Client, Outcome, Settings, Telemetry};
 use crate::target;
@@ -359,7 +360,7 @@ impl Context<'_> {
                     &module,
                     Some(&version),
                     None,
-                    Some("already-installed"),
+                    Some(Source::AlreadyInstalled),
                     bin_dir,
                     &[bin],
                 )
@@ -373,7 +374,7 @@ impl Context<'_> {
                     &subject.name,
                     Some(&subject.version),
                     Some(&subject.target),
-                    Some("prebuilt"),
+                    Some(Source::Prebuilt),
                     bin_dir,
                     &[bin],
                 )
@@ -434,7 +435,7 @@ impl Context<'_> {
             &subject.name,
             Some(&subject.version),
             Some(&subject.target),
-            Some("prebuilt"),
+            Some(Source::Prebuilt),
             bin_dir,
             std::slice::from_ref(&staged.bin),
         );
@@ -454,7 +455,7 @@ impl Context<'_> {
                 &spec.package,
                 Some(version),
                 None,
-                Some("fallback"),
+                Some(Source::Fallback),
                 &self.request.bin_dir,
                 &[bin],
             );
@@ -476,7 +477,7 @@ impl Context<'_> {
                     &spec.package,
                     Some(version),
                     None,
-                    Some("fallback"),
+                    Some(Source::Fallback),
                     &self.request.bin_dir,
                     &[bin],
                 )
@@ -514,7 +515,7 @@ fn result(
     name: &str,
     version: Option<&str>,
     target: Option<&str>,
-    source: Option<&'static str>,
+    source: Option<Source>,
     bin_dir: &Path,
     bins: &[String],
 ) -> CrateResult {
@@ -525,11 +526,11 @@ fn result(
         source,
         // Go packages come from the release index (signed) or `go install`.
         origin: match source {
-            Some("prebuilt") => Some("index"),
-            Some("fallback") => Some("build"),
+            Some(Source::Prebuilt) => Some(Origin::Index),
+            Some(Source::Fallback) => Some(Origin::Build),
             _ => None,
         },
-        signed: source == Some("prebuilt"),
+        signed: source == Some(Source::Prebuilt),
         binaries: bins.to_vec(),
         paths: bins
             .iter()

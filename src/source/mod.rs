@@ -21,7 +21,8 @@ use crate::download::Location;
 use crate::error::CrateError;
 
 /// A source's name, as `--sources`, the output and `--json`'s `origin` spell it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Origin {
     Index,
     Quickinstall,

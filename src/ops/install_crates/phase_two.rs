@@ -15,7 +15,8 @@ use crate::install::install_binaries;
 use crate::install::transaction::same_contents;
 use crate::ops::summary;
 use crate::registry::crates::Registry;
-use crate::report::CrateResult;
+use crate::report::{CrateResult, Source};
+use crate::source::Origin;
 
 impl<'a> Context<'a> {
     /// Phase two for everything but fallbacks.
@@ -29,7 +30,7 @@ impl<'a> Context<'a> {
             name,
             version: Some(version),
             target: None,
-            source: Some("already-installed"),
+            source: Some(Source::AlreadyInstalled),
             origin: None,
             signed: false,
             binaries: bins,
@@ -81,8 +82,8 @@ impl<'a> Context<'a> {
             name: subject.name,
             version: Some(subject.version),
             target: Some(subject.target),
-            source: Some("prebuilt"),
-            origin: Some(candidate.origin.as_str()),
+            source: Some(Source::Prebuilt),
+            origin: Some(candidate.origin),
             signed: candidate.check.is_signed(),
             binaries: wanted,
             ok: true,
@@ -293,8 +294,8 @@ impl<'a> Context<'a> {
             name: subject.name.clone(),
             version: Some(subject.version.clone()),
             target: Some(subject.target.clone()),
-            source: Some("prebuilt"),
-            origin: Some(staged.origin.as_str()),
+            source: Some(Source::Prebuilt),
+            origin: Some(staged.origin),
             signed: staged.signed,
             binaries: staged_names,
             paths: paths.iter().map(|p| p.display().to_string()).collect(),
@@ -342,8 +343,8 @@ impl<'a> Context<'a> {
                 name: name.to_owned(),
                 version: version.map(str::to_owned),
                 target: self.request.explicit_target.clone(),
-                source: Some("fallback"),
-                origin: Some("build"),
+                source: Some(Source::Fallback),
+                origin: Some(Origin::Build),
                 signed: false,
                 binaries: Vec::new(),
                 paths: Vec::new(),
@@ -386,8 +387,8 @@ impl<'a> Context<'a> {
                     name: name.to_owned(),
                     version,
                     target: self.request.explicit_target.clone(),
-                    source: Some("fallback"),
-                    origin: Some("build"),
+                    source: Some(Source::Fallback),
+                    origin: Some(Origin::Build),
                     signed: false,
                     binaries: bins,
                     ok: true,
