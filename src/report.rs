@@ -292,7 +292,12 @@ mod tests {
         assert_eq!(spell(Source::Fallback), "fallback");
         assert_eq!(spell(Source::AlreadyInstalled), "already-installed");
         let spell = |o: Origin| serde_json::to_value(o).unwrap();
-        for o in [Origin::Index, Origin::Quickinstall, Origin::Upstream, Origin::Build] {
+        for o in [
+            Origin::Index,
+            Origin::Quickinstall,
+            Origin::Upstream,
+            Origin::Build,
+        ] {
             assert_eq!(spell(o), o.as_str());
         }
     }
