@@ -12,9 +12,9 @@
 //! side would only thrash two cores). `--dry-run`, `--json`, telemetry, the summary and the
 //! exit status (3 for a verification failure only) are decided here once.
 //!
-//! - [`take`]: a candidate → a dry-run plan or a staged archive;
-//! - [`signed`] (+ [`extract`]): staging of signature-checked candidates;
-//! - [`phase_two`]: install under the record, already-installed/dry-run lines, fallbacks.
+//! - `take.rs`: a candidate → a dry-run plan or a staged archive;
+//! - `signed.rs` (+ `extract.rs`): staging of signature-checked candidates;
+//! - `phase_two.rs`: install under the record, already-installed/dry-run lines, fallbacks.
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};

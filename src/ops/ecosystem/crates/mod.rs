@@ -4,8 +4,8 @@
 //! cargo's lock, one write per run), already-installed read from that tracker, and
 //! `cargo install --locked` as the fallback. The driver ([`crate::ops::driver`]) does the rest.
 //!
-//! - [`lookup`]: phase one for one crate (version and index at once, then each source);
-//! - [`modes`]: `--git`/`--path`/… (straight to `cargo install`) and `--upgrade-all`.
+//! - `lookup.rs`: phase one for one crate (version and index at once, then each source);
+//! - `modes.rs`: `--git`/`--path`/… (straight to `cargo install`) and `--upgrade-all`.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
