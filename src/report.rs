@@ -13,6 +13,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::env::Env;
+use crate::source::Origin;
 
 /// How output should look, decided once from flags, the environment and the terminal.
 pub struct Reporter {
@@ -23,6 +24,18 @@ pub struct Reporter {
     bars: Option<MultiProgress>,
 }
 
+/// How a package got into the bin directory, as `--json`'s `source` spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    /// A verified prebuilt archive (from whichever [`Origin`] says).
+    Prebuilt,
+    /// Built from source (`cargo install` / `go install`).
+    Fallback,
+    /// Nothing to do: that version's binaries were already there.
+    AlreadyInstalled,
+}
+
 /// The result of one crate, as `--json` prints it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct CrateResult {
@@ -30,10 +43,10 @@ pub struct CrateResult {
     pub version: Option<String>,
     pub target: Option<String>,
     /// `prebuilt`, `fallback` or `already-installed`; `null` when it failed.
-    pub source: Option<&'static str>,
+    pub source: Option<Source>,
     /// Which source: `index`, `quickinstall`, `upstream` or `build`; `null` when it failed or
     /// was already installed.
-    pub origin: Option<&'static str>,
+    pub origin: Option<Origin>,
     /// Whether a signature verified what was installed (a signed index entry or pool archive).
     pub signed: bool,
     pub binaries: Vec<String>,
@@ -253,8 +266,8 @@ mod tests {
             name: "a".into(),
             version: Some("1.0.0".into()),
             target: None,
-            source: Some("prebuilt"),
-            origin: Some("index"),
+            source: Some(Source::Prebuilt),
+            origin: Some(Origin::Index),
             signed: true,
             binaries: vec!["a".into()],
             paths: vec!["/r/bin/a".into()],
@@ -272,5 +285,20 @@ mod tests {
                 "source", "target", "version"
             ]
         );
+        // The documented spellings.
+        assert_eq!(v["source"], "prebuilt");
+        assert_eq!(v["origin"], "index");
+        let spell = |s: Source| serde_json::to_value(s).unwrap();
+        assert_eq!(spell(Source::Fallback), "fallback");
+        assert_eq!(spell(Source::AlreadyInstalled), "already-installed");
+        let spell = |o: Origin| serde_json::to_value(o).unwrap();
+        for o in [
+            Origin::Index,
+            Origin::Quickinstall,
+            Origin::Upstream,
+            Origin::Build,
+        ] {
+            assert_eq!(spell(o), o.as_str());
+        }
     }
 }

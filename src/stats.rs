@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use crate::env::Env;
 use crate::error::CrateError;
 use crate::registry::crates::Registry;
-use crate::report::Reporter;
+use crate::report::{Reporter, Source};
 
 /// The project's stats service; `QUICKINSTALL_STATS_URL` points elsewhere (a self-hosted one).
 pub const DEFAULT_STATS_URL: &str = "https://stats.quickinstall.dev";
@@ -40,11 +40,11 @@ pub use ping::{Client, Kind, Outcome, Ping};
 impl Outcome {
     /// The outcome of a successful install, from its result's `source`: none for
     /// `already-installed` (nothing was attempted).
-    pub fn of_success(source: Option<&str>) -> Option<Self> {
-        match source {
-            Some("prebuilt") => Some(Self::Prebuilt),
-            Some("fallback") => Some(Self::FallbackBuilt),
-            _ => None,
+    pub fn of_success(source: Option<Source>) -> Option<Self> {
+        match source? {
+            Source::Prebuilt => Some(Self::Prebuilt),
+            Source::Fallback => Some(Self::FallbackBuilt),
+            Source::AlreadyInstalled => None,
         }
     }
 
@@ -385,14 +385,14 @@ mod tests {
     #[test]
     fn outcomes_follow_the_contract() {
         assert_eq!(
-            Outcome::of_success(Some("prebuilt")),
+            Outcome::of_success(Some(Source::Prebuilt)),
             Some(Outcome::Prebuilt)
         );
         assert_eq!(
-            Outcome::of_success(Some("fallback")),
+            Outcome::of_success(Some(Source::Fallback)),
             Some(Outcome::FallbackBuilt)
         );
-        assert_eq!(Outcome::of_success(Some("already-installed")), None);
+        assert_eq!(Outcome::of_success(Some(Source::AlreadyInstalled)), None);
         let no_prebuilt = CrateError::NoPrebuilt {
             name: "a".into(),
             version: "1.0.0".into(),

@@ -8,7 +8,7 @@ use quickinstall::cargo_config::CargoConfig;
 use quickinstall::cli::{Args, InstallRequest, targets_help};
 use quickinstall::env::Env;
 use quickinstall::error::ExitStatus;
-use quickinstall::ops::install_crates;
+use quickinstall::ops::ecosystem;
 use quickinstall::report::Reporter;
 
 fn main() -> ExitCode {
@@ -75,7 +75,7 @@ fn main() -> ExitCode {
     let reporter = Reporter::new(&env, request.quiet)
         .with_color(request.net.color.as_deref())
         .with_verbosity(request.verbose);
-    exit(install_crates::run(&request, &env, &reporter))
+    exit(ecosystem::crates::run(&request, &env, &reporter))
 }
 
 /// clap's own colour (help, usage errors): `--color` if given, else `CARGO_TERM_COLOR`, else

@@ -8,7 +8,8 @@ use quickinstall::cli::go::{GoArgs, GoCommand, GoInstallRequest, parse_go_spec};
 use quickinstall::env::Env;
 use quickinstall::error::ExitStatus;
 use quickinstall::install::go_bin;
-use quickinstall::ops::{install_go, list_go};
+use quickinstall::ops::ecosystem;
+use quickinstall::ops::list_go;
 use quickinstall::report::Reporter;
 
 fn main() -> ExitCode {
@@ -53,7 +54,7 @@ fn main() -> ExitCode {
                 Err(e) => return usage(e.0),
             };
             let reporter = Reporter::new(&env, request.quiet);
-            exit(install_go::run(&request, &env, &reporter))
+            exit(ecosystem::go::run(&request, &env, &reporter))
         }
         GoCommand::List { json } => {
             let bin_dir = match go_bin::go_bin_dir(&env) {

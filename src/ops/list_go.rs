@@ -9,7 +9,7 @@ use crate::cli::go::{GoInstallRequest, GoSpec};
 use crate::env::Env;
 use crate::error::ExitStatus;
 use crate::install::go_bin::{self, Listed};
-use crate::ops::install_go;
+use crate::ops::ecosystem;
 use crate::report::Reporter;
 
 /// One binary, as `gquick list --json` prints it.
@@ -130,5 +130,5 @@ pub fn upgrade(
         return ExitStatus::Success;
     }
     let request = GoInstallRequest { specs, ..request };
-    install_go::run(&request, env, reporter)
+    ecosystem::go::run(&request, env, reporter)
 }

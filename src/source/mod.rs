@@ -4,7 +4,7 @@
 //! [`Answer::Have`] with a [`Candidate`] (where the archive is and what must be true of it: a
 //! size and sha256, or a minisign signature and key, or — said aloud — nothing but TLS) or
 //! [`Answer::DontHave`] with the reason. A source never downloads the archive, verifies or
-//! unpacks: the driver (`ops::install_crates`) does that for every candidate alike, so no
+//! unpacks: the driver (`ops::driver`) does that for every candidate alike, so no
 //! source can skip a check.
 //!
 //! - [`index`]: the signed release index (size and sha256 from a signed entry);
@@ -21,7 +21,8 @@ use crate::download::Location;
 use crate::error::CrateError;
 
 /// A source's name, as `--sources`, the output and `--json`'s `origin` spell it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Origin {
     Index,
     Quickinstall,

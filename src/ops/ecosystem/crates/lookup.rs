@@ -1,28 +1,19 @@
-//! Phase one, run for up to `--jobs` crates at once: version from the registry, the signed
-//! index entry, the release for this host, then download and unpack into a staging directory
-//! inside the install root. Nothing here touches the bin directory or cargo's tracker.
+//! Phase one for one crate: the version from the registry and, at the same time, the index's
+//! package file (neither needs the other); then each source in `--sources` order, the pool's
+//! signature probe and the `.crate` download for upstream metadata at once, the first time
+//! either is needed. The first candidate goes to the driver, which verifies and stages it.
 
-use super::{Context, Plan, Staged};
+use super::{Crates, Recorded};
 use crate::cli::CrateSpec;
-use crate::error::{CrateError, Subject};
+use crate::error::CrateError;
 use crate::index::format::PackageKind;
-use crate::ops::{parallel, stage};
+use crate::ops::driver::{Fallback, Plan};
 use crate::registry::crates::{pinned_version, select_version};
 use crate::source::index::Query;
-use crate::source::{self, Answer, Binaries, Candidate, Check, Origin, quickinstall_pool};
-use crate::target;
+use crate::source::{self, Answer, Origin, quickinstall_pool};
 
-impl<'a> Context<'a> {
-    /// Phase one over every crate, `--jobs` at a time; results in the order given.
-    /// Each plan with the time it took (resolve, verify, download, unpack).
-    pub(super) fn plan_all(&self) -> Vec<(Plan, std::time::Duration)> {
-        parallel::map_in_order(&self.request.crates, self.request.jobs, |spec| {
-            let started = std::time::Instant::now();
-            (self.plan(spec), started.elapsed())
-        })
-    }
-
-    fn plan(&self, spec: &CrateSpec) -> Plan {
+impl Crates<'_> {
+    pub(super) fn lookup(&self, spec: &CrateSpec) -> Plan<Recorded> {
         let failed = |version: Option<String>, error: CrateError| Plan::Failed {
             name: spec.name.clone(),
             version,
@@ -49,18 +40,18 @@ impl<'a> Context<'a> {
         let (resolved, fetched) = std::thread::scope(|scope| {
             let index = index_wanted.then(|| {
                 scope.spawn(|| {
-                    self.reporter.verbose(
+                    self.d.reporter.verbose(
                         1,
                         &format!(
                             "asking the release index {} about `{}`",
                             self.request.index, spec.name
                         ),
                     );
-                    self.index.package(
-                        &self.fetcher,
+                    self.d.index.package(
+                        &self.d.fetcher,
                         PackageKind::Crate,
                         &spec.name,
-                        self.seen.as_ref(),
+                        self.d.seen.as_ref(),
                     )
                 })
             });
@@ -116,10 +107,14 @@ impl<'a> Context<'a> {
                 Origin::Index if !index_allowed => Answer::DontHave(not_public.clone()),
                 Origin::Index => match fetched.take() {
                     Some(Ok(result)) => {
-                        let glibc = || *self.glibc.get_or_init(target::detect_glibc);
-                        source::index::answer(&self.index, result, &query, self.reporter, &mut {
-                            glibc
-                        })
+                        let glibc = || self.d.glibc();
+                        source::index::answer(
+                            &self.d.index,
+                            result,
+                            &query,
+                            self.d.reporter,
+                            &mut { glibc },
+                        )
                     }
                     Some(Err(_)) => Answer::DontHave("the release index lookup panicked".into()),
                     None => Answer::DontHave("the release index was not asked".into()),
@@ -136,14 +131,22 @@ impl<'a> Context<'a> {
                 Origin::Build => continue,
             };
             let miss = match answer {
-                Answer::Have(candidate) => match self.take(spec, &semver, *candidate) {
+                Answer::Have(candidate) => match self.d.take(
+                    &spec.name,
+                    &version,
+                    *candidate,
+                    Recorded {
+                        version: semver.clone(),
+                        req_text: spec.req_text.clone(),
+                    },
+                ) {
                     Ok(plan) => return plan,
                     Err(why) => why,
                 },
                 Answer::DontHave(why) => why,
                 Answer::Fail(e) => return failed(Some(version), e),
             };
-            self.reporter.verbose(
+            self.d.reporter.verbose(
                 1,
                 &format!("`{} {version}`: {}: {miss}", spec.name, origin.as_str()),
             );
@@ -173,23 +176,23 @@ impl<'a> Context<'a> {
             let pool = pool.then(|| {
                 scope.spawn(|| {
                     quickinstall_pool::probe(
-                        &self.fetcher,
+                        &self.d.fetcher,
                         &self.request.pool,
                         query,
                         self.request.allow_unsigned,
-                        self.reporter,
+                        self.d.reporter,
                     )
                 })
             });
             let upstream = upstream.then(|| {
-                self.reporter.verbose(
+                self.d.reporter.verbose(
                     1,
                     &format!(
                         "reading `{} {}`'s [package.metadata.binstall] from its .crate",
                         query.name, query.version
                     ),
                 );
-                source::upstream::probe(&self.fetcher, registry, query, query.registry_cksum)
+                source::upstream::probe(&self.d.fetcher, registry, query, query.registry_cksum)
             });
             let pool = pool.map(|h| {
                 h.join()
@@ -209,7 +212,7 @@ impl<'a> Context<'a> {
         if let Some(v) = spec.req.as_ref().and_then(pinned_version) {
             return Ok((v, None));
         }
-        self.reporter.verbose(
+        self.d.reporter.verbose(
             1,
             &format!(
                 "asking {} for the versions of `{}`",
@@ -217,140 +220,17 @@ impl<'a> Context<'a> {
                 spec.name
             ),
         );
-        let versions = registry.versions(&self.fetcher, &spec.name)?;
+        let versions = registry.versions(&self.d.fetcher, &spec.name)?;
         let v = select_version(&spec.name, &versions, spec.req.as_ref())?;
         Ok((v.version.clone(), Some(v.cksum.clone())))
     }
 
-    /// A source has it: check `--bin` and `--require-signed`, then (unless `--dry-run`) fetch,
-    /// verify and unpack it. `Err` is why this source cannot serve it after all, when trying
-    /// the next one is safe (nothing failed to verify).
-    fn take(
-        &self,
-        spec: &CrateSpec,
-        semver: &semver::Version,
-        candidate: Candidate,
-    ) -> Result<Plan, String> {
-        let origin = candidate.origin;
-        let version = semver.to_string();
-        if self.request.require_signed && !candidate.check.is_signed() {
-            return Err(format!(
-                "the {} archive is unsigned and --require-signed refuses it",
-                origin.as_str()
-            ));
-        }
-        let subject = Subject {
-            name: spec.name.clone(),
-            version: version.clone(),
-            target: candidate.target.clone(),
-        };
-        // `--bin`: only those binaries, each of which the prebuilt must have (`--bin rg` is
-        // `rg.exe` in a Windows build, as with cargo).
-        let exe = |b: &String| crate::install::exe_name(b, &candidate.target);
-        let wanted: Option<Vec<String>> = match &candidate.binaries {
-            Binaries::Listed(listed) if !self.request.bins.is_empty() => {
-                if let Some(missing) = self.request.bins.iter().find(|b| !listed.contains(&exe(b)))
-                {
-                    return Err(format!(
-                        "the prebuilt has no binary `{missing}` (it has {})",
-                        listed.join(", ")
-                    ));
-                }
-                Some(self.request.bins.iter().map(exe).collect())
-            }
-            Binaries::Listed(listed) => Some(listed.clone()),
-            Binaries::Paths { paths, .. } => {
-                let names: Vec<String> = paths.iter().map(|(n, _)| n.clone()).collect();
-                if let Some(missing) = self.request.bins.iter().find(|b| !names.contains(b)) {
-                    return Err(format!(
-                        "the crate declares no binary `{missing}` (it has {})",
-                        names.join(", ")
-                    ));
-                }
-                Some(if self.request.bins.is_empty() {
-                    names
-                } else {
-                    self.request.bins.clone()
-                })
-            }
-            Binaries::FromArchive => {
-                (!self.request.bins.is_empty()).then(|| self.request.bins.clone())
-            }
-        };
-        self.reporter.verbose(
-            1,
-            &format!(
-                "`{} {version}`: prebuilt for {} at {} ({})",
-                spec.name,
-                candidate.target,
-                candidate.location,
-                origin.as_str()
-            ),
-        );
-        if self.request.dry_run {
-            return Ok(Plan::DryRunPrebuilt {
-                subject,
-                candidate: Box::new(candidate),
-                wanted: wanted.unwrap_or_default(),
-            });
-        }
-        // 3. Download and verify (size and sha256 while streaming, or the signature over the
-        //    finished file before any parser touches it), then unpack into staging.
-        let staged = match &candidate.check {
-            Check::Sha256 { .. } => match candidate.release.as_deref() {
-                Some(release) => stage::stage_release(
-                    &self.fetcher,
-                    self.reporter,
-                    &self.request.root,
-                    self.request.cache_dir.as_deref(),
-                    &subject,
-                    release,
-                    &candidate.location,
-                    wanted.as_deref().unwrap_or(&release.binaries),
-                )
-                .map(Some),
-                None => return Err("the source gave a checksum but no release".into()),
-            },
-            _ => self.stage_signed(&subject, &candidate, wanted.as_deref()),
-        };
-        match staged {
-            Ok(Some((dir, binaries))) => Ok(Plan::Prebuilt(Box::new(Staged {
-                subject,
-                version: semver.clone(),
-                origin,
-                signed: candidate.check.is_signed(),
-                toolchain: candidate.toolchain,
-                spec: spec.clone(),
-                binaries,
-                _dir: dir,
-            }))),
-            Ok(None) => Err(format!(
-                "the {} source lists it but its archive is not there",
-                origin.as_str()
-            )),
-            // The archive could not be fetched (not a verification failure): the next source
-            // may have it.
-            Err(CrateError::FromSource { origin, error })
-                if matches!(*error, CrateError::Download { .. }) && !error.is_verification() =>
-            {
-                let why = format!("{origin} source: {error}");
-                self.reporter.warn(&why);
-                Err(why)
-            }
-            Err(e) => Ok(Plan::Failed {
-                name: spec.name.clone(),
-                version: Some(version),
-                error: e,
-            }),
-        }
-    }
-
     /// No prebuilt and no version resolved: `cargo install` with the requirement as given.
-    fn no_prebuilt_unresolved(&self, spec: &CrateSpec, why: &str) -> Plan {
+    fn no_prebuilt_unresolved(&self, spec: &CrateSpec, why: &str) -> Plan<Recorded> {
         self.no_prebuilt_because(spec, None, why, true)
     }
 
-    fn no_prebuilt(&self, spec: &CrateSpec, version: String, why: &str) -> Plan {
+    fn no_prebuilt(&self, spec: &CrateSpec, version: String, why: &str) -> Plan<Recorded> {
         self.no_prebuilt_because(spec, Some(version), why, false)
     }
 
@@ -362,11 +242,12 @@ impl<'a> Context<'a> {
         version: Option<String>,
         why: &str,
         explain: bool,
-    ) -> Plan {
-        self.reporter
+    ) -> Plan<Recorded> {
+        self.d
+            .reporter
             .verbose(1, &format!("no prebuilt of `{}`: {why}", spec.name));
         if self.request.fallback {
-            return Plan::Fallback {
+            return Plan::Fallback(Fallback {
                 name: spec.name.clone(),
                 req: version
                     .as_ref()
@@ -374,7 +255,7 @@ impl<'a> Context<'a> {
                     .or_else(|| spec.req_text.clone()),
                 version,
                 why: why.to_owned(),
-            };
+            });
         }
         let targets = self.request.targets.join(", ");
         Plan::Failed {
@@ -396,7 +277,7 @@ impl<'a> Context<'a> {
     }
 
     fn already_installed(&self, name: &str, version: &str) -> Option<Vec<String>> {
-        let bin_dir = self.request.root.join("bin");
+        let bin_dir = &self.d.request.bin_dir;
         self.installed
             .iter()
             .find(|(id, bins)| {

@@ -1,0 +1,290 @@
+//! Go modules, for `gquick install` (and `upgrade`): packages resolved through the module
+//! proxy, the release index as the one source, binaries in the Go bin directory, nothing
+//! recorded (the binary's own Go build info says what it is, and so whether it is already
+//! installed), and `go install` as the fallback. The driver ([`crate::ops::driver`]) does the
+//! rest.
+//!
+//! Modules matching GOPRIVATE/GONOPROXY/GONOSUMDB (as `go env` reports them: the environment,
+//! then the go env file) never reach the proxy, the index or the stats service: they go
+//! straight to `go install`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cli::go::{GoInstallRequest, GoSpec};
+use crate::download::{Fetcher, Location, NetConfig};
+use crate::error::{CrateError, ExitStatus};
+use crate::fallback::{self, SourceBuild};
+use crate::gobuildinfo::read_build_info;
+use crate::index::fetch::IndexSource;
+use crate::index::format::{PackageKind, Release};
+use crate::install::cargo_tracker::TrackerError;
+use crate::ops::driver::{
+    self, Context, Ecosystem, Fallback, FallbackOutcome, Options, Placement, Plan, Staged,
+};
+use crate::registry::goproxy::routing::GOPROXY_HINT;
+use crate::registry::goproxy::{GoEnv, GoResolveError, resolve};
+use crate::report::Reporter;
+use crate::source::index::Query;
+use crate::source::{self, Answer, Binaries};
+use crate::stats::Client;
+
+/// Runs `gquick install`; everything the user sees goes through `reporter`.
+pub fn run(request: &GoInstallRequest, env: &crate::env::Env, reporter: &Reporter) -> ExitStatus {
+    let go = match GoEnv::from_settings(&request.go) {
+        Ok(go) => go,
+        Err(e) => {
+            reporter.error(&e.to_string(), Some(GOPROXY_HINT));
+            return ExitStatus::Usage;
+        }
+    };
+    let base = match Location::parse(&request.index) {
+        Ok(base) => base,
+        Err(e) => {
+            reporter.error(&e.to_string(), None);
+            return ExitStatus::Usage;
+        }
+    };
+    let options = Options {
+        root: request.bin_dir.clone(),
+        bin_dir: request.bin_dir.clone(),
+        cache_dir: request.cache_dir.clone(),
+        targets: request.targets.clone(),
+        explicit_target: request.explicit_target.clone(),
+        jobs: request.jobs,
+        dry_run: request.dry_run,
+        json: request.json,
+        force: request.force,
+        bins: Vec::new(),
+        require_signed: false,
+        client: Client::Gquick,
+        // Privacy is per module (GOPRIVATE/GONOPROXY/GONOSUMDB), checked at each ping.
+        public: true,
+        no_telemetry: request.no_telemetry,
+        quiet: request.quiet,
+    };
+    let fetcher = Fetcher::new(&NetConfig {
+        timeout: Duration::from_secs(request.timeout_secs),
+        retries: 2,
+        user_agent: format!("gquick/{}", env!("CARGO_PKG_VERSION")),
+    });
+    let index = IndexSource {
+        base,
+        keys: request.keys.clone(),
+    };
+    let context = Context::new(options, reporter, fetcher, index, &request.state_dir);
+    let modules = Modules {
+        d: &context,
+        request,
+        go,
+    };
+    driver::run(&context, &modules, env)
+}
+
+/// The Go ecosystem for one run.
+struct Modules<'a> {
+    d: &'a Context<'a>,
+    request: &'a GoInstallRequest,
+    go: GoEnv,
+}
+
+impl Modules<'_> {
+    /// `go install` (exactly `version`, or the query when nothing resolved), or with
+    /// `--no-fallback` a failure.
+    fn no_prebuilt(&self, spec: &GoSpec, version: &str, why: &str) -> Plan<()> {
+        if self.request.fallback {
+            return Plan::Fallback(Fallback {
+                name: spec.package.clone(),
+                version: Some(version.to_owned()),
+                req: None,
+                why: why.to_owned(),
+            });
+        }
+        Plan::Failed {
+            name: spec.package.clone(),
+            version: None,
+            error: CrateError::NoPrebuilt {
+                name: spec.package.clone(),
+                version: version.to_owned(),
+                targets: format!("{} in the release index", self.request.targets.join(", ")),
+                fallback: "go install",
+            },
+        }
+    }
+
+    /// The module and version of the Go binary `name` in the bin directory, if it is one.
+    fn installed_module(&self, name: &str) -> Option<(String, String)> {
+        let path = self.request.bin_dir.join(name);
+        let info = read_build_info(&path).ok().flatten()?;
+        Some((info.module, info.version))
+    }
+}
+
+impl Ecosystem for Modules<'_> {
+    type Spec = GoSpec;
+    type Extra = ();
+    type Record = ();
+
+    fn noun(&self) -> &'static str {
+        "packages"
+    }
+
+    fn specs(&self) -> &[GoSpec] {
+        &self.request.specs
+    }
+
+    fn plan(&self, spec: &GoSpec) -> Plan<()> {
+        let failed = |error: CrateError| Plan::Failed {
+            name: spec.package.clone(),
+            version: None,
+            error,
+        };
+        // Private modules are never looked up anywhere but by `go` itself.
+        if self.go.is_private(&spec.package) {
+            return self.no_prebuilt(
+                spec,
+                &spec.query,
+                "it is private: it matches GOPRIVATE, GONOPROXY or GONOSUMDB",
+            );
+        }
+        let resolved = match resolve(&self.d.fetcher, &self.go, &spec.package, &spec.query) {
+            Ok(r) => r,
+            // No usable proxy (GOPROXY=off or direct, or every proxy down): `go install` can
+            // still fetch from version control; without a fallback, say why nothing resolved.
+            Err(e @ GoResolveError::NoProxy { .. }) if self.request.fallback => {
+                return self.no_prebuilt(spec, &spec.query, &e.to_string());
+            }
+            Err(e) => return failed(e.into()),
+        };
+        let bin_guess = crate::index::path::go_command_name(&resolved.package).to_owned();
+        if let Some((module, version)) = self
+            .installed_module(&bin_guess)
+            .filter(|(m, v)| !self.request.force && *m == resolved.module && *v == resolved.version)
+        {
+            return Plan::Already {
+                name: module,
+                version,
+                bins: vec![bin_guess],
+            };
+        }
+        let fetched = self.d.index.package(
+            &self.d.fetcher,
+            PackageKind::Go,
+            &resolved.module,
+            self.d.seen.as_ref(),
+        );
+        let query = Query {
+            name: &resolved.module,
+            version: &resolved.version,
+            targets: &self.request.targets,
+            explicit_target: self.request.explicit_target.is_some(),
+            registry_cksum: None,
+        };
+        let glibc = || self.d.glibc();
+        let answer = source::index::answer(&self.d.index, fetched, &query, self.d.reporter, &mut {
+            glibc
+        });
+        let mut candidate = match answer {
+            Answer::Have(candidate) => candidate,
+            Answer::DontHave(why) => return self.no_prebuilt(spec, &resolved.version, &why),
+            Answer::Fail(error) => return failed(error),
+        };
+        // A module's release may hold several commands: install the one asked for.
+        let Some(bin) = candidate
+            .release
+            .as_deref()
+            .and_then(|r| binary_for(r, &resolved.package))
+        else {
+            return self.no_prebuilt(
+                spec,
+                &resolved.version,
+                "the module's prebuilt does not include this package",
+            );
+        };
+        candidate.binaries = Binaries::Listed(vec![bin]);
+        match self
+            .d
+            .take(&resolved.module, &resolved.version, *candidate, ())
+        {
+            // A failure is the package's, as the user named it.
+            Ok(Plan::Failed { error, .. }) => failed(error),
+            Ok(plan) => plan,
+            Err(why) => self.no_prebuilt(spec, &resolved.version, &why),
+        }
+    }
+
+    fn may_ping(&self, name: &str) -> bool {
+        !self.go.is_private(name)
+    }
+
+    fn open_record(&self) -> Result<(), Arc<TrackerError>> {
+        Ok(())
+    }
+
+    /// A binary of the same name from another module (or not built by Go) is replaced only
+    /// with `--force`; the same module's is an upgrade (or downgrade) and is replaced.
+    fn check(&self, _: &mut (), staged: &Staged<()>) -> Result<Placement, CrateError> {
+        let bin_dir = &self.request.bin_dir;
+        for bin in &staged.binaries {
+            let dest = bin_dir.join(&bin.name);
+            if !dest.exists() || self.request.force {
+                continue;
+            }
+            match read_build_info(&dest).ok().flatten() {
+                Some(info) if info.module == staged.subject.name => {}
+                other => {
+                    return Err(CrateError::Conflict {
+                        bin: bin.name.clone(),
+                        dir: bin_dir.clone(),
+                        owner: other.map(|info| format!("{} {}", info.module, info.version)),
+                    });
+                }
+            }
+        }
+        Ok(Placement::New {
+            replaces: Vec::new(),
+        })
+    }
+
+    fn mark(&self, _: &mut (), _: &Staged<()>) {}
+
+    fn save(&self, _: (), _: bool) -> Result<(), Arc<TrackerError>> {
+        Ok(())
+    }
+
+    fn already_note(&self, bins: &[String]) -> String {
+        format!(" as `{}`", bins.join("`, `"))
+    }
+
+    fn fallback_command(&self, f: &Fallback) -> (SourceBuild, String) {
+        let version = f.version.as_deref().unwrap_or("latest");
+        (
+            fallback::go_install(&f.name, version),
+            format!("{}@{version}", f.name),
+        )
+    }
+
+    fn fallback_outcome(&self, f: &Fallback, _built: bool) -> FallbackOutcome {
+        FallbackOutcome {
+            version: f.version.clone(),
+            target: None,
+            bins: vec![crate::index::path::go_command_name(&f.name).to_owned()],
+            shown: format!("{}@{}", f.name, f.version.as_deref().unwrap_or("latest")),
+        }
+    }
+}
+
+/// The binary a release holds for `package`: from its package map, or its only binary.
+fn binary_for(release: &Release, package: &str) -> Option<String> {
+    release
+        .packages
+        .iter()
+        .find(|(_, p)| p.as_str() == package)
+        .map(|(bin, _)| bin.clone())
+        .or_else(
+            || match (release.packages.is_empty(), release.binaries.as_slice()) {
+                (true, [only]) => Some(only.clone()),
+                _ => None,
+            },
+        )
+}
