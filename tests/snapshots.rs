@@ -699,7 +699,7 @@ exit: 0
 --- stdout
 --- stderr
  Downloading `example.com/qitool v1.1.0` ([SIZE])
-   Installed `example.com/qitool v1.1.0` (prebuilt, [TARGET]): qi-alpha
+   Installed `example.com/qitool v1.1.0` (prebuilt from index, [TARGET]): qi-alpha
 
 "#]],
     );
