@@ -28,6 +28,9 @@ pub enum Reason {
     /// No C compiler or linker for the target (`musl-gcc`, a cross `cc`): the build machine's
     /// fault, not the crate's, so worth retrying once the toolchain is there.
     MissingCToolchain,
+    /// The crate needs a newer rustc than the build machine's (`rust-version`): the build
+    /// machine's fault too, worth retrying once its toolchain is updated.
+    ToolchainTooOld,
     /// A C library or its headers is not installed (pkg-config, `-l` link errors).
     MissingSystemLibrary,
     /// A build script exited with an error.
@@ -53,6 +56,7 @@ impl Reason {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::MissingCToolchain => "missing-c-toolchain",
+            Self::ToolchainTooOld => "toolchain-too-old",
             Self::MissingSystemLibrary => "missing-system-library",
             Self::BuildScript => "build-script",
             Self::CompileError => "compile-error",
@@ -134,6 +138,13 @@ const MISSING_C_TOOLCHAIN: &[&str] = &[
     "error: linker `",
 ];
 
+/// cargo's refusal when a package's `rust-version` is newer than the toolchain, and rustc's
+/// when a dependency uses a feature the toolchain does not have yet.
+const TOOLCHAIN_TOO_OLD: &[&str] = &[
+    "or newer, while the currently active rustc version is",
+    "is not supported by the following package",
+];
+
 const BUILD_SCRIPT: &[&str] = &["failed to run custom build command"];
 
 const COMPILE_ERROR: &[&str] = &["error[E", "could not compile"];
@@ -156,6 +167,8 @@ pub fn classify(log_tail: &str) -> Reason {
     };
     if shows(MISSING_C_TOOLCHAIN) {
         Reason::MissingCToolchain
+    } else if shows(TOOLCHAIN_TOO_OLD) {
+        Reason::ToolchainTooOld
     } else if shows(MISSING_LIBRARY) {
         Reason::MissingSystemLibrary
     } else if shows(BUILD_SCRIPT) {

@@ -63,6 +63,14 @@ fn classifies_log_tails() {
             Reason::MissingCToolchain,
         ),
         ("error: linker `cc` not found", Reason::MissingCToolchain),
+        (
+            // What `cargo install hyperfine` (2.0.0) said with rustc 1.95 in the 20-crate sample.
+            "    Updating crates.io index
+             error: cannot install package `hyperfine 2.0.0`, it requires rustc 1.97.0 or newer, \
+             while the currently active rustc version is 1.95.0
+             `hyperfine 1.20.0` supports rustc 1.88.0",
+            Reason::ToolchainTooOld,
+        ),
     ];
     for (tail, reason) in cases {
         assert_eq!(classify(tail), reason, "{tail}");
