@@ -153,11 +153,14 @@ def bench(work: Path, args):
     try:
         servers = {}
         for ms in (50, 20):
+            # A registry copy per server: each config.json must send `.crate` downloads to its
+            # own server, or they would miss that server's latency and its request log.
+            own = work / f"registry-{ms}"
+            shutil.copytree(registry, own)
             servers[ms] = {k: serve(d, ms, f"{k}-{ms}.log") for k, d in
-                           (("index", index), ("registry", registry), ("pool", pool),
+                           (("index", index), ("registry", own), ("pool", pool),
                             ("empty", empty))}
-        for ms in servers:
-            (registry / "config.json").write_text(
+            (own / "config.json").write_text(
                 json.dumps({"dl": servers[ms]["registry"][0] + "dl"}))
         report(work, qi, pub, pool_key, target, names, servers, args)
     finally:
