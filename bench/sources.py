@@ -12,10 +12,18 @@ and serves index, registry and pool with `build-index serve --latency-ms`. Repor
       latest-version install served by the index (index hit) and by the pool (an index that
       has nothing: index miss);
   (b) with 20 ms per request: ten crates in one call (default --jobs) over the slowest of the
-      ten installed alone; and the same with --jobs 4 (the old default).
+      ten installed alone; and the same with --jobs 4 (the old default);
+  (c) side by side, the real cargo-quickinstall client (the published crate) on the same pool
+      archive at 50 ms per request: requests before the archive and wall time, latest version
+      and pinned. Its URLs are fixed in its code (github.com for the pool, the crates.io API for
+      the latest version; no base-URL override) and every request is a `curl` child process, so
+      a `curl` shim first on its PATH rewrites those URLs to the loopback servers and runs the
+      real curl. It runs in its own downloader mode (`--no-binstall`): its default mode hands
+      the install to cargo-binstall, a different client. It checks no signature.
 
-Needs `minisign` (Debian: `apt-get install minisign`). Nothing here reaches the internet.
-`--debug` uses the debug binaries in target/debug instead of building release ones.
+Needs `minisign` (Debian: `apt-get install minisign`) and `curl`. Nothing here reaches the
+internet, except `cargo install cargo-quickinstall` from crates.io when --real-client is not
+given. `--debug` uses the debug binaries in target/debug instead of building release ones.
 """
 import argparse
 import json
@@ -32,12 +40,42 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import install as base  # noqa: E402  (fixture crates, servers, request logs)
 
 ROOT = base.ROOT
+# The newest cargo-quickinstall on crates.io when this was written (2026-12-01).
+REAL_CLIENT_VERSION = "0.3.53"
+# Where the real client's URLs point, and what the shim rewrites them to.
+REAL_POOL = "https://github.com/cargo-bins/cargo-quickinstall/releases/download"
+REAL_API = "https://crates.io/api/v1/crates"
+REAL_STATS = "https://cargo-quickinstall-stats-server.fly.dev"
+CURL_SHIM = """#!/bin/sh
+# Rewrites cargo-quickinstall's fixed URLs to the benchmark's loopback servers, then runs curl.
+n=$#
+i=0
+while [ "$i" -lt "$n" ]; do
+  a=$1
+  shift
+  case $a in
+    %(pool)s/*) a="$QI_BENCH_POOL/${a#%(pool)s/}" ;;
+    %(api)s/*) a="$QI_BENCH_API/${a#%(api)s/}" ;;
+    %(stats)s/*) a="$QI_BENCH_STATS/${a#%(stats)s/}" ;;
+  esac
+  set -- "$@" "$a"
+  i=$((i + 1))
+done
+exec "$QI_BENCH_CURL" "$@"
+""" % {"pool": REAL_POOL, "api": REAL_API, "stats": REAL_STATS}
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--debug", action="store_true")
+    ap.add_argument("--real-client", type=Path,
+                    help="a cargo-quickinstall binary from crates.io (else installed into the "
+                         "work dir with `cargo install cargo-quickinstall --version "
+                         f"{REAL_CLIENT_VERSION}`)")
+    ap.add_argument("--skip-real", action="store_true", help="leave out (c)")
+    ap.add_argument("--show-requests", action="store_true",
+                    help="print each server's request log of the last run of each (a)/(c) case")
     args = ap.parse_args()
     if shutil.which("minisign") is None:
         sys.exit("bench/sources.py needs the `minisign` CLI (apt-get install minisign)")
@@ -78,6 +116,10 @@ def bench(work: Path, args):
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(json.dumps({"name": name, "vers": "0.1.0", "deps": [], "cksum": cksum,
                                  "features": {}, "yanked": False}) + "\n")
+        # What the real client asks for the latest version (crates.io's API, not the index).
+        api = registry / "api" / "v1" / "crates" / name
+        api.parent.mkdir(parents=True, exist_ok=True)
+        api.write_text(json.dumps({"crate": {"name": name, "max_stable_version": "0.1.0"}}))
     records = sorted(out.glob("*.json"))
     base.run([bi, "publish", "--index", index, "--secret-key", key, *records],
              stdout=subprocess.DEVNULL)
@@ -111,11 +153,14 @@ def bench(work: Path, args):
     try:
         servers = {}
         for ms in (50, 20):
+            # A registry copy per server: each config.json must send `.crate` downloads to its
+            # own server, or they would miss that server's latency and its request log.
+            own = work / f"registry-{ms}"
+            shutil.copytree(registry, own)
             servers[ms] = {k: serve(d, ms, f"{k}-{ms}.log") for k, d in
-                           (("index", index), ("registry", registry), ("pool", pool),
+                           (("index", index), ("registry", own), ("pool", pool),
                             ("empty", empty))}
-        for ms in servers:
-            (registry / "config.json").write_text(
+            (own / "config.json").write_text(
                 json.dumps({"dl": servers[ms]["registry"][0] + "dl"}))
         report(work, qi, pub, pool_key, target, names, servers, args)
     finally:
@@ -146,6 +191,7 @@ def report(work, qi, pub, pool_key, target, names, servers, args):
             log.write_text("")
         t = base.timed(*cmd([spec], work / "rq", 50, index_kind))
         logs = {k: base.log_lines(log) for k, (_, log) in s.items()}
+        show(f"ours, {spec}, {index_kind}", logs, args)
         if index_kind == "index":
             served = logs["index"]
             others = len(logs["registry"]) + len(logs["pool"])
@@ -167,6 +213,8 @@ def report(work, qi, pub, pool_key, target, names, servers, args):
     tens4 = [base.timed(*cmd(smalls, work / "ten4", 20, extra=("--jobs", "4")))
              for _ in range(args.runs)]
     t_slow, t_ten, t_ten4 = max(singles), statistics.median(tens), statistics.median(tens4)
+    pinned = [before_archive(f"{names[0]}@=0.1.0", "empty") for _ in range(args.runs)]
+    real = None if args.skip_real else real_client(work, target, names[0], servers[50], args)
 
     med = lambda xs: statistics.median(xs)  # noqa: E731
     print(f"\nsources benchmark ({args.runs} runs, medians; loopback; {os.cpu_count()} cores; "
@@ -175,10 +223,69 @@ def report(work, qi, pub, pool_key, target, names, servers, args):
           f"archive, {med([t for _, t in hit])*1000:.0f} ms")
     print(f"(a) 50 ms/request, latest version, pool (index miss): {miss[0][0]} requests before "
           f"the archive, {med([t for _, t in miss])*1000:.0f} ms")
+    print(f"(a) 50 ms/request, pinned `=0.1.0`, pool (index miss): {pinned[0][0]} requests "
+          f"before the archive, {med([t for _, t in pinned])*1000:.0f} ms")
+    if real:
+        for label, runs in real:
+            print(f"(c) real cargo-quickinstall {REAL_CLIENT_VERSION} --no-binstall, 50 ms/request,"
+                  f" {label}: {runs[0][0]} requests before the archive, "
+                  f"{med([t for _, t in runs])*1000:.0f} ms (no signature checked)")
     print(f"(b) 20 ms/request, ten crates in one call (default --jobs) / slowest single: "
           f"{t_ten*1000:.0f} ms / {t_slow*1000:.0f} ms = {t_ten/t_slow:.2f}x (target <= 1.3x)")
     print(f"(b) the same with --jobs 4: {t_ten4*1000:.0f} ms / {t_slow*1000:.0f} ms = "
           f"{t_ten4/t_slow:.2f}x")
+
+
+def show(label, logs, args):
+    if args.show_requests:
+        print(f"-- {label}")
+        for server, lines in logs.items():
+            for line in lines:
+                print(f"   {server}: {line}")
+
+
+def real_client(work, target, name, servers, args):
+    """(c): the published cargo-quickinstall on the same pool archive, through the curl shim.
+    Returns [(label, [(requests before the archive, seconds)])]."""
+    curl = shutil.which("curl")
+    if curl is None:
+        sys.exit("bench/sources.py (c) needs `curl` (the real client shells out to it)")
+    exe = args.real_client
+    if exe is None:
+        print(f"installing cargo-quickinstall {REAL_CLIENT_VERSION} from crates.io…", flush=True)
+        base.run(["cargo", "install", "cargo-quickinstall", "--version", REAL_CLIENT_VERSION,
+                  "--locked", "--quiet", "--root", work / "real"])
+        exe = work / "real" / "bin" / "cargo-quickinstall"
+    shim = work / "shim"
+    shim.mkdir(exist_ok=True)
+    (shim / "curl").write_text(CURL_SHIM)
+    (shim / "curl").chmod(0o755)
+    logs = {k: log for k, (_, log) in servers.items()}
+    env = {k: v for k, v in os.environ.items() if k in ("HOME", "TMPDIR")}
+    env.update(PATH=f"{shim}:{os.environ['PATH']}", QI_BENCH_CURL=curl,
+               QI_BENCH_POOL=servers["pool"][0].rstrip("/"),
+               QI_BENCH_API=servers["registry"][0] + "api/v1/crates",
+               # Its install-stats POST (spawned after the archive) goes to the empty server.
+               QI_BENCH_STATS=servers["empty"][0].rstrip("/"))
+
+    def once(spec):
+        root = work / "real-home"
+        shutil.rmtree(root, ignore_errors=True)
+        (root / "bin").mkdir(parents=True)
+        for log in logs.values():
+            log.write_text("")
+        t = base.timed([exe, "quickinstall", "--no-binstall", "--no-fallback", "--target",
+                        target, spec], env=dict(env, CARGO_HOME=str(root)))
+        if not (root / "bin" / name).exists():
+            sys.exit(f"the real client did not install {name}")
+        show(f"real client, {spec}", {k: base.log_lines(v) for k, v in logs.items()}, args)
+        api = len(base.log_lines(logs["registry"]))
+        pool = base.log_lines(logs["pool"])
+        at = next(i for i, l in enumerate(pool) if ".tar.gz" in l and ".sig" not in l)
+        return api + at, t
+
+    return [("latest version", [once(name) for _ in range(args.runs)]),
+            ("pinned @0.1.0", [once(f"{name}@0.1.0") for _ in range(args.runs)])]
 
 
 if __name__ == "__main__":

@@ -40,3 +40,37 @@ fn resolves_ripgrep_against_the_real_crates_io_index() {
     assert!(has_version, "no version in {line:?}:\n{run}");
     assert!(!env.bin_dir().join("rg").exists());
 }
+
+/// The real pool: GitHub answers the release download with a redirect to its object store
+/// (https → https, one hop), which must be followed; the signature is cargo-quickinstall's real
+/// key (the built-in default). `ripgrep 14.1.1` was published in 2024, after the pool began
+/// signing.
+#[test]
+fn installs_a_signed_archive_from_the_real_quickinstall_pool_through_githubs_redirect() {
+    if !enabled(
+        "installs_a_signed_archive_from_the_real_quickinstall_pool_through_githubs_redirect",
+    ) {
+        return;
+    }
+    let env = TestEnv::new();
+    let run = env
+        .quickinstall()
+        .args([
+            "ripgrep@=14.1.1",
+            "--sources",
+            "quickinstall",
+            "--target",
+            "x86_64-unknown-linux-gnu",
+            "--json",
+            "--timeout",
+            "30",
+        ])
+        .env_remove("QUICKINSTALL_QUICKINSTALL_POOL")
+        .env_remove("QUICKINSTALL_REGISTRY")
+        .run();
+    run.assert_success();
+    let json = &run.json_lines()[0];
+    assert_eq!(json["origin"], "quickinstall", "{run}");
+    assert_eq!(json["signed"], true, "{run}");
+    assert!(env.bin_dir().join("rg").is_file(), "{run}");
+}

@@ -384,20 +384,17 @@ fn truncated_archive_moves_on_to_the_next_source() {
     assert_nothing_installed(&s, &run);
 }
 
-#[test]
-fn rate_limit_is_named_and_the_next_source_is_tried() {
-    let (s, pool) = setup();
-    pool.publish(
-        "qi-tool",
-        "1.0.0",
-        &script_archive("qi-tool", "x"),
-        Some(&pool.key.sk),
-    );
-    let sig = format!("{}.sig", Pool::archive_path("qi-tool", "1.0.0"));
-    pool.server.set(&sig, Respond::Status(429));
-    let started = std::time::Instant::now();
-    let run = s
-        .quickinstall()
+fn headers(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+/// `qi-tool` from `--sources quickinstall,index`: what the pool does decides whether the index
+/// is reached.
+fn install_tool_pool_first(s: &Scenario) -> Run {
+    s.quickinstall()
         .args([
             "qi-tool",
             "--json",
@@ -406,14 +403,154 @@ fn rate_limit_is_named_and_the_next_source_is_tried() {
             "--sources",
             "quickinstall,index",
         ])
-        .run();
-    run.assert_success();
-    run.stderr_has(&["429", "rate limit"]);
-    assert_eq!(run.json_lines()[0]["origin"], "index", "{run}");
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(10),
-        "{run}"
+        .run()
+}
+
+#[test]
+fn rate_limit_is_named_and_the_next_source_is_tried_without_waiting() {
+    let (s, pool) = setup();
+    pool.publish(
+        "qi-tool",
+        "1.0.0",
+        &script_archive("qi-tool", "x"),
+        Some(&pool.key.sk),
     );
+    let sig = format!("{}.sig", Pool::archive_path("qi-tool", "1.0.0"));
+    pool.server.set(
+        &sig,
+        Respond::Headed(429, headers(&[("Retry-After", "60")])),
+    );
+    let started = std::time::Instant::now();
+    let run = install_tool_pool_first(&s);
+    let took = started.elapsed();
+    run.assert_success();
+    run.stderr_line_with(&[
+        "quickinstall pool is rate limiting",
+        "HTTP 429",
+        "retry after 60 s",
+    ]);
+    assert_eq!(run.json_lines()[0]["origin"], "index", "{run}");
+    // Asked once, not retried, and nowhere near the minute the server asked for.
+    assert_eq!(pool.server.requests_for(&sig), 1, "{run}");
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}\n{run}");
+}
+
+#[test]
+fn github_primary_rate_limit_403_is_named_from_its_headers() {
+    let (s, pool) = setup();
+    let sig = format!("{}.sig", Pool::archive_path("qi-tool", "1.0.0"));
+    let reset = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3000;
+    pool.server.set(
+        &sig,
+        Respond::Headed(
+            403,
+            headers(&[
+                ("x-ratelimit-limit", "60"),
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", &reset.to_string()),
+                ("x-ratelimit-resource", "core"),
+            ]),
+        ),
+    );
+    let run = install_tool_pool_first(&s);
+    run.assert_success();
+    run.stderr_line_with(&[
+        "HTTP 403",
+        "a rate limit (0 of 60 requests left (core), resets in",
+    ]);
+    assert_eq!(run.json_lines()[0]["origin"], "index", "{run}");
+    assert_eq!(pool.server.requests_for(&sig), 1, "{run}");
+}
+
+#[test]
+fn github_like_redirect_to_an_object_store_installs_over_one_connection() {
+    let (s, pool) = setup();
+    let archive = script_archive("qi-fallback", "redirected");
+    pool.publish("qi-fallback", "0.1.0", &archive, Some(&pool.key.sk));
+    // GitHub answers a release download with 302 to its object store; here, the same server.
+    let path = Pool::archive_path("qi-fallback", "0.1.0");
+    std::fs::create_dir_all(pool.file("objects")).unwrap();
+    std::fs::rename(pool.file(&path), pool.file("objects/blob")).unwrap();
+    pool.server.set(
+        &path,
+        Respond::Headed(302, headers(&[("Location", "/objects/blob?token=x")])),
+    );
+    let run = install_fallback_crate(&s, &[]);
+    run.assert_success();
+    assert_eq!(s.run_installed("qi-fallback"), "redirected");
+    assert_eq!(pool.server.requests_for("objects/blob"), 1);
+    // Signature, archive, hop: one kept-alive connection for the three.
+    assert_eq!(pool.server.requests(), 3, "{:?}", pool.server.log());
+    assert_eq!(pool.server.connections(), 1, "{run}");
+}
+
+#[test]
+fn refused_redirects_are_named_and_the_next_source_is_tried() {
+    let (s, pool) = setup();
+    pool.publish(
+        "qi-tool",
+        "1.0.0",
+        &script_archive("qi-tool", "from the pool"),
+        Some(&pool.key.sk),
+    );
+    let path = Pool::archive_path("qi-tool", "1.0.0");
+    let itself = format!("{}/{path}", pool.base());
+    let cases = [
+        ("ftp://127.0.0.1/qi-tool.tar.gz", "is not an https:// URL"),
+        (
+            "http://example.invalid/qi-tool.tar.gz",
+            "not a loopback address",
+        ),
+        (itself.as_str(), "in a loop"),
+    ];
+    for (to, says) in cases {
+        pool.server
+            .set(&path, Respond::Headed(302, headers(&[("Location", to)])));
+        let run = install_tool_pool_first(&s);
+        run.assert_success();
+        let line = run.stderr_line_with(&["quickinstall source", "redirected", says]);
+        assert!(line.contains(&itself), "{line:?} does not name the URL");
+        assert_eq!(run.json_lines()[0]["origin"], "index", "{run}");
+        assert_eq!(s.run_installed("qi-tool"), "qi-tool 1.0.0", "{run}");
+        std::fs::remove_file(s.bin_dir().join("qi-tool")).unwrap();
+        let leftovers: Vec<_> = s
+            .disk_state()
+            .into_iter()
+            .filter(|(p, _)| p.contains(".quickinstall-tmp-") || p.ends_with(".partial"))
+            .collect();
+        assert!(leftovers.is_empty(), "left behind {leftovers:?}:\n{run}");
+    }
+}
+
+#[test]
+fn a_redirect_chain_past_five_hops_is_not_followed() {
+    let (s, pool) = setup();
+    pool.publish(
+        "qi-fallback",
+        "0.1.0",
+        &script_archive("qi-fallback", "x"),
+        Some(&pool.key.sk),
+    );
+    let path = Pool::archive_path("qi-fallback", "0.1.0");
+    pool.server.set(
+        &path,
+        Respond::Headed(302, headers(&[("Location", "/hop/1")])),
+    );
+    for i in 1..=9 {
+        pool.server.set(
+            &format!("hop/{i}"),
+            Respond::Headed(302, headers(&[("Location", &format!("/hop/{}", i + 1))])),
+        );
+    }
+    let run = install_fallback_crate(&s, &[]);
+    run.assert_exit(1);
+    run.stderr_line_with(&["quickinstall source", "redirected more than 5 times"]);
+    assert_eq!(pool.server.requests_for("hop/6"), 0, "{run}");
+    assert_nothing_installed(&s, &run);
 }
 
 #[test]

@@ -11,7 +11,7 @@ use crate::support::env::{Run, TestEnv, empty_pool_url};
 use crate::support::goproxy::zip_stored;
 use crate::support::index::{Entry, tar_gz};
 use crate::support::registry::{Registry, ServedRegistry};
-use crate::support::server::TestServer;
+use crate::support::server::{Respond, TestServer};
 
 const VERIFY: i32 = 3;
 const TARGET: &str = "x86_64-unknown-linux-musl";
@@ -390,4 +390,109 @@ fn bad_declarations_are_named_and_the_next_source_is_tried() {
     }
     assert_eq!(up.releases.requests(), 0, "a refused template was fetched");
     let _ = &up.served;
+}
+
+fn headed(status: u16, pairs: &[(&str, &str)]) -> Respond {
+    Respond::Headed(
+        status,
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
+    )
+}
+
+/// `name` declared at `{base}/{name}.tgz`, signed, one binary at the top.
+fn publish_signed_tgz(up: &Upstream, name: &str, says: &str) {
+    up.publish(
+        name,
+        &format!(
+            "[package.metadata.binstall]\npkg-url = \"{}/{name}.tgz\"\nbin-dir = \"{{ bin }}\"\n{}",
+            up.base(),
+            up.signing()
+        ),
+    );
+    up.release(
+        &format!("{name}.tgz"),
+        &tgz_with(name, says),
+        Some(&up.key.sk),
+    );
+}
+
+#[test]
+fn a_release_redirected_on_loopback_installs() {
+    let up = Upstream::new();
+    publish_signed_tgz(&up, "qi-up-moved", "moved");
+    let dir = up.releases_dir.path();
+    std::fs::create_dir_all(dir.join("cdn")).unwrap();
+    std::fs::rename(dir.join("qi-up-moved.tgz"), dir.join("cdn/qi-up-moved.tgz")).unwrap();
+    up.releases.set(
+        "qi-up-moved.tgz",
+        headed(301, &[("Location", "cdn/qi-up-moved.tgz")]),
+    );
+    let run = up.install("qi-up-moved", &["--sources", "upstream"]);
+    run.assert_success();
+    assert_eq!(up.env.run_installed("qi-up-moved"), "moved");
+    assert_eq!(up.releases.requests_for("cdn/qi-up-moved.tgz"), 1);
+}
+
+#[test]
+fn a_release_redirected_to_another_scheme_is_named_and_not_a_verification_failure() {
+    let up = Upstream::new();
+    publish_signed_tgz(&up, "qi-up-ftp", "x");
+    up.releases.set(
+        "qi-up-ftp.tgz",
+        headed(302, &[("Location", "ftp://127.0.0.1/qi-up-ftp.tgz")]),
+    );
+    let run = up.install("qi-up-ftp", &["--sources", "upstream,index"]);
+    // Nothing was verified: the next source (the empty index) was asked, then no prebuilt.
+    run.assert_exit(1);
+    let line = run.stderr_line_with(&["upstream source", "redirected to `ftp://127.0.0.1/"]);
+    assert!(
+        line.contains(&format!("{}/qi-up-ftp.tgz", up.base())),
+        "{line:?}"
+    );
+    run.stderr_has(&["no prebuilt of"]);
+    up.assert_nothing_installed("qi-up-ftp", &run);
+}
+
+#[test]
+fn a_rate_limited_declared_signature_moves_on_rather_than_failing_verification() {
+    let up = Upstream::new();
+    publish_signed_tgz(&up, "qi-up-limited", "x");
+    up.releases.set(
+        "qi-up-limited.tgz.sig",
+        headed(429, &[("Retry-After", "60")]),
+    );
+    let started = std::time::Instant::now();
+    let run = up.install("qi-up-limited", &["--sources", "upstream,index"]);
+    run.assert_exit(1);
+    run.stderr_line_with(&["upstream source", "HTTP 429", "retry after 60 s"]);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "{run}"
+    );
+    assert_eq!(up.releases.requests_for("qi-up-limited.tgz"), 0, "{run}");
+    up.assert_nothing_installed("qi-up-limited", &run);
+}
+
+#[test]
+fn a_truncated_signed_release_leaves_no_partial_file() {
+    let up = Upstream::new();
+    publish_signed_tgz(&up, "qi-up-cut", "x");
+    let len = std::fs::metadata(up.releases_dir.path().join("qi-up-cut.tgz"))
+        .unwrap()
+        .len() as usize;
+    up.releases.set("qi-up-cut.tgz", Respond::Truncate(len / 2));
+    let run = up.install("qi-up-cut", &["--sources", "upstream"]);
+    run.assert_exit(1);
+    run.stderr_has(&["upstream source", "qi-up-cut.tgz"]);
+    up.assert_nothing_installed("qi-up-cut", &run);
+    let partials: Vec<_> = up
+        .env
+        .disk_state()
+        .into_iter()
+        .filter(|(p, _)| p.ends_with(".partial"))
+        .collect();
+    assert!(partials.is_empty(), "{partials:?}\n{run}");
 }

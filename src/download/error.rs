@@ -62,6 +62,32 @@ pub enum DownloadError {
     /// The destination could not be written.
     #[error("could not write `{}`: {}", path.display(), plain_io(source))]
     Io { path: PathBuf, source: io::Error },
+    /// A redirect this client does not follow: to another scheme, to plain http:// off
+    /// loopback, down from https://, or with no usable `Location`.
+    #[error("`{url}` redirected to `{to}`, which is refused: {why}")]
+    Redirect {
+        url: String,
+        to: String,
+        /// Boxed to keep the error (held in many `Result`s) no larger than it was.
+        why: Box<str>,
+    },
+    /// A chain of redirects longer than the bound, or one that comes back on itself.
+    #[error("`{url}` redirected {}", too_many(*hops, last))]
+    TooManyRedirects {
+        url: String,
+        hops: u32,
+        last: String,
+    },
+    /// HTTP 429, or a 403 that says it is a rate limit: reported at once, never waited out.
+    #[error("`{url}` answered HTTP {status}: {limit}")]
+    RateLimited {
+        url: String,
+        status: u16,
+        limit: String,
+    },
+    /// The bytes arrived whole, but the caller's check over them (a signature) refused them.
+    #[error("`{url}` was refused: {reason}")]
+    Refused { url: String, reason: String },
     /// A base that is neither an `http(s)://` URL, a `file://` URL nor a path.
     #[error("`{location}` is not an http://, https:// or file:// URL, nor a directory path")]
     BadLocation { location: String },
@@ -75,7 +101,7 @@ impl DownloadError {
     pub fn is_verification_failure(&self) -> bool {
         matches!(
             self,
-            Self::SizeMismatch { .. } | Self::ChecksumMismatch { .. }
+            Self::SizeMismatch { .. } | Self::ChecksumMismatch { .. } | Self::Refused { .. }
         )
     }
 
@@ -85,7 +111,8 @@ impl DownloadError {
             Self::Network { .. }
             | Self::Timeout { .. }
             | Self::TooSlow { .. }
-            | Self::Deadline { .. } => true,
+            | Self::Deadline { .. }
+            | Self::RateLimited { .. } => true,
             Self::Status { status, .. } => *status >= 500,
             _ => false,
         }
@@ -113,16 +140,75 @@ impl From<DownloadError> for Failure {
     }
 }
 
-/// Classifies a status that is not a success: 5xx and 429 are worth retrying (overload, a
-/// restarting server, a CDN hiccup); any other 4xx will answer the same again.
-pub(super) fn status_failure(url: &str, status: u16) -> Failure {
+/// Classifies a status that is not a success: 5xx is worth retrying (overload, a restarting
+/// server, a CDN hiccup); a rate limit (429, or a 403 whose headers say so) is reported at once
+/// with what the headers tell of it, since waiting it out can take an hour (GitHub's
+/// unauthenticated limit) and the next source is better; any other 4xx will answer the same
+/// again.
+pub(super) fn status_failure(url: &str, status: u16, headers: &ureq::http::HeaderMap) -> Failure {
+    if let Some(limit) = rate_limit(status, headers, std::time::SystemTime::now()) {
+        return Failure::fatal(DownloadError::RateLimited {
+            url: url.to_owned(),
+            status,
+            limit,
+        });
+    }
     Failure {
         error: DownloadError::Status {
             url: url.to_owned(),
             status,
         },
-        transient: status >= 500 || status == 429,
+        transient: status >= 500,
     }
+}
+
+/// When the answer is a rate limit, what its headers say of it: GitHub's `x-ratelimit-limit`,
+/// `-remaining`, `-reset` (epoch seconds) and `-resource`, and `retry-after` (seconds or an
+/// HTTP date, RFC 9110 §10.2.3). 429 is always one; 403 only with those headers, as GitHub
+/// sends its primary limit (a plain 403 is a refusal, not a limit).
+fn rate_limit(
+    status: u16,
+    headers: &ureq::http::HeaderMap,
+    now: std::time::SystemTime,
+) -> Option<String> {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+    };
+    let remaining = header("x-ratelimit-remaining");
+    let retry_after = header("retry-after");
+    let limited =
+        status == 429 || (status == 403 && (remaining == Some("0") || retry_after.is_some()));
+    if !limited {
+        return None;
+    }
+    let mut parts = Vec::new();
+    if let Some(remaining) = remaining {
+        let of = header("x-ratelimit-limit").map_or(String::new(), |l| format!(" of {l}"));
+        let resource = header("x-ratelimit-resource").map_or(String::new(), |r| format!(" ({r})"));
+        parts.push(format!("{remaining}{of} requests left{resource}"));
+    }
+    if let Some(reset) = header("x-ratelimit-reset").and_then(|r| r.parse::<u64>().ok()) {
+        let now = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        parts.push(format!("resets in {} s", reset.saturating_sub(now)));
+    }
+    if let Some(after) = retry_after {
+        parts.push(match after.parse::<u64>() {
+            Ok(seconds) => format!("retry after {seconds} s"),
+            Err(_) => format!("retry after {after}"),
+        });
+    }
+    let said = if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", parts.join(", "))
+    };
+    Some(format!("a rate limit{said}; not waited out"))
 }
 
 /// Maps a ureq error (from sending the request or reading the body) to ours.
@@ -246,6 +332,14 @@ fn seconds(duration: Duration) -> String {
     }
 }
 
+fn too_many(hops: u32, last: &str) -> String {
+    if hops == 0 {
+        format!("in a loop, back to `{last}`")
+    } else {
+        format!("more than {hops} times (the last hop to `{last}`); not followed further")
+    }
+}
+
 fn size_mismatch(url: &str, expected: u64, actual: Option<u64>) -> String {
     match actual {
         Some(actual) => {
@@ -332,9 +426,45 @@ mod tests {
     }
 
     #[test]
-    fn retries_server_errors_and_rate_limits_only() {
-        assert!(status_failure("u", 500).transient);
-        assert!(status_failure("u", 429).transient);
-        assert!(!status_failure("u", 403).transient);
+    fn retries_server_errors_only() {
+        let none = ureq::http::HeaderMap::new();
+        assert!(status_failure("u", 500, &none).transient);
+        assert!(!status_failure("u", 429, &none).transient);
+        assert!(!status_failure("u", 403, &none).transient);
+    }
+
+    #[test]
+    fn rate_limits_are_named_from_their_headers() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut map = ureq::http::HeaderMap::new();
+            for (k, v) in pairs {
+                map.insert(*k, ureq::http::HeaderValue::from_static(v));
+            }
+            map
+        };
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_000);
+        let github = headers(&[
+            ("x-ratelimit-limit", "60"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "4600"),
+            ("x-ratelimit-resource", "core"),
+        ]);
+        assert_eq!(
+            rate_limit(403, &github, now).unwrap(),
+            "a rate limit (0 of 60 requests left (core), resets in 3600 s); not waited out"
+        );
+        assert_eq!(
+            rate_limit(429, &headers(&[("retry-after", "60")]), now).unwrap(),
+            "a rate limit (retry after 60 s); not waited out"
+        );
+        assert!(rate_limit(429, &headers(&[]), now).is_some());
+        assert!(rate_limit(403, &headers(&[]), now).is_none());
+        assert!(rate_limit(403, &headers(&[("x-ratelimit-remaining", "12")]), now).is_none());
+        let error = status_failure("https://h/x", 429, &headers(&[("retry-after", "60")])).error;
+        assert_eq!(
+            error.to_string(),
+            "`https://h/x` answered HTTP 429: a rate limit (retry after 60 s); not waited out"
+        );
+        assert!(error.is_unreachable() && !error.is_verification_failure());
     }
 }

@@ -1,30 +1,37 @@
 //! Bytes over HTTP(S) or from local files: small documents into memory with a size cap, archives
 //! streamed to `<dir>/<name>.partial` while hashing, then size- and sha256-checked and renamed.
 //!
+//! Archives checked by a caller's [`StreamCheck`] (a minisign signature) stream the same way,
+//! under a size cap.
+//!
 //! This layer moves bytes only: it never parses index files and never touches install dirs.
-//! Transient failures (connect/reset errors, timeouts, 5xx, 429) are retried from scratch, a
-//! bounded number of times.
+//! Transient failures (connect/reset errors, timeouts, 5xx) are retried from scratch, a bounded
+//! number of times; a rate limit is reported at once. Redirects are followed here, not by ureq,
+//! so every hop is held to [`redirect`]'s rules.
 
 mod error;
 mod location;
 mod pace;
+mod partial;
+pub mod redirect;
 
 #[cfg(test)]
 mod tests;
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::{self, File};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
 pub use self::error::DownloadError;
 use self::error::{Failure, body_failure, status_failure, transport_failure};
 pub use self::location::Location;
 use self::pace::{LOW_SPEED_LIMIT, Paced, deadline_for};
+pub use self::partial::StreamCheck;
+use self::partial::{Expect, Target};
+use self::redirect::MAX_REDIRECTS;
 
 /// Streaming buffer size: large enough for few syscalls, small enough to never matter in memory.
 const CHUNK: usize = 64 * 1024;
@@ -57,7 +64,8 @@ impl Default for NetConfig {
 }
 
 /// Fetches from [`Location`]s. Cheap to clone; clones share one connection pool and one request
-/// counter, so the archive download reuses the index request's connection.
+/// counter, so the archive download reuses the index request's connection. One is made per run
+/// and shared by every source, so each host's connections are kept alive across lookups.
 #[derive(Clone, Debug)]
 pub struct Fetcher {
     agent: ureq::Agent,
@@ -128,6 +136,9 @@ impl Fetcher {
         let agent = ureq::Agent::config_builder()
             // Statuses are classified here (404 → None, 5xx → retry), not by ureq.
             .http_status_as_error(false)
+            // Redirects are followed by `send`, which checks every hop (https only, plain
+            // http only to loopback, no downgrade, bounded); ureq would follow any.
+            .max_redirects(0)
             .proxy(proxy)
             .user_agent(config.user_agent.as_str())
             .timeout_connect(timeout)
@@ -174,8 +185,8 @@ impl Fetcher {
         self.timeout
     }
 
-    /// How many HTTP requests this fetcher (and its clones) has sent, retries included;
-    /// redirects ureq follows inside one request are not counted.
+    /// How many HTTP requests this fetcher (and its clones) has sent, retries and redirect
+    /// hops included.
     pub fn requests_sent(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
     }
@@ -212,9 +223,51 @@ impl Fetcher {
             partial: dir.join(format!("{file_name}.partial")),
             dest: dir.join(file_name),
             url: loc.to_string(),
-            expected_size,
-            expected_sha256: expected_sha256.to_ascii_lowercase(),
+            expect: Expect::Exact {
+                size: expected_size,
+                sha256: expected_sha256.to_ascii_lowercase(),
+            },
         };
+        self.stream_to(loc, target, expected_size, progress)
+    }
+
+    /// Streams an archive of at most `cap` bytes into `<dir>/<file_name>.partial`, feeding
+    /// every byte to `check`, and renames it to `<dir>/<file_name>` only when `check` passes
+    /// (its reason is then [`DownloadError::Refused`]). More than `cap` bytes is
+    /// [`DownloadError::TooLarge`]; a 404/410 or a missing file is [`DownloadError::NotFound`].
+    /// On any failure nothing is left in `dir`.
+    pub fn download_checked(
+        &self,
+        loc: &Location,
+        dir: &Path,
+        file_name: &str,
+        cap: u64,
+        check: &mut dyn StreamCheck,
+        progress: &dyn Fn(u64),
+    ) -> Result<PathBuf, DownloadError> {
+        if !is_plain_file_name(file_name) {
+            return Err(DownloadError::BadFileName {
+                name: file_name.to_owned(),
+            });
+        }
+        let target = Target {
+            partial: dir.join(format!("{file_name}.partial")),
+            dest: dir.join(file_name),
+            url: loc.to_string(),
+            expect: Expect::Capped { cap, check },
+        };
+        self.stream_to(loc, target, cap, progress)
+    }
+
+    /// Streams `loc` into `target` (retrying transient failures from scratch); `expected` sizes
+    /// the whole-body deadline.
+    fn stream_to(
+        &self,
+        loc: &Location,
+        mut target: Target<'_>,
+        expected: u64,
+        progress: &dyn Fn(u64),
+    ) -> Result<PathBuf, DownloadError> {
         match loc {
             Location::File(path) => {
                 let source = File::open(path).map_err(|e| {
@@ -247,13 +300,14 @@ impl Fetcher {
                     return Err(Failure::fatal(DownloadError::NotFound { url: url.clone() }));
                 }
                 if !response.status().is_success() {
+                    let failure = status_failure(url, status, response.headers());
                     drain(response);
-                    return Err(status_failure(url, status));
+                    return Err(failure);
                 }
                 let body = response.into_body();
                 let announced = body.content_length();
                 let timeout = self.timeout;
-                let reader = self.paced(body.into_reader(), expected_size);
+                let reader = self.paced(body.into_reader(), expected);
                 target.stream(reader, announced, progress, |e| {
                     body_failure(url, e, timeout)
                 })
@@ -269,8 +323,9 @@ impl Fetcher {
             return Ok(None);
         }
         if !response.status().is_success() {
+            let failure = status_failure(url, status, response.headers());
             drain(response);
-            return Err(status_failure(url, status));
+            return Err(failure);
         }
         let body = response.into_body();
         let announced = body.content_length();
@@ -290,12 +345,60 @@ impl Fetcher {
         }
     }
 
+    /// Sends a GET for `url`, following redirects that pass [`redirect::allowed_hop`], at most
+    /// [`MAX_REDIRECTS`] of them; errors name `url` (the one the caller asked for) and the hop.
     fn send(&self, url: &str) -> Result<ureq::http::Response<ureq::Body>, Failure> {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        self.agent
-            .get(url)
-            .call()
-            .map_err(|e| transport_failure(url, e, self.timeout))
+        let mut current = url.to_owned();
+        let mut visited = vec![url.to_owned()];
+        loop {
+            self.requests.fetch_add(1, Ordering::Relaxed);
+            let response = self
+                .agent
+                .get(&current)
+                .call()
+                .map_err(|e| transport_failure(&current, e, self.timeout))?;
+            if !is_redirect(response.status().as_u16()) {
+                return Ok(response);
+            }
+            let location = response
+                .headers()
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            drain(response);
+            let refused = |to: String, why: String| {
+                Failure::fatal(DownloadError::Redirect {
+                    url: url.to_owned(),
+                    to,
+                    why: why.into(),
+                })
+            };
+            let Some(next) = location
+                .as_deref()
+                .and_then(|l| redirect::resolve(&current, l))
+            else {
+                return Err(refused(
+                    location.unwrap_or_default(),
+                    "the answer has no usable Location header".into(),
+                ));
+            };
+            redirect::allowed_hop(&current, &next).map_err(|why| refused(next.clone(), why))?;
+            let too_many = |hops| {
+                Failure::fatal(DownloadError::TooManyRedirects {
+                    url: url.to_owned(),
+                    hops,
+                    last: next.clone(),
+                })
+            };
+            if visited.contains(&next) {
+                return Err(too_many(0));
+            }
+            if visited.len() > MAX_REDIRECTS as usize {
+                return Err(too_many(MAX_REDIRECTS));
+            }
+            visited.push(next.clone());
+            current = next;
+        }
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or the retries are spent.
@@ -321,6 +424,12 @@ impl Fetcher {
 fn backoff(failures: u32) -> Duration {
     let millis = 200u64.saturating_mul(4u64.saturating_pow(failures));
     Duration::from_millis(millis.min(5_000))
+}
+
+/// Redirect statuses that carry a `Location` to follow (304 is not one: it answers a
+/// conditional request, which this client never sends).
+fn is_redirect(status: u16) -> bool {
+    matches!(status, 301 | 302 | 303 | 307 | 308)
 }
 
 /// HTTP statuses that mean "this file does not exist".
@@ -371,141 +480,6 @@ fn read_small_file(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, DownloadE
 /// A single path component: no separators, not `.`/`..`, so the file lands in `dir` itself.
 fn is_plain_file_name(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
-}
-
-/// Where and what one archive download must produce.
-struct Target {
-    partial: PathBuf,
-    dest: PathBuf,
-    url: String,
-    expected_size: u64,
-    expected_sha256: String,
-}
-
-impl Target {
-    /// One attempt: source → `.partial` (hashing) → checks → rename.
-    /// `read_error` maps a source read failure (and says whether it is worth retrying).
-    fn stream(
-        &self,
-        source: impl Read,
-        announced_size: Option<u64>,
-        progress: &dyn Fn(u64),
-        read_error: impl Fn(io::Error) -> Failure,
-    ) -> Result<PathBuf, Failure> {
-        // The signed size is known up front: refuse a mismatching Content-Length before
-        // writing anything.
-        if let Some(announced) = announced_size
-            && announced != self.expected_size
-        {
-            return Err(self.size_mismatch(Some(announced)));
-        }
-        let mut partial = Partial::create(&self.partial)?;
-        // One byte more than expected tells "too long" from "exact" without reading further.
-        let mut source = source.take(self.expected_size.saturating_add(1));
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; CHUNK];
-        let mut total: u64 = 0;
-        loop {
-            let n = match source.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(read_error(e)),
-            };
-            let chunk = buf.get(..n).unwrap_or_default();
-            total = total.saturating_add(n as u64);
-            if total > self.expected_size {
-                return Err(self.size_mismatch(None));
-            }
-            partial.write(chunk)?;
-            hasher.update(chunk);
-            progress(total);
-        }
-        if total != self.expected_size {
-            return Err(self.size_mismatch(Some(total)));
-        }
-        let actual = to_hex(&hasher.finalize());
-        if actual != self.expected_sha256 {
-            return Err(Failure::fatal(DownloadError::ChecksumMismatch {
-                url: self.url.clone(),
-                expected: self.expected_sha256.clone(),
-                actual,
-            }));
-        }
-        partial.persist(&self.dest)?;
-        Ok(self.dest.clone())
-    }
-
-    fn size_mismatch(&self, actual: Option<u64>) -> Failure {
-        Failure::fatal(DownloadError::SizeMismatch {
-            url: self.url.clone(),
-            expected: self.expected_size,
-            actual,
-        })
-    }
-}
-
-/// The `.partial` file being written; removed on drop unless persisted, so no failure path
-/// (error, retry or panic) leaves it behind.
-struct Partial {
-    /// `None` once closed: Windows cannot rename or remove a file that is still open.
-    file: Option<File>,
-    path: PathBuf,
-    persisted: bool,
-}
-
-impl Partial {
-    fn create(path: &Path) -> Result<Self, Failure> {
-        let io_error = |e| write_failure(path, e);
-        // A `.partial` from an interrupted earlier run is ours to replace.
-        match fs::remove_file(path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_error(e)),
-        }
-        // `create_new`: if someone else creates it between the remove and here, fail rather
-        // than interleave writes with them.
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .map_err(io_error)?;
-        Ok(Self {
-            file: Some(file),
-            path: path.to_owned(),
-            persisted: false,
-        })
-    }
-
-    fn write(&mut self, chunk: &[u8]) -> Result<(), Failure> {
-        match &mut self.file {
-            Some(file) => file
-                .write_all(chunk)
-                .map_err(|e| write_failure(&self.path, e)),
-            None => Ok(()),
-        }
-    }
-
-    fn persist(mut self, dest: &Path) -> Result<(), Failure> {
-        // No fsync: a downloaded archive is read back (from the page cache) and deleted within
-        // the same run, and any archive kept for later is re-verified before use, so a copy
-        // torn by a crash is caught rather than trusted. Skipping it saves a disk flush per
-        // crate; the binaries themselves are synced before they are renamed into place.
-        drop(self.file.take());
-        fs::rename(&self.path, dest).map_err(|e| write_failure(dest, e))?;
-        self.persisted = true;
-        Ok(())
-    }
-}
-
-impl Drop for Partial {
-    fn drop(&mut self) {
-        drop(self.file.take());
-        if !self.persisted {
-            // Best effort: the error being returned matters more than a failed cleanup.
-            let _ = fs::remove_file(&self.path);
-        }
-    }
 }
 
 fn write_failure(path: &Path, source: io::Error) -> Failure {

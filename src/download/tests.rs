@@ -26,6 +26,8 @@ enum Reply {
     Silent,
     /// Sends `body` with `Content-Length`, one byte-chunk of it every `gap`: slow but alive.
     Drip(&'static [u8], Duration),
+    /// This status with these headers and an empty body (a redirect, a rate limit).
+    Headed(u16, &'static [(&'static str, &'static str)]),
 }
 
 /// A loopback HTTP/1.1 server answering requests, in arrival order, from a script.
@@ -108,6 +110,14 @@ fn serve_connection(stream: TcpStream, script: &Mutex<VecDeque<Reply>>) {
                     std::thread::sleep(gap);
                     out.write_all(chunk).unwrap();
                 }
+            }
+            Reply::Headed(status, headers) => {
+                let mut head = format!("HTTP/1.1 {status} Canned\r\nContent-Length: 0\r\n");
+                for (name, value) in headers {
+                    head.push_str(&format!("{name}: {value}\r\n"));
+                }
+                head.push_str("\r\n");
+                out.write_all(head.as_bytes()).unwrap();
             }
             Reply::Silent => {
                 // Blocks until the client closes the connection after its timeout.
@@ -556,4 +566,190 @@ fn file_download_failures_leave_nothing() {
     assert!(matches!(err, DownloadError::NotFound { .. }), "{err}");
 
     assert!(entries(dest.path()).is_empty());
+}
+
+fn redirect(to: &'static str) -> Reply {
+    // Leaked once per test: the canned replies hold `'static` data.
+    Reply::Headed(302, Box::leak(Box::new([("Location", to)])))
+}
+
+#[test]
+fn follows_a_relative_redirect_on_the_same_connection_and_counts_the_hop() {
+    let server = Server::start(vec![redirect("/b"), Reply::Full(200, b"ok")]);
+    let fetcher = quick_fetcher(0);
+    let bytes = fetcher.get_small(&server.location("a"), 1024).unwrap();
+    assert_eq!(bytes.as_deref(), Some(&b"ok"[..]));
+    assert_eq!(fetcher.requests_sent(), 2);
+    assert_eq!(server.connections(), 1);
+}
+
+#[test]
+fn refuses_a_redirect_to_another_scheme_or_to_plain_http_off_loopback() {
+    for to in [
+        "ftp://127.0.0.1/x",
+        "http://example.org/x",
+        "file:///etc/passwd",
+    ] {
+        let server = Server::start(vec![redirect(to), Reply::Full(200, b"never")]);
+        let fetcher = quick_fetcher(2);
+        let err = fetcher.get_small(&server.location("a"), 1024).unwrap_err();
+        let DownloadError::Redirect { url, to: hop, .. } = &err else {
+            panic!("{err}");
+        };
+        assert!(url.ends_with("/a") && hop == to, "{err}");
+        assert!(err.to_string().contains("which is refused"), "{err}");
+        // Refused, not retried, and the hop itself never requested.
+        assert_eq!(fetcher.requests_sent(), 1, "{to}");
+    }
+}
+
+#[test]
+fn stops_a_redirect_loop_and_a_chain_past_the_bound() {
+    let server = Server::start(vec![redirect("/b"), redirect("/a")]);
+    let err = quick_fetcher(0)
+        .get_small(&server.location("a"), 1024)
+        .unwrap_err();
+    assert!(
+        matches!(err, DownloadError::TooManyRedirects { hops: 0, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("in a loop"), "{err}");
+
+    let chain: Vec<Reply> = ["/1", "/2", "/3", "/4", "/5", "/6", "/7"]
+        .into_iter()
+        .map(redirect)
+        .collect();
+    let server = Server::start(chain);
+    let fetcher = quick_fetcher(0);
+    let err = fetcher.get_small(&server.location("0"), 1024).unwrap_err();
+    assert!(
+        matches!(err, DownloadError::TooManyRedirects { hops: 5, .. }),
+        "{err}"
+    );
+    // The first request and five hops; the sixth is not followed.
+    assert_eq!(fetcher.requests_sent(), 6);
+}
+
+#[test]
+fn archive_download_follows_a_redirect_too() {
+    let server = Server::start(vec![
+        redirect("objects/a.tar.gz"),
+        Reply::Full(200, ARCHIVE),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let fetcher = quick_fetcher(0);
+    download(
+        &fetcher,
+        &server.location("releases/a.tar.gz"),
+        dir.path(),
+        ARCHIVE.len() as u64,
+        &sha256(ARCHIVE),
+    )
+    .unwrap();
+    assert_eq!(entries(dir.path()), ["a.tar.gz"]);
+    assert_eq!(fetcher.requests_sent(), 2);
+}
+
+#[test]
+fn a_rate_limit_is_named_at_once_not_retried() {
+    let server = Server::start(vec![
+        Reply::Headed(429, &[("Retry-After", "60")]),
+        Reply::Full(200, b"after a wait"),
+    ]);
+    let fetcher = quick_fetcher(2);
+    let started = std::time::Instant::now();
+    let err = fetcher.get_small(&server.location("a"), 1024).unwrap_err();
+    assert!(
+        matches!(err, DownloadError::RateLimited { status: 429, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("retry after 60 s"), "{err}");
+    assert_eq!(fetcher.requests_sent(), 1);
+    assert!(started.elapsed() < Duration::from_secs(1));
+}
+
+/// A caller's check: the bytes must equal `want`; counts restarts.
+struct Equals {
+    want: &'static [u8],
+    seen: Vec<u8>,
+    restarts: usize,
+}
+
+impl super::StreamCheck for Equals {
+    fn restart(&mut self) {
+        self.seen.clear();
+        self.restarts += 1;
+    }
+    fn update(&mut self, chunk: &[u8]) {
+        self.seen.extend_from_slice(chunk);
+    }
+    fn finish(&mut self, written: &Path) -> Result<(), String> {
+        assert_eq!(std::fs::read(written).unwrap(), self.seen);
+        if self.seen == self.want {
+            Ok(())
+        } else {
+            Err("not the expected bytes".into())
+        }
+    }
+}
+
+fn checked(
+    server: &Server,
+    dir: &Path,
+    cap: u64,
+    want: &'static [u8],
+    retries: u32,
+) -> (Result<std::path::PathBuf, DownloadError>, usize) {
+    let mut check = Equals {
+        want,
+        seen: Vec::new(),
+        restarts: 0,
+    };
+    let result = quick_fetcher(retries).download_checked(
+        &server.location("a.tar.gz"),
+        dir,
+        "archive",
+        cap,
+        &mut check,
+        &|_| {},
+    );
+    (result, check.restarts)
+}
+
+#[test]
+fn checked_download_renames_only_what_the_check_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(vec![Reply::Full(200, ARCHIVE)]);
+    let (path, _) = checked(&server, dir.path(), 1024, ARCHIVE, 0);
+    assert_eq!(std::fs::read(path.unwrap()).unwrap(), ARCHIVE);
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(vec![Reply::Full(200, b"something else")]);
+    let (err, _) = checked(&server, dir.path(), 1024, ARCHIVE, 0);
+    let err = err.unwrap_err();
+    assert!(matches!(err, DownloadError::Refused { .. }), "{err}");
+    assert!(err.is_verification_failure());
+    assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
+}
+
+#[test]
+fn checked_download_over_its_cap_or_truncated_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    // Announced over the cap: refused before a byte is written.
+    let server = Server::start(vec![Reply::Full(200, ARCHIVE)]);
+    let (err, _) = checked(&server, dir.path(), 8, ARCHIVE, 0);
+    assert!(matches!(err, Err(DownloadError::TooLarge { limit: 8, .. })));
+    // Not announced: stopped one byte past the cap.
+    let server = Server::start(vec![Reply::UntilClose(ARCHIVE)]);
+    let (err, _) = checked(&server, dir.path(), 8, ARCHIVE, 0);
+    assert!(matches!(err, Err(DownloadError::TooLarge { limit: 8, .. })));
+    // Cut short, retried from scratch (the check restarted), cut short again.
+    let server = Server::start(vec![
+        Reply::Truncated(ARCHIVE.len(), &ARCHIVE[..5]),
+        Reply::Truncated(ARCHIVE.len(), &ARCHIVE[..5]),
+    ]);
+    let (err, restarts) = checked(&server, dir.path(), 1024, ARCHIVE, 1);
+    assert!(matches!(err, Err(DownloadError::Network { .. })), "{err:?}");
+    assert_eq!(restarts, 2);
+    assert!(entries(dir.path()).is_empty(), "{:?}", entries(dir.path()));
 }

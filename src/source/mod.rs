@@ -143,27 +143,8 @@ pub enum Answer {
 /// Whether a URL a source yields may be fetched: `https://`, or `http://` to a loopback
 /// address (127.0.0.0/8, ::1: tests and local mirrors). `Err` says why not.
 pub fn allowed_url(url: &str) -> Result<(), String> {
-    if url.starts_with("https://") {
-        return Ok(());
-    }
-    let Some(rest) = url.strip_prefix("http://") else {
-        return Err(format!(
-            "`{url}` is not an https:// URL (plain http:// only to a loopback address)"
-        ));
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if let Some(v6) = host.strip_prefix('[') {
-        v6.split(']').next().unwrap_or_default()
-    } else {
-        host.split(':').next().unwrap_or_default()
-    };
-    match host.parse::<std::net::IpAddr>() {
-        Ok(ip) if ip.is_loopback() => Ok(()),
-        _ => Err(format!(
-            "`{url}` is plain http:// to a host that is not a loopback address (only https:// is accepted there)"
-        )),
-    }
+    // The same rule every redirect hop is held to, so it lives with the download layer.
+    crate::download::redirect::secure_url(url)
 }
 
 #[cfg(test)]

@@ -125,14 +125,13 @@ pub fn probe(
     ))
 }
 
-/// Why the pool could not be asked, for the "no prebuilt" line; a rate limit is named.
+/// Why the pool could not be asked, for the "no prebuilt" line; a rate limit is named with
+/// what its headers say, and the next source is tried at once.
 fn unavailable(error: &DownloadError, reporter: &Reporter) -> String {
     let why = match error {
-        DownloadError::Status {
-            status: 403 | 429, ..
-        } => format!(
-            "the quickinstall pool refused the request ({error}: a rate limit, most likely)"
-        ),
+        DownloadError::RateLimited { .. } => {
+            format!("the quickinstall pool is rate limiting this client ({error})")
+        }
         other => format!("the quickinstall pool could not be asked ({other})"),
     };
     reporter.warn(&why);

@@ -27,6 +27,9 @@ pub enum Respond {
     /// Announce the file's full `Content-Length`, then send it one byte every `Duration`: alive
     /// (never silent long enough for a per-read timeout) but too slow to ever finish.
     Drip(std::time::Duration),
+    /// This status with these extra headers and a short text body (a redirect's `Location`, a
+    /// rate limit's `Retry-After`).
+    Headed(u16, Vec<(String, String)>),
 }
 
 /// One request as the server saw it.
@@ -244,7 +247,7 @@ fn serve_connection(stream: TcpStream, state: &State) -> std::io::Result<()> {
         let respond = lock(&state.overrides).get(&request.path).cloned();
         let file = resolve(&state.root, &request.path);
         let status = match &respond {
-            Some(Respond::Status(code)) => *code,
+            Some(Respond::Status(code) | Respond::Headed(code, _)) => *code,
             Some(Respond::Stall) => 0,
             Some(Respond::Body(_)) => 200,
             Some(Respond::Truncate(_) | Respond::Drip(_)) | None => match file {
@@ -276,6 +279,23 @@ fn serve_connection(stream: TcpStream, state: &State) -> std::io::Result<()> {
                     head_only,
                     "text/plain",
                 )?;
+            }
+            Some(Respond::Headed(code, headers)) => {
+                let body = format!("{code} {}\n", reason(code));
+                let mut head = format!(
+                    "HTTP/1.1 {code} {}\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n",
+                    reason(code),
+                    body.len()
+                );
+                for (name, value) in headers {
+                    head.push_str(&format!("{name}: {value}\r\n"));
+                }
+                head.push_str("\r\n");
+                if !head_only {
+                    head.push_str(&body);
+                }
+                stream.write_all(head.as_bytes())?;
+                stream.flush()?;
             }
             Some(Respond::Body(body)) => {
                 write_response(

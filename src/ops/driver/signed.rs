@@ -1,17 +1,18 @@
 //! The driver's half for candidates checked by signature rather than by a signed sha256: the
-//! archive is downloaded whole (at most the candidate's cap) into a temporary directory inside
-//! the install root, the minisign signature (prehashed or legacy) is verified over those exact
-//! bytes before any parser touches them, and only then is the archive listed and unpacked by
-//! allow-list: plain files at the top level, no links, no paths.
+//! archive is streamed (at most the candidate's cap) to a `.partial` file in a temporary
+//! directory inside the install root, the minisign signature is checked over the streamed bytes
+//! (a prehashed one, minisign's default, is the BLAKE2b-512 of the file: hashed chunk by chunk)
+//! before the file is renamed or any parser touches it, and only then is the archive listed and
+//! unpacked by allow-list: plain files at the top level, no links, no paths.
 
 use std::path::Path;
 
 use flate2::read::GzDecoder;
-use minisign_verify::{PublicKey, Signature};
+use minisign_verify::{PublicKey, Signature, StreamVerifier};
 use tempfile::TempDir;
 
 use super::Context;
-use crate::download::DownloadError;
+use crate::download::{DownloadError, StreamCheck};
 use crate::error::{CrateError, Subject};
 use crate::source::{Binaries, Candidate, Check};
 use crate::unpack::{StagedBinary, UnpackError, unpack_selected};
@@ -60,14 +61,63 @@ impl<'a> Context<'a> {
                             "the crate declares a minisign signature, but `{signature_url}` was not found"
                         )));
                     }
-                    Err(e) => {
-                        return Err(unverified(format!(
-                            "the crate declares a minisign signature, but it could not be fetched ({e})"
-                        )));
+                    // Unreachable, rate limited, a refused redirect: nothing was verified, so
+                    // the next source may be tried.
+                    Err(source) => {
+                        return Err(wrap(CrateError::Download {
+                            subject: Box::new(subject.clone()),
+                            source,
+                        }));
                     }
                 }
             }
             _ => None,
+        };
+        let to_check = match &candidate.check {
+            Check::Minisign {
+                signature,
+                public_key,
+                ..
+            } => Some((signature.clone(), public_key.clone())),
+            _ => fetched_signature,
+        };
+        // Key and signature are decoded, and the key id matched, before a byte is downloaded.
+        let decoded = match &to_check {
+            Some((signature, public_key)) => {
+                let key = PublicKey::from_base64(public_key).map_err(|e| {
+                    unverified(format!(
+                        "its public key `{public_key}` is not a minisign key ({e})"
+                    ))
+                })?;
+                let signature = Signature::decode(signature).map_err(|e| {
+                    unverified(format!(
+                        "its signature `{}.sig` is not a minisign signature ({e})",
+                        candidate.location
+                    ))
+                })?;
+                Some((key, signature, public_key.as_str()))
+            }
+            None => None,
+        };
+        let mut check: Box<dyn StreamCheck + '_> = match &decoded {
+            Some((key, signature, public_key)) => {
+                let mismatch = format!(
+                    "the signature `{}.sig` does not match the archive under the key {public_key}",
+                    candidate.location
+                );
+                match key.verify_stream(signature) {
+                    Err(e @ minisign_verify::Error::UnexpectedKeyId) => {
+                        return Err(unverified(format!("{mismatch} ({e})")));
+                    }
+                    _ => Box::new(MinisignCheck {
+                        key,
+                        signature,
+                        stream: None,
+                        mismatch,
+                    }),
+                }
+            }
+            None => Box::new(Unchecked),
         };
         let root = &self.request.root;
         let prepare = |source| CrateError::Prepare {
@@ -82,11 +132,20 @@ impl<'a> Context<'a> {
         let progress = self
             .reporter
             .download(&format!("`{} {}`", subject.name, subject.version), 0);
-        let bytes = self.fetcher.get_small(&candidate.location, cap);
+        let downloaded = self.fetcher.download_checked(
+            &candidate.location,
+            dir.path(),
+            "archive",
+            cap,
+            check.as_mut(),
+            &|n| progress.set(n),
+        );
         progress.finish();
-        let bytes = match bytes {
-            Ok(Some(bytes)) => bytes,
-            Ok(None) => return Ok(None),
+        drop(check);
+        let archive = match downloaded {
+            Ok(path) => path,
+            Err(DownloadError::NotFound { .. }) => return Ok(None),
+            Err(DownloadError::Refused { reason, .. }) => return Err(unverified(reason)),
             Err(source) => {
                 let verification = matches!(source, DownloadError::TooLarge { .. });
                 let error = wrap(CrateError::Download {
@@ -100,36 +159,6 @@ impl<'a> Context<'a> {
                 });
             }
         };
-        let to_check = match &candidate.check {
-            Check::Minisign {
-                signature,
-                public_key,
-                ..
-            } => Some((signature.clone(), public_key.clone())),
-            _ => fetched_signature,
-        };
-        if let Some((signature, public_key)) = &to_check {
-            let key = PublicKey::from_base64(public_key).map_err(|e| {
-                unverified(format!(
-                    "its public key `{public_key}` is not a minisign key ({e})"
-                ))
-            })?;
-            let signature = Signature::decode(signature).map_err(|e| {
-                unverified(format!(
-                    "its signature `{}.sig` is not a minisign signature ({e})",
-                    candidate.location
-                ))
-            })?;
-            key.verify(&bytes, &signature, true).map_err(|e| {
-                unverified(format!(
-                    "the signature `{}.sig` does not match the archive under the key {public_key} ({e})",
-                    candidate.location
-                ))
-            })?;
-        }
-        let archive = dir.path().join("archive");
-        std::fs::write(&archive, &bytes).map_err(prepare)?;
-        drop(bytes);
         let unpack_error = |source| {
             wrap(CrateError::Unpack {
                 subject: Box::new(subject.clone()),
@@ -173,6 +202,56 @@ impl<'a> Context<'a> {
         let binaries =
             unpack_selected(&archive, &staging, &listed, &wanted).map_err(unpack_error)?;
         Ok(Some((dir, binaries)))
+    }
+}
+
+/// A minisign signature checked over the streamed bytes. A legacy (not prehashed) signature
+/// signs the raw bytes, which minisign-verify checks only over a slice: it is read back from the
+/// finished `.partial` (at most the cap), the one case that holds an archive in memory.
+struct MinisignCheck<'a> {
+    key: &'a PublicKey,
+    signature: &'a Signature,
+    /// The running BLAKE2b-512 of a prehashed signature; `None` for a legacy one.
+    stream: Option<StreamVerifier<'a>>,
+    /// "the signature … does not match the archive under the key …", completed by the reason.
+    mismatch: String,
+}
+
+impl StreamCheck for MinisignCheck<'_> {
+    fn restart(&mut self) {
+        self.stream = self.key.verify_stream(self.signature).ok();
+    }
+
+    fn update(&mut self, chunk: &[u8]) {
+        if let Some(stream) = &mut self.stream {
+            stream.update(chunk);
+        }
+    }
+
+    fn finish(&mut self, written: &Path) -> Result<(), String> {
+        match &mut self.stream {
+            Some(stream) => stream
+                .finalize()
+                .map_err(|e| format!("{} ({e})", self.mismatch)),
+            None => {
+                let bytes = std::fs::read(written)
+                    .map_err(|e| format!("`{}` could not be read back ({e})", written.display()))?;
+                self.key
+                    .verify(&bytes, self.signature, true)
+                    .map_err(|e| format!("{} ({e})", self.mismatch))
+            }
+        }
+    }
+}
+
+/// No signature to check (an unsigned candidate the user allowed): only the cap applies.
+struct Unchecked;
+
+impl StreamCheck for Unchecked {
+    fn restart(&mut self) {}
+    fn update(&mut self, _chunk: &[u8]) {}
+    fn finish(&mut self, _written: &Path) -> Result<(), String> {
+        Ok(())
     }
 }
 
