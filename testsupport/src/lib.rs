@@ -1,4 +1,4 @@
-//! What the test suites of both workspace crates share, std-only so that it builds before either:
+//! What the test suites of both workspace crates share, depending on neither:
 //! [`server`], the one loopback HTTP/1.1 server (files from a directory or answers from a
 //! script, a request log with bodies, per-path misbehaviour, latency); [`child`], a server
 //! binary started as a child that prints its URL; [`client`], raw one-shot requests for the

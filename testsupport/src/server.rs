@@ -5,7 +5,7 @@
 //! files while it runs) or from a script (a closure from the request to the answer), one thread
 //! per connection, keep-alive, and logs every request with its body. Per-path overrides answer
 //! with a status, a fixed body, a truncated body, a drip or nothing at all (a stall); a latency
-//! delays every answer. It is std-only and knows nothing about indexes, registries or proxies.
+//! delays every answer. It knows nothing about indexes, registries or proxies.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -272,23 +272,11 @@ fn read_request(
     Ok(Some((request, close)))
 }
 
+/// Lenient, as servers are: a malformed escape stays as it is.
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%'
-            && let Some(hex) = s.get(i + 1..i + 3)
-            && let Ok(b) = u8::from_str_radix(hex, 16)
-        {
-            out.push(b);
-            i += 3;
-            continue;
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 fn serve_connection(stream: TcpStream, state: &State) -> std::io::Result<()> {
