@@ -7,18 +7,15 @@
 //! `build-index` and `gquick`, against loopback servers or `file://` URLs; `go` gets its caches
 //! and GOPATH inside the test dir and no checksum database (`support::goproxy::go_env`).
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use quickinstall::index::path;
 use serde_json::Value;
 
-use crate::support::env::{Run, TestCommand, TestEnv, copy_dir, run_binary, sha256_hex, snapshot};
+use crate::support::env::{Run, TestCommand, TestEnv, run_binary, sha256_hex, snapshot};
 use crate::support::goproxy::{
-    GoProxy, build_go_run, go_env, go_package_path, go_world, module_zip, source_dir, zip_stored,
+    GoProxy, GoScenario, build_go_run, go_package_path, go_test_env, go_world, gquick_exe,
+    module_zip, source_dir, zip_stored,
 };
 use crate::support::index::{bundle, read_json, sign, stranger_key};
 use crate::support::server::{Respond, TestServer};
@@ -26,19 +23,6 @@ use crate::support::stats_server::StatsServer;
 
 /// Exit code for a verification failure (signature, size, checksum, archive content).
 const VERIFY: i32 = 3;
-
-/// The client under test.
-fn gquick_exe() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_gquick"))
-}
-
-/// A test env for Go: `go_env` plus a GOBIN inside it.
-fn go_test_env() -> TestEnv {
-    let mut env = go_env(TestEnv::new());
-    let gobin = env.path().join("gobin");
-    env.set("GOBIN", gobin);
-    env
-}
 
 fn gobin(env: &TestEnv) -> PathBuf {
     env.path().join("gobin")
@@ -289,32 +273,7 @@ fn build_index_reports_proxy_errors_by_status() {
 
 // --- gquick against the published index ---
 
-/// One test's environment: a copy of the Go index served over HTTP, the fixture proxy served
-/// over HTTP, and gquick pointed at both.
-struct GoScenario {
-    env: TestEnv,
-    index: TestServer,
-    proxy: TestServer,
-}
-
 impl GoScenario {
-    fn new() -> Self {
-        let world = go_world();
-        let mut env = go_test_env();
-        let index_dir = env.path().join("index");
-        copy_dir(&world.index, &index_dir);
-        let index = TestServer::serve(&index_dir);
-        let proxy = world.proxy.serve();
-        env.set("QUICKINSTALL_INDEX", index.url());
-        env.set("QUICKINSTALL_TRUSTED_KEYS", &world.key.public_b64);
-        env.set("GOPROXY", proxy.url());
-        Self { env, index, proxy }
-    }
-
-    fn gquick(&self) -> TestCommand {
-        self.env.command(gquick_exe())
-    }
-
     fn install(&self, args: &[&str]) -> Run {
         self.gquick().arg("install").args(args).run()
     }
@@ -600,47 +559,6 @@ fn goflags_reach_the_fallback_untouched() {
 
 // --- GOPROXY lists ---
 
-/// A server that answers every request with 500 and counts them.
-fn always_500() -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    let count = Arc::new(AtomicUsize::new(0));
-    let seen = Arc::clone(&count);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let seen = Arc::clone(&seen);
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    // Skip the headers.
-                    loop {
-                        let mut header = String::new();
-                        if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        if header.trim().is_empty() {
-                            break;
-                        }
-                    }
-                    seen.fetch_add(1, Ordering::SeqCst);
-                    let body = "500 Internal Server Error\n";
-                    let _ = write!(
-                        stream,
-                        "HTTP/1.1 500 Internal Server Error\r\nContent-Length: {}\r\n\r\n{body}",
-                        body.len()
-                    );
-                }
-            });
-        }
-    });
-    (url, count)
-}
-
 #[test]
 fn a_proxy_that_answers_404_falls_through_to_the_next_on_comma() {
     let s = GoScenario::new();
@@ -682,21 +600,21 @@ fn a_proxy_that_answers_410_falls_through_to_the_next_on_comma() {
 #[test]
 fn a_proxy_that_answers_500_stops_a_comma_list_but_not_a_pipe_list() {
     let s = GoScenario::new();
-    let (broken, hits) = always_500();
+    let broken = TestServer::scripted(|_| Respond::Status(500));
     let before = s.disk_state();
     let run = s
         .gquick()
         .args(["install", "--no-fallback", "example.com/qimajor/v2@latest"])
-        .env("GOPROXY", format!("{broken},{}", s.proxy.url()))
+        .env("GOPROXY", format!("{},{}", broken.url(), s.proxy.url()))
         .run();
     run.assert_exit(1).stderr_has(&["500"]);
-    assert!(hits.load(Ordering::SeqCst) >= 1);
+    assert!(broken.requests() >= 1);
     assert_nothing_installed(&s, &before, &run);
 
     let run = s
         .gquick()
         .args(["install", "--no-fallback", "example.com/qimajor/v2@latest"])
-        .env("GOPROXY", format!("{broken}|{}", s.proxy.url()))
+        .env("GOPROXY", format!("{}|{}", broken.url(), s.proxy.url()))
         .run();
     run.assert_success();
     assert_eq!(run_gobin(&s.env, "qimajor"), "qimajor v2.0.0");

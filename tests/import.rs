@@ -6,7 +6,7 @@ use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::support::env::sha256_hex;
+use crate::support::env::{TestCommand, sha256_hex};
 use crate::support::index::{Scenario, world};
 use crate::support::server::TestServer;
 
@@ -39,6 +39,19 @@ fn static_binary(dir: &Path, name: &str, line: &str) -> Option<PathBuf> {
             None
         }
     }
+}
+
+/// `build-index import <pool>` into the scenario's index, signed with the world's key, checked
+/// against the scenario's registry; the caller adds the pool's own arguments.
+fn import_into(s: &Scenario, pool: &str) -> TestCommand {
+    s.build_index()
+        .args(["import", pool])
+        .arg("--index")
+        .arg(s.index_dir())
+        .arg("--secret-key")
+        .arg(&world().key.secret_path)
+        .arg("--registry")
+        .arg(s.registry.sparse_url())
 }
 
 /// One metadata entry with the keys pkgforge's cargo builder writes (values for a loopback pool).
@@ -173,17 +186,11 @@ fn pkgforge_import_checks_each_entry_reports_exactly_and_clients_install_in_one_
 
     let report_path = s.path().join("report.json");
     let import = || {
-        s.build_index()
-            .args(["import", "pkgforge", "--metadata"])
+        import_into(&s, "pkgforge")
+            .arg("--metadata")
             .arg(&meta)
             .arg(&not_json)
             .arg(&huge)
-            .arg("--index")
-            .arg(s.index_dir())
-            .arg("--secret-key")
-            .arg(&world().key.secret_path)
-            .arg("--registry")
-            .arg(s.registry.sparse_url())
             .arg("--proxy")
             .arg(server.url())
             .arg("--report")
@@ -382,16 +389,9 @@ fn quickinstall_import_verifies_the_pool_key_reports_exactly_and_clients_install
     )
     .unwrap();
     let report_path = s.path().join("report.json");
-    let run = s
-        .build_index()
-        .args(["import", "quickinstall", "--tags"])
+    let run = import_into(&s, "quickinstall")
+        .arg("--tags")
         .arg(&tags)
-        .arg("--index")
-        .arg(s.index_dir())
-        .arg("--secret-key")
-        .arg(&world().key.secret_path)
-        .arg("--registry")
-        .arg(s.registry.sparse_url())
         .arg("--pool-url")
         .arg(server.url())
         .arg("--pool-key")

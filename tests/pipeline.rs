@@ -11,7 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::support::crates::CrateSpec;
-use crate::support::env::TestEnv;
+use crate::support::env::{TestEnv, host_triple};
 use crate::support::index;
 use crate::support::registry::Registry;
 use crate::support::server::TestServer;
@@ -262,19 +262,4 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
-}
-
-/// The host's target triple, the one target this test builds for (so the client on this host
-/// picks the archives it built).
-fn host_triple() -> String {
-    let out = std::process::Command::new("rustc")
-        .arg("-vV")
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("host: "))
-        .unwrap()
-        .to_owned()
 }

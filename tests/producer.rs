@@ -9,7 +9,9 @@ use quickinstall::index::format::RECIPE_VERSION;
 use quickinstall::index::signature::TrustedKeys;
 
 use crate::support::crates::CrateSpec;
-use crate::support::env::{TestEnv, copy_dir, run_binary, sha256_hex, snapshot_with_mtimes};
+use crate::support::env::{
+    TestEnv, copy_dir, host_triple, run_binary, sha256_hex, snapshot_with_mtimes,
+};
 use crate::support::index::{self, HELLO_BINS, read_json, read_tar_gz, world};
 use crate::support::tools::require_rust_target;
 
@@ -386,17 +388,4 @@ fn expected_target() -> String {
     } else {
         host
     }
-}
-
-fn host_triple() -> String {
-    let out = std::process::Command::new("rustc")
-        .arg("-vV")
-        .output()
-        .unwrap();
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("host: "))
-        .unwrap()
-        .to_owned()
 }

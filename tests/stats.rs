@@ -9,15 +9,13 @@
 //! on loopback, so a non-default one: `QUICKINSTALL_PUBLIC_REGISTRY` declares it a mirror of
 //! crates.io where a test wants pings.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::env::{Run, TestCommand, TestEnv, copy_dir};
-use crate::support::goproxy::{go_env, go_world};
+use crate::support::env::{Run, TestCommand};
+use crate::support::goproxy::GoScenario;
 use crate::support::index::Scenario;
-use crate::support::server::TestServer;
 use crate::support::stats_server::{StatsServer, StatsService};
 
 const NOTICE: &str = "note: quickinstall sends an anonymous install count";
@@ -224,35 +222,12 @@ fn a_stats_server_that_never_answers_barely_delays_the_exit() {
 
 // --- gquick ---
 
-fn gquick_exe() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_gquick"))
-}
-
-/// A Go test env with the fixture index and proxy, GOBIN inside it, pings on towards `stats`.
-struct GoSetup {
-    env: TestEnv,
-    _index: TestServer,
-    _proxy: TestServer,
-}
+/// gquick against the fixture Go index and proxy, pings on towards a stats service.
+struct GoSetup(GoScenario);
 
 impl GoSetup {
     fn new() -> Self {
-        let world = go_world();
-        let mut env = go_env(TestEnv::new());
-        let gobin = env.path().join("gobin");
-        env.set("GOBIN", gobin);
-        let index_dir = env.path().join("index");
-        copy_dir(&world.index, &index_dir);
-        let index = TestServer::serve(&index_dir);
-        let proxy = world.proxy.serve();
-        env.set("QUICKINSTALL_INDEX", index.url());
-        env.set("QUICKINSTALL_TRUSTED_KEYS", &world.key.public_b64);
-        env.set("GOPROXY", proxy.url());
-        Self {
-            env,
-            _index: index,
-            _proxy: proxy,
-        }
+        Self(GoScenario::new())
     }
 
     fn install(&self, stats: &StatsServer, package: &str) -> TestCommand {
@@ -261,8 +236,8 @@ impl GoSetup {
 
     /// `gquick install package` with pings on towards the service at `url`.
     fn install_to(&self, url: &str, package: &str) -> TestCommand {
-        self.env
-            .command(gquick_exe())
+        self.0
+            .gquick()
             .args(["install", package])
             .env_remove("DO_NOT_TRACK")
             .env("QUICKINSTALL_STATS_URL", url)

@@ -7,13 +7,14 @@
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use quickinstall::index::format::{PackageFile, PackageKind};
 use quickinstall::index::path::package_file;
 use sha2::{Digest, Sha256};
+use testsupport::child::ChildServer;
 use zip::write::SimpleFileOptions;
 
 const TARGET: &str = "x86_64-unknown-linux-musl";
@@ -56,6 +57,19 @@ fn publish_module(proxy: &Path, module: &str, version: &str, files: &[(&str, &st
     zip_path
 }
 
+/// A temp dir for one test with a module proxy directory (`<dir>/proxy`) holding `module` at
+/// `version` (see [`publish_module`]).
+fn module_proxy(
+    module: &str,
+    version: &str,
+    files: &[(&str, &str)],
+) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = dir.path().join("proxy");
+    publish_module(&proxy, module, version, files);
+    (dir, proxy)
+}
+
 fn tool_files() -> Vec<(&'static str, &'static str)> {
     vec![
         ("LICENSE", "MIT\n"),
@@ -87,6 +101,24 @@ fn build_index_with(args: &[&str], home: &Path, vars: &[(&str, &Path)]) -> Outpu
         .env("HOME", home)
         .output()
         .unwrap()
+}
+
+/// `build-index build --go <module@version> --target TARGET --proxy <proxy> --out <out>`.
+fn build_go(module: &str, proxy: &Path, out: &Path) -> Output {
+    build_index(
+        &[
+            "build",
+            "--go",
+            module,
+            "--target",
+            TARGET,
+            "--proxy",
+            proxy.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &home(),
+    )
 }
 
 fn stderr(o: &Output) -> String {
@@ -255,19 +287,11 @@ fn builds_the_commands_of_a_module_from_a_proxy_directory_and_publishes_them() {
     assert!(index.join(format!("{rel}.minisig")).is_file());
 }
 
-/// `build-index serve` over the proxy directory; returns the child and its base URL.
-fn serve(dir: &Path) -> (Child, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_build-index"))
-        .args(["serve", "--index"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (child, line.trim().trim_end_matches('/').to_owned())
+/// `build-index serve` over the proxy directory, killed when dropped.
+fn serve(dir: &Path) -> ChildServer {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_build-index"));
+    command.args(["serve", "--index"]).arg(dir);
+    ChildServer::start(command)
 }
 
 #[test]
@@ -275,10 +299,8 @@ fn builds_a_named_package_from_an_http_proxy() {
     if !require_tool("go") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let proxy = dir.path().join("proxy");
-    publish_module(&proxy, "example.com/Multi/tool", "v1.2.0", &tool_files());
-    let (mut server, url) = serve(&proxy);
+    let (dir, proxy) = module_proxy("example.com/Multi/tool", "v1.2.0", &tool_files());
+    let server = serve(&proxy);
     let out = dir.path().join("out");
     let o = build_index(
         &[
@@ -290,14 +312,13 @@ fn builds_a_named_package_from_an_http_proxy() {
             "--target",
             TARGET,
             "--proxy",
-            &url,
+            server.url(),
             "--out",
             out.to_str().unwrap(),
         ],
         &home(),
     );
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
     assert!(o.status.success(), "{}", stderr(&o));
     let r = record(&out.join(format!("example.com+!multi+tool-v1.2.0-{TARGET}.json")));
     assert_eq!(r["binaries"], serde_json::json!(["hello"]));
@@ -309,29 +330,13 @@ fn refuses_a_module_zip_with_path_traversal() {
     if !require_tool("go") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let proxy = dir.path().join("proxy");
-    publish_module(
-        &proxy,
+    let (dir, proxy) = module_proxy(
         "example.com/evil",
         "v1.0.0",
         &[("../../../escaped", "x"), ("main.go", HELLO)],
     );
     let out = dir.path().join("out");
-    let o = build_index(
-        &[
-            "build",
-            "--go",
-            "example.com/evil@v1.0.0",
-            "--target",
-            TARGET,
-            "--proxy",
-            proxy.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &home(),
-    );
+    let o = build_go("example.com/evil@v1.0.0", &proxy, &out);
     assert!(!o.status.success());
     let err = stderr(&o);
     assert!(
@@ -348,10 +353,7 @@ fn a_module_without_commands_leaves_a_failure_record_saying_so() {
     if !require_tool("go") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let proxy = dir.path().join("proxy");
-    publish_module(
-        &proxy,
+    let (dir, proxy) = module_proxy(
         "example.com/lib",
         "v0.1.0",
         &[
@@ -360,20 +362,7 @@ fn a_module_without_commands_leaves_a_failure_record_saying_so() {
         ],
     );
     let out = dir.path().join("out");
-    let o = build_index(
-        &[
-            "build",
-            "--go",
-            "example.com/lib@v0.1.0",
-            "--target",
-            TARGET,
-            "--proxy",
-            proxy.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &home(),
-    );
+    let o = build_go("example.com/lib@v0.1.0", &proxy, &out);
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("has no command packages"),
@@ -396,10 +385,7 @@ fn a_compile_error_leaves_a_classified_failure_record() {
     if !require_tool("go") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let proxy = dir.path().join("proxy");
-    publish_module(
-        &proxy,
+    let (dir, proxy) = module_proxy(
         "example.com/broken",
         "v1.0.0",
         &[(
@@ -408,20 +394,7 @@ fn a_compile_error_leaves_a_classified_failure_record() {
         )],
     );
     let out = dir.path().join("out");
-    let o = build_index(
-        &[
-            "build",
-            "--go",
-            "example.com/broken@v1.0.0",
-            "--target",
-            TARGET,
-            "--proxy",
-            proxy.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &home(),
-    );
+    let o = build_go("example.com/broken@v1.0.0", &proxy, &out);
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("building `example.com/broken v1.0.0`"),
@@ -439,24 +412,9 @@ fn an_unknown_version_is_a_clear_error() {
     if !require_tool("go") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let proxy = dir.path().join("proxy");
-    publish_module(&proxy, "example.com/Multi/tool", "v1.2.0", &tool_files());
+    let (dir, proxy) = module_proxy("example.com/Multi/tool", "v1.2.0", &tool_files());
     let out = dir.path().join("out");
-    let o = build_index(
-        &[
-            "build",
-            "--go",
-            "example.com/Multi/tool@v9.9.9",
-            "--target",
-            TARGET,
-            "--proxy",
-            proxy.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &home(),
-    );
+    let o = build_go("example.com/Multi/tool@v9.9.9", &proxy, &out);
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("the proxy has no `example.com/Multi/tool@v9.9.9`"),
@@ -495,24 +453,9 @@ fn a_module_that_imports_c_is_built_with_zig_as_a_static_pie() {
     if !require_tool("zig") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let proxy = dir.path().join("proxy");
-    publish_module(&proxy, "example.com/cgotool", "v1.0.0", &cgo_files());
+    let (dir, proxy) = module_proxy("example.com/cgotool", "v1.0.0", &cgo_files());
     let out = dir.path().join("out");
-    let o = build_index(
-        &[
-            "build",
-            "--go",
-            "example.com/cgotool@v1.0.0",
-            "--target",
-            TARGET,
-            "--proxy",
-            proxy.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        &home(),
-    );
+    let o = build_go("example.com/cgotool@v1.0.0", &proxy, &out);
     assert!(o.status.success(), "{}", stderr(&o));
     let stem = format!("example.com+cgotool-v1.0.0-{TARGET}");
     let r = record(&out.join(format!("{stem}.json")));
@@ -555,20 +498,7 @@ fn a_module_that_imports_c_is_built_with_zig_as_a_static_pie() {
 
     // Reproducible with cgo too: a second build gives the same archive bytes.
     let out2 = dir.path().join("out2");
-    let o = build_index(
-        &[
-            "build",
-            "--go",
-            "example.com/cgotool@v1.0.0",
-            "--target",
-            TARGET,
-            "--proxy",
-            proxy.to_str().unwrap(),
-            "--out",
-            out2.to_str().unwrap(),
-        ],
-        &home(),
-    );
+    let o = build_go("example.com/cgotool@v1.0.0", &proxy, &out2);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(
         sha256(&out.join(format!("{stem}.tar.gz"))),
@@ -581,9 +511,7 @@ fn a_cgo_module_without_zig_or_for_darwin_fails_with_a_record_saying_why() {
     if !require_tool("go") {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let proxy = dir.path().join("proxy");
-    publish_module(&proxy, "example.com/cgotool", "v1.0.0", &cgo_files());
+    let (dir, proxy) = module_proxy("example.com/cgotool", "v1.0.0", &cgo_files());
     let build = |target: &str, out: &Path| {
         build_index_with(
             &[

@@ -4,77 +4,28 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
 
-/// Answers a request: its index (0-based) and target (`/index?since=…`) → the page body.
-type Pages = dyn Fn(usize, &str) -> String + Send + Sync;
+use testsupport::server::{Respond, TestServer};
 
-/// A loopback HTTP/1.1 module index that logs each request target.
+/// A loopback module index on the shared test server: `pages(n, target)` answers the `n`th
+/// request (0-based) for `target` (`/index?since=…`); the log keeps every target asked.
 struct Index {
     base: String,
-    targets: Arc<Mutex<Vec<String>>>,
+    server: TestServer,
 }
 
 impl Index {
-    fn start(pages: Box<Pages>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let base = format!("http://{}/index", listener.local_addr().unwrap());
-        let targets = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::clone(&targets);
-        let pages: Arc<Pages> = Arc::from(pages);
-        // The accept loop ends with the test process; each connection thread ends when the
-        // client closes its side.
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let (log, pages) = (Arc::clone(&log), Arc::clone(&pages));
-                std::thread::spawn(move || serve(stream, &log, &*pages));
-            }
-        });
-        Self { base, targets }
+    fn start(pages: impl Fn(usize, &str) -> String + Send + Sync + 'static) -> Self {
+        let server =
+            TestServer::scripted(move |r| Respond::Body(pages(r.index, &r.target).into_bytes()));
+        let base = format!("{}index", server.url());
+        Self { base, server }
     }
 
     fn targets(&self) -> Vec<String> {
-        self.targets.lock().unwrap().clone()
-    }
-}
-
-fn serve(stream: TcpStream, log: &Mutex<Vec<String>>, pages: &Pages) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut out = stream;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).unwrap_or(0) == 0 {
-            return;
-        }
-        // Skip the headers (GET has no body).
-        loop {
-            let mut line = String::new();
-            match reader.read_line(&mut line) {
-                Ok(0) | Err(_) => return,
-                Ok(_) if line == "\r\n" => break,
-                Ok(_) => {}
-            }
-        }
-        let target = request_line
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or_default()
-            .to_owned();
-        let n = {
-            let mut log = log.lock().unwrap();
-            log.push(target.clone());
-            log.len() - 1
-        };
-        let body = pages(n, &target);
-        let head = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
-        if out.write_all(head.as_bytes()).is_err() || out.write_all(body.as_bytes()).is_err() {
-            return;
-        }
+        self.server.log().into_iter().map(|r| r.target).collect()
     }
 }
 
@@ -137,9 +88,7 @@ fn pages_by_since_and_skips_the_repeated_boundary_record() {
     ]
     .concat();
     let pages = [page1, page2, page3];
-    let index = Index::start(Box::new(move |n, _| {
-        pages.get(n).cloned().unwrap_or_default()
-    }));
+    let index = Index::start(move |n, _| pages.get(n).cloned().unwrap_or_default());
     let tmp = tempfile::tempdir().unwrap();
     let queue = tmp.path().join("queue.jsonl");
     let output = select(&index, &["--since", "2024-01-01T00:00:00Z"], &queue);
@@ -174,7 +123,7 @@ fn a_module_index_repeating_the_same_page_ends() {
     let page: String = (0..2000)
         .map(|i| rec("example.com/a", &format!("v1.0.{i}"), i))
         .collect();
-    let index = Index::start(Box::new(move |_, _| page.clone()));
+    let index = Index::start(move |_, _| page.clone());
     let tmp = tempfile::tempdir().unwrap();
     let queue = tmp.path().join("queue.jsonl");
     let output = select(&index, &["--since", "2024-01-01T00:00:00Z"], &queue);
@@ -200,11 +149,11 @@ fn a_module_index_repeating_the_same_page_ends() {
 #[test]
 fn a_module_index_that_never_runs_out_stops_at_max_pages() {
     // Every page is full and later than the last: only the page cap ends the run.
-    let index = Index::start(Box::new(|n, _| {
+    let index = Index::start(|n, _| {
         (0..2000)
             .map(|i| rec("example.com/a", &format!("v1.{n}.{i}"), n * 2000 + i))
             .collect()
-    }));
+    });
     let tmp = tempfile::tempdir().unwrap();
     let queue = tmp.path().join("queue.jsonl");
     let output = select(&index, &["--max-pages", "2"], &queue);

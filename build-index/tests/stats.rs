@@ -8,68 +8,36 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use testsupport::child::ChildServer;
+use testsupport::client::{self, exchange, get};
+
+/// `build-index stats serve` on a database of the test's; killed when dropped.
 struct Server {
-    child: Child,
+    server: ChildServer,
     addr: String,
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+impl Server {
+    fn child(&mut self) -> &mut Child {
+        self.server.child_mut()
     }
 }
 
 fn start(db: &Path, extra: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_build-index"))
-        .args(["stats", "serve", "--db"])
-        .arg(db)
-        .args(extra)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("http://")
-        .unwrap()
-        .trim_end_matches('/')
-        .to_owned();
-    Server { child, addr }
-}
-
-/// Sends one raw request with `Connection: close` and returns (status, body).
-fn exchange(addr: &str, raw: &[u8]) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.write_all(raw).unwrap();
-    let mut out = String::new();
-    stream.read_to_string(&mut out).unwrap();
-    let status = out.get(9..12).unwrap().parse().unwrap();
-    let body = out.split_once("\r\n\r\n").unwrap().1.to_owned();
-    (status, body)
+    let mut command = Command::new(env!("CARGO_BIN_EXE_build-index"));
+    command.args(["stats", "serve", "--db"]).arg(db).args(extra);
+    let server = ChildServer::start(command);
+    let addr = server.addr().to_owned();
+    Server { server, addr }
 }
 
 fn post(addr: &str, body: &str) -> (u16, String) {
-    let raw = format!(
-        "POST /record-install HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    exchange(addr, raw.as_bytes())
-}
-
-fn get(addr: &str, target: &str) -> (u16, String) {
-    exchange(
-        addr,
-        format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
+    client::post_json(addr, "/record-install", body)
 }
 
 fn counts(addr: &str, query: &str) -> serde_json::Value {
@@ -217,8 +185,8 @@ fn a_killed_server_keeps_its_data_on_restart() {
             204
         );
     }
-    server.child.kill().unwrap(); // SIGKILL: no chance to flush anything
-    server.child.wait().unwrap();
+    server.child().kill().unwrap(); // SIGKILL: no chance to flush anything
+    server.child().wait().unwrap();
     let server = start(&db, &[]);
     assert_eq!(counts(&server.addr, SINCE)["just"]["total"], 5);
 }
@@ -283,11 +251,11 @@ fn sigterm_drains_acknowledged_pings_and_exits_zero() {
         std::thread::yield_now();
     }
     let status = Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
+        .args(["-TERM", &server.child().id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    let exit = server.child.wait().unwrap();
+    let exit = server.child().wait().unwrap();
     stop.store(true, Ordering::SeqCst);
     for c in clients {
         c.join().unwrap();

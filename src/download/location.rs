@@ -119,26 +119,22 @@ fn file_url_path(rest: &str) -> Option<PathBuf> {
     Some(PathBuf::from(decoded))
 }
 
-/// Decodes `%XX` escapes; `None` for a malformed escape or a result that is not UTF-8.
+/// Decodes `%XX` escapes; `None` for a malformed escape (a `%` not followed by two hex digits,
+/// which `percent-encoding` would pass through as is) or a result that is not UTF-8.
 fn percent_decode(text: &str) -> Option<String> {
-    let mut out = Vec::with_capacity(text.len());
-    let mut bytes = text.bytes();
-    while let Some(b) = bytes.next() {
-        if b == b'%' {
-            let hi = hex_value(bytes.next()?)?;
-            let lo = hex_value(bytes.next()?)?;
-            out.push(hi << 4 | lo);
-        } else {
-            out.push(b);
-        }
+    let well_formed = text.split('%').skip(1).all(|after| {
+        after
+            .as_bytes()
+            .get(..2)
+            .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if !well_formed {
+        return None;
     }
-    String::from_utf8(out).ok()
-}
-
-fn hex_value(b: u8) -> Option<u8> {
-    char::from(b)
-        .to_digit(16)
-        .and_then(|d| u8::try_from(d).ok())
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 #[cfg(test)]
@@ -167,6 +163,62 @@ mod tests {
         assert_eq!(
             Location::parse("file://localhost/srv/index").unwrap(),
             Location::File(PathBuf::from("/srv/index"))
+        );
+    }
+
+    #[test]
+    fn decodes_spaces_percent_signs_and_utf8_in_file_urls() {
+        for (url, path) in [
+            ("file:///srv/my%20index/", "/srv/my index/"),
+            ("file:///srv/100%25%20done", "/srv/100% done"),
+            ("file:///srv/caf%C3%A9", "/srv/café"),
+            ("file:///srv/caf%c3%a9", "/srv/café"),
+            ("file:///srv/a%2Fb", "/srv/a/b"),
+            ("file:///srv/plain%20", "/srv/plain "),
+        ] {
+            assert_eq!(
+                Location::parse(url).unwrap(),
+                Location::File(PathBuf::from(path)),
+                "{url}"
+            );
+        }
+    }
+
+    #[test]
+    fn refuses_file_urls_with_broken_escapes_or_non_utf8() {
+        for bad in [
+            "file:///srv/%",
+            "file:///srv/%2",
+            "file:///srv/%2g",
+            "file:///srv/%g2",
+            "file:///srv/%FF",
+            "file:///srv/%C3",
+        ] {
+            let err = Location::parse(bad).unwrap_err();
+            assert!(
+                matches!(err, DownloadError::BadLocation { .. }),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_windows_path_is_a_path_not_a_scheme() {
+        for path in [r"C:\index", "C:/index", r"\\server\share\index"] {
+            assert_eq!(split_scheme(path), None, "{path}");
+            assert!(
+                matches!(Location::parse(path), Ok(Location::File(_))),
+                "{path}"
+            );
+        }
+    }
+
+    #[cfg(windows)]
+    #[test]
+    fn a_file_url_with_a_drive_letter_names_that_drive() {
+        assert_eq!(
+            Location::parse("file:///C:/my%20index").unwrap(),
+            Location::File(PathBuf::from("C:/my index"))
         );
     }
 
@@ -212,6 +264,27 @@ mod tests {
             file.join("crates/ri/pg/ripgrep.json"),
             Location::File(PathBuf::from("/srv/index/crates/ri/pg/ripgrep.json"))
         );
+        for base in [
+            "file:///srv/my%20index",
+            "file:///srv/my%20index/",
+            "/srv/my index/",
+        ] {
+            let base = Location::parse(base).unwrap();
+            for relative in ["a/b.json", "/a/b.json", "a//b.json"] {
+                assert_eq!(
+                    base.join(relative),
+                    Location::File(PathBuf::from("/srv/my index/a/b.json")),
+                    "{base} + {relative}"
+                );
+            }
+        }
+        for base in ["http://h:8080", "http://h:8080/", "http://h:8080//"] {
+            assert_eq!(
+                Location::parse(base).unwrap().join("/a/b"),
+                Location::Http("http://h:8080/a/b".into()),
+                "{base}"
+            );
+        }
     }
 
     #[test]

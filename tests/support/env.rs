@@ -219,6 +219,17 @@ impl TestEnv {
     }
 }
 
+/// The host's target triple, from `rustc -vV`.
+pub fn host_triple() -> String {
+    let out = Command::new("rustc").arg("-vV").output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .unwrap()
+        .to_owned()
+}
+
 /// Runs an executable with no arguments and returns its trimmed stdout; panics with its output
 /// if it fails.
 pub fn run_binary(path: &Path) -> String {

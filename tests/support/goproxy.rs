@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use quickinstall::index::format::PackageKind;
 use quickinstall::index::path;
 
-use super::env::TestEnv;
+use super::env::{TestCommand, TestEnv, copy_dir};
 use super::index::{TestKey, keygen};
 use super::server::TestServer;
 
@@ -366,6 +366,46 @@ pub fn publish<'a>(
 /// The index path of a Go module's package file, e.g. `go/example.com/!upper!case/qicase.json`.
 pub fn go_package_path(module: &str) -> String {
     path::package_file(PackageKind::Go, module).unwrap()
+}
+
+/// The client under test, `gquick`.
+pub fn gquick_exe() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_gquick"))
+}
+
+/// A test env for Go: [`go_env`] plus a GOBIN inside it.
+pub fn go_test_env() -> TestEnv {
+    let mut env = go_env(TestEnv::new());
+    let gobin = env.path().join("gobin");
+    env.set("GOBIN", gobin);
+    env
+}
+
+/// One test's environment: a copy of the Go index served over HTTP, the fixture proxy served
+/// over HTTP, and gquick pointed at both. Suites add their own methods.
+pub struct GoScenario {
+    pub env: TestEnv,
+    pub index: TestServer,
+    pub proxy: TestServer,
+}
+
+impl GoScenario {
+    pub fn new() -> Self {
+        let world = go_world();
+        let mut env = go_test_env();
+        let index_dir = env.path().join("index");
+        copy_dir(&world.index, &index_dir);
+        let index = TestServer::serve(&index_dir);
+        let proxy = world.proxy.serve();
+        env.set("QUICKINSTALL_INDEX", index.url());
+        env.set("QUICKINSTALL_TRUSTED_KEYS", &world.key.public_b64);
+        env.set("GOPROXY", proxy.url());
+        Self { env, index, proxy }
+    }
+
+    pub fn gquick(&self) -> TestCommand {
+        self.env.command(gquick_exe())
+    }
 }
 
 #[cfg(test)]

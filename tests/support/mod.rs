@@ -1,4 +1,5 @@
-//! Shared machinery of the integration tests: a misbehaving loopback HTTP server (`server`), a
+//! Shared machinery of the integration tests: a misbehaving loopback HTTP server (`server`, from the
+//! `testsupport` crate that `build-index`'s tests share), a
 //! fixture sparse registry (`registry`), generated fixture crates (`crates`), the per-test
 //! environment and command runner (`env`), and fixture release indexes built by the real
 //! `build-index` (`index`), and the fixture Go module proxy and Go index (`goproxy`). No test

@@ -3,41 +3,32 @@
 #![allow(clippy::unwrap_used)] // tests fail loudly by unwrapping
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
+
+use testsupport::server::{Respond, TestServer};
 
 use super::*;
 use crate::download::NetConfig;
 use crate::env::Env;
 
-type Handler = dyn Fn(&str) -> (u16, Vec<u8>) + Send + Sync;
-
-/// A loopback module proxy: answers each GET from `handler(path)`, logs every path asked.
+/// A loopback module proxy on the shared test server: answers each GET from `handler(path)`
+/// (the request target without its leading `/`) and logs every path asked.
 struct Server {
     url: String,
-    log: Arc<Mutex<Vec<String>>>,
+    server: TestServer,
 }
 
 impl Server {
     fn start(handler: impl Fn(&str) -> (u16, Vec<u8>) + Send + Sync + 'static) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let handler: Arc<Handler> = Arc::new(handler);
-        let server_log = Arc::clone(&log);
-        // The accept loop ends with the test process.
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
-                let handler = Arc::clone(&handler);
-                let log = Arc::clone(&server_log);
-                std::thread::spawn(move || serve(stream, &*handler, &log));
-            }
+        let server = TestServer::scripted(move |r| {
+            let (status, body) = handler(r.target.trim_start_matches('/'));
+            Respond::Reply(status, body)
         });
-        Self { url, log }
+        let url = format!("http://{}", server.addr());
+        Self { url, server }
     }
 
     /// Serves `files` (path → body) and 404 for everything else.
@@ -53,40 +44,12 @@ impl Server {
     }
 
     fn requests(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
+        self.server
+            .log()
+            .into_iter()
+            .map(|r| r.target.trim_start_matches('/').to_owned())
+            .collect()
     }
-}
-
-/// One request per connection (`Connection: close`), which keeps the server trivial.
-fn serve(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<String>>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
-    loop {
-        let mut line = String::new();
-        match reader.read_line(&mut line) {
-            Ok(0) | Err(_) => return,
-            Ok(_) if line == "\r\n" => break,
-            Ok(_) => {}
-        }
-    }
-    let path = request_line
-        .split_whitespace()
-        .nth(1)
-        .unwrap_or("/")
-        .trim_start_matches('/')
-        .to_owned();
-    log.lock().unwrap().push(path.clone());
-    let (status, body) = handler(&path);
-    let head = format!(
-        "HTTP/1.1 {status} Canned\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let mut out = stream;
-    let _ = out.write_all(head.as_bytes());
-    let _ = out.write_all(&body);
 }
 
 fn fetcher() -> Fetcher {
