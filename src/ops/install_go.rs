@@ -33,6 +33,11 @@ use crate::stats::{self, Client, Outcome, Settings, Telemetry};
 use crate::target;
 use crate::unpack::StagedBinary;
 
+// Lock files' two hooks (a pinned resolution, a resolve-only run), kept in their own file.
+#[path = "install_go_pinned.rs"]
+mod pinned;
+pub use pinned::{GoPinned, GoResolved, resolve_only};
+
 /// What phase one decided for a package.
 enum Plan {
     Already {
@@ -45,6 +50,8 @@ enum Plan {
         subject: Subject,
         bin: String,
         url: String,
+        /// The index entry it would install (what a lock pins).
+        release: Box<Release>,
     },
     Fallback {
         spec: GoSpec,
@@ -190,6 +197,10 @@ impl Context<'_> {
     }
 
     fn plan(&self, spec: &GoSpec) -> Plan {
+        // A resolution fixed in advance (a lock file): no proxy, no index.
+        if let Some(pinned) = &spec.pinned {
+            return self.plan_pinned(spec, pinned);
+        }
         let fallback = |version: &str, why: &str| {
             if self.request.fallback {
                 Plan::Fallback {
@@ -310,6 +321,7 @@ impl Context<'_> {
                 subject,
                 bin,
                 url: location.to_string(),
+                release: Box::new(release),
             };
         }
         match stage::stage_release(
@@ -364,7 +376,9 @@ impl Context<'_> {
                     &[bin],
                 )
             }
-            Plan::DryRun { subject, bin, url } => {
+            Plan::DryRun {
+                subject, bin, url, ..
+            } => {
                 self.reporter.data(&format!(
                     "would install {subject} prebuilt from {url} into {}: {bin}",
                     bin_dir.display()

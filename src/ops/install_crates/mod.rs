@@ -17,7 +17,12 @@ mod extract;
 mod modes;
 mod phase_one;
 mod phase_two;
+mod pinned;
+mod resolve_only;
 mod signed;
+
+pub use pinned::Pinned;
+pub use resolve_only::{Resolution, Resolved, resolve_only};
 
 use tempfile::TempDir;
 

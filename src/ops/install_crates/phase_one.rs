@@ -28,6 +28,10 @@ impl<'a> Context<'a> {
             version,
             error,
         };
+        // A resolution fixed in advance (a lock file): no registry, no index, no pool.
+        if let Some(pinned) = &spec.pinned {
+            return self.plan_pinned(spec, pinned);
+        }
         if let Some(origin) = &self.request.offline {
             let why = format!(
                 "cargo is set to work offline (net.offline in {origin}), so nothing is fetched"
@@ -225,7 +229,7 @@ impl<'a> Context<'a> {
     /// A source has it: check `--bin` and `--require-signed`, then (unless `--dry-run`) fetch,
     /// verify and unpack it. `Err` is why this source cannot serve it after all, when trying
     /// the next one is safe (nothing failed to verify).
-    fn take(
+    pub(super) fn take(
         &self,
         spec: &CrateSpec,
         semver: &semver::Version,
@@ -395,7 +399,7 @@ impl<'a> Context<'a> {
         }
     }
 
-    fn already_installed(&self, name: &str, version: &str) -> Option<Vec<String>> {
+    pub(super) fn already_installed(&self, name: &str, version: &str) -> Option<Vec<String>> {
         let bin_dir = self.request.root.join("bin");
         self.installed
             .iter()

@@ -1,0 +1,212 @@
+//! Hook for lock files: resolve each crate as an install would, and install nothing.
+//!
+//! The same phase one as `--dry-run` (registry, signed index, pool, upstream, in the user's
+//! order) answers which archive each crate would come from. An archive vouched for by a
+//! signature rather than a signed sha256 (the pool, upstream) is downloaded and verified once
+//! here, so its sha256 can be pinned; it is kept in the archive cache, so the install that
+//! follows does not download it again.
+
+use std::path::Path;
+
+use super::{Context, Plan};
+use crate::cli::InstallRequest;
+use crate::error::{CrateError, Subject};
+use crate::report::Reporter;
+use crate::source::{Binaries, Candidate, Check};
+
+/// What resolving one crate gave.
+pub struct Resolution {
+    pub name: String,
+    pub outcome: Result<Resolved, CrateError>,
+}
+
+/// A crate resolved for one target.
+pub enum Resolved {
+    /// A prebuilt archive, with the size and sha256 of its exact bytes.
+    Prebuilt {
+        version: semver::Version,
+        candidate: Box<Candidate>,
+        size: u64,
+        sha256: String,
+        /// Every binary in the archive.
+        binaries: Vec<String>,
+        /// `bin` when the download is the executable itself, else `tar.gz`.
+        format: &'static str,
+        /// The base64 minisign key that verified the archive, for a signature-checked one.
+        signing_key: Option<String>,
+    },
+    /// No prebuilt: built from source at this version.
+    Build { version: semver::Version },
+}
+
+/// Resolves every crate of `request` (its targets, sources, `--bin`), installing nothing.
+pub fn resolve_only(request: &InstallRequest, reporter: &Reporter) -> Vec<Resolution> {
+    let mut request = request.clone();
+    request.dry_run = true;
+    // Already installed or not, the lock records what would be installed.
+    request.force = true;
+    let context = match Context::new(&request, reporter) {
+        Ok(c) => c,
+        Err(e) => {
+            return request
+                .crates
+                .iter()
+                .map(|spec| Resolution {
+                    name: spec.name.clone(),
+                    outcome: Err(CrateError::Unverified {
+                        subject: Box::new(Subject {
+                            name: spec.name.clone(),
+                            version: String::new(),
+                            target: String::new(),
+                        }),
+                        origin: "resolve",
+                        detail: e.0.clone(),
+                    }),
+                })
+                .collect();
+        }
+    };
+    let plans = context.plan_all();
+    plans
+        .into_iter()
+        .zip(&request.crates)
+        .map(|((plan, _), spec)| Resolution {
+            name: spec.name.clone(),
+            outcome: context.resolved(plan),
+        })
+        .collect()
+}
+
+impl<'a> Context<'a> {
+    fn resolved(&self, plan: Plan) -> Result<Resolved, CrateError> {
+        match plan {
+            Plan::DryRunPrebuilt {
+                subject, candidate, ..
+            } => self.pin_bytes(&subject, *candidate),
+            Plan::Fallback {
+                name,
+                version: Some(v),
+                ..
+            } => {
+                let version = semver::Version::parse(&v).map_err(|e| CrateError::Unverified {
+                    subject: Box::new(Subject {
+                        name,
+                        version: v.clone(),
+                        target: String::new(),
+                    }),
+                    origin: "registry",
+                    detail: e.to_string(),
+                })?;
+                Ok(Resolved::Build { version })
+            }
+            Plan::Fallback { name, why, .. } => Err(CrateError::NoPrebuilt {
+                name,
+                version: "*".into(),
+                targets: format!("any target ({why}; a lock needs an exact version)"),
+                fallback: "cargo install",
+            }),
+            Plan::Failed { error, .. } => Err(error),
+            // Neither is produced with `force` and `dry_run` set.
+            Plan::Already { name, version, .. } => Err(CrateError::Unverified {
+                subject: Box::new(Subject {
+                    name,
+                    version,
+                    target: String::new(),
+                }),
+                origin: "resolve",
+                detail: "resolution installed instead of resolving".into(),
+            }),
+            Plan::Prebuilt(s) => Err(CrateError::Unverified {
+                subject: Box::new(s.subject.clone()),
+                origin: "resolve",
+                detail: "resolution installed instead of resolving".into(),
+            }),
+        }
+    }
+
+    /// The size and sha256 of a candidate's bytes: given by a signed index entry, else
+    /// measured on the archive downloaded and verified by its signature (then cached).
+    fn pin_bytes(&self, subject: &Subject, candidate: Candidate) -> Result<Resolved, CrateError> {
+        let version = semver::Version::parse(&subject.version).map_err(|e| {
+            CrateError::Unverified {
+                subject: Box::new(subject.clone()),
+                origin: "registry",
+                detail: e.to_string(),
+            }
+        })?;
+        if let Check::Sha256 { size, sha256 } = &candidate.check {
+            let release = candidate.release.as_deref();
+            let binaries = match &candidate.binaries {
+                Binaries::Listed(b) => b.clone(),
+                _ => release.map(|r| r.binaries.clone()).unwrap_or_default(),
+            };
+            return Ok(Resolved::Prebuilt {
+                size: *size,
+                sha256: sha256.clone(),
+                binaries,
+                format: if release.is_some_and(crate::index::format::Release::is_bin) {
+                    "bin"
+                } else {
+                    "tar.gz"
+                },
+                signing_key: None,
+                version,
+                candidate: Box::new(candidate),
+            });
+        }
+        let unlockable = |detail: &str| CrateError::Unverified {
+            subject: Box::new(subject.clone()),
+            origin: candidate.origin.as_str(),
+            detail: detail.to_owned(),
+        };
+        if matches!(candidate.binaries, Binaries::Paths { .. }) {
+            return Err(unlockable(
+                "its upstream archive keeps binaries in subdirectories, which a lock cannot pin yet (set `sources` for it in quickinstall.toml to skip upstream)",
+            ));
+        }
+        let signing_key = match &candidate.check {
+            Check::Minisign { public_key, .. } | Check::MinisignAt { public_key, .. } => {
+                Some(public_key.clone())
+            }
+            _ => None,
+        };
+        let Some((dir, staged)) = self.stage_signed(subject, &candidate, None)? else {
+            return Err(unlockable("its archive is not there"));
+        };
+        let archive = dir.path().join("archive");
+        let (size, sha256) = file_sha256(&archive).map_err(|e| CrateError::Prepare {
+            path: archive.clone(),
+            source: e,
+        })?;
+        if let Some(cache) = &self.request.cache_dir {
+            crate::ops::stage::keep_in_cache(cache, &archive, &sha256);
+        }
+        Ok(Resolved::Prebuilt {
+            version,
+            size,
+            sha256,
+            binaries: staged.into_iter().map(|b| b.name).collect(),
+            format: "tar.gz",
+            signing_key,
+            candidate: Box::new(candidate),
+        })
+    }
+}
+
+fn file_sha256(path: &Path) -> std::io::Result<(u64, String)> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        let Some(chunk) = buf.get(..n).filter(|c| !c.is_empty()) else {
+            break;
+        };
+        hasher.update(chunk);
+        size += n as u64;
+    }
+    Ok((size, crate::toolset::manifest::hex(&hasher.finalize())))
+}
