@@ -84,7 +84,10 @@ fn sync_pins_each_tool_to_its_archive_and_installs_it() {
     assert_eq!(artifact["target"].as_str(), Some(world().target.as_str()));
     assert_eq!(artifact["origin"].as_str(), Some("index"));
     let bytes = s.archive_bytes("qi-hello", "0.2.0");
-    assert_eq!(artifact["sha256"].as_str(), Some(sha256_hex(&bytes).as_str()));
+    assert_eq!(
+        artifact["sha256"].as_str(),
+        Some(sha256_hex(&bytes).as_str())
+    );
     assert_eq!(artifact["size"].as_integer(), Some(bytes.len() as i64));
     assert_eq!(
         artifact["url"].as_str().unwrap(),
@@ -109,7 +112,10 @@ fn the_lock_is_canonical_and_a_second_sync_leaves_it_byte_for_byte() {
         "tools are not sorted:\n{first}"
     );
     // Reordering and commenting the manifest changes nothing, and nothing is re-resolved.
-    manifest(&s, "# our tools\n[crates]\nqi-tool = \"1\"\n\nqi-hello = \"0.2\"\n");
+    manifest(
+        &s,
+        "# our tools\n[crates]\nqi-tool = \"1\"\n\nqi-hello = \"0.2\"\n",
+    );
     let registry_before = s.registry.server.requests();
     s.quickinstall().arg("--sync").run().assert_success();
     assert_eq!(lock_text(&s), first);
@@ -198,7 +204,8 @@ fn the_manifest_flag_names_another_manifest_and_the_lock_goes_beside_it() {
         .quickinstall()
         .args(["--locked-tools", "--manifest", "missing.toml"])
         .run();
-    run.assert_exit(1).stderr_has(&["missing.toml", "does not exist"]);
+    run.assert_exit(1)
+        .stderr_has(&["missing.toml", "does not exist"]);
 }
 
 #[test]
@@ -224,13 +231,19 @@ fn update_re_resolves_and_prints_old_and_new_versions_installing_nothing() {
     run.assert_exit(0);
     run.stderr_line_with(&["Updating", "qi-tool v1.0.0 -> v1.1.0"]);
     let lock = lock(&s);
-    assert_eq!(locked_tool(&lock, "qi-tool")["version"].as_str(), Some("1.1.0"));
+    assert_eq!(
+        locked_tool(&lock, "qi-tool")["version"].as_str(),
+        Some("1.1.0")
+    );
     // Not in the index: locked as a build from source.
     assert_eq!(
         locked_tool(&lock, "qi-tool")["artifact"][0]["origin"].as_str(),
         Some("build")
     );
-    assert_eq!(locked_tool(&lock, "qi-hello")["version"].as_str(), Some("0.2.0"));
+    assert_eq!(
+        locked_tool(&lock, "qi-hello")["version"].as_str(),
+        Some("0.2.0")
+    );
     assert_eq!(crate::support::env::snapshot(&s.bin_dir()), bin_before);
     // An unknown name is refused.
     s.quickinstall()
@@ -266,16 +279,19 @@ fn gquick_sync_locks_and_installs_go_packages_sharing_the_code() {
     env.set("QUICKINSTALL_INDEX", index.url());
     env.set("QUICKINSTALL_TRUSTED_KEYS", &world.key.public_b64);
     env.set("GOPROXY", proxy.url());
-    manifest(&env, "[go]\n\"example.com/qitool\" = \"v1.1\"\n");
+    manifest(
+        &env,
+        "[go]\n\"example.com/qitool/cmd/qi-alpha\" = \"v1.1\"\n",
+    );
     let gquick = || env.command(env!("CARGO_BIN_EXE_gquick"));
     let run = gquick().arg("sync").run();
     run.assert_exit(0);
     let lock = lock(&env);
-    let tool = locked_tool(&lock, "example.com/qitool");
+    let tool = locked_tool(&lock, "example.com/qitool/cmd/qi-alpha");
     assert_eq!(tool["kind"].as_str(), Some("go"));
     assert_eq!(tool["version"].as_str(), Some("v1.1.0"));
     assert_eq!(tool["artifact"][0]["origin"].as_str(), Some("index"));
-    assert!(env.path().join("gobin/qitool").is_file(), "{run}");
+    assert!(env.path().join("gobin/qi-alpha").is_file(), "{run}");
     // The CI mode: no proxy, no index file; the archive from the cache (zero requests).
     let before = (index.requests(), proxy.requests());
     let run = gquick()
@@ -284,14 +300,14 @@ fn gquick_sync_locks_and_installs_go_packages_sharing_the_code() {
         .run();
     run.assert_exit(0);
     assert_eq!((index.requests(), proxy.requests()), before, "{run}");
-    assert!(env.path().join("gobin-2/qitool").is_file(), "{run}");
+    assert!(env.path().join("gobin-2/qi-alpha").is_file(), "{run}");
     // And `cargo quickinstall --locked-tools` reads the same lock.
     env.command(quickinstall_exe())
         .args(["--locked-tools", "--no-cache"])
         .env("GOBIN", env.path().join("gobin-3"))
         .run()
         .assert_exit(0);
-    assert!(env.path().join("gobin-3/qitool").is_file());
+    assert!(env.path().join("gobin-3/qi-alpha").is_file());
     assert_eq!(proxy.requests(), before.1);
 }
 
@@ -318,33 +334,58 @@ fn a_manifest_that_is_not_toml_is_refused_with_its_line() {
 #[test]
 fn an_unknown_key_is_refused_with_its_line() {
     let s = Scenario::new();
-    manifest(&s, "[crates]\nqi-hello = \"0.2\"\n\n[tools]\nqi-tool = \"1\"\n");
+    manifest(
+        &s,
+        "[crates]\nqi-hello = \"0.2\"\n\n[tools]\nqi-tool = \"1\"\n",
+    );
     refused(&s, &["--sync"], 1, &["quickinstall.toml:4:", "tools"]);
-    manifest(&s, "[crates]\nqi-hello = { version = \"0.2\", bins = [\"qi-hello\"] }\n");
-    refused(&s, &["--sync"], 1, &["quickinstall.toml:2:", "unknown key `bins`"]);
+    manifest(
+        &s,
+        "[crates]\nqi-hello = { version = \"0.2\", bins = [\"qi-hello\"] }\n",
+    );
+    refused(
+        &s,
+        &["--sync"],
+        1,
+        &["quickinstall.toml:2:", "unknown key `bins`"],
+    );
 }
 
 #[test]
 fn a_bad_requirement_is_refused_with_its_line() {
     let s = Scenario::new();
-    manifest(&s, "[crates]\nqi-tool = \"1\"\nqi-hello = \"zero point two\"\n");
+    manifest(
+        &s,
+        "[crates]\nqi-tool = \"1\"\nqi-hello = \"zero point two\"\n",
+    );
     refused(
         &s,
         &["--sync"],
         1,
-        &["quickinstall.toml:3:", "`qi-hello`", "not a version requirement"],
+        &[
+            "quickinstall.toml:3:",
+            "`qi-hello`",
+            "not a version requirement",
+        ],
     );
 }
 
 #[test]
 fn a_go_query_that_is_not_one_is_refused_with_its_line() {
     let s = Scenario::new();
-    manifest(&s, "[crates]\nqi-tool = \"1\"\n[go]\n\"example.com/qitool\" = \"<=v1.2\"\n");
+    manifest(
+        &s,
+        "[crates]\nqi-tool = \"1\"\n[go]\n\"example.com/qitool\" = \"<=v1.2\"\n",
+    );
     refused(
         &s,
         &["--sync"],
         1,
-        &["quickinstall.toml:4:", "example.com/qitool", "not a Go version query"],
+        &[
+            "quickinstall.toml:4:",
+            "example.com/qitool",
+            "not a Go version query",
+        ],
     );
 }
 
@@ -408,7 +449,10 @@ fn a_lock_for_another_target_set_is_refused() {
 fn a_lock_without_this_hosts_target_is_refused() {
     let s = Scenario::new();
     // Resolved for another machine only: no prebuilt there, so locked as a build for it.
-    manifest(&s, "targets = [\"riscv64gc-unknown-linux-musl\"]\n[crates]\nqi-tool = \"1\"\n");
+    manifest(
+        &s,
+        "targets = [\"riscv64gc-unknown-linux-musl\"]\n[crates]\nqi-tool = \"1\"\n",
+    );
     s.quickinstall().arg("--update").run().assert_success();
     let before = s.disk_state();
     let run = s.quickinstall().arg("--locked-tools").run();
@@ -427,14 +471,22 @@ fn two_tools_providing_the_same_binary_are_refused() {
         &s,
         "[crates]\nqi-hello = { version = \"0.2\", bin = [\"qi-tool\"] }\nqi-tool = { version = \"1\", bin = [\"qi-tool\"] }\n",
     );
-    refused(&s, &["--sync"], 1, &["quickinstall.toml:3:", "both provide the binary `qi-tool`"]);
+    refused(
+        &s,
+        &["--sync"],
+        1,
+        &["quickinstall.toml:3:", "both provide the binary `qi-tool`"],
+    );
 }
 
 #[test]
 fn two_locked_tools_providing_the_same_binary_are_refused() {
     let s = synced();
     // A hand-edited lock where qi-tool's archive claims a binary of qi-hello.
-    let text = lock_text(&s).replace("binaries = [\"qi-tool\"]", "binaries = [\"qi-tool\", \"qi-hello\"]");
+    let text = lock_text(&s).replace(
+        "binaries = [\"qi-tool\"]",
+        "binaries = [\"qi-tool\", \"qi-hello\"]",
+    );
     std::fs::write(s.path().join("quickinstall.lock"), text).unwrap();
     let run = locked_into(&s, "ci", &[]);
     run.assert_exit(1)
@@ -455,6 +507,59 @@ fn no_manifest_anywhere_is_an_error_and_flags_are_exclusive() {
     refused(&s, &["--sync"], 1, &["no `quickinstall.toml`"]);
     let run = s.quickinstall().args(["--sync", "qi-tool"]).run();
     run.assert_exit(2);
-    let run = s.quickinstall().args(["--manifest", "x.toml", "qi-tool"]).run();
+    let run = s
+        .quickinstall()
+        .args(["--manifest", "x.toml", "qi-tool"])
+        .run();
     run.assert_exit(2);
+}
+
+#[test]
+fn the_actions_manifest_input_installs_the_locked_tools() {
+    let s = synced();
+    let before = (s.index.log().len(), s.registry.server.requests());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("action/install-locked.sh");
+    let github_path = s.path().join("github_path");
+    std::fs::write(&github_path, "").unwrap();
+    let mut path = std::ffi::OsString::from(quickinstall_exe().parent().unwrap());
+    if let Some(parent) = crate::support::env::parent_var("PATH") {
+        path.push(":");
+        path.push(parent);
+    }
+    let run = s
+        .command("bash")
+        .arg(&script)
+        .env("PATH", &path)
+        .env("QI_MANIFEST", "quickinstall.toml")
+        .env("QI_TELEMETRY", "false")
+        .env("QI_CACHE_DIR", s.path().join("action-cache"))
+        .env("CARGO_HOME", s.path().join("runner-home"))
+        .env("GITHUB_PATH", &github_path)
+        .run();
+    run.assert_exit(0);
+    assert!(s.path().join("runner-home/bin/qi-hello").is_file(), "{run}");
+    assert_eq!(
+        s.registry.server.requests(),
+        before.1,
+        "the registry was asked"
+    );
+    assert_eq!(
+        s.index.log().len() - before.0,
+        2,
+        "one request per tool:\n{run}"
+    );
+    let written = std::fs::read_to_string(&github_path).unwrap();
+    assert!(written.contains("runner-home/bin"), "{written}");
+    // A stale lock fails the step, naming the manifest's line.
+    manifest(&s, &format!("{TWO_TOOLS}qi-fallback = \"0.1\"\n"));
+    let run = s
+        .command("bash")
+        .arg(&script)
+        .env("PATH", &path)
+        .env("QI_MANIFEST", "quickinstall.toml")
+        .env("CARGO_HOME", s.path().join("runner-home-2"))
+        .run();
+    run.assert_exit(1)
+        .stderr_has(&["quickinstall.toml:4:", "--sync"]);
+    assert!(!s.path().join("runner-home-2/bin").exists(), "{run}");
 }

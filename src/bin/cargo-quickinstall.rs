@@ -61,11 +61,8 @@ fn main() -> ExitCode {
             return exit(ExitStatus::Failure);
         }
     };
-    let toolset_mode = quickinstall::toolset::Mode::from_flags(
-        args.sync,
-        args.locked_tools,
-        args.update.clone(),
-    );
+    let toolset_mode =
+        quickinstall::toolset::Mode::from_flags(args.sync, args.locked_tools, args.update.clone());
     let manifest = args.manifest.clone();
     if manifest.is_some() && toolset_mode.is_none() {
         reporter_for_usage.error(

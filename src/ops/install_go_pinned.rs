@@ -120,7 +120,9 @@ pub fn resolve_only(
             }
             Plan::Fallback { version, .. } => Ok(GoResolved::Build { version }),
             Plan::Failed { error, .. } => Err(error),
-            Plan::Already { module, version, .. } => Err(CrateError::Unverified {
+            Plan::Already {
+                module, version, ..
+            } => Err(CrateError::Unverified {
                 subject: Box::new(Subject {
                     name: module,
                     version,

@@ -29,7 +29,10 @@ pub fn resolve(
 ) -> Result<Vec<LockedTool>, ToolsetError> {
     let mut groups: BTreeMap<Group, Vec<&Tool>> = BTreeMap::new();
     for tool in tools {
-        let targets = tool.targets.clone().unwrap_or_else(|| manifest.targets.clone());
+        let targets = tool
+            .targets
+            .clone()
+            .unwrap_or_else(|| manifest.targets.clone());
         let targets: Vec<Option<String>> = if targets.is_empty() {
             vec![None]
         } else {
@@ -87,16 +90,18 @@ pub fn resolve(
                 },
             })?;
             let (version, artifact, checksum) = artifact_of(resolved, target.as_deref(), &sub);
-            let entry = locked.entry(tool.name.clone()).or_insert_with(|| LockedTool {
-                kind: "crate".into(),
-                name: tool.name.clone(),
-                entry: tool.fingerprint(),
-                version: version.clone(),
-                module: None,
-                source_checksum: None,
-                bin: tool.bins.clone(),
-                artifacts: Vec::new(),
-            });
+            let entry = locked
+                .entry(tool.name.clone())
+                .or_insert_with(|| LockedTool {
+                    kind: "crate".into(),
+                    name: tool.name.clone(),
+                    entry: tool.fingerprint(),
+                    version: version.clone(),
+                    module: None,
+                    source_checksum: None,
+                    bin: tool.bins.clone(),
+                    artifacts: Vec::new(),
+                });
             if entry.version != version {
                 return Err(ToolsetError::new(
                     format!(
@@ -214,8 +219,12 @@ pub fn pin(
             "run `cargo quickinstall --sync` to rewrite the lock",
         )
     };
-    let version = semver::Version::parse(&tool.version)
-        .map_err(|e| bad(&format!("has version `{}`, not a version ({e})", tool.version)))?;
+    let version = semver::Version::parse(&tool.version).map_err(|e| {
+        bad(&format!(
+            "has version `{}`, not a version ({e})",
+            tool.version
+        ))
+    })?;
     if artifact.origin == "build" {
         return Ok(Pinned {
             version,

@@ -24,7 +24,10 @@ pub fn resolve(
 ) -> Result<Vec<LockedTool>, ToolsetError> {
     let mut groups: BTreeMap<Option<String>, Vec<&Tool>> = BTreeMap::new();
     for tool in tools {
-        let targets = tool.targets.clone().unwrap_or_else(|| manifest.targets.clone());
+        let targets = tool
+            .targets
+            .clone()
+            .unwrap_or_else(|| manifest.targets.clone());
         if targets.is_empty() {
             groups.entry(None).or_default().push(tool);
         }
@@ -102,22 +105,22 @@ pub fn resolve(
                         sha256: None,
                         format: None,
                         key_id: None,
-                        binaries: vec![
-                            crate::index::path::go_command_name(&tool.name).to_owned(),
-                        ],
+                        binaries: vec![crate::index::path::go_command_name(&tool.name).to_owned()],
                     },
                 ),
             };
-            let entry = locked.entry(tool.name.clone()).or_insert_with(|| LockedTool {
-                kind: "go".into(),
-                name: tool.name.clone(),
-                entry: tool.fingerprint(),
-                version: version.clone(),
-                module: None,
-                source_checksum: None,
-                bin: Vec::new(),
-                artifacts: Vec::new(),
-            });
+            let entry = locked
+                .entry(tool.name.clone())
+                .or_insert_with(|| LockedTool {
+                    kind: "go".into(),
+                    name: tool.name.clone(),
+                    entry: tool.fingerprint(),
+                    version: version.clone(),
+                    module: None,
+                    source_checksum: None,
+                    bin: Vec::new(),
+                    artifacts: Vec::new(),
+                });
             if entry.version != version {
                 return Err(ToolsetError::new(
                     format!(

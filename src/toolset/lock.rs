@@ -343,7 +343,10 @@ mod tests {
         let mut expected = sample();
         expected.canonicalize();
         assert_eq!(read.lock, expected);
-        assert_eq!(read.line_of_tool("a"), line_of(&text, text.find("[[tool]]").unwrap()));
+        assert_eq!(
+            read.line_of_tool("a"),
+            line_of(&text, text.find("[[tool]]").unwrap())
+        );
         assert!(ReadLock::read(&dir.path().join("none")).unwrap().is_none());
     }
 }

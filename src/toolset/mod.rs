@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use clap::Parser;
 
 use crate::cargo_config::CargoConfig;
-use crate::cli::{Args, CommonOptions, InstallRequest, UsageError};
 use crate::cli::go::GoInstallRequest;
+use crate::cli::{Args, CommonOptions, InstallRequest, UsageError};
 use crate::env::Env;
 use crate::error::ExitStatus;
 use crate::report::Reporter;

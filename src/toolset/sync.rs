@@ -28,10 +28,7 @@ pub fn sync(
         for name in names {
             if manifest.tool(name).is_none() {
                 return Err(ToolsetError::new(
-                    format!(
-                        "`{name}` is not a tool of `{}`",
-                        manifest.path.display()
-                    ),
+                    format!("`{name}` is not a tool of `{}`", manifest.path.display()),
                     format!(
                         "the tools are: {}",
                         manifest
@@ -162,21 +159,29 @@ fn installed_binaries(tool: &LockedTool, artifact: &Artifact) -> Vec<String> {
     }
 }
 
-/// `Adding`, `Updating a 1.0.0 -> 1.1.0`, `Removing`, as `cargo update` prints them.
+/// `Adding`, `Updating a v1.0.0 -> v1.1.0`, `Removing`, as `cargo update` prints them (Go
+/// versions carry their own `v`).
 fn report_changes(old: Option<&Lock>, new: &Lock, reporter: &Reporter) {
-    let version = |l: Option<&Lock>, name: &str| l.and_then(|l| l.tool(name)).map(|t| t.version.clone());
+    let version = |l: Option<&Lock>, name: &str| {
+        l.and_then(|l| l.tool(name)).map(|t| {
+            if t.version.starts_with('v') {
+                t.version.clone()
+            } else {
+                format!("v{}", t.version)
+            }
+        })
+    };
     let mut changed = 0;
     for tool in &new.tools {
         match version(old, &tool.name) {
             None => {
-                reporter.status("Adding", &format!("{} v{}", tool.name, tool.version));
+                let new_version = version(Some(new), &tool.name).unwrap_or_default();
+                reporter.status("Adding", &format!("{} {new_version}", tool.name));
                 changed += 1;
             }
-            Some(v) if v != tool.version => {
-                reporter.status(
-                    "Updating",
-                    &format!("{} v{v} -> v{}", tool.name, tool.version),
-                );
+            Some(v) if version(Some(new), &tool.name).is_some_and(|n| n != v) => {
+                let new_version = version(Some(new), &tool.name).unwrap_or_default();
+                reporter.status("Updating", &format!("{} {v} -> {new_version}", tool.name));
                 changed += 1;
             }
             Some(_) => {}
@@ -184,7 +189,8 @@ fn report_changes(old: Option<&Lock>, new: &Lock, reporter: &Reporter) {
     }
     for tool in old.map(|l| l.tools.as_slice()).unwrap_or_default() {
         if new.tool(&tool.name).is_none() {
-            reporter.status("Removing", &format!("{} v{}", tool.name, tool.version));
+            let old_version = version(old, &tool.name).unwrap_or_default();
+            reporter.status("Removing", &format!("{} {old_version}", tool.name));
             changed += 1;
         }
     }

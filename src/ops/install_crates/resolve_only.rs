@@ -127,13 +127,12 @@ impl<'a> Context<'a> {
     /// The size and sha256 of a candidate's bytes: given by a signed index entry, else
     /// measured on the archive downloaded and verified by its signature (then cached).
     fn pin_bytes(&self, subject: &Subject, candidate: Candidate) -> Result<Resolved, CrateError> {
-        let version = semver::Version::parse(&subject.version).map_err(|e| {
-            CrateError::Unverified {
+        let version =
+            semver::Version::parse(&subject.version).map_err(|e| CrateError::Unverified {
                 subject: Box::new(subject.clone()),
                 origin: "registry",
                 detail: e.to_string(),
-            }
-        })?;
+            })?;
         if let Check::Sha256 { size, sha256 } = &candidate.check {
             let release = candidate.release.as_deref();
             let binaries = match &candidate.binaries {
