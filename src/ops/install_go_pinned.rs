@@ -8,6 +8,7 @@ use crate::download::{Fetcher, Location, NetConfig};
 use crate::error::{CrateError, Subject};
 use crate::index::fetch::IndexSource;
 use crate::index::format::Release;
+use crate::ops::install_crates::ResolveError;
 use crate::ops::stage;
 use crate::registry::goproxy::GoEnv;
 use crate::report::Reporter;
@@ -47,7 +48,7 @@ pub enum GoResolved {
 pub fn resolve_only(
     request: &GoInstallRequest,
     reporter: &Reporter,
-) -> Vec<Result<GoResolved, CrateError>> {
+) -> Vec<Result<GoResolved, ResolveError>> {
     let mut request = request.clone();
     request.dry_run = true;
     request.force = true;
@@ -55,17 +56,7 @@ pub fn resolve_only(
         request
             .specs
             .iter()
-            .map(|s| {
-                Err(CrateError::Unverified {
-                    subject: Box::new(Subject {
-                        name: s.package.clone(),
-                        version: s.query.clone(),
-                        target: String::new(),
-                    }),
-                    origin: "resolve",
-                    detail: e.clone(),
-                })
-            })
+            .map(|_| Err(ResolveError::Unlockable(e.clone())))
             .collect()
     };
     let go = match GoEnv::from_settings(&request.go) {
@@ -111,31 +102,21 @@ pub fn resolve_only(
             Plan::Fallback { version, spec, why }
                 if crate::registry::goproxy::version::GoVersion::parse(&version).is_none() =>
             {
-                Err(CrateError::NoPrebuilt {
-                    name: spec.package,
-                    version,
-                    targets: format!("any target ({why}; a lock needs an exact version)"),
-                    fallback: "go install",
-                })
+                Err(ResolveError::Unlockable(format!(
+                    "no exact version of `{}` could be found ({why}), and a lock needs one",
+                    spec.package
+                )))
             }
             Plan::Fallback { version, .. } => Ok(GoResolved::Build { version }),
-            Plan::Failed { error, .. } => Err(error),
-            Plan::Already {
-                module, version, ..
-            } => Err(CrateError::Unverified {
-                subject: Box::new(Subject {
-                    name: module,
-                    version,
-                    target: String::new(),
-                }),
-                origin: "resolve",
-                detail: "resolution installed instead of resolving".into(),
-            }),
-            Plan::Prebuilt(s) => Err(CrateError::Unverified {
-                subject: Box::new(s.subject.clone()),
-                origin: "resolve",
-                detail: "resolution installed instead of resolving".into(),
-            }),
+            Plan::Failed { error, .. } => Err(error.into()),
+            // Neither is produced with `force` and `dry_run` set.
+            Plan::Already { module, .. } => Err(ResolveError::Unlockable(format!(
+                "`{module}` was reported installed instead of resolved"
+            ))),
+            Plan::Prebuilt(s) => Err(ResolveError::Unlockable(format!(
+                "`{}` was staged instead of resolved",
+                s.subject.name
+            ))),
         })
         .collect()
 }

@@ -126,7 +126,7 @@ impl Manifest {
             let message = e.message().trim().replace('\n', " ");
             at(
                 line,
-                format!("{message}"),
+                message,
                 "the manifest has `targets = [...]`, a `[crates]` table (name = \"requirement\") and a `[go]` table (\"package/path\" = \"query\")",
             )
         })?;

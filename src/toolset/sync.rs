@@ -135,10 +135,10 @@ fn duplicate_binary(lock: &Lock) -> Option<(String, String, String, String)> {
         for artifact in &tool.artifacts {
             for bin in installed_binaries(tool, artifact) {
                 let key = (artifact.target.clone(), bin.clone());
-                if let Some(first) = seen.insert(key, tool.name.clone()) {
-                    if first != tool.name {
-                        return Some((first, tool.name.clone(), bin, artifact.target.clone()));
-                    }
+                if let Some(first) = seen.insert(key, tool.name.clone())
+                    && first != tool.name
+                {
+                    return Some((first, tool.name.clone(), bin, artifact.target.clone()));
                 }
             }
         }

@@ -22,7 +22,7 @@ mod resolve_only;
 mod signed;
 
 pub use pinned::Pinned;
-pub use resolve_only::{Resolution, Resolved, resolve_only};
+pub use resolve_only::{Resolution, ResolveError, Resolved, resolve_only};
 
 use tempfile::TempDir;
 

@@ -17,7 +17,33 @@ use crate::source::{Binaries, Candidate, Check};
 /// What resolving one crate gave.
 pub struct Resolution {
     pub name: String,
-    pub outcome: Result<Resolved, CrateError>,
+    pub outcome: Result<Resolved, ResolveError>,
+}
+
+/// Why a package could not be resolved for a lock.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// What an install would have failed with.
+    #[error("{0}")]
+    Install(#[from] CrateError),
+    /// It resolves, but not to something a lock can pin (no exact version, an archive layout
+    /// a sha256 pin cannot describe yet), or resolving could not start.
+    #[error("{0}")]
+    Unlockable(String),
+}
+
+impl ResolveError {
+    /// Whether something did not verify (exit status 3).
+    pub fn is_verification(&self) -> bool {
+        matches!(self, Self::Install(e) if e.is_verification())
+    }
+
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Install(e) => e.hint(),
+            Self::Unlockable(_) => None,
+        }
+    }
 }
 
 /// A crate resolved for one target.
@@ -53,15 +79,7 @@ pub fn resolve_only(request: &InstallRequest, reporter: &Reporter) -> Vec<Resolu
                 .iter()
                 .map(|spec| Resolution {
                     name: spec.name.clone(),
-                    outcome: Err(CrateError::Unverified {
-                        subject: Box::new(Subject {
-                            name: spec.name.clone(),
-                            version: String::new(),
-                            target: String::new(),
-                        }),
-                        origin: "resolve",
-                        detail: e.0.clone(),
-                    }),
+                    outcome: Err(ResolveError::Unlockable(e.0.clone())),
                 })
                 .collect();
         }
@@ -78,7 +96,7 @@ pub fn resolve_only(request: &InstallRequest, reporter: &Reporter) -> Vec<Resolu
 }
 
 impl<'a> Context<'a> {
-    fn resolved(&self, plan: Plan) -> Result<Resolved, CrateError> {
+    fn resolved(&self, plan: Plan) -> Result<Resolved, ResolveError> {
         match plan {
             Plan::DryRunPrebuilt {
                 subject, candidate, ..
@@ -88,51 +106,31 @@ impl<'a> Context<'a> {
                 version: Some(v),
                 ..
             } => {
-                let version = semver::Version::parse(&v).map_err(|e| CrateError::Unverified {
-                    subject: Box::new(Subject {
-                        name,
-                        version: v.clone(),
-                        target: String::new(),
-                    }),
-                    origin: "registry",
-                    detail: e.to_string(),
+                let version = semver::Version::parse(&v).map_err(|e| {
+                    ResolveError::Unlockable(format!("`{name}` resolved to `{v}`: {e}"))
                 })?;
                 Ok(Resolved::Build { version })
             }
-            Plan::Fallback { name, why, .. } => Err(CrateError::NoPrebuilt {
-                name,
-                version: "*".into(),
-                targets: format!("any target ({why}; a lock needs an exact version)"),
-                fallback: "cargo install",
-            }),
-            Plan::Failed { error, .. } => Err(error),
+            Plan::Fallback { name, why, .. } => Err(ResolveError::Unlockable(format!(
+                "no exact version of `{name}` could be found ({why}), and a lock needs one"
+            ))),
+            Plan::Failed { error, .. } => Err(error.into()),
             // Neither is produced with `force` and `dry_run` set.
-            Plan::Already { name, version, .. } => Err(CrateError::Unverified {
-                subject: Box::new(Subject {
-                    name,
-                    version,
-                    target: String::new(),
-                }),
-                origin: "resolve",
-                detail: "resolution installed instead of resolving".into(),
-            }),
-            Plan::Prebuilt(s) => Err(CrateError::Unverified {
-                subject: Box::new(s.subject.clone()),
-                origin: "resolve",
-                detail: "resolution installed instead of resolving".into(),
-            }),
+            Plan::Already { name, .. } => Err(ResolveError::Unlockable(format!(
+                "`{name}` was reported installed instead of resolved"
+            ))),
+            Plan::Prebuilt(s) => Err(ResolveError::Unlockable(format!(
+                "`{}` was staged instead of resolved",
+                s.subject.name
+            ))),
         }
     }
 
     /// The size and sha256 of a candidate's bytes: given by a signed index entry, else
     /// measured on the archive downloaded and verified by its signature (then cached).
-    fn pin_bytes(&self, subject: &Subject, candidate: Candidate) -> Result<Resolved, CrateError> {
-        let version =
-            semver::Version::parse(&subject.version).map_err(|e| CrateError::Unverified {
-                subject: Box::new(subject.clone()),
-                origin: "registry",
-                detail: e.to_string(),
-            })?;
+    fn pin_bytes(&self, subject: &Subject, candidate: Candidate) -> Result<Resolved, ResolveError> {
+        let version = semver::Version::parse(&subject.version)
+            .map_err(|e| ResolveError::Unlockable(format!("{subject}: {e}")))?;
         if let Check::Sha256 { size, sha256 } = &candidate.check {
             let release = candidate.release.as_deref();
             let binaries = match &candidate.binaries {
@@ -153,11 +151,9 @@ impl<'a> Context<'a> {
                 candidate: Box::new(candidate),
             });
         }
-        let unlockable = |detail: &str| CrateError::Unverified {
-            subject: Box::new(subject.clone()),
-            origin: candidate.origin.as_str(),
-            detail: detail.to_owned(),
-        };
+        let origin = candidate.origin.as_str();
+        let unlockable =
+            |detail: &str| ResolveError::Unlockable(format!("{subject} from {origin}: {detail}"));
         if matches!(candidate.binaries, Binaries::Paths { .. }) {
             return Err(unlockable(
                 "its upstream archive keeps binaries in subdirectories, which a lock cannot pin yet (set `sources` for it in quickinstall.toml to skip upstream)",
