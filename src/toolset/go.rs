@@ -68,7 +68,7 @@ pub fn resolve(
                     ExitStatus::Failure
                 },
             })?;
-            let (version, module, checksum, artifact) = match resolved {
+            let (version, module, checksum, artifact, bin) = match resolved {
                 GoResolved::Prebuilt {
                     module,
                     version,
@@ -87,8 +87,10 @@ pub fn resolve(
                         sha256: Some(release.sha256.clone()),
                         format: Some(if release.is_bin() { "bin" } else { "tar.gz" }.into()),
                         key_id: None,
-                        binaries: vec![bin],
+                        // All the archive holds: the unpack allow-list needs them.
+                        binaries: release.binaries.clone(),
                     },
+                    bin.strip_suffix(".exe").unwrap_or(&bin).to_owned(),
                 ),
                 GoResolved::Build { version } => (
                     version,
@@ -105,8 +107,9 @@ pub fn resolve(
                         sha256: None,
                         format: None,
                         key_id: None,
-                        binaries: vec![crate::index::path::go_command_name(&tool.name).to_owned()],
+                        binaries: Vec::new(),
                     },
+                    crate::index::path::go_command_name(&tool.name).to_owned(),
                 ),
             };
             let entry = locked
@@ -118,7 +121,8 @@ pub fn resolve(
                     version: version.clone(),
                     module: None,
                     source_checksum: None,
-                    bin: Vec::new(),
+                    // The one binary `go install` would put in place.
+                    bin: vec![bin],
                     artifacts: Vec::new(),
                 });
             if entry.version != version {
@@ -159,10 +163,10 @@ pub fn install(
                 "run `gquick sync` to rewrite the lock",
             )
         };
-        let bin = artifact
-            .binaries
+        let bin = tool
+            .bin
             .first()
-            .cloned()
+            .map(|b| crate::install::exe_name(b, &artifact.target))
             .ok_or_else(|| bad("names no binary"))?;
         let release = if artifact.origin == "build" {
             None
@@ -185,7 +189,7 @@ pub fn install(
                 archive: url.clone(),
                 sha256: sha256.clone(),
                 size,
-                binaries: vec![bin.clone()],
+                binaries: artifact.binaries.clone(),
                 packages: BTreeMap::new(),
                 min_glibc: None,
                 recipe: 0,
