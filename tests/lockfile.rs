@@ -133,7 +133,7 @@ fn locked_tools_makes_one_request_per_tool_and_no_lookup() {
         registry_before,
         "the registry was asked"
     );
-    let asked: Vec<String> = s.index.log()[index_before..]
+    let mut sorted: Vec<String> = s.index.log()[index_before..]
         .iter()
         .map(|r| r.path.clone())
         .collect();
@@ -141,7 +141,6 @@ fn locked_tools_makes_one_request_per_tool_and_no_lookup() {
         s.archive_path("qi-hello", "0.2.0"),
         s.archive_path("qi-tool", "1.0.0"),
     ];
-    let mut sorted = asked.clone();
     sorted.sort();
     expected.sort();
     assert_eq!(sorted, expected, "requests beyond the archives:\n{run}");
