@@ -562,3 +562,58 @@ fn the_actions_manifest_input_installs_the_locked_tools() {
         .stderr_has(&["quickinstall.toml:4:", "--sync"]);
     assert!(!s.path().join("runner-home-2/bin").exists(), "{run}");
 }
+
+#[test]
+fn a_signed_pool_archive_is_locked_by_its_sha256_and_key_id() {
+    use crate::support::index::{Entry, tar_gz};
+    let mut s = Scenario::new();
+    let pool_dir = tempfile::tempdir().unwrap();
+    let pool = TestServer::serve(pool_dir.path());
+    let key = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+    s.env.set(
+        "QUICKINSTALL_QUICKINSTALL_POOL",
+        pool.url().trim_end_matches('/'),
+    );
+    s.env
+        .set("QUICKINSTALL_QUICKINSTALL_KEY", key.pk.to_base64());
+    let registry = s.registry.sparse_url();
+    s.env.set("QUICKINSTALL_PUBLIC_REGISTRY", registry);
+    let target = &world().target;
+    let archive = tar_gz(&[Entry::File {
+        name: "qi-fallback",
+        mode: 0o755,
+        data: b"#!/bin/sh\necho 'from the pool'\n",
+    }]);
+    let path = format!("qi-fallback-0.1.0/qi-fallback-0.1.0-{target}.tar.gz");
+    write(pool_dir.path(), &path, "");
+    std::fs::write(pool_dir.path().join(&path), &archive).unwrap();
+    let sig = minisign::sign(None, &key.sk, &archive[..], None, None).unwrap();
+    write(pool_dir.path(), &format!("{path}.sig"), &sig.to_string());
+    manifest(
+        &s,
+        &format!(
+            "targets = [\"{target}\"]\n[crates]\nqi-fallback = {{ version = \"0.1\", sources = [\"quickinstall\"] }}\n"
+        ),
+    );
+    let run = s.quickinstall().arg("--sync").run();
+    run.assert_exit(0);
+    assert_eq!(s.run_installed("qi-fallback"), "from the pool");
+    let lock = lock(&s);
+    let artifact = &locked_tool(&lock, "qi-fallback")["artifact"][0];
+    assert_eq!(artifact["origin"].as_str(), Some("quickinstall"));
+    assert_eq!(
+        artifact["sha256"].as_str(),
+        Some(sha256_hex(&archive).as_str())
+    );
+    let key_id = format!(
+        "{:016X}",
+        u64::from_le_bytes(key.pk.keynum().try_into().unwrap())
+    );
+    assert_eq!(artifact["key-id"].as_str(), Some(key_id.as_str()), "{run}");
+    // CI: the archive alone, no signature probe, sha256 checked.
+    let before = pool.requests();
+    let run = locked_into(&s, "ci", &["--no-cache"]);
+    run.assert_exit(0);
+    assert_eq!(pool.requests() - before, 1, "{:?}", pool.paths());
+    assert!(s.path().join("ci/bin/qi-fallback").is_file(), "{run}");
+}

@@ -150,7 +150,7 @@ fn artifact_of(
                     size: Some(size),
                     sha256: Some(sha256),
                     format: Some(format.to_owned()),
-                    key_id: signing_key,
+                    key_id: signing_key.as_deref().and_then(super::lock::key_id_of),
                     binaries,
                 },
                 checksum,
