@@ -15,6 +15,7 @@
 //! - [`install`]: staged binaries into the bin directory with rollback; cargo's install tracker.
 //! - [`fallback`]: `cargo install`, announced, when no prebuilt exists.
 //! - [`ops`]: the operations the binaries run, wiring the above together.
+//! - [`toolset`]: `quickinstall.toml` and `quickinstall.lock`: a project's tools, pinned (`--sync`, `--locked-tools`).
 //! - [`stats`]: the anonymous install ping (what is sent, when, and how to turn it off).
 //! - [`report`]: the only writer to stdout and stderr: text, progress, `--json`.
 //! - [`error`]: error types, the exit-code table and hints.
@@ -39,5 +40,6 @@ pub mod resolve;
 pub mod source;
 pub mod stats;
 pub mod target;
+pub mod toolset;
 pub mod unpack;
 pub mod utc;

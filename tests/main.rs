@@ -16,6 +16,7 @@ mod faults;
 mod go;
 mod import;
 mod install;
+mod lockfile;
 mod network;
 mod pipeline;
 mod pools;

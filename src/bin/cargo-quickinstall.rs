@@ -61,6 +61,17 @@ fn main() -> ExitCode {
             return exit(ExitStatus::Failure);
         }
     };
+    let toolset_mode =
+        quickinstall::toolset::Mode::from_flags(args.sync, args.locked_tools, args.update.clone());
+    let manifest = args.manifest.clone();
+    if manifest.is_some() && toolset_mode.is_none() {
+        reporter_for_usage.error(
+            "--manifest applies to --sync, --locked-tools and --update",
+            Some("add one of them, e.g. `cargo quickinstall --sync --manifest tools/quickinstall.toml`"),
+        );
+        return exit(ExitStatus::Usage);
+    }
+    let common = args.common.clone();
     let request = match InstallRequest::new(args, &env, &config) {
         Ok(r) => r,
         Err(e) => {
@@ -75,6 +86,16 @@ fn main() -> ExitCode {
     let reporter = Reporter::new(&env, request.quiet)
         .with_color(request.net.color.as_deref())
         .with_verbosity(request.verbose);
+    if let Some(mode) = toolset_mode {
+        let requests = quickinstall::toolset::Requests::new(Ok(request), common, &env);
+        return exit(quickinstall::toolset::run(
+            &mode,
+            manifest.as_deref(),
+            &requests,
+            &env,
+            &reporter,
+        ));
+    }
     exit(ecosystem::crates::run(&request, &env, &reporter))
 }
 

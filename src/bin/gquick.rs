@@ -63,6 +63,25 @@ fn main() -> ExitCode {
             };
             exit(list_go::list(&bin_dir, json, &Reporter::new(&env, false)))
         }
+        GoCommand::Sync {
+            locked,
+            update,
+            manifest,
+            options,
+        } => {
+            let mode = quickinstall::toolset::Mode::from_flags(!locked, locked, update)
+                .unwrap_or(quickinstall::toolset::Mode::Sync);
+            let quiet = options.quiet;
+            let requests = quickinstall::toolset::Requests::for_gquick(options, &env);
+            let reporter = Reporter::new(&env, quiet);
+            exit(quickinstall::toolset::run(
+                &mode,
+                manifest.as_deref(),
+                &requests,
+                &env,
+                &reporter,
+            ))
+        }
         GoCommand::Upgrade {
             names,
             all,

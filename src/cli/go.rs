@@ -47,6 +47,23 @@ pub enum GoCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Install the project's tools from `quickinstall.toml` (found upward from here), crates and
+    /// Go packages alike, pinned in `quickinstall.lock` (`cargo quickinstall --sync`)
+    Sync {
+        /// Install exactly what `quickinstall.lock` says: no lookups, sha256 checked (the CI
+        /// mode, `cargo quickinstall --locked-tools`)
+        #[arg(long, conflicts_with = "update")]
+        locked: bool,
+        /// Re-resolve these tools (none named: all), rewrite the lock and print what changed;
+        /// installs nothing
+        #[arg(long, num_args = 0.., value_name = "TOOL")]
+        update: Option<Vec<String>>,
+        /// The `quickinstall.toml` to use, instead of the first one found upward from here
+        #[arg(long, value_name = "PATH")]
+        manifest: Option<std::path::PathBuf>,
+        #[command(flatten)]
+        options: InstallOptions,
+    },
     /// Reinstall binaries for which a newer version exists
     Upgrade {
         /// Binary names in the bin directory
@@ -69,6 +86,8 @@ pub struct GoSpec {
     pub package: String,
     /// `latest`, `v1.2.3`, `v1`, `>=v1.2`, …
     pub query: String,
+    /// A resolution fixed in advance (a lock file): installed without any lookup.
+    pub pinned: Option<Box<crate::ops::ecosystem::go::GoPinned>>,
 }
 
 /// Everything `gquick install` (and `upgrade`) needs, resolved and validated.
@@ -115,6 +134,7 @@ pub fn parse_go_spec(text: &str) -> Result<GoSpec, UsageError> {
     Ok(GoSpec {
         package: package.to_owned(),
         query: query.to_owned(),
+        pinned: None,
     })
 }
 
@@ -172,7 +192,8 @@ mod tests {
             parse_go_spec("github.com/jesseduffield/lazygit").unwrap(),
             GoSpec {
                 package: "github.com/jesseduffield/lazygit".into(),
-                query: "latest".into()
+                query: "latest".into(),
+                pinned: None,
             }
         );
         assert_eq!(

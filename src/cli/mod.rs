@@ -43,7 +43,7 @@ pub struct Args {
     /// `^1.2`, `~1`, `>=1, <2` are requirements, as with `cargo install`)
     #[arg(
         value_name = "CRATE[@VERSION]",
-        required_unless_present_any = ["upgrade_all", "print_version", "completions", "git", "path"]
+        required_unless_present_any = ["upgrade_all", "print_version", "completions", "git", "path", "sync", "locked_tools", "update"]
     )]
     pub crates: Vec<String>,
     /// Version requirement for the (single) crate given
@@ -64,6 +64,21 @@ pub struct Args {
     /// Reinstall every crate recorded in `.crates2.json` for which a newer version exists
     #[arg(long, conflicts_with_all = ["crates", "version"])]
     pub upgrade_all: bool,
+    /// Install the tools of `quickinstall.toml` (found upward from here): resolve what
+    /// `quickinstall.lock` lacks or what changed, write the lock, then install from it
+    #[arg(long, conflicts_with_all = ["crates", "version", "upgrade_all", "locked_tools", "update"], help_heading = "Project tools")]
+    pub sync: bool,
+    /// Install exactly what `quickinstall.lock` says (the CI mode): no registry or index
+    /// lookups, one request per tool, sha256 checked; a stale or incomplete lock is an error
+    #[arg(long, conflicts_with_all = ["crates", "version", "upgrade_all", "update"], help_heading = "Project tools")]
+    pub locked_tools: bool,
+    /// Re-resolve these tools of `quickinstall.toml` (none named: all), rewrite
+    /// `quickinstall.lock` and print what changed; installs nothing
+    #[arg(long, num_args = 0.., value_name = "TOOL", conflicts_with_all = ["crates", "version", "upgrade_all"], help_heading = "Project tools")]
+    pub update: Option<Vec<String>>,
+    /// The `quickinstall.toml` to use, instead of the first one found upward from here
+    #[arg(long, value_name = "PATH", help_heading = "Project tools")]
+    pub manifest: Option<PathBuf>,
     /// Print this client's own version (`--version` is the crate's, as with `cargo install`)
     #[arg(short = 'V', long)]
     pub print_version: bool,
@@ -103,7 +118,7 @@ pub struct Args {
 }
 
 /// Options `cargo quickinstall` and `gquick install`/`upgrade` share.
-#[derive(clap::Args, Debug, Default)]
+#[derive(clap::Args, Debug, Default, Clone)]
 pub struct CommonOptions {
     /// Install the build for this target triple instead of the host's
     #[arg(long, value_name = "TRIPLE")]
@@ -165,6 +180,8 @@ pub struct CrateSpec {
     pub req: Option<VersionReq>,
     /// The requirement as the user wrote it, recorded in `.crates2.json` as cargo does.
     pub req_text: Option<String>,
+    /// A resolution fixed in advance (`--locked-tools`): phase one uses it without any lookup.
+    pub pinned: Option<Box<crate::ops::ecosystem::crates::Pinned>>,
 }
 
 /// Everything an install needs to know, resolved and validated.
@@ -486,6 +503,7 @@ fn parse_crate_spec(spec: &str, version_flag: Option<&str>) -> Result<CrateSpec,
         name: name.to_owned(),
         req_text: req.as_ref().map(ToString::to_string),
         req,
+        pinned: None,
     })
 }
 

@@ -88,6 +88,7 @@ pub fn upgrade_specs(
                 specs.push(GoSpec {
                     package: info.path.clone(),
                     query: "latest".to_owned(),
+                    pinned: None,
                 })
             }
             _ if all => {}

@@ -225,7 +225,7 @@ fn copy_hashed(file: &mut File, dest: &Path, timeout: Duration) -> Option<(u64, 
 
 /// Copies a verified archive into the cache (temp file + rename, so a reader never sees half
 /// of one). Best effort: a cache that cannot be written only costs a later download.
-fn keep_in_cache(cache: &Path, archive: &Path, sha256: &str) {
+pub(crate) fn keep_in_cache(cache: &Path, archive: &Path, sha256: &str) {
     let keep = || -> std::io::Result<()> {
         std::fs::create_dir_all(cache)?;
         let mut tmp = tempfile::NamedTempFile::new_in(cache)?;

@@ -24,6 +24,7 @@ use tempfile::TempDir;
 
 mod extract;
 mod phase_two;
+pub mod resolve;
 mod signed;
 mod take;
 

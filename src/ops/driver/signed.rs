@@ -20,7 +20,7 @@ use crate::unpack::{StagedBinary, UnpackError, unpack_selected};
 impl<'a> Context<'a> {
     /// Fetches, verifies and unpacks a signature-checked (or, when allowed, unsigned)
     /// candidate. `Ok(None)`: the archive is not there (the next source may be tried).
-    pub(super) fn stage_signed(
+    pub(crate) fn stage_signed(
         &self,
         subject: &Subject,
         candidate: &Candidate,

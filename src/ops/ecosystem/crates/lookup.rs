@@ -19,6 +19,14 @@ impl Crates<'_> {
             version,
             error,
         };
+        // A resolution fixed in advance (a lock file): no registry, no index, no pool.
+        if let Some(pinned) = &spec.pinned {
+            return self.plan_pinned(spec, pinned);
+        }
+        // A resolution fixed in advance (a lock file): no registry, no index, no pool.
+        if let Some(pinned) = &spec.pinned {
+            return self.plan_pinned(spec, pinned);
+        }
         if let Some(origin) = &self.request.offline {
             let why = format!(
                 "cargo is set to work offline (net.offline in {origin}), so nothing is fetched"
@@ -276,7 +284,7 @@ impl Crates<'_> {
         }
     }
 
-    fn already_installed(&self, name: &str, version: &str) -> Option<Vec<String>> {
+    pub(super) fn already_installed(&self, name: &str, version: &str) -> Option<Vec<String>> {
         let bin_dir = &self.d.request.bin_dir;
         self.installed
             .iter()

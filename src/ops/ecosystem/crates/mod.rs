@@ -13,6 +13,9 @@ use std::time::Duration;
 
 mod lookup;
 mod modes;
+mod pinned;
+
+pub use pinned::Pinned;
 
 use crate::cli::{CrateSpec, InstallRequest, UsageError};
 use crate::download::{Fetcher, Location, NetConfig};
@@ -22,6 +25,7 @@ use crate::fallback::{self, FallbackOptions, SourceBuild};
 use crate::index::fetch::IndexSource;
 use crate::install::cargo_tracker::{self, CargoTracker, PackageId, TrackerError};
 use crate::install::transaction::same_contents;
+use crate::ops::driver::resolve::{ResolveError, Resolved};
 use crate::ops::driver::{
     self, Context, Ecosystem, Fallback, FallbackOutcome, Options, Placement, Plan, Staged,
 };
@@ -74,6 +78,37 @@ pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStat
         installed: cargo_tracker::installed_snapshot(&request.root),
     };
     driver::run(&context, &crates, env)
+}
+
+/// Resolves every crate of `request` (its targets, sources, `--bin`) as an install would,
+/// installing nothing: what a lock pins ([`crate::toolset`]).
+pub fn resolve_only(
+    request: &InstallRequest,
+    env: &Env,
+    reporter: &Reporter,
+) -> Vec<Result<Resolved, ResolveError>> {
+    let mut request = request.clone();
+    request.dry_run = true;
+    // Already installed or not, the lock records what would be installed.
+    request.force = true;
+    let (context, registry) = match context(&request, reporter) {
+        Ok(c) => c,
+        Err(e) => {
+            return request
+                .crates
+                .iter()
+                .map(|_| Err(ResolveError::Unlockable(e.0.clone())))
+                .collect();
+        }
+    };
+    let crates = Crates {
+        d: &context,
+        request: &request,
+        env,
+        registry,
+        installed: Vec::new(),
+    };
+    driver::resolve::resolve_all(&context, &crates)
 }
 
 /// The driver's context for `request`, and the registry (`None` when the source cannot be

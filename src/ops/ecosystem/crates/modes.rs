@@ -80,6 +80,7 @@ pub(super) fn upgrade_candidates(request: &InstallRequest, reporter: &Reporter) 
                 name: id.name().to_owned(),
                 req: None,
                 req_text: None,
+                pinned: None,
             });
         } else {
             reporter.verbose(

@@ -29,20 +29,41 @@ use crate::source::index::Query;
 use crate::source::{self, Answer, Binaries};
 use crate::stats::Client;
 
+mod lock;
+pub use lock::{GoPinned, GoResolved, resolve_only};
+
 /// Runs `gquick install`; everything the user sees goes through `reporter`.
 pub fn run(request: &GoInstallRequest, env: &crate::env::Env, reporter: &Reporter) -> ExitStatus {
+    let (context, go) = match context(request, reporter) {
+        Ok(c) => c,
+        Err(status) => return status,
+    };
+    let modules = Modules {
+        d: &context,
+        request,
+        go,
+    };
+    driver::run(&context, &modules, env)
+}
+
+/// The driver's context for `request`, and the Go settings it resolves with; `Err` (a usage
+/// error, already reported) when GOPROXY or the index URL is malformed.
+fn context<'a>(
+    request: &GoInstallRequest,
+    reporter: &'a Reporter,
+) -> Result<(Context<'a>, GoEnv), ExitStatus> {
     let go = match GoEnv::from_settings(&request.go) {
         Ok(go) => go,
         Err(e) => {
             reporter.error(&e.to_string(), Some(GOPROXY_HINT));
-            return ExitStatus::Usage;
+            return Err(ExitStatus::Usage);
         }
     };
     let base = match Location::parse(&request.index) {
         Ok(base) => base,
         Err(e) => {
             reporter.error(&e.to_string(), None);
-            return ExitStatus::Usage;
+            return Err(ExitStatus::Usage);
         }
     };
     let options = Options {
@@ -73,12 +94,7 @@ pub fn run(request: &GoInstallRequest, env: &crate::env::Env, reporter: &Reporte
         keys: request.keys.clone(),
     };
     let context = Context::new(options, reporter, fetcher, index, &request.state_dir);
-    let modules = Modules {
-        d: &context,
-        request,
-        go,
-    };
-    driver::run(&context, &modules, env)
+    Ok((context, go))
 }
 
 /// The Go ecosystem for one run.
@@ -134,6 +150,10 @@ impl Ecosystem for Modules<'_> {
     }
 
     fn plan(&self, spec: &GoSpec) -> Plan<()> {
+        // A resolution fixed in advance (a lock file): no proxy, no index.
+        if let Some(pinned) = &spec.pinned {
+            return self.plan_pinned(spec, pinned);
+        }
         let failed = |error: CrateError| Plan::Failed {
             name: spec.package.clone(),
             version: None,

@@ -1,0 +1,228 @@
+//! The `[go]` half: resolve Go packages through `gquick`'s own phase one in resolve-only mode
+//! (module proxy, then the signed index), and install them from the lock with pinned
+//! resolutions (no proxy or index lookup: one request per tool, the archive).
+
+use std::collections::BTreeMap;
+
+use super::ToolsetError;
+use super::crates::choose_artifact;
+use super::lock::{Artifact, LockedTool, ReadLock};
+use super::manifest::{Manifest, Tool};
+use crate::cli::go::{GoInstallRequest, GoSpec};
+use crate::env::Env;
+use crate::error::ExitStatus;
+use crate::index::format::Release;
+use crate::ops::ecosystem::go::{self as install_go, GoPinned, GoResolved};
+use crate::report::Reporter;
+
+/// Resolves the Go `tools` for every target they are wanted on.
+pub fn resolve(
+    tools: &[&Tool],
+    manifest: &Manifest,
+    request: &GoInstallRequest,
+    reporter: &Reporter,
+) -> Result<Vec<LockedTool>, ToolsetError> {
+    let mut groups: BTreeMap<Option<String>, Vec<&Tool>> = BTreeMap::new();
+    for tool in tools {
+        let targets = tool
+            .targets
+            .clone()
+            .unwrap_or_else(|| manifest.targets.clone());
+        if targets.is_empty() {
+            groups.entry(None).or_default().push(tool);
+        }
+        for t in targets {
+            groups.entry(Some(t)).or_default().push(tool);
+        }
+    }
+    let mut locked: BTreeMap<String, LockedTool> = BTreeMap::new();
+    for (target, members) in groups {
+        let mut sub = request.clone();
+        if let Some(t) = &target {
+            sub.targets = vec![t.clone()];
+            sub.explicit_target = Some(t.clone());
+        }
+        sub.specs = members
+            .iter()
+            .map(|t| GoSpec {
+                package: t.name.clone(),
+                query: t.requirement.clone(),
+                pinned: None,
+            })
+            .collect();
+        let where_ = target.clone().unwrap_or_else(|| "this host".to_owned());
+        for (tool, outcome) in members.iter().zip(install_go::resolve_only(&sub, reporter)) {
+            let resolved = outcome.map_err(|e| ToolsetError {
+                message: format!(
+                    "{}:{}: `{}` could not be resolved for {where_}: {e}",
+                    manifest.path.display(),
+                    tool.line,
+                    tool.name
+                ),
+                help: e
+                    .hint()
+                    .unwrap_or_else(|| "check the query and GOPROXY".into()),
+                status: if e.is_verification() {
+                    ExitStatus::Verification
+                } else {
+                    ExitStatus::Failure
+                },
+            })?;
+            let (version, module, checksum, artifact, bin) = match resolved {
+                GoResolved::Prebuilt {
+                    module,
+                    version,
+                    release,
+                    url,
+                    bin,
+                } => (
+                    version,
+                    Some(module),
+                    release.provenance.source_checksum.clone(),
+                    Artifact {
+                        target: release.target.clone(),
+                        origin: "index".into(),
+                        url: Some(url),
+                        size: Some(release.size),
+                        sha256: Some(release.sha256.clone()),
+                        format: Some(if release.is_bin() { "bin" } else { "tar.gz" }.into()),
+                        key_id: None,
+                        // All the archive holds: the unpack allow-list needs them.
+                        binaries: release.binaries.clone(),
+                    },
+                    bin.strip_suffix(".exe").unwrap_or(&bin).to_owned(),
+                ),
+                GoResolved::Build { version } => (
+                    version,
+                    None,
+                    None,
+                    Artifact {
+                        target: target
+                            .clone()
+                            .or_else(|| sub.targets.first().cloned())
+                            .unwrap_or_default(),
+                        origin: "build".into(),
+                        url: None,
+                        size: None,
+                        sha256: None,
+                        format: None,
+                        key_id: None,
+                        binaries: Vec::new(),
+                    },
+                    crate::index::path::go_command_name(&tool.name).to_owned(),
+                ),
+            };
+            let entry = locked
+                .entry(tool.name.clone())
+                .or_insert_with(|| LockedTool {
+                    kind: "go".into(),
+                    name: tool.name.clone(),
+                    entry: tool.fingerprint(),
+                    version: version.clone(),
+                    module: None,
+                    source_checksum: None,
+                    // The one binary `go install` would put in place.
+                    bin: vec![bin],
+                    artifacts: Vec::new(),
+                });
+            if entry.version != version {
+                return Err(ToolsetError::new(
+                    format!(
+                        "{}:{}: `{}` resolved to {} for one target and {version} for {where_}",
+                        manifest.path.display(),
+                        tool.line,
+                        tool.name,
+                        entry.version
+                    ),
+                    "pin one version with `vX.Y.Z`",
+                ));
+            }
+            entry.module = entry.module.take().or(module);
+            entry.source_checksum = entry.source_checksum.take().or(checksum);
+            entry.artifacts.push(artifact);
+        }
+    }
+    Ok(locked.into_values().collect())
+}
+
+/// Installs the lock's Go tools for this host (or `--target`) through `gquick`'s driver with
+/// pinned specs; every entry is checked before anything is installed.
+pub fn install(
+    read: &ReadLock,
+    request: &GoInstallRequest,
+    env: &Env,
+    reporter: &Reporter,
+) -> Result<ExitStatus, ToolsetError> {
+    let mut specs = Vec::new();
+    for tool in read.lock.tools.iter().filter(|t| t.kind == "go") {
+        let artifact = choose_artifact(read, tool, &request.targets)?;
+        let from = format!("{}:{}", read.path.display(), read.line_of_tool(&tool.name));
+        let bad = |what: &str| {
+            ToolsetError::new(
+                format!("{from}: `{}` {what}", tool.name),
+                "run `gquick sync` to rewrite the lock",
+            )
+        };
+        let bin = tool
+            .bin
+            .first()
+            .map(|b| crate::install::exe_name(b, &artifact.target))
+            .ok_or_else(|| bad("names no binary"))?;
+        let release = if artifact.origin == "build" {
+            None
+        } else {
+            let (Some(url), Some(size), Some(sha256)) =
+                (&artifact.url, artifact.size, &artifact.sha256)
+            else {
+                return Err(bad("lacks a url, size or sha256 for a prebuilt"));
+            };
+            let mut extra = BTreeMap::new();
+            if artifact.format.as_deref() == Some(crate::index::format::FORMAT_BIN) {
+                extra.insert(
+                    "format".to_owned(),
+                    serde_json::Value::from(crate::index::format::FORMAT_BIN),
+                );
+            }
+            Some(Release {
+                version: tool.version.clone(),
+                target: artifact.target.clone(),
+                archive: url.clone(),
+                sha256: sha256.clone(),
+                size,
+                binaries: artifact.binaries.clone(),
+                packages: BTreeMap::new(),
+                min_glibc: None,
+                recipe: 0,
+                provenance: crate::index::format::Provenance {
+                    source_checksum: tool.source_checksum.clone(),
+                    built_at: String::new(),
+                    toolchain: String::new(),
+                    extra: BTreeMap::new(),
+                },
+                extra,
+            })
+        };
+        let module = match (&tool.module, &release) {
+            (Some(m), _) => m.clone(),
+            (None, None) => tool.name.clone(),
+            (None, Some(_)) => return Err(bad("lacks its module")),
+        };
+        specs.push(GoSpec {
+            package: tool.name.clone(),
+            query: tool.version.clone(),
+            pinned: Some(Box::new(GoPinned {
+                module,
+                version: tool.version.clone(),
+                release,
+                bin,
+                from,
+            })),
+        });
+    }
+    if specs.is_empty() {
+        return Ok(ExitStatus::Success);
+    }
+    let mut sub = request.clone();
+    sub.specs = specs;
+    Ok(install_go::run(&sub, env, reporter))
+}
