@@ -1,8 +1,8 @@
 //! Why an install failed, as sentences, and the exit-status table.
 //!
 //! Each variant carries its subject (crate, version, target) and wraps the lower layer's error,
-//! whose own message names the URL or path. [`CrateError::is_verification`] classifies by type,
-//! never by message text; [`CrateError::hint`] is the follow-up advice printed on a `help:`
+//! whose own message names the URL or path. [`PackageError::is_verification`] classifies by type,
+//! never by message text; [`PackageError::hint`] is the follow-up advice printed on a `help:`
 //! line.
 
 use std::path::PathBuf;
@@ -51,7 +51,7 @@ impl std::fmt::Display for Subject {
 
 /// Why one crate was not installed.
 #[derive(Debug, thiserror::Error)]
-pub enum CrateError {
+pub enum PackageError {
     #[error("{0}")]
     Registry(#[from] RegistryError),
     #[error("{0}; nothing was installed")]
@@ -127,7 +127,7 @@ pub enum CrateError {
     },
 }
 
-impl CrateError {
+impl PackageError {
     /// Whether the failure means something did not verify: the exit status is then 3.
     pub fn is_verification(&self) -> bool {
         match self {

@@ -38,7 +38,7 @@ pub enum Source {
 
 /// The result of one crate, as `--json` prints it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct CrateResult {
+pub struct PackageResult {
     pub name: String,
     pub version: Option<String>,
     pub target: Option<String>,
@@ -213,7 +213,7 @@ impl Reporter {
     }
 
     /// One `--json` result line on stdout.
-    pub fn json(&self, result: &CrateResult) {
+    pub fn json(&self, result: &PackageResult) {
         let line = serde_json::to_string(result).unwrap_or_default();
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{line}");
@@ -262,7 +262,7 @@ mod tests {
 
     #[test]
     fn json_results_have_the_documented_fields() {
-        let r = CrateResult {
+        let r = PackageResult {
             name: "a".into(),
             version: Some("1.0.0".into()),
             target: None,

@@ -15,7 +15,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use crate::env::Env;
-use crate::error::CrateError;
+use crate::error::PackageError;
 use crate::registry::crates::Registry;
 use crate::report::{Reporter, Source};
 
@@ -50,10 +50,10 @@ impl Outcome {
 
     /// The outcome of a failed install: none for failures that say nothing about the package
     /// (network, usage, a binary conflict, the tracker).
-    pub fn of_error(error: &CrateError) -> Option<Self> {
+    pub fn of_error(error: &PackageError) -> Option<Self> {
         match error {
-            CrateError::NoPrebuilt { .. } => Some(Self::NotInIndex),
-            CrateError::Fallback(_) => Some(Self::FallbackFailed),
+            PackageError::NoPrebuilt { .. } => Some(Self::NotInIndex),
+            PackageError::Fallback(_) => Some(Self::FallbackFailed),
             e if e.is_verification() => Some(Self::VerifyFailed),
             _ => None,
         }
@@ -61,13 +61,13 @@ impl Outcome {
 }
 
 /// The version and target an error names, when it names them.
-pub fn subject_of(error: &CrateError) -> (Option<&str>, Option<&str>) {
+pub fn subject_of(error: &PackageError) -> (Option<&str>, Option<&str>) {
     match error {
-        CrateError::NoPrebuilt { version, .. } => (Some(version), None),
-        CrateError::Source { subject, .. }
-        | CrateError::Download { subject, .. }
-        | CrateError::Unpack { subject, .. }
-        | CrateError::Install { subject, .. } => (Some(&subject.version), Some(&subject.target)),
+        PackageError::NoPrebuilt { version, .. } => (Some(version), None),
+        PackageError::Source { subject, .. }
+        | PackageError::Download { subject, .. }
+        | PackageError::Unpack { subject, .. }
+        | PackageError::Install { subject, .. } => (Some(&subject.version), Some(&subject.target)),
         _ => (None, None),
     }
 }
@@ -393,7 +393,7 @@ mod tests {
             Some(Outcome::FallbackBuilt)
         );
         assert_eq!(Outcome::of_success(Some(Source::AlreadyInstalled)), None);
-        let no_prebuilt = CrateError::NoPrebuilt {
+        let no_prebuilt = PackageError::NoPrebuilt {
             name: "a".into(),
             version: "1.0.0".into(),
             targets: "t".into(),
@@ -401,13 +401,13 @@ mod tests {
         };
         assert_eq!(Outcome::of_error(&no_prebuilt), Some(Outcome::NotInIndex));
         assert_eq!(subject_of(&no_prebuilt), (Some("1.0.0"), None));
-        let conflict = CrateError::Conflict {
+        let conflict = PackageError::Conflict {
             bin: "a".into(),
             dir: PathBuf::from("/b"),
             owner: None,
         };
         assert_eq!(Outcome::of_error(&conflict), None);
-        let unpack = CrateError::Unpack {
+        let unpack = PackageError::Unpack {
             subject: Box::new(Subject {
                 name: "a".into(),
                 version: "1.0.0".into(),

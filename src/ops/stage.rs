@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 use crate::download::{Fetcher, Location};
-use crate::error::{CrateError, Subject};
+use crate::error::{PackageError, Subject};
 use crate::index::format::Release;
 use crate::report::Reporter;
 use crate::unpack::{StagedBinary, stage_raw_binary, unpack_selected};
@@ -90,8 +90,8 @@ pub fn stage_release(
     release: &Release,
     location: &Location,
     wanted: &[String],
-) -> Result<(TempDir, Vec<StagedBinary>), CrateError> {
-    let prepare = |source| CrateError::Prepare {
+) -> Result<(TempDir, Vec<StagedBinary>), PackageError> {
+    let prepare = |source| PackageError::Prepare {
         path: root.to_owned(),
         source,
     };
@@ -119,7 +119,7 @@ pub fn stage_release(
                     &release.sha256,
                     &|n| progress.set(n),
                 )
-                .map_err(|source| CrateError::Download {
+                .map_err(|source| PackageError::Download {
                     subject: Box::new(subject.clone()),
                     source,
                 });
@@ -134,7 +134,7 @@ pub fn stage_release(
         Some(name) if release.is_bin() => stage_raw_binary(&archive, &staging, name),
         _ => unpack_selected(&archive, &staging, &release.binaries, wanted),
     };
-    let binaries = staged.map_err(|source| CrateError::Unpack {
+    let binaries = staged.map_err(|source| PackageError::Unpack {
         subject: Box::new(subject.clone()),
         source,
     })?;

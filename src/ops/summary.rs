@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::error::{CrateError, ExitStatus};
-use crate::report::{CrateResult, Reporter};
+use crate::error::{ExitStatus, PackageError};
+use crate::report::{PackageResult, Reporter};
 
 /// Prints `--json` lines (when asked) and the summary; picks the exit status: 3 when any failure
 /// was a verification failure, else 1 when anything failed, else 0. `noun` is `crates` or
@@ -12,7 +12,7 @@ use crate::report::{CrateResult, Reporter};
 pub fn summarise(
     json: bool,
     reporter: &Reporter,
-    results: &[CrateResult],
+    results: &[PackageResult],
     noun: &str,
 ) -> ExitStatus {
     if json {
@@ -20,7 +20,7 @@ pub fn summarise(
             reporter.json(r);
         }
     }
-    let failed: Vec<&CrateResult> = results.iter().filter(|r| !r.ok).collect();
+    let failed: Vec<&PackageResult> = results.iter().filter(|r| !r.ok).collect();
     if failed.is_empty() {
         return ExitStatus::Success;
     }
@@ -52,10 +52,10 @@ pub fn failure(
     reporter: &Reporter,
     name: String,
     version: Option<String>,
-    error: CrateError,
-) -> CrateResult {
+    error: PackageError,
+) -> PackageResult {
     reporter.error(&error.to_string(), error.hint().as_deref());
-    CrateResult {
+    PackageResult {
         name,
         version,
         target: None,
@@ -72,7 +72,7 @@ pub fn failure(
 }
 
 /// The results in order, each with the time its package took (millisecond precision).
-pub fn with_seconds(results: Vec<Option<CrateResult>>, took: &[Duration]) -> Vec<CrateResult> {
+pub fn with_seconds(results: Vec<Option<PackageResult>>, took: &[Duration]) -> Vec<PackageResult> {
     results
         .into_iter()
         .zip(took)

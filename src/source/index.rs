@@ -3,7 +3,7 @@
 //! the release for this host, whose size and sha256 the driver checks while streaming.
 
 use super::{Answer, Binaries, Candidate, Check, Origin};
-use crate::error::{CrateError, Subject};
+use crate::error::{PackageError, Subject};
 use crate::index::fetch::IndexError;
 use crate::index::fetch::{IndexSource, VerifiedPackage};
 use crate::report::Reporter;
@@ -54,7 +54,7 @@ pub fn answer(
         ));
     };
     if let Err(source) = resolve::check_source(&release, query.registry_cksum) {
-        return Answer::Fail(CrateError::Source {
+        return Answer::Fail(PackageError::Source {
             subject: Box::new(Subject {
                 name: query.name.to_owned(),
                 version: query.version.to_owned(),

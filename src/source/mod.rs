@@ -18,7 +18,7 @@ pub mod quickinstall_pool;
 pub mod upstream;
 
 use crate::download::Location;
-use crate::error::CrateError;
+use crate::error::PackageError;
 
 /// A source's name, as `--sources`, the output and `--json`'s `origin` spell it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -137,7 +137,7 @@ pub enum Answer {
     DontHave(String),
     /// Something went wrong that must stop the install (a verification failure: never try the
     /// next source after one).
-    Fail(CrateError),
+    Fail(PackageError),
 }
 
 /// Whether a URL a source yields may be fetched: `https://`, or `http://` to a loopback

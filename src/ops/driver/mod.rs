@@ -30,13 +30,13 @@ mod take;
 
 use crate::download::Fetcher;
 use crate::env::Env;
-use crate::error::{CrateError, ExitStatus, Subject};
+use crate::error::{ExitStatus, PackageError, Subject};
 use crate::fallback::SourceBuild;
 use crate::index::fetch::IndexSource;
 use crate::index::seen::SeenStore;
 use crate::install::cargo_tracker::TrackerError;
 use crate::ops::{parallel, summary};
-use crate::report::{CrateResult, Reporter, Source};
+use crate::report::{PackageResult, Reporter, Source};
 use crate::source::{Candidate, Origin};
 use crate::stats::{self, Client, Outcome, Telemetry};
 use crate::unpack::StagedBinary;
@@ -73,7 +73,7 @@ pub trait Ecosystem: Sync {
         &self,
         record: &mut Self::Record,
         staged: &Staged<Self::Extra>,
-    ) -> Result<Placement, CrateError>;
+    ) -> Result<Placement, PackageError>;
     /// Records a package whose binaries were just placed.
     fn mark(&self, record: &mut Self::Record, staged: &Staged<Self::Extra>);
     /// Writes the record; `Err` rolls every placed binary back.
@@ -110,7 +110,7 @@ pub enum Plan<X> {
     Failed {
         name: String,
         version: Option<String>,
-        error: CrateError,
+        error: PackageError,
     },
 }
 
@@ -237,7 +237,7 @@ pub fn run<E: Ecosystem>(context: &Context, ecosystem: &E, env: &Env) -> ExitSta
     };
     let (plans, mut took): (Vec<Plan<E::Extra>>, Vec<Duration>) =
         plan_all(context, ecosystem).into_iter().unzip();
-    let mut results: Vec<Option<CrateResult>> = vec![None; plans.len()];
+    let mut results: Vec<Option<PackageResult>> = vec![None; plans.len()];
     let mut staged = Vec::new();
     let mut fallbacks = Vec::new();
     for (i, plan) in plans.into_iter().enumerate() {
@@ -336,8 +336,8 @@ pub(crate) fn result(
     origin: Option<Origin>,
     bin_dir: &std::path::Path,
     bins: Vec<String>,
-) -> CrateResult {
-    CrateResult {
+) -> PackageResult {
+    PackageResult {
         paths: bins
             .iter()
             .map(|b| bin_dir.join(b).display().to_string())

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use super::{Context, Ecosystem, Fallback, Placement, Staged, result};
-use crate::error::{CrateError, Subject};
+use crate::error::{PackageError, Subject};
 use crate::install::install_binaries;
 use crate::ops::summary;
-use crate::report::{CrateResult, Source};
+use crate::report::{PackageResult, Source};
 use crate::source::{Candidate, Check, Origin};
 
 impl<'a> Context<'a> {
@@ -19,7 +19,7 @@ impl<'a> Context<'a> {
         name: String,
         version: String,
         bins: Vec<String>,
-    ) -> CrateResult {
+    ) -> PackageResult {
         self.reporter.status(
             "Ignored",
             &format!(
@@ -53,7 +53,7 @@ impl<'a> Context<'a> {
         subject: Subject,
         candidate: &Candidate,
         wanted: Vec<String>,
-    ) -> CrateResult {
+    ) -> PackageResult {
         let bin_dir = &self.request.bin_dir;
         let check = match &candidate.check {
             Check::Sha256 { size, sha256 } => format!("{size} bytes, sha256 {sha256}"),
@@ -90,8 +90,8 @@ impl<'a> Context<'a> {
         &self,
         name: String,
         version: Option<String>,
-        error: CrateError,
-    ) -> CrateResult {
+        error: PackageError,
+    ) -> PackageResult {
         summary::failure(self.reporter, name, version, error)
     }
 
@@ -104,29 +104,29 @@ impl<'a> Context<'a> {
         &self,
         ecosystem: &E,
         staged: Vec<(usize, Box<Staged<E::Extra>>)>,
-    ) -> Vec<(usize, CrateResult)> {
+    ) -> Vec<(usize, PackageResult)> {
         if staged.is_empty() {
             return Vec::new();
         }
-        let fail = |s: &Staged<E::Extra>, error: CrateError| {
+        let fail = |s: &Staged<E::Extra>, error: PackageError| {
             let subject = &s.subject;
             self.failure(subject.name.clone(), Some(subject.version.clone()), error)
         };
-        let fail_all = |error: &dyn Fn() -> CrateError| {
+        let fail_all = |error: &dyn Fn() -> PackageError| {
             staged.iter().map(|(i, s)| (*i, fail(s, error()))).collect()
         };
         let bin_dir = &self.request.bin_dir;
         // The bin directory first: if it cannot be made, fail before the record is created,
         // so a failed install leaves the disk as it was.
         if let Err(e) = std::fs::create_dir_all(bin_dir) {
-            return fail_all(&|| CrateError::Prepare {
+            return fail_all(&|| PackageError::Prepare {
                 path: bin_dir.clone(),
                 source: std::io::Error::new(e.kind(), e.to_string()),
             });
         }
         let mut record = match ecosystem.open_record() {
             Ok(r) => r,
-            Err(e) => return fail_all(&|| CrateError::Tracker(e.clone())),
+            Err(e) => return fail_all(&|| PackageError::Tracker(e.clone())),
         };
         let mut results = Vec::new();
         let mut placed = Vec::new();
@@ -135,7 +135,7 @@ impl<'a> Context<'a> {
                 Placement::Already => Ok(None),
                 Placement::New { replaces } => {
                     let transaction = install_binaries(&s.binaries, bin_dir).map_err(|source| {
-                        CrateError::Install {
+                        PackageError::Install {
                             subject: Box::new(s.subject.clone()),
                             source,
                         }
@@ -166,7 +166,7 @@ impl<'a> Context<'a> {
         if let Err(e) = ecosystem.save(record, !placed.is_empty()) {
             for (i, s, transaction, _) in placed {
                 drop(transaction);
-                results.push((i, fail(s, CrateError::Tracker(Arc::clone(&e)))));
+                results.push((i, fail(s, PackageError::Tracker(Arc::clone(&e)))));
             }
             return results;
         }
@@ -179,7 +179,7 @@ impl<'a> Context<'a> {
         results
     }
 
-    fn installed<X>(&self, staged: &Staged<X>, replaces: Vec<String>) -> CrateResult {
+    fn installed<X>(&self, staged: &Staged<X>, replaces: Vec<String>) -> PackageResult {
         let subject = &staged.subject;
         let names: Vec<String> = staged.binaries.iter().map(|b| b.name.clone()).collect();
         for old in replaces {
@@ -214,7 +214,11 @@ impl<'a> Context<'a> {
     }
 
     /// A build from source for one package, announced (`--dry-run`: only said).
-    pub(super) fn fallback<E: Ecosystem>(&self, ecosystem: &E, fallback: &Fallback) -> CrateResult {
+    pub(super) fn fallback<E: Ecosystem>(
+        &self,
+        ecosystem: &E,
+        fallback: &Fallback,
+    ) -> PackageResult {
         let (command, label) = ecosystem.fallback_command(fallback);
         let why = &fallback.why;
         let done = |built: bool| {

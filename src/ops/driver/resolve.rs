@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use super::{Context, Ecosystem, Fallback, Plan};
-use crate::error::{CrateError, Subject};
+use crate::error::{PackageError, Subject};
 use crate::source::{Binaries, Candidate, Check};
 
 /// Why a package could not be resolved for a lock.
@@ -19,7 +19,7 @@ use crate::source::{Binaries, Candidate, Check};
 pub enum ResolveError {
     /// What an install would have failed with.
     #[error("{0}")]
-    Install(#[from] CrateError),
+    Install(#[from] PackageError),
     /// It resolves, but not to something a lock can pin (no exact version, an archive layout
     /// a sha256 pin cannot describe yet), or resolving could not start.
     #[error("{0}")]
@@ -154,7 +154,7 @@ impl<'a> Context<'a> {
             return Err(unlockable("its archive is not there"));
         };
         let archive = dir.path().join("archive");
-        let (size, sha256) = file_sha256(&archive).map_err(|e| CrateError::Prepare {
+        let (size, sha256) = file_sha256(&archive).map_err(|e| PackageError::Prepare {
             path: archive.clone(),
             source: e,
         })?;

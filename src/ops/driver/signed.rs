@@ -13,7 +13,7 @@ use tempfile::TempDir;
 
 use super::Context;
 use crate::download::{DownloadError, StreamCheck};
-use crate::error::{CrateError, Subject};
+use crate::error::{PackageError, Subject};
 use crate::source::{Binaries, Candidate, Check};
 use crate::unpack::{StagedBinary, UnpackError, unpack_selected};
 
@@ -25,13 +25,13 @@ impl<'a> Context<'a> {
         subject: &Subject,
         candidate: &Candidate,
         wanted: Option<&[String]>,
-    ) -> Result<Option<(TempDir, Vec<StagedBinary>)>, CrateError> {
+    ) -> Result<Option<(TempDir, Vec<StagedBinary>)>, PackageError> {
         let origin = candidate.origin.as_str();
-        let wrap = |error: CrateError| CrateError::FromSource {
+        let wrap = |error: PackageError| PackageError::FromSource {
             origin,
             error: Box::new(error),
         };
-        let unverified = |detail: String| CrateError::Unverified {
+        let unverified = |detail: String| PackageError::Unverified {
             subject: Box::new(subject.clone()),
             origin,
             detail,
@@ -64,7 +64,7 @@ impl<'a> Context<'a> {
                     // Unreachable, rate limited, a refused redirect: nothing was verified, so
                     // the next source may be tried.
                     Err(source) => {
-                        return Err(wrap(CrateError::Download {
+                        return Err(wrap(PackageError::Download {
                             subject: Box::new(subject.clone()),
                             source,
                         }));
@@ -120,7 +120,7 @@ impl<'a> Context<'a> {
             None => Box::new(Unchecked),
         };
         let root = &self.request.root;
-        let prepare = |source| CrateError::Prepare {
+        let prepare = |source| PackageError::Prepare {
             path: root.to_owned(),
             source,
         };
@@ -148,7 +148,7 @@ impl<'a> Context<'a> {
             Err(DownloadError::Refused { reason, .. }) => return Err(unverified(reason)),
             Err(source) => {
                 let verification = matches!(source, DownloadError::TooLarge { .. });
-                let error = wrap(CrateError::Download {
+                let error = wrap(PackageError::Download {
                     subject: Box::new(subject.clone()),
                     source,
                 });
@@ -160,7 +160,7 @@ impl<'a> Context<'a> {
             }
         };
         let unpack_error = |source| {
-            wrap(CrateError::Unpack {
+            wrap(PackageError::Unpack {
                 subject: Box::new(subject.clone()),
                 source,
             })
@@ -189,7 +189,7 @@ impl<'a> Context<'a> {
         }
         let wanted = wanted.map_or_else(|| listed.clone(), <[String]>::to_vec);
         if let Some(missing) = wanted.iter().find(|w| !listed.contains(w)) {
-            return Err(wrap(CrateError::Unpack {
+            return Err(wrap(PackageError::Unpack {
                 subject: Box::new(subject.clone()),
                 source: UnpackError::MissingBinary {
                     archive,

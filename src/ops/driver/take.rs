@@ -3,7 +3,7 @@
 //! staging directory. The same for every source and both ecosystems, so none can skip a check.
 
 use super::{Context, Plan, Staged};
-use crate::error::{CrateError, Subject};
+use crate::error::{PackageError, Subject};
 use crate::ops::stage;
 use crate::source::{Binaries, Candidate, Check};
 
@@ -116,8 +116,8 @@ impl<'a> Context<'a> {
             )),
             // The archive could not be fetched (not a verification failure): the next source
             // may have it.
-            Err(CrateError::FromSource { origin, error })
-                if matches!(*error, CrateError::Download { .. }) && !error.is_verification() =>
+            Err(PackageError::FromSource { origin, error })
+                if matches!(*error, PackageError::Download { .. }) && !error.is_verification() =>
             {
                 let why = format!("{origin} source: {error}");
                 self.reporter.warn(&why);

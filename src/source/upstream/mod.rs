@@ -34,7 +34,7 @@ pub fn probe(fetcher: &Fetcher, registry: &Registry, query: &Query, cksum: Optio
     let manifest = match fetch_manifest(fetcher, registry, query.name, query.version, cksum) {
         Ok(m) => m,
         Err(Problem::Verify(why)) => {
-            return Answer::Fail(crate::error::CrateError::Unverified {
+            return Answer::Fail(crate::error::PackageError::Unverified {
                 subject: Box::new(crate::error::Subject {
                     name: query.name.to_owned(),
                     version: query.version.to_owned(),

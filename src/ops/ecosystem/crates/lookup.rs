@@ -5,7 +5,7 @@
 
 use super::{Crates, Recorded};
 use crate::cli::CrateSpec;
-use crate::error::CrateError;
+use crate::error::PackageError;
 use crate::index::format::PackageKind;
 use crate::ops::driver::{Fallback, Plan};
 use crate::registry::crates::{pinned_version, select_version};
@@ -14,7 +14,7 @@ use crate::source::{self, Answer, Origin, quickinstall_pool};
 
 impl Crates<'_> {
     pub(super) fn lookup(&self, spec: &CrateSpec) -> Plan<Recorded> {
-        let failed = |version: Option<String>, error: CrateError| Plan::Failed {
+        let failed = |version: Option<String>, error: PackageError| Plan::Failed {
             name: spec.name.clone(),
             version,
             error,
@@ -216,7 +216,7 @@ impl Crates<'_> {
         &self,
         registry: &crate::registry::crates::Registry,
         spec: &CrateSpec,
-    ) -> Result<(semver::Version, Option<String>), CrateError> {
+    ) -> Result<(semver::Version, Option<String>), PackageError> {
         if let Some(v) = spec.req.as_ref().and_then(pinned_version) {
             return Ok((v, None));
         }
@@ -269,7 +269,7 @@ impl Crates<'_> {
         Plan::Failed {
             name: spec.name.clone(),
             version: version.clone(),
-            error: CrateError::NoPrebuilt {
+            error: PackageError::NoPrebuilt {
                 name: spec.name.clone(),
                 version: version
                     .or_else(|| spec.req_text.clone())

@@ -20,7 +20,7 @@ pub use pinned::Pinned;
 use crate::cli::{CrateSpec, InstallRequest, UsageError};
 use crate::download::{Fetcher, Location, NetConfig};
 use crate::env::Env;
-use crate::error::{CrateError, ExitStatus};
+use crate::error::{ExitStatus, PackageError};
 use crate::fallback::{self, FallbackOptions, SourceBuild};
 use crate::index::fetch::IndexSource;
 use crate::install::cargo_tracker::{self, CargoTracker, PackageId, TrackerError};
@@ -218,7 +218,7 @@ impl Ecosystem for Crates<'_> {
         &self,
         tracker: &mut CargoTracker,
         staged: &Staged<Recorded>,
-    ) -> Result<Placement, CrateError> {
+    ) -> Result<Placement, PackageError> {
         let subject = &staged.subject;
         let bin_dir = &self.d.request.bin_dir;
         let id = self.id_of(staged);
@@ -240,7 +240,7 @@ impl Ecosystem for Crates<'_> {
                         .iter()
                         .any(|b| b.name == *bin && same_contents(&bin_dir.join(bin), &b.path)) => {}
                     owner => {
-                        return Err(CrateError::Conflict {
+                        return Err(PackageError::Conflict {
                             bin: bin.clone(),
                             dir: bin_dir.to_owned(),
                             owner: owner.map(|o| o.to_string()),

@@ -8,7 +8,7 @@
 
 use super::{Crates, Recorded};
 use crate::cli::CrateSpec;
-use crate::error::CrateError;
+use crate::error::PackageError;
 use crate::ops::driver::{Fallback, Plan};
 use crate::source::Candidate;
 
@@ -53,7 +53,7 @@ impl Crates<'_> {
             Err(why) => Plan::Failed {
                 name: spec.name.clone(),
                 version: Some(version.clone()),
-                error: CrateError::NoPrebuilt {
+                error: PackageError::NoPrebuilt {
                     name: spec.name.clone(),
                     version,
                     targets: format!("{target} ({why}; pinned by {})", pinned.from),

@@ -5,7 +5,7 @@
 use super::{Modules, context};
 use crate::cli::go::{GoInstallRequest, GoSpec};
 use crate::download::Location;
-use crate::error::{CrateError, Subject};
+use crate::error::{PackageError, Subject};
 use crate::index::format::Release;
 use crate::ops::driver::resolve::{ResolveError, Resolved, resolve_all};
 use crate::ops::driver::{Fallback, Plan};
@@ -135,7 +135,7 @@ impl Modules<'_> {
                 return Plan::Failed {
                     name: spec.package.clone(),
                     version: Some(pinned.version.clone()),
-                    error: CrateError::Download {
+                    error: PackageError::Download {
                         subject: Box::new(Subject {
                             name: pinned.module.clone(),
                             version: pinned.version.clone(),
@@ -163,7 +163,7 @@ impl Modules<'_> {
             Err(why) => Plan::Failed {
                 name: spec.package.clone(),
                 version: Some(pinned.version.clone()),
-                error: CrateError::NoPrebuilt {
+                error: PackageError::NoPrebuilt {
                     name: spec.package.clone(),
                     version: pinned.version.clone(),
                     targets: format!("{} ({why}; pinned by {})", release.target, pinned.from),

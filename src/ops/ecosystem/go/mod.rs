@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::cli::go::{GoInstallRequest, GoSpec};
 use crate::download::{Fetcher, Location, NetConfig};
-use crate::error::{CrateError, ExitStatus};
+use crate::error::{ExitStatus, PackageError};
 use crate::fallback::{self, SourceBuild};
 use crate::gobuildinfo::read_build_info;
 use crate::index::fetch::IndexSource;
@@ -119,7 +119,7 @@ impl Modules<'_> {
         Plan::Failed {
             name: spec.package.clone(),
             version: None,
-            error: CrateError::NoPrebuilt {
+            error: PackageError::NoPrebuilt {
                 name: spec.package.clone(),
                 version: version.to_owned(),
                 targets: format!("{} in the release index", self.request.targets.join(", ")),
@@ -154,7 +154,7 @@ impl Ecosystem for Modules<'_> {
         if let Some(pinned) = &spec.pinned {
             return self.plan_pinned(spec, pinned);
         }
-        let failed = |error: CrateError| Plan::Failed {
+        let failed = |error: PackageError| Plan::Failed {
             name: spec.package.clone(),
             version: None,
             error,
@@ -243,7 +243,7 @@ impl Ecosystem for Modules<'_> {
 
     /// A binary of the same name from another module (or not built by Go) is replaced only
     /// with `--force`; the same module's is an upgrade (or downgrade) and is replaced.
-    fn check(&self, _: &mut (), staged: &Staged<()>) -> Result<Placement, CrateError> {
+    fn check(&self, _: &mut (), staged: &Staged<()>) -> Result<Placement, PackageError> {
         let bin_dir = &self.request.bin_dir;
         for bin in &staged.binaries {
             let dest = bin_dir.join(&bin.name);
@@ -253,7 +253,7 @@ impl Ecosystem for Modules<'_> {
             match read_build_info(&dest).ok().flatten() {
                 Some(info) if info.module == staged.subject.name => {}
                 other => {
-                    return Err(CrateError::Conflict {
+                    return Err(PackageError::Conflict {
                         bin: bin.name.clone(),
                         dir: bin_dir.clone(),
                         owner: other.map(|info| format!("{} {}", info.module, info.version)),
