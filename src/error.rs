@@ -161,6 +161,11 @@ impl PackageError {
             Self::FromSource { error, .. } => error.hint(),
             Self::Index(e) if e.hint().is_some() => e.hint(),
             Self::Registry(e) => e.hint(),
+            Self::GoResolve(e) => e.hint(),
+            Self::Download { source, .. } if source.is_unreachable() => Some(
+                "the server is down, overloaded or unreachable: retry later"
+                    .into(),
+            ),
             Self::Unpack {
                 source: UnpackError::Write { source, .. },
                 ..

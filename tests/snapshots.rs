@@ -299,6 +299,7 @@ exit: 1
  Downloading `qi-hello 0.2.0` ([SIZE])
      Ignored `qi-tool 1.0.0` is already installed (use --force to reinstall)
 error: crate `qi-nope` was not found in the registry `http://127.0.0.1:[PORT]/index/`
+help: check the name's spelling (`cargo search qi-nope` lists similar ones), or name the registry it comes from with --registry
    Installed `qi-hello 0.2.0` (prebuilt from index, [TARGET]): qi-hello, qi-hello-admin
 error: 1 of 3 crates failed to install: `qi-nope`
 
@@ -412,6 +413,7 @@ exit: 1
 --- stdout
 --- stderr
 error: crate `qi-nope` was not found in the registry `http://127.0.0.1:[PORT]/index/`
+help: check the name's spelling (`cargo search qi-nope` lists similar ones), or name the registry it comes from with --registry
 error: 1 of 1 crates failed to install: `qi-nope`
 
 "#]],
@@ -434,6 +436,7 @@ exit: 1
 --- stderr
  Downloading `qi-tool 1.0.0` ([SIZE])
 error: crate `qi-nope` was not found in the registry `http://127.0.0.1:[PORT]/index/`
+help: check the name's spelling (`cargo search qi-nope` lists similar ones), or name the registry it comes from with --registry
    Installed `qi-tool 1.0.0` (prebuilt from index, [TARGET]): qi-tool
 error: 1 of 2 crates failed to install: `qi-nope`
 
@@ -456,6 +459,7 @@ exit: 1
 --- stderr
  Downloading `qi-hello 0.2.0` ([SIZE])
 error: `qi-hello 0.2.0` ([TARGET]): `http://127.0.0.1:[PORT]/archives/crates/qi-hello/0.2.0/qi-hello-0.2.0-[TARGET]-[HASH].tar.gz` answered HTTP 500; nothing was installed
+help: the server is down, overloaded or unreachable: retry later
 error: 1 of 1 crates failed to install: `qi-hello 0.2.0`
 
 "#]],
@@ -511,6 +515,7 @@ exit: 1
 --- stdout
 --- stderr
 error: could not read the registry entry for `qi-hello`: could not reach `http://127.0.0.1:[PORT]/qi/-h/qi-hello`: connection refused
+help: check the network and the registry's URL (registry.default and source replacement in .cargo/config.toml), then retry
 error: 1 of 1 crates failed to install: `qi-hello`
 
 "#]],
@@ -587,6 +592,7 @@ exit: 1
 --- stdout
 --- stderr
 error: no version of `qi-hello` matches `^9`; the newest is 0.2.0
+help: ask for another version: `qi-hello@X` takes cargo's requirements (`@1.2`, `@=1.2.3`); `cargo info qi-hello` lists its versions
 error: 1 of 1 crates failed to install: `qi-hello`
 
 "#]],
@@ -765,6 +771,7 @@ exit: 1
 --- stdout
 --- stderr
 error: no module provides package `example.com/nope`: not found on `http://127.0.0.1:[PORT]/`
+help: check the path's spelling; for a module the public proxy cannot see, add it to GOPRIVATE (`go env -w GOPRIVATE=…`) so `go install example.com/nope@…` fetches it directly
 error: 1 of 1 packages failed to install: `example.com/nope`
 
 "#]],

@@ -206,7 +206,16 @@ impl RegistryError {
             Self::WrongCase { canonical, .. } => Some(format!(
                 "crate names are exact: did you mean `{canonical}`?"
             )),
-            _ => None,
+            Self::NotFound { name, .. } => Some(format!(
+                "check the name's spelling (`cargo search {name}` lists similar ones), or name the registry it comes from with --registry"
+            )),
+            Self::NoMatch { name, .. } | Self::AllYanked { name, .. } => Some(format!(
+                "ask for another version: `{name}@X` takes cargo's requirements (`@1.2`, `@=1.2.3`); `cargo info {name}` lists its versions"
+            )),
+            Self::Download { .. } => Some(
+                "check the network and the registry's URL (registry.default and source replacement in .cargo/config.toml), then retry".into(),
+            ),
+            Self::BadUrl { .. } => None,
         }
     }
 }

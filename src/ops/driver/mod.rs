@@ -309,7 +309,7 @@ pub fn run<E: Ecosystem>(context: &Context, ecosystem: &E, env: &Env) -> ExitSta
     context.reporter.verbose(
         2,
         &format!(
-            "{} HTTP requests sent (retries included)",
+            "{} HTTP requests sent (retries and redirects included)",
             context.fetcher.requests_sent()
         ),
     );

@@ -108,6 +108,19 @@ pub enum GoResolveError {
 }
 
 impl GoResolveError {
+    /// What to do about it, when there is something to say beyond the message.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::UnknownModule { package, .. } => Some(format!(
+                "check the path's spelling; for a module the public proxy cannot see, add it to GOPRIVATE (`go env -w GOPRIVATE=…`) so `go install {package}@…` fetches it directly"
+            )),
+            Self::UnknownVersion { .. } | Self::Retracted { .. } => Some(
+                "ask for another version (`@latest`, `@v1.2.3`); `go list -m -versions MODULE` lists them".into(),
+            ),
+            _ => None,
+        }
+    }
+
     /// The proxy said "not found" (404/410), so a `,` in `GOPROXY` falls through.
     fn is_not_found(&self) -> bool {
         self.helpfulness() < 2
