@@ -89,6 +89,13 @@ fn sync_pins_each_tool_to_its_archive_and_installs_it() {
         Some(sha256_hex(&bytes).as_str())
     );
     assert_eq!(artifact["size"].as_integer(), Some(bytes.len() as i64));
+    // The index key that signed the entry the sha256 comes from, as minisign names it.
+    let index_key = minisign::PublicKey::from_base64(&world().key.public_b64).unwrap();
+    let index_key_id = format!(
+        "{:016X}",
+        u64::from_le_bytes(index_key.keynum().try_into().unwrap())
+    );
+    assert_eq!(artifact["key-id"].as_str(), Some(index_key_id.as_str()));
     assert_eq!(
         artifact["url"].as_str().unwrap(),
         format!("{}{}", s.index.url(), s.archive_path("qi-hello", "0.2.0"))

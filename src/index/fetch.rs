@@ -32,6 +32,8 @@ pub struct VerifiedPackage {
     pub path: String,
     /// Signing time from the trusted comment.
     pub signed_at: u64,
+    /// The id of the key that signed it (as minisign prints it).
+    pub key_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,10 +152,14 @@ impl IndexSource {
         if let Some(seen) = seen {
             seen.record(&base, &file_path, comment.timestamp);
         }
+        let key_id = crate::index::bundle::parse_bundle(&bundle)
+            .ok()
+            .and_then(|parts| crate::index::key_id::of_signature(parts.signature));
         Ok(Some(VerifiedPackage {
             file,
             path: file_path,
             signed_at: comment.timestamp,
+            key_id,
         }))
     }
 

@@ -70,6 +70,7 @@ pub fn answer(
         check: Check::Sha256 {
             size: release.size,
             sha256: release.sha256.clone(),
+            signed_by: package.key_id.clone(),
         },
         binaries: Binaries::Listed(release.binaries.clone()),
         toolchain: Some(release.provenance.toolchain.clone()),

@@ -74,8 +74,13 @@ impl Origin {
 /// What must be true of a candidate's bytes before anything parses them.
 #[derive(Debug, Clone)]
 pub enum Check {
-    /// Exactly this many bytes with this sha256 (from a signed index entry).
-    Sha256 { size: u64, sha256: String },
+    /// Exactly this many bytes with this sha256 (from a signed index entry, or a lock file).
+    Sha256 {
+        size: u64,
+        sha256: String,
+        /// The id of the key that signed the index entry they come from (`None` for a pin).
+        signed_by: Option<String>,
+    },
     /// A minisign signature (prehashed or legacy) by this public key over the whole file, at
     /// most `cap` bytes.
     Minisign {

@@ -137,7 +137,7 @@ fn artifact_of(
             sha256,
             binaries,
             format,
-            signing_key,
+            key_id,
             ..
         } => {
             let checksum = candidate
@@ -153,7 +153,7 @@ fn artifact_of(
                     size: Some(size),
                     sha256: Some(sha256),
                     format: Some(format.to_owned()),
-                    key_id: signing_key.as_deref().and_then(super::lock::key_id_of),
+                    key_id,
                     binaries,
                 },
                 checksum,
@@ -277,6 +277,7 @@ pub fn pin(
             check: Check::Sha256 {
                 size,
                 sha256: sha256.clone(),
+                signed_by: None,
             },
             binaries: Binaries::Listed(artifact.binaries.clone()),
             toolchain: None,

@@ -75,6 +75,7 @@ pub fn resolve(
                     release,
                     url,
                     bin,
+                    key_id,
                 } => (
                     version,
                     Some(module),
@@ -86,7 +87,7 @@ pub fn resolve(
                         size: Some(release.size),
                         sha256: Some(release.sha256.clone()),
                         format: Some(if release.is_bin() { "bin" } else { "tar.gz" }.into()),
-                        key_id: None,
+                        key_id,
                         // All the archive holds: the unpack allow-list needs them.
                         binaries: release.binaries.clone(),
                     },

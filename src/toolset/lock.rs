@@ -282,36 +282,6 @@ impl Lock {
     }
 }
 
-/// The key id minisign prints for a base64 public key (`Ed`, then the 8-byte key number,
-/// little-endian, shown as 16 upper-case hex digits), or `None` if it is not one.
-pub fn key_id_of(public_key: &str) -> Option<String> {
-    let mut bits = 0u32;
-    let mut held = 0;
-    let mut bytes = Vec::new();
-    for c in public_key.trim().trim_end_matches('=').bytes() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        };
-        bits = (bits << 6) | u32::from(v);
-        held += 6;
-        if held >= 8 {
-            held -= 8;
-            bytes.push((bits >> held) as u8);
-            bits &= (1 << held) - 1;
-        }
-    }
-    if bytes.len() != 42 || bytes.get(..2) != Some(b"Ed") {
-        return None;
-    }
-    let number: [u8; 8] = bytes.get(2..10)?.try_into().ok()?;
-    Some(format!("{:016X}", u64::from_le_bytes(number)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,10 +294,9 @@ mod tests {
             u64::from_le_bytes(kp.pk.keynum().try_into().unwrap())
         );
         assert_eq!(
-            key_id_of(&kp.pk.to_base64()).as_deref(),
+            crate::index::key_id::of_public_key(&kp.pk.to_base64()).as_deref(),
             Some(expected.as_str())
         );
-        assert_eq!(key_id_of("not a key"), None);
     }
 
     fn sample() -> Lock {

@@ -56,7 +56,7 @@ impl<'a> Context<'a> {
     ) -> PackageResult {
         let bin_dir = &self.request.bin_dir;
         let check = match &candidate.check {
-            Check::Sha256 { size, sha256 } => format!("{size} bytes, sha256 {sha256}"),
+            Check::Sha256 { size, sha256, .. } => format!("{size} bytes, sha256 {sha256}"),
             Check::Minisign { public_key, .. } | Check::MinisignAt { public_key, .. } => {
                 format!("minisign signature by {public_key}")
             }

@@ -59,6 +59,9 @@ pub enum Resolved {
         format: &'static str,
         /// The base64 minisign key that verified the archive, for a signature-checked one.
         signing_key: Option<String>,
+        /// The id of the key that vouched for it: the archive's signer, or the index key that
+        /// signed the entry carrying its sha256.
+        key_id: Option<String>,
     },
     /// No prebuilt: built from source at this version.
     Build { version: String },
@@ -114,7 +117,12 @@ impl<'a> Context<'a> {
         wanted: Vec<String>,
     ) -> Result<Resolved, ResolveError> {
         let version = subject.version.clone();
-        if let Check::Sha256 { size, sha256 } = &candidate.check {
+        if let Check::Sha256 {
+            size,
+            sha256,
+            signed_by,
+        } = &candidate.check
+        {
             let release = candidate.release.as_deref();
             let binaries = match &candidate.binaries {
                 Binaries::Listed(b) => b.clone(),
@@ -132,6 +140,7 @@ impl<'a> Context<'a> {
                     "tar.gz"
                 },
                 signing_key: None,
+                key_id: signed_by.clone(),
                 version,
                 candidate: Box::new(candidate),
             });
@@ -169,6 +178,9 @@ impl<'a> Context<'a> {
             sha256,
             binaries: staged.into_iter().map(|b| b.name).collect(),
             format: "tar.gz",
+            key_id: signing_key
+                .as_deref()
+                .and_then(crate::index::key_id::of_public_key),
             signing_key,
             candidate: Box::new(candidate),
         })

@@ -37,6 +37,8 @@ pub enum GoResolved {
         /// The archive's absolute location.
         url: String,
         bin: String,
+        /// The id of the index key that signed its entry.
+        key_id: Option<String>,
     },
     Build {
         version: String,
@@ -76,6 +78,7 @@ pub fn resolve_only(
                 version,
                 candidate,
                 wanted,
+                key_id,
                 ..
             } => {
                 let Some(release) = candidate.release else {
@@ -93,6 +96,7 @@ pub fn resolve_only(
                     url: candidate.location.to_string(),
                     release,
                     bin,
+                    key_id,
                 })
             }
             Resolved::Build { version } => {
@@ -153,6 +157,7 @@ impl Modules<'_> {
             check: Check::Sha256 {
                 size: release.size,
                 sha256: release.sha256.clone(),
+                signed_by: None,
             },
             binaries: Binaries::Listed(vec![pinned.bin.clone()]),
             toolchain: Some(release.provenance.toolchain.clone()),
