@@ -75,21 +75,14 @@ pub fn resolve(
             .iter()
             .zip(install_crates::resolve_only(&sub, env, reporter))
         {
-            let resolved = resolution.map_err(|e| ToolsetError {
-                message: format!(
-                    "{}:{}: `{}` could not be resolved for {where_}: {e}",
-                    manifest.path.display(),
-                    tool.line,
-                    tool.name
-                ),
-                help: e
-                    .hint()
-                    .unwrap_or_else(|| "check the requirement and the sources".into()),
-                status: if e.is_verification() {
-                    ExitStatus::Verification
-                } else {
-                    ExitStatus::Failure
-                },
+            let resolved = resolution.map_err(|e| {
+                ToolsetError::unresolved(
+                    manifest,
+                    tool,
+                    &where_,
+                    &e,
+                    "check the requirement and the sources",
+                )
             })?;
             let (version, artifact, checksum) = artifact_of(resolved, target.as_deref(), &sub);
             let entry = locked

@@ -52,21 +52,8 @@ pub fn resolve(
             .collect();
         let where_ = target.clone().unwrap_or_else(|| "this host".to_owned());
         for (tool, outcome) in members.iter().zip(install_go::resolve_only(&sub, reporter)) {
-            let resolved = outcome.map_err(|e| ToolsetError {
-                message: format!(
-                    "{}:{}: `{}` could not be resolved for {where_}: {e}",
-                    manifest.path.display(),
-                    tool.line,
-                    tool.name
-                ),
-                help: e
-                    .hint()
-                    .unwrap_or_else(|| "check the query and GOPROXY".into()),
-                status: if e.is_verification() {
-                    ExitStatus::Verification
-                } else {
-                    ExitStatus::Failure
-                },
+            let resolved = outcome.map_err(|e| {
+                ToolsetError::unresolved(manifest, tool, &where_, &e, "check the query and GOPROXY")
             })?;
             let (version, module, checksum, artifact, bin) = match resolved {
                 GoResolved::Prebuilt {

@@ -49,6 +49,32 @@ impl ToolsetError {
             status: ExitStatus::Failure,
         }
     }
+
+    /// `tool` (at its manifest line) could not be resolved for `place` (a target, or this
+    /// host): the install's own error, its advice or `help`, and exit 3 for a verification
+    /// failure.
+    pub(crate) fn unresolved(
+        manifest: &Manifest,
+        tool: &manifest::Tool,
+        place: &str,
+        error: &crate::ops::driver::resolve::ResolveError,
+        help: &str,
+    ) -> Self {
+        Self {
+            message: format!(
+                "{}:{}: `{}` could not be resolved for {place}: {error}",
+                manifest.path.display(),
+                tool.line,
+                tool.name
+            ),
+            help: error.hint().unwrap_or_else(|| help.to_owned()),
+            status: if error.is_verification() {
+                ExitStatus::Verification
+            } else {
+                ExitStatus::Failure
+            },
+        }
+    }
 }
 
 /// What to do with the manifest.
