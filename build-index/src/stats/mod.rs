@@ -31,7 +31,8 @@ use self::http::Response;
 use self::ratelimit::RateLimiter;
 
 /// File descriptors kept back from the global connection cap for the database, the listener
-/// and shed answers.
+/// and shed answers (Unix: elsewhere there is no descriptor limit to read).
+#[cfg(unix)]
 const FD_RESERVE: u64 = 64;
 /// Connections the kernel holds for the accept loop (std's default is 128; the kernel caps it
 /// at `net.core.somaxconn`).
