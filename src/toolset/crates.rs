@@ -85,32 +85,24 @@ pub fn resolve(
                 )
             })?;
             let (version, artifact, checksum) = artifact_of(resolved, target.as_deref(), &sub);
-            let entry = locked
-                .entry(tool.name.clone())
-                .or_insert_with(|| LockedTool {
-                    kind: "crate".into(),
-                    name: tool.name.clone(),
-                    entry: tool.fingerprint(),
-                    version: version.clone(),
-                    module: None,
-                    source_checksum: None,
-                    bin: tool.bins.clone(),
-                    artifacts: Vec::new(),
-                });
-            if entry.version != version {
-                return Err(ToolsetError::new(
-                    format!(
-                        "{}:{}: `{}` resolved to {} for one target and {version} for {where_}",
-                        manifest.path.display(),
-                        tool.line,
-                        tool.name,
-                        entry.version
-                    ),
-                    "pin one version with `=X.Y.Z`",
-                ));
-            }
-            entry.source_checksum = entry.source_checksum.take().or(checksum);
-            entry.artifacts.push(artifact);
+            let resolution = LockedTool {
+                kind: "crate".into(),
+                name: tool.name.clone(),
+                entry: tool.fingerprint(),
+                version,
+                module: None,
+                source_checksum: checksum,
+                bin: tool.bins.clone(),
+                artifacts: vec![artifact],
+            };
+            ToolsetError::add_resolution(
+                &mut locked,
+                manifest,
+                tool,
+                &where_,
+                resolution,
+                "pin one version with `=X.Y.Z`",
+            )?;
         }
     }
     Ok(locked.into_values().collect())

@@ -100,34 +100,25 @@ pub fn resolve(
                     crate::index::path::go_command_name(&tool.name).to_owned(),
                 ),
             };
-            let entry = locked
-                .entry(tool.name.clone())
-                .or_insert_with(|| LockedTool {
-                    kind: "go".into(),
-                    name: tool.name.clone(),
-                    entry: tool.fingerprint(),
-                    version: version.clone(),
-                    module: None,
-                    source_checksum: None,
-                    // The one binary `go install` would put in place.
-                    bin: vec![bin],
-                    artifacts: Vec::new(),
-                });
-            if entry.version != version {
-                return Err(ToolsetError::new(
-                    format!(
-                        "{}:{}: `{}` resolved to {} for one target and {version} for {where_}",
-                        manifest.path.display(),
-                        tool.line,
-                        tool.name,
-                        entry.version
-                    ),
-                    "pin one version with `vX.Y.Z`",
-                ));
-            }
-            entry.module = entry.module.take().or(module);
-            entry.source_checksum = entry.source_checksum.take().or(checksum);
-            entry.artifacts.push(artifact);
+            let resolution = LockedTool {
+                kind: "go".into(),
+                name: tool.name.clone(),
+                entry: tool.fingerprint(),
+                version,
+                module,
+                source_checksum: checksum,
+                // The one binary `go install` would put in place.
+                bin: vec![bin],
+                artifacts: vec![artifact],
+            };
+            ToolsetError::add_resolution(
+                &mut locked,
+                manifest,
+                tool,
+                &where_,
+                resolution,
+                "pin one version with `vX.Y.Z`",
+            )?;
         }
     }
     Ok(locked.into_values().collect())

@@ -50,6 +50,40 @@ impl ToolsetError {
         }
     }
 
+    /// Adds one target's resolution of `tool` (a [`lock::LockedTool`] with that target's
+    /// artifact) to what `locked` holds of it: a tool resolves to one version on every target,
+    /// and two versions are refused with `pin` as the advice.
+    pub(crate) fn add_resolution(
+        locked: &mut std::collections::BTreeMap<String, lock::LockedTool>,
+        manifest: &Manifest,
+        tool: &manifest::Tool,
+        place: &str,
+        resolution: lock::LockedTool,
+        pin: &str,
+    ) -> Result<(), Self> {
+        let Some(entry) = locked.get_mut(&tool.name) else {
+            locked.insert(tool.name.clone(), resolution);
+            return Ok(());
+        };
+        if entry.version != resolution.version {
+            return Err(Self::new(
+                format!(
+                    "{}:{}: `{}` resolved to {} for one target and {} for {place}",
+                    manifest.path.display(),
+                    tool.line,
+                    tool.name,
+                    entry.version,
+                    resolution.version
+                ),
+                pin,
+            ));
+        }
+        entry.module = entry.module.take().or(resolution.module);
+        entry.source_checksum = entry.source_checksum.take().or(resolution.source_checksum);
+        entry.artifacts.extend(resolution.artifacts);
+        Ok(())
+    }
+
     /// `tool` (at its manifest line) could not be resolved for `place` (a target, or this
     /// host): the install's own error, its advice or `help`, and exit 3 for a verification
     /// failure.
