@@ -11,7 +11,6 @@ use crate::cli::{CrateSpec, InstallRequest};
 use crate::download::Location;
 use crate::env::Env;
 use crate::error::ExitStatus;
-use crate::index::format::{FORMAT_BIN, Provenance, Release};
 use crate::ops::driver::resolve::Resolved;
 use crate::ops::ecosystem::crates::{self as install_crates, Pinned};
 use crate::report::Reporter;
@@ -226,33 +225,11 @@ pub fn pin(
         "upstream" => Origin::Upstream,
         other => return Err(bad(&format!("has an unknown origin `{other}`"))),
     };
-    let (Some(url), Some(size), Some(sha256)) = (&artifact.url, artifact.size, &artifact.sha256)
-    else {
-        return Err(bad("lacks a url, size or sha256 for a prebuilt"));
-    };
-    let location = Location::parse(url).map_err(|e| bad(&format!("has a bad url: {e}")))?;
-    let mut extra = BTreeMap::new();
-    if artifact.format.as_deref() == Some(FORMAT_BIN) {
-        extra.insert("format".to_owned(), serde_json::Value::from(FORMAT_BIN));
-    }
-    let release = Release {
-        version: tool.version.clone(),
-        target: artifact.target.clone(),
-        archive: url.clone(),
-        sha256: sha256.clone(),
-        size,
-        binaries: artifact.binaries.clone(),
-        packages: BTreeMap::new(),
-        min_glibc: None,
-        recipe: 0,
-        provenance: Provenance {
-            source_checksum: tool.source_checksum.clone(),
-            built_at: String::new(),
-            toolchain: String::new(),
-            extra: BTreeMap::new(),
-        },
-        extra,
-    };
+    let release = artifact
+        .release(tool)
+        .ok_or_else(|| bad("lacks a url, size or sha256 for a prebuilt"))?;
+    let location =
+        Location::parse(&release.archive).map_err(|e| bad(&format!("has a bad url: {e}")))?;
     Ok(Pinned {
         version,
         candidate: Some(Candidate {
@@ -260,8 +237,8 @@ pub fn pin(
             target: artifact.target.clone(),
             location,
             check: Check::Sha256 {
-                size,
-                sha256: sha256.clone(),
+                size: release.size,
+                sha256: release.sha256.clone(),
                 signed_by: None,
             },
             binaries: Binaries::Listed(artifact.binaries.clone()),

@@ -11,7 +11,6 @@ use super::manifest::{Manifest, Tool};
 use crate::cli::go::{GoInstallRequest, GoSpec};
 use crate::env::Env;
 use crate::error::ExitStatus;
-use crate::index::format::Release;
 use crate::ops::ecosystem::go::{self as install_go, GoPinned, GoResolved};
 use crate::report::Reporter;
 
@@ -150,36 +149,11 @@ pub fn install(
         let release = if artifact.origin == "build" {
             None
         } else {
-            let (Some(url), Some(size), Some(sha256)) =
-                (&artifact.url, artifact.size, &artifact.sha256)
-            else {
-                return Err(bad("lacks a url, size or sha256 for a prebuilt"));
-            };
-            let mut extra = BTreeMap::new();
-            if artifact.format.as_deref() == Some(crate::index::format::FORMAT_BIN) {
-                extra.insert(
-                    "format".to_owned(),
-                    serde_json::Value::from(crate::index::format::FORMAT_BIN),
-                );
-            }
-            Some(Release {
-                version: tool.version.clone(),
-                target: artifact.target.clone(),
-                archive: url.clone(),
-                sha256: sha256.clone(),
-                size,
-                binaries: artifact.binaries.clone(),
-                packages: BTreeMap::new(),
-                min_glibc: None,
-                recipe: 0,
-                provenance: crate::index::format::Provenance {
-                    source_checksum: tool.source_checksum.clone(),
-                    built_at: String::new(),
-                    toolchain: String::new(),
-                    extra: BTreeMap::new(),
-                },
-                extra,
-            })
+            Some(
+                artifact
+                    .release(tool)
+                    .ok_or_else(|| bad("lacks a url, size or sha256 for a prebuilt"))?,
+            )
         };
         let module = match (&tool.module, &release) {
             (Some(m), _) => m.clone(),

@@ -4,11 +4,14 @@
 //! key per line, written atomically (temp file in the same directory, fsync, rename). Reading
 //! keeps each entry's line so errors can point at it. Nothing here fetches anything.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
+
+use crate::index::format::{FORMAT_BIN, Provenance, Release};
 
 use super::ToolsetError;
 use super::manifest::{Manifest, line_of};
@@ -83,6 +86,38 @@ pub struct Artifact {
     /// Every binary the archive holds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub binaries: Vec<String>,
+}
+
+impl Artifact {
+    /// The index release a prebuilt artifact stands for (what the driver installs from a
+    /// pin), or `None` when the lock lacks its url, size or sha256.
+    pub fn release(&self, tool: &LockedTool) -> Option<Release> {
+        let (Some(url), Some(size), Some(sha256)) = (&self.url, self.size, &self.sha256) else {
+            return None;
+        };
+        let mut extra = BTreeMap::new();
+        if self.format.as_deref() == Some(FORMAT_BIN) {
+            extra.insert("format".to_owned(), serde_json::Value::from(FORMAT_BIN));
+        }
+        Some(Release {
+            version: tool.version.clone(),
+            target: self.target.clone(),
+            archive: url.clone(),
+            sha256: sha256.clone(),
+            size,
+            binaries: self.binaries.clone(),
+            packages: BTreeMap::new(),
+            min_glibc: None,
+            recipe: 0,
+            provenance: Provenance {
+                source_checksum: tool.source_checksum.clone(),
+                built_at: String::new(),
+                toolchain: String::new(),
+                extra: BTreeMap::new(),
+            },
+            extra,
+        })
+    }
 }
 
 /// The lock as read, with the lines of its parts for error messages.
