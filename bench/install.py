@@ -106,6 +106,8 @@ def main():
     ap.add_argument("--big-mib", type=float, default=5.0)
     ap.add_argument("--skip-crates", action="store_true", help="only the Go comparison")
     ap.add_argument("--skip-go", action="store_true", help="only the crate figures")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the work directory (fixtures, index, registry) and print its path")
     args = ap.parse_args()
 
     print("building release binaries…", flush=True)
@@ -117,7 +119,10 @@ def main():
         if not args.skip_go:
             bench_go(work / "go", args)
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"work directory kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def bench(work: Path, args):

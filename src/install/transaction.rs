@@ -51,9 +51,22 @@ struct Backup {
     linked: bool,
 }
 
-/// Installs `staged` into `bin_dir` (created if missing), replacing binaries of the same name.
-/// On error nothing in `bin_dir` has changed and no temp file is left behind.
+/// Installs `staged` into `bin_dir` (created if missing), replacing binaries of the same name,
+/// and flushes the directory. On error nothing in `bin_dir` has changed and no temp file is left
+/// behind.
 pub fn install_binaries(
+    staged: &[StagedBinary],
+    bin_dir: &Path,
+) -> Result<Transaction, InstallError> {
+    let transaction = place_binaries(staged, bin_dir)?;
+    sync_dir(bin_dir);
+    Ok(transaction)
+}
+
+/// [`install_binaries`] without the directory flush, for several packages installed into one
+/// directory at once: the caller flushes it once with [`sync_dir`] before anything relies on
+/// the renames (before the install record is written).
+pub fn place_binaries(
     staged: &[StagedBinary],
     bin_dir: &Path,
 ) -> Result<Transaction, InstallError> {
@@ -88,7 +101,6 @@ pub fn install_binaries(
     for (copy, dest) in copies {
         transaction.place(copy, dest)?;
     }
-    sync_dir(bin_dir);
     Ok(transaction)
 }
 
@@ -98,8 +110,18 @@ impl Transaction {
         &self.installed
     }
 
-    /// Keeps the new binaries and deletes the replaced ones. Returns the installed paths.
-    pub fn commit(mut self) -> Vec<PathBuf> {
+    /// Keeps the new binaries and deletes the replaced ones, flushing the directory. Returns the
+    /// installed paths.
+    pub fn commit(self) -> Vec<PathBuf> {
+        let bin_dir = self.bin_dir.clone();
+        let installed = self.commit_unsynced();
+        sync_dir(&bin_dir);
+        installed
+    }
+
+    /// [`Transaction::commit`] without the directory flush, for a batch flushed once after its
+    /// last commit (an unflushed deletion lost in a crash leaves only a hidden old copy).
+    pub fn commit_unsynced(mut self) -> Vec<PathBuf> {
         self.committed = true;
         for step in &self.steps {
             if let Some(backup) = &step.backup {
@@ -108,7 +130,6 @@ impl Transaction {
                 let _ = fs::remove_file(&backup.path);
             }
         }
-        sync_dir(&self.bin_dir);
         std::mem::take(&mut self.installed)
     }
 
@@ -249,10 +270,11 @@ pub fn remove_leftover_asides(bin_dir: &Path) -> usize {
     removed
 }
 
-/// Moves a staged binary to a temp file in `bin_dir`, executable and synced to disk. The
-/// staging directory sits in the install root, so this is normally a link and an unlink, no
-/// copy, and the flush is cheap because unpacking already synced the file (in parallel, before
-/// the install lock). Across file systems, or where links are not supported, it copies.
+/// Moves a staged binary to a temp file in `bin_dir`, executable and on disk. The staging
+/// directory sits in the install root, so this is normally a link and an unlink, no copy and no
+/// flush: unpacking wrote the file with its mode and synced it (in parallel, before the install
+/// lock), and the new name is flushed with the directory. Across file systems, or where links
+/// are not supported, it copies and syncs the copy.
 fn move_into(binary: &StagedBinary, bin_dir: &Path) -> Result<NamedTempFile, InstallError> {
     let linked = tempfile::Builder::new()
         .prefix(&format!(".{}.quickinstall-", binary.name))
@@ -270,7 +292,6 @@ fn move_into(binary: &StagedBinary, bin_dir: &Path) -> Result<NamedTempFile, Ins
     };
     let _ = fs::remove_file(&binary.path);
     set_executable(linked.as_file()).map_err(write_error)?;
-    linked.as_file().sync_all().map_err(write_error)?;
     Ok(linked)
 }
 
@@ -294,9 +315,9 @@ fn copy_into(binary: &StagedBinary, bin_dir: &Path) -> Result<NamedTempFile, Ins
     Ok(copy)
 }
 
-/// Makes the renames durable. Best effort: not every platform or file system supports it, and
-/// the renames themselves already happened.
-fn sync_dir(dir: &Path) {
+/// Makes the renames in `dir` durable. Best effort: not every platform or file system supports
+/// it, and the renames themselves already happened.
+pub fn sync_dir(dir: &Path) {
     #[cfg(unix)]
     {
         let _ = File::open(dir).and_then(|d| d.sync_all());

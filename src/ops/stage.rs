@@ -33,8 +33,14 @@ const ABANDONED_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// Removes temp dirs an interrupted run left in `root` (a SIGKILL or power loss skips the
 /// `TempDir` drop): those older than [`STALE_AFTER`] whose owner process is gone, and any older
-/// than [`ABANDONED_AFTER`] whose owner cannot be told. Best effort, never an error.
+/// than [`ABANDONED_AFTER`] whose owner cannot be told. Once per root in a process (a run
+/// staging ten packages reads the directory once). Best effort, never an error.
 fn remove_stale_temp_dirs(root: &Path) {
+    static SWEPT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    match SWEPT.lock() {
+        Ok(mut swept) if !swept.iter().any(|r| r == root) => swept.push(root.to_owned()),
+        _ => return,
+    }
     let Ok(entries) = std::fs::read_dir(root) else {
         return;
     };
@@ -142,6 +148,9 @@ pub fn stage_release(
     if let Some(cache) = cache.filter(|_| !from_cache) {
         keep_in_cache(cache, &archive, &release.sha256);
     }
+    // Not needed past here: removed now, beside the other downloads, rather than with the
+    // staging directory in the install step, one package after another.
+    let _ = std::fs::remove_file(&archive);
     Ok((dir, binaries))
 }
 

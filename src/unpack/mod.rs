@@ -27,7 +27,8 @@ use tar_gz::unpack_with_limit;
 /// Far above any real tool, low enough that a crafted archive cannot fill the disk.
 pub const MAX_UNPACKED_BYTES: u64 = 2 << 30;
 
-/// A binary written into the staging directory.
+/// A binary written into the staging directory, with mode 0755 and synced to disk (the install
+/// step links it into place without flushing it again).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StagedBinary {
     /// The file name, as the index lists it.

@@ -151,8 +151,9 @@ pub struct Staged<X> {
     pub toolchain: Option<String>,
     pub binaries: Vec<StagedBinary>,
     pub extra: X,
-    /// Holds the staging directory; dropping it removes whatever is left there.
-    pub _dir: TempDir,
+    /// Holds the staging directory; dropping it removes whatever is left there. Phase two takes
+    /// it once the binaries are moved out, to remove it beside the record write.
+    pub dir: Option<TempDir>,
 }
 
 /// The settings the driver itself reads, whatever the ecosystem.
@@ -237,6 +238,10 @@ pub fn run<E: Ecosystem>(context: &Context, ecosystem: &E, env: &Env) -> ExitSta
     };
     let (plans, mut took): (Vec<Plan<E::Extra>>, Vec<Duration>) =
         plan_all(context, ecosystem).into_iter().unzip();
+    // The index files phase one verified, marked for rollback protection in one write.
+    if let Some(seen) = &context.seen {
+        seen.flush();
+    }
     let mut results: Vec<Option<PackageResult>> = vec![None; plans.len()];
     let mut staged = Vec::new();
     let mut fallbacks = Vec::new();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{Context, Ecosystem, Fallback, Placement, Staged, result};
 use crate::error::{PackageError, Subject};
-use crate::install::install_binaries;
+use crate::install::{place_binaries, sync_dir};
 use crate::ops::summary;
 use crate::report::{PackageResult, Source};
 use crate::source::{Candidate, Check, Origin};
@@ -97,17 +97,24 @@ impl<'a> Context<'a> {
 
     /// Phase two for every staged package: one record opened and written once for the whole
     /// batch (for cargo, two disk flushes instead of two per crate). Binaries of each package
-    /// are renamed into place as it comes; if the record cannot be written at the end, every
+    /// are renamed into place as it comes, the bin directory flushed once for all of them
+    /// before the record is written and once after; if the record cannot be written, every
     /// transaction is dropped and so rolled back: an install the record does not know about
     /// would be a lie.
     pub(super) fn install_all<E: Ecosystem>(
         &self,
         ecosystem: &E,
-        staged: Vec<(usize, Box<Staged<E::Extra>>)>,
+        mut staged: Vec<(usize, Box<Staged<E::Extra>>)>,
     ) -> Vec<(usize, PackageResult)> {
         if staged.is_empty() {
             return Vec::new();
         }
+        // Held here until every binary is placed (moved out of them), then removed on another
+        // thread while the record is written: ten packages are twenty directory removals.
+        let staging_dirs: Vec<_> = staged
+            .iter_mut()
+            .filter_map(|(_, s)| s.dir.take())
+            .collect();
         let fail = |s: &Staged<E::Extra>, error: PackageError| {
             let subject = &s.subject;
             self.failure(subject.name.clone(), Some(subject.version.clone()), error)
@@ -134,7 +141,7 @@ impl<'a> Context<'a> {
             let placement = ecosystem.check(&mut record, s).and_then(|p| match p {
                 Placement::Already => Ok(None),
                 Placement::New { replaces } => {
-                    let transaction = install_binaries(&s.binaries, bin_dir).map_err(|source| {
+                    let transaction = place_binaries(&s.binaries, bin_dir).map_err(|source| {
                         PackageError::Install {
                             subject: Box::new(s.subject.clone()),
                             source,
@@ -163,19 +170,28 @@ impl<'a> Context<'a> {
                 Err(error) => results.push((*i, fail(s, error))),
             }
         }
+        let cleanup = std::thread::spawn(move || drop(staging_dirs));
+        // Every rename flushed at once, before the record says they happened.
+        sync_dir(bin_dir);
         if let Err(e) = ecosystem.save(record, !placed.is_empty()) {
             for (i, s, transaction, _) in placed {
                 drop(transaction);
                 results.push((i, fail(s, PackageError::Tracker(Arc::clone(&e)))));
             }
+            let _ = cleanup.join();
             return results;
         }
-        for (i, s, transaction, replaces) in placed {
-            let paths = transaction.commit();
+        let committed: Vec<_> = placed
+            .into_iter()
+            .map(|(i, s, transaction, replaces)| (i, s, transaction.commit_unsynced(), replaces))
+            .collect();
+        sync_dir(bin_dir);
+        for (i, s, paths, replaces) in committed {
             let mut r = self.installed(s, replaces);
             r.paths = paths.iter().map(|p| p.display().to_string()).collect();
             results.push((i, r));
         }
+        let _ = cleanup.join();
         results
     }
 

@@ -108,7 +108,7 @@ impl<'a> Context<'a> {
                 toolchain: candidate.toolchain,
                 binaries,
                 extra,
-                _dir: dir,
+                dir: Some(dir),
             }))),
             Ok(None) => Err(format!(
                 "the {} source lists it but its archive is not there",
