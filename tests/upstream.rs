@@ -36,6 +36,10 @@ impl Upstream {
         env.set("QUICKINSTALL_REGISTRY", served.sparse_url());
         // An index that has nothing, so only the crate's own releases can serve it.
         env.set("QUICKINSTALL_INDEX", empty_pool_url());
+        // The client's own temp dir, so a test can see what it leaves there.
+        let tmp = env.path().join("tmp");
+        std::fs::create_dir_all(&tmp).unwrap();
+        env.set("TMPDIR", &tmp);
         let key = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
         Self {
             env,
@@ -93,6 +97,37 @@ impl Upstream {
             .filter(|(p, _)| p.contains(".quickinstall-tmp-") && !p.starts_with("registry/"))
             .collect();
         assert!(leftovers.is_empty(), "left behind {leftovers:?}:\n{run}");
+        let temp = self.temp_files();
+        assert!(temp.is_empty(), "left in TMPDIR {temp:?}:\n{run}");
+    }
+
+    /// What is in the client's TMPDIR (where the `.crate` is streamed to), directories too, two
+    /// levels deep; read while the client may be writing, so entries may vanish under it.
+    fn temp_files(&self) -> Vec<String> {
+        let names = |dir: &std::path::Path| -> Vec<String> {
+            std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        };
+        let tmp = self.env.path().join("tmp");
+        let mut out = Vec::new();
+        for name in names(&tmp) {
+            out.extend(
+                names(&tmp.join(&name))
+                    .into_iter()
+                    .map(|n| format!("{name}/{n}")),
+            );
+            out.push(name);
+        }
+        out
+    }
+
+    /// The registry's URL path of `name 1.0.0`'s `.crate`.
+    fn crate_path(name: &str) -> String {
+        format!("dl/{name}/1.0.0/download")
     }
 }
 
@@ -495,4 +530,121 @@ fn a_truncated_signed_release_leaves_no_partial_file() {
         .filter(|(p, _)| p.ends_with(".partial"))
         .collect();
     assert!(partials.is_empty(), "{partials:?}\n{run}");
+}
+
+/// Issue 13: the `.crate` is streamed to a file in TMPDIR (hashed on the way) rather than held
+/// in memory, and that file is gone once the install is done.
+#[test]
+fn the_crate_streams_to_a_temp_file_that_is_removed_after_install() {
+    let up = Upstream::new();
+    publish_signed_tgz(&up, "qi-up-drip", "drip");
+    // Slow enough to be seen mid-download (a ~1 KiB `.crate` takes a second or two).
+    up.served.server.set(
+        &Upstream::crate_path("qi-up-drip"),
+        Respond::Drip(std::time::Duration::from_millis(2)),
+    );
+    let (run, seen) = std::thread::scope(|scope| {
+        let install = scope.spawn(|| up.install("qi-up-drip", &["--sources", "upstream"]));
+        let mut seen = Vec::new();
+        while !install.is_finished() {
+            for file in up.temp_files() {
+                if !seen.contains(&file) {
+                    seen.push(file);
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        (install.join().unwrap(), seen)
+    });
+    run.assert_success();
+    assert_eq!(up.env.run_installed("qi-up-drip"), "drip");
+    assert!(
+        seen.iter()
+            .any(|f| f.starts_with("quickinstall-crate-") && f.ends_with("/crate.partial")),
+        "the .crate was not streamed to TMPDIR (saw {seen:?}):\n{run}"
+    );
+    let left = up.temp_files();
+    assert!(left.is_empty(), "left in TMPDIR {left:?}:\n{run}");
+}
+
+/// The 16 MiB cap holds while streaming: a body with no `Content-Length` to refuse up front is
+/// cut off at the cap, named, and its temp file removed.
+#[test]
+fn a_crate_over_the_cap_is_refused_while_streaming_and_leaves_no_temp_file() {
+    let up = Upstream::new();
+    publish_signed_tgz(&up, "qi-up-huge", "x");
+    let path = Upstream::crate_path("qi-up-huge");
+    up.served
+        .server
+        .set(&path, Respond::Unsized(vec![0; (16 << 20) + 1]));
+    let run = up.install("qi-up-huge", &["--sources", "upstream"]);
+    run.assert_exit(1);
+    let line = run.stderr_line_with(&["is larger than the 16777216 bytes allowed for it"]);
+    assert!(line.contains(&path), "{line:?}\n{run}");
+    assert_eq!(up.releases.requests(), 0, "{run}");
+    up.assert_nothing_installed("qi-up-huge", &run);
+}
+
+/// A `.crate` that is a well-formed crate of the same name and version, but not the one the
+/// registry lists: refused on its sha256 (exit 3) before its manifest is read, so the release it
+/// declares is never fetched; no temp file is left.
+#[test]
+fn a_crate_not_matching_the_registry_cksum_fails_verification_and_leaves_no_temp_file() {
+    let up = Upstream::new();
+    publish_signed_tgz(&up, "qi-up-swap", "genuine");
+    let other = Registry::new(&up.env.path().join("other-registry"));
+    let mut evil = CrateSpec::new("qi-up-swap", "1.0.0", &["qi-up-swap"]);
+    evil.extra_manifest = format!(
+        "\n[package.metadata.binstall]\npkg-url = \"{}/evil.tgz\"\nbin-dir = \"{{ bin }}\"\n",
+        up.base()
+    );
+    other.publish(&evil, false);
+    up.release("evil.tgz", &tgz_with("qi-up-swap", "evil"), None);
+    let dl = Upstream::crate_path("qi-up-swap");
+    std::fs::copy(
+        up.env.path().join("other-registry").join(&dl),
+        up.env.path().join("registry").join(&dl),
+    )
+    .unwrap();
+    assert_upstream_verification_failure(&up, "qi-up-swap", &["but the registry lists"]);
+    assert_eq!(
+        up.releases.requests(),
+        0,
+        "a release of the swapped .crate was fetched"
+    );
+}
+
+/// A `.crate` body cut short (the connection closes before its `Content-Length`): named, the
+/// next source tried (nothing was verified, so it is not exit 3), no temp file left.
+#[test]
+fn a_truncated_crate_is_named_and_leaves_no_temp_file() {
+    let up = Upstream::new();
+    publish_signed_tgz(&up, "qi-up-crate-cut", "x");
+    let path = Upstream::crate_path("qi-up-crate-cut");
+    let len = std::fs::metadata(up.env.path().join("registry").join(&path))
+        .unwrap()
+        .len() as usize;
+    up.served.server.set(&path, Respond::Truncate(len / 2));
+    let run = up.install("qi-up-crate-cut", &["--sources", "upstream,index"]);
+    run.assert_exit(1);
+    let line = run.stderr_line_with(&["the .crate could not be downloaded"]);
+    assert!(line.contains(&path), "{line:?}\n{run}");
+    run.stderr_has(&["no prebuilt of"]);
+    assert_eq!(up.releases.requests(), 0, "{run}");
+    up.assert_nothing_installed("qi-up-crate-cut", &run);
+}
+
+/// A server error on the `.crate` (after the retries): named, the next source tried, no temp
+/// directory left.
+#[test]
+fn a_crate_answered_with_a_server_error_leaves_no_temp_file() {
+    let up = Upstream::new();
+    publish_signed_tgz(&up, "qi-up-crate-500", "x");
+    let path = Upstream::crate_path("qi-up-crate-500");
+    up.served.server.set(&path, Respond::Status(500));
+    let run = up.install("qi-up-crate-500", &["--sources", "upstream,index"]);
+    run.assert_exit(1);
+    let line = run.stderr_line_with(&["the .crate could not be downloaded", "HTTP 500"]);
+    assert!(line.contains(&path), "{line:?}\n{run}");
+    up.assert_nothing_installed("qi-up-crate-500", &run);
 }

@@ -35,6 +35,9 @@ pub enum Respond {
     /// This status with these extra headers and a short text body (a redirect's `Location`, a
     /// rate limit's `Retry-After`).
     Headed(u16, Vec<(String, String)>),
+    /// 200 with these bytes and no `Content-Length`: the body ends when the connection closes
+    /// (HTTP/1.1 close-delimited), so nothing announced tells the client how much is coming.
+    Unsized(Vec<u8>),
 }
 
 /// One request as a script sees it.
@@ -302,7 +305,7 @@ fn serve_connection(stream: TcpStream, state: &State) -> std::io::Result<()> {
                 *code
             }
             Some(Respond::Stall) => 0,
-            Some(Respond::Body(_)) => 200,
+            Some(Respond::Body(_) | Respond::Unsized(_)) => 200,
             Some(Respond::Truncate(_) | Respond::Drip(_)) | None => match file {
                 Some(_) => 200,
                 None => 404,
@@ -380,6 +383,21 @@ fn serve_connection(stream: TcpStream, state: &State) -> std::io::Result<()> {
                     head_only,
                     content_type(&request.path),
                 )?;
+            }
+            Some(Respond::Unsized(body)) => {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nConnection: close\r\n\r\n",
+                    content_type(&request.path)
+                );
+                stream.write_all(head.as_bytes())?;
+                if !head_only {
+                    // A client that stops reading at its own cap closes first: that write
+                    // error only ends this connection.
+                    stream.write_all(&body)?;
+                }
+                stream.flush()?;
+                stream.shutdown(Shutdown::Both)?;
+                return Ok(());
             }
             Some(Respond::Truncate(n)) => {
                 if let Some(bytes) = file {

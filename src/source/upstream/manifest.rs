@@ -1,6 +1,7 @@
 //! What the upstream source reads from a crate: the `Cargo.toml` inside its `.crate` (at most
-//! 1 MiB), its `[[bin]]` names and repository, and `[package.metadata.binstall]` with every key's
-//! type checked (a wrong type is an error naming the key). Pure: no network, no templates.
+//! 1 MiB, read through the gzip and tar streams of an already verified file, never the whole
+//! `.crate` in memory), its `[[bin]]` names and repository, and `[package.metadata.binstall]` with
+//! every key's type checked (a wrong type is an error naming the key). No network, no templates.
 
 use std::io::Read;
 
@@ -34,14 +35,15 @@ pub struct Manifest {
     pub(super) binstall: Option<Table>,
 }
 
-/// `{name}-{version}/Cargo.toml` out of a `.crate` (a `.tar.gz`), at most 1 MiB.
+/// `{name}-{version}/Cargo.toml` out of a `.crate` (a `.tar.gz`), at most 1 MiB. The `.crate`
+/// is read as a stream (gzip's and tar's buffers, and the manifest, are all that is held).
 pub(super) fn manifest_text(
-    crate_bytes: &[u8],
+    crate_file: impl Read,
     name: &str,
     version: &str,
 ) -> Result<String, String> {
     let wanted = format!("{name}-{version}/Cargo.toml");
-    let mut tar = tar::Archive::new(GzDecoder::new(crate_bytes));
+    let mut tar = tar::Archive::new(GzDecoder::new(crate_file));
     let entries = tar
         .entries()
         .map_err(|e| format!("is not a .tar.gz ({e})"))?;

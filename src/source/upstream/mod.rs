@@ -1,7 +1,8 @@
 //! Releases a crate's author declares in the crate itself, as cargo-binstall reads them:
 //! `[package.metadata.binstall]` (`pkg-url`, `bin-dir`, `pkg-fmt`, per-target `overrides`,
 //! `signing`) from the `Cargo.toml` inside the `.crate` file, which is downloaded from the
-//! registry and checked against the registry's `cksum` before it is read.
+//! registry, streamed to a temporary file while its sha256 is checked against the registry's
+//! `cksum` (under a 16 MiB cap), and read only once it matches.
 //!
 //! No URL guessing: a crate that declares no `pkg-url` is not probed. A declared minisign
 //! signature is required to verify; a crate that declares none is offered as unsigned (the
@@ -10,6 +11,8 @@
 
 mod manifest;
 mod template;
+
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 use toml::Value;
@@ -20,7 +23,7 @@ pub use self::template::PkgFmt;
 use self::template::{Vars, check_archive_path};
 use super::index::Query;
 use super::{Answer, Binaries, Candidate, Check, Origin, allowed_url};
-use crate::download::{Fetcher, Location};
+use crate::download::{DownloadError, Fetcher, Location, StreamCheck};
 use crate::registry::crates::Registry;
 
 /// The largest `.crate` read (crates.io refuses more than 10 MiB).
@@ -88,22 +91,90 @@ fn fetch_manifest(
     let url = registry
         .crate_url(fetcher, name, version)
         .map_err(|e| Problem::Miss(format!("the registry's download URL is unknown ({e})")))?;
-    let bytes = fetcher
-        .get_small(&url, MAX_CRATE_BYTES)
-        .map_err(|e| Problem::Miss(format!("the .crate could not be downloaded ({e})")))?
-        .ok_or_else(|| Problem::Miss(format!("`{url}` was not found")))?;
-    let actual: String = Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    if !actual.eq_ignore_ascii_case(&cksum) {
-        return Err(Problem::Verify(format!(
-            "the .crate from `{url}` has sha256 {actual}, but the registry lists {cksum}"
-        )));
-    }
-    let text = manifest_text(&bytes, name, version)
+    // Streamed to a file, never held whole: sixteen lookups at once (`--jobs`) would otherwise
+    // hold up to sixteen `.crate`s in memory. The system's temp dir (TMPDIR), not the install
+    // root: this runs in phase one, which `--dry-run` also runs and which must not create or
+    // need a writable root; the file is read here and never moved anywhere. The directory is
+    // removed when `dir` drops, on every path out of this function.
+    let tmp = std::env::temp_dir();
+    let dir = tempfile::Builder::new()
+        .prefix("quickinstall-crate-")
+        .tempdir_in(&tmp)
+        .map_err(|e| {
+            Problem::Miss(format!(
+                "no temporary directory for the .crate could be made in `{}` ({e})",
+                tmp.display()
+            ))
+        })?;
+    let mut check = CksumCheck {
+        hasher: Sha256::new(),
+        expected: &cksum,
+        url: &url,
+    };
+    let path = match fetcher.download_checked(
+        &url,
+        dir.path(),
+        "crate",
+        MAX_CRATE_BYTES,
+        &mut check,
+        &|_| {},
+    ) {
+        Ok(path) => path,
+        Err(DownloadError::NotFound { .. }) => {
+            return Err(Problem::Miss(format!("`{url}` was not found")));
+        }
+        Err(DownloadError::Refused { reason, .. }) => return Err(Problem::Verify(reason)),
+        Err(e) => {
+            return Err(Problem::Miss(format!(
+                "the .crate could not be downloaded ({e})"
+            )));
+        }
+    };
+    // Only a verified file reaches the gzip and tar parsers.
+    let file = std::fs::File::open(&path).map_err(|e| {
+        Problem::Miss(format!(
+            "the downloaded .crate `{}` could not be read back ({e})",
+            path.display()
+        ))
+    })?;
+    let text = manifest_text(file, name, version)
         .map_err(|why| Problem::Verify(format!("the .crate from `{url}` {why}")))?;
     parse_manifest(&text, name).map_err(Problem::Miss)
+}
+
+/// The registry's `cksum` checked over the `.crate` as it streams to disk, so no parser sees a
+/// byte the registry did not publish.
+struct CksumCheck<'a> {
+    hasher: Sha256,
+    expected: &'a str,
+    url: &'a Location,
+}
+
+impl StreamCheck for CksumCheck<'_> {
+    fn restart(&mut self) {
+        self.hasher = Sha256::new();
+    }
+
+    fn update(&mut self, chunk: &[u8]) {
+        self.hasher.update(chunk);
+    }
+
+    fn finish(&mut self, _written: &Path) -> Result<(), String> {
+        let actual: String = self
+            .hasher
+            .finalize_reset()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if actual.eq_ignore_ascii_case(self.expected) {
+            Ok(())
+        } else {
+            Err(format!(
+                "the .crate from `{}` has sha256 {actual}, but the registry lists {}",
+                self.url, self.expected
+            ))
+        }
+    }
 }
 
 /// The candidate for `target`, if the crate declares a `pkg-url` for it.
@@ -209,6 +280,30 @@ fn candidate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_cksum_check_starts_over_when_a_download_is_retried() {
+        let url = Location::parse("https://example.org/tool.crate").unwrap();
+        let expected: String = Sha256::digest(b"the whole crate")
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect();
+        let mut check = CksumCheck {
+            hasher: Sha256::new(),
+            expected: &expected,
+            url: &url,
+        };
+        check.update(b"the wh");
+        check.restart();
+        check.update(b"the whole ");
+        check.update(b"crate");
+        assert_eq!(check.finish(Path::new("unused")), Ok(()));
+        check.restart();
+        check.update(b"the whole crate, and more");
+        let why = check.finish(Path::new("unused")).unwrap_err();
+        assert!(why.contains("but the registry lists"), "{why}");
+        assert!(why.contains("https://example.org/tool.crate"), "{why}");
+    }
 
     fn query<'a>(targets: &'a [String]) -> Query<'a> {
         Query {
