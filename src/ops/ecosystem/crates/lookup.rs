@@ -23,10 +23,6 @@ impl Crates<'_> {
         if let Some(pinned) = &spec.pinned {
             return self.plan_pinned(spec, pinned);
         }
-        // A resolution fixed in advance (a lock file): no registry, no index, no pool.
-        if let Some(pinned) = &spec.pinned {
-            return self.plan_pinned(spec, pinned);
-        }
         if let Some(origin) = &self.request.offline {
             let why = format!(
                 "cargo is set to work offline (net.offline in {origin}), so nothing is fetched"
