@@ -153,7 +153,7 @@ impl PackageError {
             ),
             Self::Fallback(e) => e.hint(),
             Self::Unverified { origin, .. } => Some(format!(
-                "the {origin} source served bytes its key did not sign; no other source was tried (run with --sources to skip it) and report it if it persists"
+                "after a failed check nothing else from the {origin} source is trusted and no other source was tried; run with --sources to skip it, and report it if it persists"
             )),
             Self::FromSource { origin, error } if error.is_verification() => Some(format!(
                 "the {origin} source served an archive that was refused; no other source was tried (run with --sources to skip it)"
