@@ -67,6 +67,7 @@ pub fn subject_of(error: &PackageError) -> (Option<&str>, Option<&str>) {
         PackageError::Source { subject, .. }
         | PackageError::Download { subject, .. }
         | PackageError::Unpack { subject, .. }
+        | PackageError::ArchiveRefused { subject, .. }
         | PackageError::Install { subject, .. } => (Some(&subject.version), Some(&subject.target)),
         _ => (None, None),
     }

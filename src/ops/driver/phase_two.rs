@@ -23,7 +23,7 @@ impl<'a> Context<'a> {
         self.reporter.status(
             "Ignored",
             &format!(
-                "`{name} {version}` is already installed{} (use --force to reinstall)",
+                "package `{name} {version}` is already installed{}, use --force to override",
                 ecosystem.already_note(&bins)
             ),
         );

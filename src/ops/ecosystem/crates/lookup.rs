@@ -224,7 +224,7 @@ impl Crates<'_> {
             1,
             &format!(
                 "asking {} for the versions of `{}`",
-                registry.url(),
+                registry.display_url(),
                 spec.name
             ),
         );
