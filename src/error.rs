@@ -63,11 +63,14 @@ pub enum PackageError {
         source: SourceMismatch,
     },
     /// `targets` also says where was looked ("… in the release index", or each source's why).
-    #[error("no prebuilt of `{name} {version}` for {targets}")]
+    #[error("no prebuilt of `{name} {version}` for {targets}{}{details}", if details.is_empty() { "" } else { ":" })]
     NoPrebuilt {
         name: String,
         version: String,
         targets: String,
+        /// What each source answered, one indented line each ([`crate::source::Why::details`]),
+        /// after the sentence; empty when `targets` says it all.
+        details: String,
         /// What the fallback would have run: `cargo install` or `go install`.
         fallback: &'static str,
     },
@@ -219,8 +222,10 @@ fn refused_archive_hint(origin: crate::source::Origin, signed: bool) -> String {
         Origin::Upstream => "the crate's authors",
     };
     let why = match (origin, signed) {
-        (Origin::Index, _) => "it matched its signed checksum, so it was published this way; ",
-        (_, true) => "its signature verified, so it was published this way; ",
+        (Origin::Index, _) => {
+            "the archive matched its signed checksum, so it was published this way; "
+        }
+        (_, true) => "the archive's signature verified, so it was published this way; ",
         (_, false) => "",
     };
     let skip = match origin {

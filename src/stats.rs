@@ -399,6 +399,7 @@ mod tests {
             version: "1.0.0".into(),
             targets: "t".into(),
             fallback: "cargo install",
+            details: String::new(),
         };
         assert_eq!(Outcome::of_error(&no_prebuilt), Some(Outcome::NotInIndex));
         assert_eq!(subject_of(&no_prebuilt), (Some("1.0.0"), None));
