@@ -89,7 +89,7 @@ pub enum PackageError {
     /// A verified archive whose contents were refused, named by where it came from (the staging
     /// file it was read from is gone by the time the message is read).
     #[error(
-        "the archive of {subject} from the {} source, `{location}`, {}; nothing was installed",
+        "the archive of {subject} from the {} source, `{location}`, was refused: it {}; nothing was installed",
         origin.as_str(),
         source.archive_problem().unwrap_or_else(|| source.to_string())
     )]
@@ -218,7 +218,7 @@ fn refused_archive_hint(origin: crate::source::Origin, signed: bool) -> String {
     use crate::source::Origin;
     let who = match origin {
         Origin::Index | Origin::Build => "the release index's maintainers",
-        Origin::Quickinstall => "the quickinstall pool's maintainers (cargo-quickinstall)",
+        Origin::Quickinstall => "cargo-quickinstall's maintainers",
         Origin::Upstream => "the crate's authors",
     };
     let why = match (origin, signed) {
@@ -229,8 +229,11 @@ fn refused_archive_hint(origin: crate::source::Origin, signed: bool) -> String {
         (_, false) => "",
     };
     let skip = match origin {
-        Origin::Index | Origin::Build => "",
-        _ => " (--sources without it tries the others)",
+        Origin::Index | Origin::Build => String::new(),
+        other => format!(
+            ", and leave `{}` out of --sources meanwhile",
+            other.as_str()
+        ),
     };
     format!("{why}report it to {who}{skip}")
 }

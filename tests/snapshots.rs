@@ -686,7 +686,7 @@ exit: 3
 --- stdout
 --- stderr
  Downloading `qi-hello 0.2.0` ([SIZE])
-error: the archive of `qi-hello 0.2.0` ([TARGET]) from the index source, `http://127.0.0.1:[PORT]/archives/crates/qi-hello/0.2.0/qi-hello-0.2.0-[TARGET]-[HASH].tar.gz`, holds `../evil`, a path that climbs out with `..`; nothing was installed
+error: the archive of `qi-hello 0.2.0` ([TARGET]) from the index source, `http://127.0.0.1:[PORT]/archives/crates/qi-hello/0.2.0/qi-hello-0.2.0-[TARGET]-[HASH].tar.gz`, was refused: it holds `../evil`, a path that climbs out with `..`; nothing was installed
 help: the archive matched its signed checksum, so it was published this way; report it to the release index's maintainers
 
 "#]],

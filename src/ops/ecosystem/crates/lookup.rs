@@ -252,9 +252,11 @@ impl Crates<'_> {
         why: Why,
         explain: bool,
     ) -> Plan<Recorded> {
-        self.d
-            .reporter
-            .verbose(1, &format!("no prebuilt of `{}`: {why}", spec.name));
+        // What each source answered was said as it answered.
+        self.d.reporter.verbose(
+            1,
+            &format!("no prebuilt of `{}`: {}", spec.name, why.headline),
+        );
         if self.request.fallback {
             return Plan::Fallback(Fallback {
                 name: spec.name.clone(),
