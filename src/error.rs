@@ -63,11 +63,14 @@ pub enum PackageError {
         source: SourceMismatch,
     },
     /// `targets` also says where was looked ("… in the release index", or each source's why).
-    #[error("no prebuilt of `{name} {version}` for {targets}")]
+    #[error("no prebuilt of `{name} {version}` for {targets}{}{details}", if details.is_empty() { "" } else { ":" })]
     NoPrebuilt {
         name: String,
         version: String,
         targets: String,
+        /// What each source answered, one indented line each ([`crate::source::Why::details`]),
+        /// after the sentence; empty when `targets` says it all.
+        details: String,
         /// What the fallback would have run: `cargo install` or `go install`.
         fallback: &'static str,
     },
@@ -80,6 +83,22 @@ pub enum PackageError {
     #[error("the archive of {subject} was refused: {source}; nothing was installed")]
     Unpack {
         subject: Box<Subject>,
+        #[source]
+        source: UnpackError,
+    },
+    /// A verified archive whose contents were refused, named by where it came from (the staging
+    /// file it was read from is gone by the time the message is read).
+    #[error(
+        "the archive of {subject} from the {} source, `{location}`, was refused: it {}; nothing was installed",
+        origin.as_str(),
+        source.archive_problem().unwrap_or_else(|| source.to_string())
+    )]
+    ArchiveRefused {
+        subject: Box<Subject>,
+        origin: crate::source::Origin,
+        location: String,
+        /// A signature (or a signed checksum) vouched for the bytes.
+        signed: bool,
         #[source]
         source: UnpackError,
     },
@@ -132,7 +151,7 @@ impl PackageError {
     pub fn is_verification(&self) -> bool {
         match self {
             Self::Index(e) => !e.is_unreachable(),
-            Self::Source { .. } | Self::Unverified { .. } => true,
+            Self::Source { .. } | Self::Unverified { .. } | Self::ArchiveRefused { .. } => true,
             Self::FromSource { error, .. } => error.is_verification(),
             // A local write failing (a full disk) is not the archive's fault.
             Self::Unpack { source, .. } => !matches!(source, UnpackError::Write { .. }),
@@ -178,6 +197,7 @@ impl PackageError {
                 TrackerError::Write { source, .. } => Some(local_write_hint(source)),
                 _ => None,
             },
+            Self::ArchiveRefused { origin, signed, .. } => Some(refused_archive_hint(*origin, *signed)),
             // The bytes matched the signed size and sha256: what was signed is itself bad.
             Self::Unpack { .. } => Some(
                 "the archive matched its signed checksum, so it was published this way; report it to the index's maintainers"
@@ -190,6 +210,32 @@ impl PackageError {
             _ => None,
         }
     }
+}
+
+/// Advice after a verified archive was refused: whoever published it should hear of it; until
+/// then, another source may serve the package.
+fn refused_archive_hint(origin: crate::source::Origin, signed: bool) -> String {
+    use crate::source::Origin;
+    let who = match origin {
+        Origin::Index | Origin::Build => "the release index's maintainers",
+        Origin::Quickinstall => "cargo-quickinstall's maintainers",
+        Origin::Upstream => "the crate's authors",
+    };
+    let why = match (origin, signed) {
+        (Origin::Index, _) => {
+            "the archive matched its signed checksum, so it was published this way; "
+        }
+        (_, true) => "the archive's signature verified, so it was published this way; ",
+        (_, false) => "",
+    };
+    let skip = match origin {
+        Origin::Index | Origin::Build => String::new(),
+        other => format!(
+            ", and leave `{}` out of --sources meanwhile",
+            other.as_str()
+        ),
+    };
+    format!("{why}report it to {who}{skip}")
 }
 
 /// Advice after a local write failed: disk space for a full disk (or a file-size limit), else

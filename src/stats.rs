@@ -67,6 +67,7 @@ pub fn subject_of(error: &PackageError) -> (Option<&str>, Option<&str>) {
         PackageError::Source { subject, .. }
         | PackageError::Download { subject, .. }
         | PackageError::Unpack { subject, .. }
+        | PackageError::ArchiveRefused { subject, .. }
         | PackageError::Install { subject, .. } => (Some(&subject.version), Some(&subject.target)),
         _ => (None, None),
     }
@@ -398,6 +399,7 @@ mod tests {
             version: "1.0.0".into(),
             targets: "t".into(),
             fallback: "cargo install",
+            details: String::new(),
         };
         assert_eq!(Outcome::of_error(&no_prebuilt), Some(Outcome::NotInIndex));
         assert_eq!(subject_of(&no_prebuilt), (Some("1.0.0"), None));

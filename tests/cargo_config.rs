@@ -116,7 +116,8 @@ impl World {
             "cargo did not download the crate from the corp registry:\n{run}"
         );
         assert_eq!(self.s.run_installed("corp-tool"), "corp-tool 0.1.0");
-        run.stderr_line_with(&["corp-tool", "not crates.io"]);
+        run.stderr_line_with(&["`corp-tool 0.1.0` from source"]);
+        run.stderr_line_with(&["crate: from", "not crates.io"]);
     }
 }
 

@@ -132,7 +132,8 @@ fn verbose_shows_what_was_tried() {
     run.stderr_line_with(&["targets considered"]);
     run.stderr_line_with(&["asking", &s.registry.index_url(), "qi-fallback"]);
     run.stderr_line_with(&["asking the release index", &s.index.url()]);
-    run.stderr_line_with(&["no prebuilt of `qi-fallback`", "not in the release index"]);
+    run.stderr_line_with(&["`qi-fallback 0.1.0`: index:", "not in the release index"]);
+    run.stderr_line_with(&["no prebuilt of `qi-fallback`"]);
     assert!(!run.stderr.contains("HTTP requests sent"), "{run}");
     let run = s
         .quickinstall()

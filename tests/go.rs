@@ -876,7 +876,7 @@ fn assert_private_through_the_go_env_file(s: &GoScenario, extra: &[(&str, &Path)
     real.assert_exit(1);
     real.stderr_has(&[
         "from source: it is private",
-        "(running `go install example.com/qitool/cmd/qi-alpha@v1.1.0`)",
+        "Running `go install example.com/qitool/cmd/qi-alpha@v1.1.0`",
         "`go` was not found",
     ]);
 

@@ -427,7 +427,7 @@ fn quickinstall_import_verifies_the_pool_key_reports_exactly_and_clients_install
             "ours-wins": [format!("qi-tool 1.0.0 {t}: our own build is in the index")],
             "not-in-registry": [format!(
                 "qi-missing-1.0.0: crate `qi-missing` was not found in the registry `{}`",
-                s.registry.sparse_url().trim_start_matches("sparse+")
+                s.registry.sparse_url()
             )],
         },
         "failed": {

@@ -254,7 +254,7 @@ fn require_signed_refuses_an_unsigned_archive() {
 
 /// Verification failures: exit 3, the source named, no other source tried (no build), nothing
 /// installed.
-fn assert_pool_verification_failure(s: &Scenario, fragments: &[&str]) {
+fn assert_pool_verification_failure(s: &Scenario, fragments: &[&str]) -> Run {
     let run = s
         .quickinstall()
         .args([
@@ -281,6 +281,7 @@ fn assert_pool_verification_failure(s: &Scenario, fragments: &[&str]) {
         "built after a verification failure:\n{run}"
     );
     assert_nothing_installed(s, &run);
+    run
 }
 
 #[test]
@@ -346,7 +347,11 @@ fn signed_archive_climbing_out_is_refused() {
         },
     ]);
     pool.publish("qi-fallback", "0.1.0", &hostile, Some(&pool.key.sk));
-    assert_pool_verification_failure(&s, &["climbs out"]);
+    let run = assert_pool_verification_failure(&s, &["climbs out", &pool.base()]);
+    run.stderr_has(&[
+        "help: the archive's signature verified",
+        "cargo-quickinstall's maintainers",
+    ]);
     assert!(!s.path().join("escaped").exists());
 }
 

@@ -176,7 +176,7 @@ fn an_already_installed_crate() {
 exit: 0
 --- stdout
 --- stderr
-     Ignored `qi-hello 0.2.0` is already installed (use --force to reinstall)
+     Ignored package `qi-hello 0.2.0` is already installed, use --force to override
 
 "#]],
     );
@@ -199,7 +199,12 @@ fn a_fallback_build() {
 exit: 0
 --- stdout
 --- stderr
-    Building `qi-fallback 0.1.0` from source: it is not in the release index; it comes from the registry `sparse+http://127.0.0.1:[PORT]/index/` (QUICKINSTALL_REGISTRY), not crates.io, and the public release index and pool serve only crates.io's crates (name your own index with --release-index or QUICKINSTALL_INDEX); the crate declares no prebuilt releases ([package.metadata.binstall]; nothing is guessed) (running `cargo install qi-fallback --version =0.1.0 --locked --root [ROOT]/cargo-home --index sparse+http://127.0.0.1:[PORT]/index/`)
+    Building `qi-fallback 0.1.0` from source: no prebuilt for [HOST_TARGETS]
+  crate: from the registry `sparse+http://127.0.0.1:[PORT]/index/` (QUICKINSTALL_REGISTRY), not crates.io
+  index: it is not in the release index
+  quickinstall: it serves only crates.io's crates
+  upstream: the crate declares no prebuilt releases ([package.metadata.binstall]; nothing is guessed)
+     Running `cargo install qi-fallback --version =0.1.0 --locked --root [ROOT]/cargo-home --index sparse+http://127.0.0.1:[PORT]/index/`
    Installed `qi-fallback 0.1.0` (built from source): qi-fallback
 
 "#]],
@@ -220,7 +225,11 @@ fn a_dry_run() {
 exit: 0
 --- stdout
 would install `qi-hello 0.2.0` ([TARGET]) prebuilt from http://127.0.0.1:[PORT]/archives/crates/qi-hello/0.2.0/qi-hello-0.2.0-[TARGET]-[HASH].tar.gz (index; [SIZE] bytes, sha256 [HASH]) into [ROOT]/cargo-home/bin: qi-hello, qi-hello-admin
-would build `qi-fallback 0.1.0` from source (it is not in the release index; it comes from the registry `sparse+http://127.0.0.1:[PORT]/index/` (QUICKINSTALL_REGISTRY), not crates.io, and the public release index and pool serve only crates.io's crates (name your own index with --release-index or QUICKINSTALL_INDEX); the crate declares no prebuilt releases ([package.metadata.binstall]; nothing is guessed)) with `cargo install qi-fallback --version =0.1.0 --locked --root [ROOT]/cargo-home --index sparse+http://127.0.0.1:[PORT]/index/`
+would build `qi-fallback 0.1.0` from source (no prebuilt for [HOST_TARGETS]) with `cargo install qi-fallback --version =0.1.0 --locked --root [ROOT]/cargo-home --index sparse+http://127.0.0.1:[PORT]/index/`
+  crate: from the registry `sparse+http://127.0.0.1:[PORT]/index/` (QUICKINSTALL_REGISTRY), not crates.io
+  index: it is not in the release index
+  quickinstall: it serves only crates.io's crates
+  upstream: the crate declares no prebuilt releases ([package.metadata.binstall]; nothing is guessed)
 --- stderr
 
 "#]],
@@ -278,7 +287,7 @@ fn json_output() {
   },
   {
     "binaries": [],
-    "error": "crate `qi-nope` was not found in the registry `http://127.0.0.1:[PORT]/index/`",
+    "error": "crate `qi-nope` was not found in the registry `sparse+http://127.0.0.1:[PORT]/index/`",
     "name": "qi-nope",
     "ok": false,
     "origin": null,
@@ -297,11 +306,11 @@ exit: 1
 [JSON above]
 --- stderr
  Downloading `qi-hello 0.2.0` ([SIZE])
-     Ignored `qi-tool 1.0.0` is already installed (use --force to reinstall)
-error: crate `qi-nope` was not found in the registry `http://127.0.0.1:[PORT]/index/`
+     Ignored package `qi-tool 1.0.0` is already installed, use --force to override
+error: crate `qi-nope` was not found in the registry `sparse+http://127.0.0.1:[PORT]/index/`
 help: check the name's spelling (`cargo search qi-nope` lists similar ones), or name the registry it comes from with --registry
    Installed `qi-hello 0.2.0` (prebuilt from index, [TARGET]): qi-hello, qi-hello-admin
-error: 1 of 3 crates failed to install: `qi-nope`
+error: failed to install `qi-nope` (1 of 3 crates; see the error above)
 
 "#]],
     );
@@ -344,7 +353,12 @@ exit: 0
 --- stdout
 [JSON above]
 --- stderr
-    Building `qi-fallback 0.1.0` from source: it is not in the release index; it comes from the registry `sparse+http://127.0.0.1:[PORT]/index/` (QUICKINSTALL_REGISTRY), not crates.io, and the public release index and pool serve only crates.io's crates (name your own index with --release-index or QUICKINSTALL_INDEX); the crate declares no prebuilt releases ([package.metadata.binstall]; nothing is guessed) (running `cargo install qi-fallback --version =0.1.0 --locked --root [ROOT]/cargo-home --index sparse+http://127.0.0.1:[PORT]/index/`)
+    Building `qi-fallback 0.1.0` from source: no prebuilt for [HOST_TARGETS]
+  crate: from the registry `sparse+http://127.0.0.1:[PORT]/index/` (QUICKINSTALL_REGISTRY), not crates.io
+  index: it is not in the release index
+  quickinstall: it serves only crates.io's crates
+  upstream: the crate declares no prebuilt releases ([package.metadata.binstall]; nothing is guessed)
+     Running `cargo install qi-fallback --version =0.1.0 --locked --root [ROOT]/cargo-home --index sparse+http://127.0.0.1:[PORT]/index/`
    Installed `qi-fallback 0.1.0` (built from source): qi-fallback
 
 "#]],
@@ -371,7 +385,6 @@ exit: 3
  Downloading `qi-hello 0.2.0` ([SIZE])
 error: `qi-hello 0.2.0` ([TARGET]): checksum mismatch for `http://127.0.0.1:[PORT]/archives/crates/qi-hello/0.2.0/qi-hello-0.2.0-[TARGET]-[HASH].tar.gz`: expected [HASH], got [HASH]; nothing was installed
 help: the index or its mirror served bytes that do not match what was signed; retry later, and report it if it persists
-error: 1 of 1 crates failed to install: `qi-hello 0.2.0`
 
 "#]],
     );
@@ -395,7 +408,6 @@ exit: 3
 --- stderr
 error: the index file for `qi-hello` failed signature verification: the signature does not match the index file; nothing was installed
 help: the index or its mirror served bytes that do not match what was signed; retry later, and report it if it persists
-error: 1 of 1 crates failed to install: `qi-hello 0.2.0`
 
 "#]],
     );
@@ -412,9 +424,8 @@ fn an_unknown_crate() {
 exit: 1
 --- stdout
 --- stderr
-error: crate `qi-nope` was not found in the registry `http://127.0.0.1:[PORT]/index/`
+error: crate `qi-nope` was not found in the registry `sparse+http://127.0.0.1:[PORT]/index/`
 help: check the name's spelling (`cargo search qi-nope` lists similar ones), or name the registry it comes from with --registry
-error: 1 of 1 crates failed to install: `qi-nope`
 
 "#]],
     );
@@ -435,10 +446,63 @@ exit: 1
 --- stdout
 --- stderr
  Downloading `qi-tool 1.0.0` ([SIZE])
-error: crate `qi-nope` was not found in the registry `http://127.0.0.1:[PORT]/index/`
+error: crate `qi-nope` was not found in the registry `sparse+http://127.0.0.1:[PORT]/index/`
 help: check the name's spelling (`cargo search qi-nope` lists similar ones), or name the registry it comes from with --registry
    Installed `qi-tool 1.0.0` (prebuilt from index, [TARGET]): qi-tool
-error: 1 of 2 crates failed to install: `qi-nope`
+error: failed to install `qi-nope` (1 of 2 crates; see the error above)
+
+"#]],
+    );
+}
+
+/// The closing line names the failed ones (their errors are above), not the successes.
+#[test]
+fn two_failures_among_several_crates() {
+    let s = Scenario::new();
+    let run = s
+        .quickinstall()
+        .args(["--jobs", "1", "qi-nope", "qi-tool", "qi-nada"])
+        .run();
+    assert_run(
+        s.path(),
+        &run,
+        str![[r#"
+exit: 1
+--- stdout
+--- stderr
+ Downloading `qi-tool 1.0.0` ([SIZE])
+error: crate `qi-nope` was not found in the registry `sparse+http://127.0.0.1:[PORT]/index/`
+help: check the name's spelling (`cargo search qi-nope` lists similar ones), or name the registry it comes from with --registry
+error: crate `qi-nada` was not found in the registry `sparse+http://127.0.0.1:[PORT]/index/`
+help: check the name's spelling (`cargo search qi-nada` lists similar ones), or name the registry it comes from with --registry
+   Installed `qi-tool 1.0.0` (prebuilt from index, [TARGET]): qi-tool
+error: failed to install `qi-nope`, `qi-nada` (2 of 3 crates; see the errors above)
+
+"#]],
+    );
+}
+
+/// The fixture registry declared crates.io's mirror, so every source is asked: one line each.
+#[test]
+fn no_prebuilt_in_any_source() {
+    let s = Scenario::new();
+    let run = s
+        .quickinstall()
+        .args(["--no-fallback", "qi-fallback"])
+        .env("QUICKINSTALL_PUBLIC_REGISTRY", s.registry.sparse_url())
+        .run();
+    assert_run(
+        s.path(),
+        &run,
+        str![[r#"
+exit: 1
+--- stdout
+--- stderr
+error: no prebuilt of `qi-fallback 0.1.0` for [HOST_TARGETS]:
+  index: it is not in the release index
+  quickinstall: it has no signed build (unsigned archives are skipped; --allow-unsigned installs them)
+  upstream: the crate declares no prebuilt releases ([package.metadata.binstall]; nothing is guessed)
+help: run without --no-fallback to build it with `cargo install`
 
 "#]],
     );
@@ -460,7 +524,6 @@ exit: 1
  Downloading `qi-hello 0.2.0` ([SIZE])
 error: `qi-hello 0.2.0` ([TARGET]): `http://127.0.0.1:[PORT]/archives/crates/qi-hello/0.2.0/qi-hello-0.2.0-[TARGET]-[HASH].tar.gz` answered HTTP 500; nothing was installed
 help: the server is down, overloaded or unreachable: retry later
-error: 1 of 1 crates failed to install: `qi-hello 0.2.0`
 
 "#]],
     );
@@ -488,9 +551,12 @@ exit: 1
 --- stdout
 --- stderr
 warning: the release index at `http://127.0.0.1:[PORT]/` could not be reached: could not reach `http://127.0.0.1:[PORT]/crates/qi/-h/qi-hello.json.signed`: connection refused
-error: no prebuilt of `qi-hello 0.2.0` for [HOST_TARGETS] (the release index could not be reached; it comes from the registry `sparse+http://127.0.0.1:[PORT]/index/` (QUICKINSTALL_REGISTRY), not crates.io, and the public release index and pool serve only crates.io's crates (name your own index with --release-index or QUICKINSTALL_INDEX); the crate declares no prebuilt releases ([package.metadata.binstall]; nothing is guessed))
+error: no prebuilt of `qi-hello 0.2.0` for [HOST_TARGETS]:
+  crate: from the registry `sparse+http://127.0.0.1:[PORT]/index/` (QUICKINSTALL_REGISTRY), not crates.io
+  index: the release index could not be reached
+  quickinstall: it serves only crates.io's crates
+  upstream: the crate declares no prebuilt releases ([package.metadata.binstall]; nothing is guessed)
 help: run without --no-fallback to build it with `cargo install`
-error: 1 of 1 crates failed to install: `qi-hello 0.2.0`
 
 "#]],
     );
@@ -516,7 +582,6 @@ exit: 1
 --- stderr
 error: could not read the registry entry for `qi-hello`: could not reach `http://127.0.0.1:[PORT]/qi/-h/qi-hello`: connection refused
 help: check the network and the registry's URL (registry.default and source replacement in .cargo/config.toml), then retry
-error: 1 of 1 crates failed to install: `qi-hello`
 
 "#]],
     );
@@ -593,7 +658,6 @@ exit: 1
 --- stderr
 error: no version of `qi-hello` matches `^9`; the newest is 0.2.0
 help: ask for another version: `qi-hello@X` takes cargo's requirements (`@1.2`, `@=1.2.3`); `cargo info qi-hello` lists its versions
-error: 1 of 1 crates failed to install: `qi-hello`
 
 "#]],
     );
@@ -622,9 +686,8 @@ exit: 3
 --- stdout
 --- stderr
  Downloading `qi-hello 0.2.0` ([SIZE])
-error: the archive of `qi-hello 0.2.0` ([TARGET]) was refused: the archive `[ROOT]/cargo-home/.quickinstall-tmp-[TMP]/archive.tar.gz` holds `../evil`, a path that climbs out with `..`; refusing to unpack it; nothing was installed
-help: the archive matched its signed checksum, so it was published this way; report it to the index's maintainers
-error: 1 of 1 crates failed to install: `qi-hello 0.2.0`
+error: the archive of `qi-hello 0.2.0` ([TARGET]) from the index source, `http://127.0.0.1:[PORT]/archives/crates/qi-hello/0.2.0/qi-hello-0.2.0-[TARGET]-[HASH].tar.gz`, was refused: it holds `../evil`, a path that climbs out with `..`; nothing was installed
+help: the archive matched its signed checksum, so it was published this way; report it to the release index's maintainers
 
 "#]],
     );
@@ -748,9 +811,32 @@ would build `example.com/qitool/cmd/qi-alpha@latest` from source (it is private:
 exit: 0
 --- stdout
 --- stderr
-    Building `example.com/qitool/cmd/qi-alpha@latest` from source: it is private: it matches GOPRIVATE, GONOPROXY or GONOSUMDB (running `go install example.com/qitool/cmd/qi-alpha@latest`)
+    Building `example.com/qitool/cmd/qi-alpha@latest` from source: it is private: it matches GOPRIVATE, GONOPROXY or GONOSUMDB
+     Running `go install example.com/qitool/cmd/qi-alpha@latest`
 go: downloading example.com/qitool v1.1.0
-   Installed `example.com/qitool/cmd/qi-alpha@latest` (built from source): qi-alpha
+   Installed `example.com/qitool/cmd/qi-alpha v1.1.0` (built from source): qi-alpha
+
+"#]],
+    );
+}
+
+#[test]
+fn gquick_an_already_installed_package() {
+    let Some(s) = GoScenario::new() else { return };
+    let install = || {
+        s.gquick()
+            .args(["install", "example.com/qitool/cmd/qi-alpha@latest"])
+            .run()
+    };
+    install().assert_success();
+    assert_run(
+        s.env.path(),
+        &install(),
+        str![[r#"
+exit: 0
+--- stdout
+--- stderr
+     Ignored package `example.com/qitool v1.1.0` is already installed as `qi-alpha`, use --force to override
 
 "#]],
     );
@@ -772,7 +858,6 @@ exit: 1
 --- stderr
 error: no module provides package `example.com/nope`: not found on `http://127.0.0.1:[PORT]/`
 help: check the path's spelling; for a module the public proxy cannot see, add it to GOPRIVATE (`go env -w GOPRIVATE=…`) so `go install example.com/nope@…` fetches it directly
-error: 1 of 1 packages failed to install: `example.com/nope`
 
 "#]],
     );

@@ -1,5 +1,5 @@
 //! The end of an install run, for both clients: `--json` lines, the closing summary that names
-//! each failure, and the exit status.
+//! the failed packages when there were several, and the exit status.
 
 use std::time::Duration;
 
@@ -24,22 +24,28 @@ pub fn summarise(
     if failed.is_empty() {
         return ExitStatus::Success;
     }
-    let names: Vec<String> = failed
-        .iter()
-        .map(|r| match &r.version {
-            Some(v) => format!("`{} {v}`", r.name),
-            None => format!("`{}`", r.name),
-        })
-        .collect();
-    reporter.error(
-        &format!(
-            "{} of {} {noun} failed to install: {}",
-            failed.len(),
-            results.len(),
-            names.join(", ")
-        ),
-        None,
-    );
+    // Each failure's error is already above; one package has nothing to add to it. Of several,
+    // the closing line names the failed ones (as cargo's `Summary` does), so they can be found
+    // among the successes.
+    if results.len() > 1 {
+        let names: Vec<String> = failed
+            .iter()
+            .map(|r| match &r.version {
+                Some(v) => format!("`{} {v}`", r.name),
+                None => format!("`{}`", r.name),
+            })
+            .collect();
+        let errors = if failed.len() == 1 { "error" } else { "errors" };
+        reporter.error(
+            &format!(
+                "failed to install {} ({} of {} {noun}; see the {errors} above)",
+                names.join(", "),
+                failed.len(),
+                results.len(),
+            ),
+            None,
+        );
+    }
     if failed.iter().any(|r| r.verification_failure) {
         ExitStatus::Verification
     } else {

@@ -105,6 +105,12 @@ impl Registry {
         &self.url
     }
 
+    /// The registry as cargo's configuration spells it and cargo's messages show it
+    /// (`sparse+https://…/`), crates.io included: the one form every message uses.
+    pub fn display_url(&self) -> String {
+        format!("sparse+{}", self.url)
+    }
+
     /// The source part of cargo's package id, as `.crates.toml` records it.
     pub fn source_id(&self) -> String {
         if self.is_crates_io {
@@ -172,7 +178,7 @@ impl Registry {
     ) -> Result<Vec<RegistryVersion>, RegistryError> {
         let not_found = || RegistryError::NotFound {
             name: name.to_owned(),
-            registry: self.url.clone(),
+            registry: self.display_url(),
         };
         let path = sparse_path(name).ok_or_else(not_found)?;
         let bytes = fetcher
@@ -190,7 +196,7 @@ impl Registry {
                 Some(canonical) => RegistryError::WrongCase {
                     name: name.to_owned(),
                     canonical,
-                    registry: self.url.clone(),
+                    registry: self.display_url(),
                 },
                 None => not_found(),
             });

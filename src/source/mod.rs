@@ -12,10 +12,15 @@
 //!   each archive, required);
 //! - [`upstream`]: the releases a crate declares in `[package.metadata.binstall]` (its declared
 //!   minisign signature required; none declared → unsigned, said aloud).
+//!
+//! When none has it, [`Why`] says what each answered.
 
 pub mod index;
 pub mod quickinstall_pool;
 pub mod upstream;
+mod why;
+
+pub use why::Why;
 
 use crate::download::Location;
 use crate::error::PackageError;

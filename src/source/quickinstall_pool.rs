@@ -119,10 +119,12 @@ pub fn probe(
             release: None,
         }));
     }
-    Answer::DontHave(format!(
-        "the quickinstall pool has no signed build of it for {} (unsigned archives are skipped; --allow-unsigned installs them)",
-        query.targets.join(", ")
-    ))
+    // Said on a line labelled `quickinstall`, under a headline that names the targets
+    // (`source::Why`).
+    Answer::DontHave(
+        "it has no signed build (unsigned archives are skipped; --allow-unsigned installs them)"
+            .into(),
+    )
 }
 
 /// Why the pool could not be asked, for the "no prebuilt" line; a rate limit is named with

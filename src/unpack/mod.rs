@@ -57,6 +57,27 @@ pub enum UnpackError {
     Write { path: PathBuf, source: io::Error },
 }
 
+impl UnpackError {
+    /// What is wrong with the archive, as the end of a sentence whose subject is the archive
+    /// (`holds `../x`, a path that climbs out with `..``), for a message that names the archive
+    /// by where it came from rather than by the staging file, gone by the time it is read.
+    /// `None` for [`Self::Write`]: a local write failure, not the archive's fault.
+    pub fn archive_problem(&self) -> Option<String> {
+        Some(match self {
+            Self::Corrupt { source, .. } => format!(
+                "is corrupt or truncated ({})",
+                display_entry_name(source.to_string().as_bytes())
+            ),
+            Self::Entry { entry, problem, .. } => format!("holds `{entry}`, {problem}"),
+            Self::MissingBinary { name, .. } => {
+                format!("does not hold the binary `{name}` that the index lists")
+            }
+            Self::TooLarge { limit, .. } => format!("unpacks to more than {limit} bytes"),
+            Self::Write { .. } => return None,
+        })
+    }
+}
+
 /// What is wrong with one entry; reads as the end of a sentence about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum EntryProblem {

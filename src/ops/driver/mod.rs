@@ -121,7 +121,7 @@ pub struct Fallback {
     /// resolved by the build tool).
     pub version: Option<String>,
     pub req: Option<String>,
-    pub why: String,
+    pub why: crate::source::Why,
 }
 
 /// What a fallback built, as the result reports it.

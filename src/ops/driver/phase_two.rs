@@ -23,7 +23,7 @@ impl<'a> Context<'a> {
         self.reporter.status(
             "Ignored",
             &format!(
-                "`{name} {version}` is already installed{} (use --force to reinstall)",
+                "package `{name} {version}` is already installed{}, use --force to override",
                 ecosystem.already_note(&bins)
             ),
         );
@@ -252,16 +252,19 @@ impl<'a> Context<'a> {
                 ),
             )
         };
+        // A short headline, what each source answered one line each, then the command.
+        let (headline, details) = (&why.headline, why.details());
         if self.request.dry_run {
             self.plan_line(&format!(
-                "would build `{label}` from source ({why}) with `{command}`"
+                "would build `{label}` from source ({headline}) with `{command}`{details}"
             ));
             return done(false).1;
         }
         self.reporter.status(
             "Building",
-            &format!("`{label}` from source: {why} (running `{command}`)"),
+            &format!("`{label}` from source: {headline}{details}"),
         );
+        self.reporter.status("Running", &format!("`{command}`"));
         match command.run(&fallback.name) {
             Ok(()) => {
                 let (shown, r) = done(true);

@@ -93,7 +93,9 @@ impl<'a> Context<'a> {
                 ..
             }) => Ok(Resolved::Build { version }),
             Plan::Fallback(Fallback { name, why, .. }) => Err(ResolveError::Unlockable(format!(
-                "no exact version of `{name}` could be found ({why}), and a lock needs one"
+                "no exact version of `{name}` could be found ({}), and a lock needs one{}",
+                why.headline,
+                why.details()
             ))),
             Plan::Failed { error, .. } => Err(error.into()),
             // Neither is produced with `force` and `dry_run` set.

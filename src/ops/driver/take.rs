@@ -126,8 +126,38 @@ impl<'a> Context<'a> {
             Err(e) => Ok(Plan::Failed {
                 name: name.to_owned(),
                 version: Some(version),
-                error: e,
+                error: named_by_source(e, &candidate),
             }),
         }
+    }
+}
+
+/// An archive refused after it verified, named by the source and URL it came from instead of
+/// the staging file it was read from (gone by the time the message is read). Any other error,
+/// and a local write failure while unpacking, is kept as it is.
+fn named_by_source(error: PackageError, candidate: &Candidate) -> PackageError {
+    let (subject, source) = match error {
+        PackageError::Unpack { subject, source } if source.archive_problem().is_some() => {
+            (subject, source)
+        }
+        PackageError::FromSource { origin, error } => match *error {
+            PackageError::Unpack { subject, source } if source.archive_problem().is_some() => {
+                (subject, source)
+            }
+            error => {
+                return PackageError::FromSource {
+                    origin,
+                    error: Box::new(error),
+                };
+            }
+        },
+        other => return other,
+    };
+    PackageError::ArchiveRefused {
+        subject,
+        origin: candidate.origin,
+        location: candidate.location.to_string(),
+        signed: candidate.check.is_signed(),
+        source,
     }
 }

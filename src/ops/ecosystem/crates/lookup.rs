@@ -10,7 +10,7 @@ use crate::index::format::PackageKind;
 use crate::ops::driver::{Fallback, Plan};
 use crate::registry::crates::{pinned_version, select_version};
 use crate::source::index::Query;
-use crate::source::{self, Answer, Origin, quickinstall_pool};
+use crate::source::{self, Answer, Origin, Why, quickinstall_pool};
 
 impl Crates<'_> {
     pub(super) fn lookup(&self, spec: &CrateSpec) -> Plan<Recorded> {
@@ -27,14 +27,14 @@ impl Crates<'_> {
             let why = format!(
                 "cargo is set to work offline (net.offline in {origin}), so nothing is fetched"
             );
-            return self.no_prebuilt_unresolved(spec, &why);
+            return self.no_prebuilt_unresolved(spec, Why::because(why));
         }
         let Some(registry) = &self.registry else {
             let why = format!(
                 "it comes from {}, which quickinstall cannot read (only sparse registries)",
                 self.request.source.describe
             );
-            return self.no_prebuilt_unresolved(spec, &why);
+            return self.no_prebuilt_unresolved(spec, Why::because(why));
         };
         // 1. The version (an exact pin needs no registry request) and, at the same time, the
         //    index's package file: neither needs the other.
@@ -80,10 +80,15 @@ impl Crates<'_> {
         // A crate of another registry is not crates.io's crate of the same name: only a
         // release index the user named may serve it (dependency confusion); the pool serves
         // crates.io's crates only. What a crate declares itself (upstream) holds anywhere.
-        let not_public = format!(
-            "it comes from {}, not crates.io, and the public release index and pool serve only crates.io's crates (name your own index with --release-index or QUICKINSTALL_INDEX)",
-            self.request.source.describe
-        );
+        // Where it comes from is said once, before what each source answered.
+        let only_crates_io = "it serves only crates.io's crates";
+        let mut misses: Vec<(String, String)> = Vec::new();
+        if !public {
+            misses.push((
+                "crate".to_owned(),
+                format!("from {}, not crates.io", self.request.source.describe),
+            ));
+        }
         let query = Query {
             name: &spec.name,
             version: &version,
@@ -96,7 +101,6 @@ impl Crates<'_> {
         //    first time either is needed (not at all when the index has it).
         let mut fetched = fetched;
         let mut remote: Option<(Option<Answer>, Option<Answer>)> = None;
-        let mut misses: Vec<String> = Vec::new();
         for (position, origin) in self.request.sources.iter().enumerate() {
             if matches!(origin, Origin::Quickinstall | Origin::Upstream) && remote.is_none() {
                 let later = &self.request.sources[position..];
@@ -108,7 +112,9 @@ impl Crates<'_> {
                 ));
             }
             let answer = match origin {
-                Origin::Index if !index_allowed => Answer::DontHave(not_public.clone()),
+                Origin::Index if !index_allowed => Answer::DontHave(format!(
+                    "{only_crates_io} (name one that has it with --release-index or QUICKINSTALL_INDEX)"
+                )),
                 Origin::Index => match fetched.take() {
                     Some(Ok(result)) => {
                         let glibc = || self.d.glibc();
@@ -123,7 +129,7 @@ impl Crates<'_> {
                     Some(Err(_)) => Answer::DontHave("the release index lookup panicked".into()),
                     None => Answer::DontHave("the release index was not asked".into()),
                 },
-                Origin::Quickinstall if !public => Answer::DontHave(not_public.clone()),
+                Origin::Quickinstall if !public => Answer::DontHave(only_crates_io.to_owned()),
                 Origin::Quickinstall => remote
                     .as_mut()
                     .and_then(|r| r.0.take())
@@ -154,18 +160,17 @@ impl Crates<'_> {
                 1,
                 &format!("`{} {version}`: {}: {miss}", spec.name, origin.as_str()),
             );
-            misses.push(miss);
-        }
-        misses.dedup();
-        if !index_allowed && !self.request.sources.contains(&Origin::Upstream) {
-            return self.no_prebuilt_because(spec, Some(version), &not_public, true);
+            misses.push((origin.as_str().to_owned(), miss));
         }
         let why = if misses.is_empty() {
-            "--sources names no prebuilt source".to_owned()
+            Why::because("--sources names no prebuilt source")
         } else {
-            misses.join("; ")
+            Why::per_source(&self.request.targets, misses)
         };
-        self.no_prebuilt(spec, version, &why)
+        // Nothing could have served it: say why even where a miss of the index alone is
+        // said briefly.
+        let explain = !index_allowed && !self.request.sources.contains(&Origin::Upstream);
+        self.no_prebuilt_because(spec, Some(version), why, explain)
     }
 
     /// The pool's and the crate's answers, asked at once (each only when `pool`/`upstream`).
@@ -220,7 +225,7 @@ impl Crates<'_> {
             1,
             &format!(
                 "asking {} for the versions of `{}`",
-                registry.url(),
+                registry.display_url(),
                 spec.name
             ),
         );
@@ -230,12 +235,8 @@ impl Crates<'_> {
     }
 
     /// No prebuilt and no version resolved: `cargo install` with the requirement as given.
-    fn no_prebuilt_unresolved(&self, spec: &CrateSpec, why: &str) -> Plan<Recorded> {
+    fn no_prebuilt_unresolved(&self, spec: &CrateSpec, why: Why) -> Plan<Recorded> {
         self.no_prebuilt_because(spec, None, why, true)
-    }
-
-    fn no_prebuilt(&self, spec: &CrateSpec, version: String, why: &str) -> Plan<Recorded> {
-        self.no_prebuilt_because(spec, Some(version), why, false)
     }
 
     /// `cargo install` (exactly `version` when resolved), or with `--no-fallback` a failure;
@@ -244,12 +245,14 @@ impl Crates<'_> {
         &self,
         spec: &CrateSpec,
         version: Option<String>,
-        why: &str,
+        why: Why,
         explain: bool,
     ) -> Plan<Recorded> {
-        self.d
-            .reporter
-            .verbose(1, &format!("no prebuilt of `{}`: {why}", spec.name));
+        // What each source answered was said as it answered.
+        self.d.reporter.verbose(
+            1,
+            &format!("no prebuilt of `{}`: {}", spec.name, why.headline),
+        );
         if self.request.fallback {
             return Plan::Fallback(Fallback {
                 name: spec.name.clone(),
@@ -258,10 +261,17 @@ impl Crates<'_> {
                     .map(|v| format!("={v}"))
                     .or_else(|| spec.req_text.clone()),
                 version,
-                why: why.to_owned(),
+                why,
             });
         }
         let targets = self.request.targets.join(", ");
+        let (targets, details) = if !explain && self.request.sources == [Origin::Index] {
+            (format!("{targets} in the release index"), String::new())
+        } else if why.lines.is_empty() {
+            (format!("{targets} ({})", why.headline), String::new())
+        } else {
+            (targets, why.details())
+        };
         Plan::Failed {
             name: spec.name.clone(),
             version: version.clone(),
@@ -270,12 +280,9 @@ impl Crates<'_> {
                 version: version
                     .or_else(|| spec.req_text.clone())
                     .unwrap_or_else(|| "*".to_owned()),
-                targets: if explain || self.request.sources != [Origin::Index] {
-                    format!("{targets} ({why})")
-                } else {
-                    format!("{targets} in the release index")
-                },
+                targets,
                 fallback: "cargo install",
+                details,
             },
         }
     }

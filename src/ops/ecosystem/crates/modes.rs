@@ -41,11 +41,9 @@ pub(super) fn source_build(
     }
     reporter.status(
         "Building",
-        &format!(
-            "from source: nothing prebuilt can honour {} (running `{command}`)",
-            build.because
-        ),
+        &format!("from source: nothing prebuilt can honour {}", build.because),
     );
+    reporter.status("Running", &format!("`{command}`"));
     match command.run("the crate") {
         Ok(()) => ExitStatus::Success,
         Err(e) => {

@@ -10,7 +10,7 @@ use super::{Crates, Recorded};
 use crate::cli::CrateSpec;
 use crate::error::PackageError;
 use crate::ops::driver::{Fallback, Plan};
-use crate::source::Candidate;
+use crate::source::{Candidate, Why};
 
 /// A resolution fixed in advance.
 #[derive(Debug, Clone)]
@@ -40,7 +40,7 @@ impl Crates<'_> {
                 name: spec.name.clone(),
                 req: Some(format!("={version}")),
                 version: Some(version),
-                why: format!("{} locks it as a build from source", pinned.from),
+                why: Why::because(format!("{} locks it as a build from source", pinned.from)),
             });
         };
         let target = candidate.target.clone();
@@ -58,6 +58,7 @@ impl Crates<'_> {
                     version,
                     targets: format!("{target} ({why}; pinned by {})", pinned.from),
                     fallback: "cargo install",
+                    details: String::new(),
                 },
             },
         }

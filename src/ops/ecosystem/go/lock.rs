@@ -10,7 +10,7 @@ use crate::index::format::Release;
 use crate::ops::driver::resolve::{ResolveError, Resolved, resolve_all};
 use crate::ops::driver::{Fallback, Plan};
 use crate::report::Reporter;
-use crate::source::{Binaries, Candidate, Check, Origin};
+use crate::source::{Binaries, Candidate, Check, Origin, Why};
 
 /// A Go package's resolution fixed in advance.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,7 +119,7 @@ impl Modules<'_> {
                 name: spec.package.clone(),
                 version: Some(pinned.version.clone()),
                 req: None,
-                why: format!("{} locks it as a build from source", pinned.from),
+                why: Why::because(format!("{} locks it as a build from source", pinned.from)),
             });
         };
         if !self.request.force
@@ -173,6 +173,7 @@ impl Modules<'_> {
                     version: pinned.version.clone(),
                     targets: format!("{} ({why}; pinned by {})", release.target, pinned.from),
                     fallback: "go install",
+                    details: String::new(),
                 },
             },
         }

@@ -26,7 +26,7 @@ use crate::registry::goproxy::routing::GOPROXY_HINT;
 use crate::registry::goproxy::{GoEnv, GoResolveError, resolve};
 use crate::report::Reporter;
 use crate::source::index::Query;
-use crate::source::{self, Answer, Binaries};
+use crate::source::{self, Answer, Binaries, Why};
 use crate::stats::Client;
 
 mod lock;
@@ -113,7 +113,7 @@ impl Modules<'_> {
                 name: spec.package.clone(),
                 version: Some(version.to_owned()),
                 req: None,
-                why: why.to_owned(),
+                why: Why::because(why),
             });
         }
         Plan::Failed {
@@ -124,6 +124,7 @@ impl Modules<'_> {
                 version: version.to_owned(),
                 targets: format!("{} in the release index", self.request.targets.join(", ")),
                 fallback: "go install",
+                details: String::new(),
             },
         }
     }
@@ -284,12 +285,31 @@ impl Ecosystem for Modules<'_> {
         )
     }
 
-    fn fallback_outcome(&self, f: &Fallback, _built: bool) -> FallbackOutcome {
+    /// After a build, what `go install` chose (the query may have been `@latest`): the
+    /// package and its module's version, read from the installed binary's build info.
+    fn fallback_outcome(&self, f: &Fallback, built: bool) -> FallbackOutcome {
+        let bin = crate::index::path::go_command_name(&f.name).to_owned();
+        let query = f.version.as_deref().unwrap_or("latest");
+        let info = built
+            .then(|| {
+                read_build_info(&self.request.bin_dir.join(&bin))
+                    .ok()
+                    .flatten()
+            })
+            .flatten()
+            .filter(|info| info.path == f.name);
+        let (version, shown) = match info {
+            Some(info) => (
+                Some(info.version.clone()),
+                format!("{} {}", info.path, info.version),
+            ),
+            None => (f.version.clone(), format!("{}@{query}", f.name)),
+        };
         FallbackOutcome {
-            version: f.version.clone(),
+            version,
             target: None,
-            bins: vec![crate::index::path::go_command_name(&f.name).to_owned()],
-            shown: format!("{}@{}", f.name, f.version.as_deref().unwrap_or("latest")),
+            bins: vec![bin],
+            shown,
         }
     }
 }
