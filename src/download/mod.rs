@@ -30,11 +30,15 @@ use self::error::{Failure, body_failure, status_failure, transport_failure};
 pub use self::location::Location;
 use self::pace::{LOW_SPEED_LIMIT, Paced, deadline_for};
 pub use self::partial::StreamCheck;
-use self::partial::{Expect, Target};
+use self::partial::{Downloaded, Expect, Sink, Target};
 use self::redirect::MAX_REDIRECTS;
 
 /// Streaming buffer size: large enough for few syscalls, small enough to never matter in memory.
 const CHUNK: usize = 64 * 1024;
+
+/// The largest archive [`Fetcher::download_verified_to_memory`] takes: with `--jobs 16`, at
+/// most 16 MiB held at once.
+pub const IN_MEMORY_MAX: u64 = 1 << 20;
 
 /// Error bodies up to this size are read and dropped so the connection goes back to the pool.
 const DRAIN_LIMIT: u64 = 64 * 1024;
@@ -226,8 +230,10 @@ impl Fetcher {
             });
         }
         let target = Target {
-            partial: dir.join(format!("{file_name}.partial")),
-            dest: dir.join(file_name),
+            sink: Sink::File {
+                partial: dir.join(format!("{file_name}.partial")),
+                dest: dir.join(file_name),
+            },
             url: loc.to_string(),
             expect: Expect::Exact {
                 size: expected_size,
@@ -235,6 +241,41 @@ impl Fetcher {
             },
         };
         self.stream_to(loc, target, expected_size, progress)
+            .map(Downloaded::into_path)
+    }
+
+    /// [`Fetcher::download_verified`] into memory, for an archive of at most
+    /// [`IN_MEMORY_MAX`] bytes: the bytes are handed over only once size and sha256 match, and
+    /// no file is created, written, read back and deleted (a run of many small packages spends
+    /// its time there). A larger `expected_size` is refused before anything is fetched.
+    pub fn download_verified_to_memory(
+        &self,
+        loc: &Location,
+        expected_size: u64,
+        expected_sha256: &str,
+        progress: &dyn Fn(u64),
+    ) -> Result<Vec<u8>, DownloadError> {
+        if expected_size > IN_MEMORY_MAX {
+            return Err(DownloadError::TooLarge {
+                url: loc.to_string(),
+                limit: IN_MEMORY_MAX,
+            });
+        }
+        let target = Target {
+            sink: Sink::Memory,
+            url: loc.to_string(),
+            expect: Expect::Exact {
+                size: expected_size,
+                sha256: expected_sha256.to_ascii_lowercase(),
+            },
+        };
+        match self.stream_to(loc, target, expected_size, progress)? {
+            Downloaded::Memory(bytes) => Ok(bytes),
+            // A memory sink hands back bytes; read a file back should that ever change.
+            Downloaded::File(path) => {
+                read_small_file(&path, IN_MEMORY_MAX).map(Option::unwrap_or_default)
+            }
+        }
     }
 
     /// Streams an archive of at most `cap` bytes into `<dir>/<file_name>.partial`, feeding
@@ -257,12 +298,15 @@ impl Fetcher {
             });
         }
         let target = Target {
-            partial: dir.join(format!("{file_name}.partial")),
-            dest: dir.join(file_name),
+            sink: Sink::File {
+                partial: dir.join(format!("{file_name}.partial")),
+                dest: dir.join(file_name),
+            },
             url: loc.to_string(),
             expect: Expect::Capped { cap, check },
         };
         self.stream_to(loc, target, cap, progress)
+            .map(Downloaded::into_path)
     }
 
     /// Streams `loc` into `target` (retrying transient failures from scratch); `expected` sizes
@@ -273,7 +317,7 @@ impl Fetcher {
         mut target: Target<'_>,
         expected: u64,
         progress: &dyn Fn(u64),
-    ) -> Result<PathBuf, DownloadError> {
+    ) -> Result<Downloaded, DownloadError> {
         match loc {
             Location::File(path) => {
                 let source = File::open(path).map_err(|e| {

@@ -1,7 +1,8 @@
 //! One archive download's destination: `<dir>/<name>.partial`, written while every byte is fed
 //! to its check — an exact size and sha256 (from a signed index entry), or a cap and a caller's
 //! [`StreamCheck`] (a minisign signature) — and renamed to `<dir>/<name>` only when the check
-//! passes. Every other path (an error, a retry, a panic) removes it.
+//! passes. Every other path (an error, a retry, a panic) removes it. A small archive of known
+//! size may instead be kept in memory, handed over only when its check passes.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -35,10 +36,36 @@ pub(super) enum Expect<'a> {
     },
 }
 
+/// Where the bytes go while they stream.
+pub(super) enum Sink {
+    /// `partial`, renamed to `dest` once checked.
+    File { partial: PathBuf, dest: PathBuf },
+    /// A buffer, for a small archive whose exact size is known (no file to create, write, read
+    /// back and delete).
+    Memory,
+}
+
+/// A checked download: where it went.
+#[derive(Debug)]
+pub(super) enum Downloaded {
+    File(PathBuf),
+    Memory(Vec<u8>),
+}
+
+impl Downloaded {
+    /// The file a [`Sink::File`] produced. (A [`Sink::Memory`] never produces one: its
+    /// callers take the bytes instead, so the empty path is never seen.)
+    pub(super) fn into_path(self) -> PathBuf {
+        match self {
+            Self::File(path) => path,
+            Self::Memory(_) => PathBuf::new(),
+        }
+    }
+}
+
 /// Where and what one archive download must produce.
 pub(super) struct Target<'a> {
-    pub(super) partial: PathBuf,
-    pub(super) dest: PathBuf,
+    pub(super) sink: Sink,
     pub(super) url: String,
     pub(super) expect: Expect<'a>,
 }
@@ -52,7 +79,7 @@ impl Target<'_> {
         }
     }
 
-    /// One attempt: source → `.partial` (hashing) → checks → rename.
+    /// One attempt: source → `.partial` or buffer (hashing) → checks → rename.
     /// `read_error` maps a source read failure (and says whether it is worth retrying).
     pub(super) fn stream(
         &mut self,
@@ -60,7 +87,7 @@ impl Target<'_> {
         announced_size: Option<u64>,
         progress: &dyn Fn(u64),
         read_error: impl Fn(io::Error) -> Failure,
-    ) -> Result<PathBuf, Failure> {
+    ) -> Result<Downloaded, Failure> {
         let limit = self.limit();
         // The size (or its bound) is known up front: refuse a mismatching Content-Length before
         // writing anything.
@@ -75,7 +102,11 @@ impl Target<'_> {
                 _ => {}
             }
         }
-        let mut partial = Partial::create(&self.partial)?;
+        let mut out = match &self.sink {
+            Sink::File { partial, dest } => Out::File(Partial::create(partial)?, dest.clone()),
+            // Only an exact, small size is kept in memory (see `Fetcher::download_verified`).
+            Sink::Memory => Out::Memory(Vec::with_capacity(usize::try_from(limit).unwrap_or(0))),
+        };
         if let Expect::Capped { check, .. } = &mut self.expect {
             check.restart();
         }
@@ -96,7 +127,7 @@ impl Target<'_> {
             if total > limit {
                 return Err(self.too_long_or_short(None));
             }
-            partial.write(chunk)?;
+            out.write(chunk)?;
             match &mut self.expect {
                 Expect::Exact { .. } => hasher.update(chunk),
                 Expect::Capped { check, .. } => check.update(chunk),
@@ -120,7 +151,11 @@ impl Target<'_> {
             Expect::Capped { check, .. } => {
                 // A body shorter than its Content-Length ends in a read error above, so what
                 // reaches here is the whole body the server meant to send.
-                if let Err(reason) = check.finish(&self.partial) {
+                let written = match &self.sink {
+                    Sink::File { partial, .. } => partial.as_path(),
+                    Sink::Memory => Path::new(""),
+                };
+                if let Err(reason) = check.finish(written) {
                     return Err(Failure::fatal(DownloadError::Refused {
                         url: self.url.clone(),
                         reason,
@@ -128,8 +163,13 @@ impl Target<'_> {
                 }
             }
         }
-        partial.persist(&self.dest)?;
-        Ok(self.dest.clone())
+        match out {
+            Out::File(partial, dest) => {
+                partial.persist(&dest)?;
+                Ok(Downloaded::File(dest))
+            }
+            Out::Memory(bytes) => Ok(Downloaded::Memory(bytes)),
+        }
     }
 
     /// A size mismatch (exact) or an over-cap body (capped); `actual` is `None` when the body
@@ -146,6 +186,25 @@ impl Target<'_> {
                 limit: *cap,
             },
         })
+    }
+}
+
+/// The bytes of one attempt as they arrive.
+enum Out {
+    /// The `.partial` and the name it takes once checked.
+    File(Partial, PathBuf),
+    Memory(Vec<u8>),
+}
+
+impl Out {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), Failure> {
+        match self {
+            Self::File(partial, _) => partial.write(chunk),
+            Self::Memory(bytes) => {
+                bytes.extend_from_slice(chunk);
+                Ok(())
+            }
+        }
     }
 }
 

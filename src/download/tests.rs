@@ -338,6 +338,37 @@ fn downloads_verified_archive_and_reports_progress() {
 }
 
 #[test]
+fn a_small_archive_downloads_into_memory_only_when_it_verifies() {
+    let server = Server::start(vec![
+        Reply::Full(200, ARCHIVE),
+        Reply::Full(200, b"pretend this is a tar.gz archivX"),
+    ]);
+    let fetcher = quick_fetcher(0);
+    let sha = sha256(ARCHIVE);
+    let size = ARCHIVE.len() as u64;
+    let loc = server.location("a.tar.gz");
+    let bytes = fetcher
+        .download_verified_to_memory(&loc, size, &sha, &|_| {})
+        .unwrap();
+    assert_eq!(bytes, ARCHIVE);
+    // Same length, one byte changed: refused, no bytes handed over.
+    let err = fetcher
+        .download_verified_to_memory(&loc, size, &sha, &|_| {})
+        .unwrap_err();
+    assert!(
+        matches!(err, DownloadError::ChecksumMismatch { .. }),
+        "{err}"
+    );
+    // Too large to hold: refused before any request.
+    let sent = fetcher.requests_sent();
+    let err = fetcher
+        .download_verified_to_memory(&loc, super::IN_MEMORY_MAX + 1, &sha, &|_| {})
+        .unwrap_err();
+    assert!(matches!(err, DownloadError::TooLarge { .. }), "{err}");
+    assert_eq!(fetcher.requests_sent(), sent);
+}
+
+#[test]
 fn replaces_a_stale_partial_file() {
     let server = Server::start(vec![Reply::Full(200, ARCHIVE)]);
     let dir = tempfile::tempdir().unwrap();

@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use tempfile::TempDir;
 
-use crate::download::{Fetcher, Location};
+use crate::download::{Fetcher, IN_MEMORY_MAX, Location};
 use crate::error::{PackageError, Subject};
 use crate::index::format::Release;
 use crate::report::Reporter;
-use crate::unpack::{StagedBinary, stage_raw_binary, unpack_selected};
+use crate::unpack::{StagedBinary, stage_raw_binary, unpack_selected, unpack_selected_bytes};
 
 /// Temp dirs in the install root are named `<TEMP_PREFIX><pid>-<random>`, so a later run can
 /// tell whose they are.
@@ -110,35 +110,51 @@ pub fn stage_release(
     let cached = cache.and_then(|c| cached_archive(c, release, dir.path(), fetcher.timeout()));
     let from_cache = cached.is_some();
     let archive = match cached {
-        Some(path) => path,
+        Some(path) => Fetched::File(path),
         None => {
             let progress = reporter.download(
                 &format!("`{} {}`", subject.name, subject.version),
                 release.size,
             );
-            let archive = fetcher
-                .download_verified(
-                    location,
-                    dir.path(),
-                    "archive.tar.gz",
-                    release.size,
-                    &release.sha256,
-                    &|n| progress.set(n),
-                )
-                .map_err(|source| PackageError::Download {
-                    subject: Box::new(subject.clone()),
-                    source,
-                });
+            let set = |n| progress.set(n);
+            // A small archive stays in memory: no file to create, write, read back and delete.
+            let archive = if release.size <= IN_MEMORY_MAX && !release.is_bin() {
+                fetcher
+                    .download_verified_to_memory(location, release.size, &release.sha256, &set)
+                    .map(Fetched::Memory)
+            } else {
+                let name = "archive.tar.gz";
+                fetcher
+                    .download_verified(
+                        location,
+                        dir.path(),
+                        name,
+                        release.size,
+                        &release.sha256,
+                        &set,
+                    )
+                    .map(Fetched::File)
+            };
             progress.finish();
-            archive?
+            archive.map_err(|source| PackageError::Download {
+                subject: Box::new(subject.clone()),
+                source,
+            })?
         }
     };
     let staging = dir.path().join("staging");
     std::fs::create_dir(&staging).map_err(prepare)?;
-    // Format `bin`: the verified file is the one executable, copied in, never unpacked.
-    let staged = match release.binaries.first() {
-        Some(name) if release.is_bin() => stage_raw_binary(&archive, &staging, name),
-        _ => unpack_selected(&archive, &staging, &release.binaries, wanted),
+    let staged = match (&archive, release.binaries.first()) {
+        // Format `bin`: the verified file is the one executable, copied in, never unpacked
+        // (never held in memory, see above).
+        (Fetched::File(path), Some(name)) if release.is_bin() => {
+            stage_raw_binary(path, &staging, name)
+        }
+        (Fetched::File(path), _) => unpack_selected(path, &staging, &release.binaries, wanted),
+        (Fetched::Memory(bytes), _) => {
+            let label = dir.path().join("archive.tar.gz");
+            unpack_selected_bytes(bytes, &label, &staging, &release.binaries, wanted)
+        }
     };
     let binaries = staged.map_err(|source| PackageError::Unpack {
         subject: Box::new(subject.clone()),
@@ -146,11 +162,16 @@ pub fn stage_release(
     })?;
     // Cached only once it verified and unpacked: a signed but refused archive is not kept.
     if let Some(cache) = cache.filter(|_| !from_cache) {
-        keep_in_cache(cache, &archive, &release.sha256);
+        match &archive {
+            Fetched::File(path) => keep_in_cache(cache, path, &release.sha256),
+            Fetched::Memory(bytes) => keep_bytes_in_cache(cache, bytes, &release.sha256),
+        }
     }
     // Not needed past here: removed now, beside the other downloads, rather than with the
     // staging directory in the install step, one package after another.
-    let _ = std::fs::remove_file(&archive);
+    if let Fetched::File(path) = &archive {
+        let _ = std::fs::remove_file(path);
+    }
     Ok((dir, binaries))
 }
 
@@ -232,16 +253,30 @@ fn copy_hashed(file: &mut File, dest: &Path, timeout: Duration) -> Option<(u64, 
     Some((len, sum))
 }
 
+/// A verified archive: a file in the staging directory, or (small enough) in memory.
+enum Fetched {
+    File(PathBuf),
+    Memory(Vec<u8>),
+}
+
 /// Copies a verified archive into the cache (temp file + rename, so a reader never sees half
 /// of one). Best effort: a cache that cannot be written only costs a later download.
 pub(crate) fn keep_in_cache(cache: &Path, archive: &Path, sha256: &str) {
-    let keep = || -> std::io::Result<()> {
-        std::fs::create_dir_all(cache)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(cache)?;
-        std::io::copy(&mut std::fs::File::open(archive)?, tmp.as_file_mut())?;
-        tmp.persist(cache.join(format!("{sha256}.tar.gz")))
-            .map_err(|e| e.error)?;
-        Ok(())
-    };
-    let _ = keep();
+    if let Ok(mut file) = File::open(archive) {
+        let _ = write_to_cache(cache, &mut file, sha256);
+    }
+}
+
+/// [`keep_in_cache`] for an archive held in memory.
+fn keep_bytes_in_cache(cache: &Path, mut bytes: &[u8], sha256: &str) {
+    let _ = write_to_cache(cache, &mut bytes, sha256);
+}
+
+fn write_to_cache(cache: &Path, archive: &mut dyn Read, sha256: &str) -> std::io::Result<()> {
+    std::fs::create_dir_all(cache)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(cache)?;
+    std::io::copy(archive, tmp.as_file_mut())?;
+    tmp.persist(cache.join(format!("{sha256}.tar.gz")))
+        .map_err(|e| e.error)?;
+    Ok(())
 }

@@ -4,11 +4,11 @@
 use std::cell::Cell;
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 use std::rc::Rc;
 
-use flate2::read::GzDecoder;
+use flate2::bufread::GzDecoder;
 
 use super::entry::{Disposition, classify, display_entry_name};
 use super::guards::{Capped, WrittenFiles};
@@ -22,8 +22,37 @@ pub(super) fn unpack_with_limit(
     expected_binaries: &[String],
     limit: u64,
 ) -> Result<Vec<StagedBinary>, UnpackError> {
+    let file = File::open(archive).map_err(|source| UnpackError::Corrupt {
+        archive: archive.to_owned(),
+        source,
+    })?;
+    let source = BufReader::with_capacity(64 * 1024, file);
+    unpack_source(source, archive, staging, listed, expected_binaries, limit)
+}
+
+/// [`unpack_with_limit`] over an archive already in memory; `archive` only names it in errors.
+pub(super) fn unpack_bytes_with_limit(
+    bytes: &[u8],
+    archive: &Path,
+    staging: &Path,
+    listed: &[String],
+    expected_binaries: &[String],
+    limit: u64,
+) -> Result<Vec<StagedBinary>, UnpackError> {
+    unpack_source(bytes, archive, staging, listed, expected_binaries, limit)
+}
+
+fn unpack_source(
+    source: impl BufRead,
+    archive: &Path,
+    staging: &Path,
+    listed: &[String],
+    expected_binaries: &[String],
+    limit: u64,
+) -> Result<Vec<StagedBinary>, UnpackError> {
     let mut written = WrittenFiles::default();
     let staged = unpack_into(
+        source,
         archive,
         staging,
         listed,
@@ -36,6 +65,7 @@ pub(super) fn unpack_with_limit(
 }
 
 fn unpack_into(
+    source: impl BufRead,
     archive: &Path,
     staging: &Path,
     listed: &[String],
@@ -43,16 +73,12 @@ fn unpack_into(
     limit: u64,
     written: &mut WrittenFiles,
 ) -> Result<Vec<StagedBinary>, UnpackError> {
-    let file = File::open(archive).map_err(|source| UnpackError::Corrupt {
-        archive: archive.to_owned(),
-        source,
-    })?;
     // Every byte the gzip stream yields is charged here, whether tar writes it, skips it (a
     // license, a listed binary not asked for, padding) or it follows the end of the tar: a
     // skipped entry must not inflate without bound.
     let inflated = Rc::new(Cell::new(0u64));
     let stream = Capped {
-        inner: GzDecoder::new(file),
+        inner: GzDecoder::new(source),
         inflated: Rc::clone(&inflated),
         limit,
     };

@@ -98,11 +98,23 @@ fn staging_entries(f: &Fixture) -> Vec<String> {
 }
 
 /// Unpacks, expects a refusal, and checks that staging was left empty.
+/// The same archive held in memory is refused for the same reason.
 fn refused(specs: &[Spec], expected: &[&str]) -> UnpackError {
-    let f = fixture(&gzip(&tar_bytes(specs)));
+    let gz = gzip(&tar_bytes(specs));
+    let f = fixture(&gz);
     let err = unpack_archive(&f.archive, &f.staging, &names(expected)).unwrap_err();
     assert_eq!(
         staging_entries(&f),
+        Vec::<String>::new(),
+        "staging not empty"
+    );
+    let m = fixture(b"");
+    let expected = names(expected);
+    let in_memory =
+        unpack_selected_bytes(&gz, &f.archive, &m.staging, &expected, &expected).unwrap_err();
+    assert_eq!(in_memory.to_string(), err.to_string());
+    assert_eq!(
+        staging_entries(&m),
         Vec::<String>::new(),
         "staging not empty"
     );
@@ -406,4 +418,25 @@ fn classify_accepts_binaries_and_licenses_only() {
         classify(b"README.md", EntryType::Regular, &expected, &expected),
         Err(EntryProblem::Unexpected)
     );
+}
+
+#[test]
+fn an_archive_in_memory_unpacks_like_the_same_file() {
+    let gz = gzip(&tar_bytes(&[
+        file("LICENSE", b"mit"),
+        file("rg", b"binary rg"),
+    ]));
+    let m = fixture(b"");
+    let listed = names(&["rg"]);
+    let staged =
+        unpack_selected_bytes(&gz, Path::new("a.tar.gz"), &m.staging, &listed, &listed).unwrap();
+    assert_eq!(staged.len(), 1);
+    assert_eq!(fs::read(m.staging.join("rg")).unwrap(), b"binary rg");
+    // A gzip stream cut short is refused as corrupt, and leaves nothing.
+    let cut = &gz[..gz.len() - 4];
+    let t = fixture(b"");
+    let err = unpack_selected_bytes(cut, Path::new("a.tar.gz"), &t.staging, &listed, &listed)
+        .unwrap_err();
+    assert!(matches!(err, UnpackError::Corrupt { .. }), "{err}");
+    assert_eq!(staging_entries(&t), Vec::<String>::new());
 }
