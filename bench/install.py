@@ -154,6 +154,9 @@ def bench(work: Path, args):
                                  "features": {}, "yanked": False}) + "\n")
     records = sorted(out.glob("*.json"))
     run([bi, "publish", "--index", index, "--secret-key", key, *records], stdout=subprocess.DEVNULL)
+    # Building the fixtures left hundreds of MiB of dirty pages (cargo target dirs); written
+    # back by the kernel during the runs, they would slow every fsync the installs make.
+    os.sync()
 
     ilog, rlog = work / "index.log", work / "registry.log"
     iproc, index_url = start_server(index, ilog)
@@ -223,18 +226,30 @@ def report(work, qi, index_url, registry_url, pub, ilog, rlog, crates, args, dis
     req_range = requests_before_archive(f"{big}@^0.1")
     req_pinned = requests_before_archive(f"{big}@0.1.0")
 
-    # (d) ten crates in one call (default --jobs) over the slowest single install.
+    # (d) ten crates in one call (default --jobs) over the slowest single install. Each round
+    # installs every crate alone, then all ten at once, so a drift in the machine's load touches
+    # both alike; a crate's single time is the median of its rounds, the baseline the slowest
+    # of those, and the ten-crate time the median of its rounds.
     smalls = [f"{name}@^0.1" for name, _ in crates[1:]]
-    singles = []
-    for spec in smalls:
-        singles.append(statistics.median(qi_install([spec], work / "s") for _ in range(3)))
-    tens = [qi_install(smalls, work / "ten") for _ in range(args.runs)]
-    t_ten, t_slowest = statistics.median(tens), max(singles)
-    singles_d = [statistics.median(qi_install([spec], work / "s", distant) for _ in range(3))
-                 for spec in smalls]
-    tens_d = [qi_install(smalls, work / "ten", distant)
-              for _ in range(args.runs)]
-    t_ten_d, t_slowest_d = statistics.median(tens_d), max(singles_d)
+
+    # Every run installs into a fresh root, removed only after all rounds: deleting a run's
+    # binaries just before the next run (on a file system mounted with `discard`) would leave
+    # that I/O in flight during the timed run, ten times more of it before a ten-crate run.
+    def ten_vs_slowest(servers=None):
+        singles = {spec: [] for spec in smalls}
+        tens = []
+        roots = work / "d-roots"
+        for r in range(args.runs):
+            for i, spec in enumerate(smalls):
+                singles[spec].append(qi_install([spec], roots / f"s-{r}-{i}", servers))
+            tens.append(qi_install(smalls, roots / f"ten-{r}", servers))
+        shutil.rmtree(roots, ignore_errors=True)
+        os.sync()
+        return (statistics.median(tens),
+                max(statistics.median(times) for times in singles.values()))
+
+    t_ten, t_slowest = ten_vs_slowest()
+    t_ten_d, t_slowest_d = ten_vs_slowest(distant)
 
     # Issue 6: five tools in one call on a cold runner (empty cache) and on a cached one (the
     # same --cache-dir, a fresh install root each time).
