@@ -13,7 +13,7 @@ pub mod transaction;
 use std::io;
 use std::path::PathBuf;
 
-pub use transaction::{Transaction, install_binaries, place_binaries, sync_dir};
+pub use transaction::{Transaction, install_binaries, sync_dir};
 
 /// Why binaries could not be installed. Whatever the variant, the bin directory was left as it
 /// was found.

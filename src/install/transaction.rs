@@ -51,22 +51,11 @@ struct Backup {
     linked: bool,
 }
 
-/// Installs `staged` into `bin_dir` (created if missing), replacing binaries of the same name,
-/// and flushes the directory. On error nothing in `bin_dir` has changed and no temp file is left
-/// behind.
+/// Installs `staged` into `bin_dir` (created if missing), replacing binaries of the same name.
+/// On error nothing in `bin_dir` has changed and no temp file is left behind. The renames are
+/// not flushed here: several packages go into one directory at once, and the caller flushes it
+/// once with [`sync_dir`] before anything relies on them (before the install record is written).
 pub fn install_binaries(
-    staged: &[StagedBinary],
-    bin_dir: &Path,
-) -> Result<Transaction, InstallError> {
-    let transaction = place_binaries(staged, bin_dir)?;
-    sync_dir(bin_dir);
-    Ok(transaction)
-}
-
-/// [`install_binaries`] without the directory flush, for several packages installed into one
-/// directory at once: the caller flushes it once with [`sync_dir`] before anything relies on
-/// the renames (before the install record is written).
-pub fn place_binaries(
     staged: &[StagedBinary],
     bin_dir: &Path,
 ) -> Result<Transaction, InstallError> {
@@ -110,18 +99,10 @@ impl Transaction {
         &self.installed
     }
 
-    /// Keeps the new binaries and deletes the replaced ones, flushing the directory. Returns the
-    /// installed paths.
-    pub fn commit(self) -> Vec<PathBuf> {
-        let bin_dir = self.bin_dir.clone();
-        let installed = self.commit_unsynced();
-        sync_dir(&bin_dir);
-        installed
-    }
-
-    /// [`Transaction::commit`] without the directory flush, for a batch flushed once after its
-    /// last commit (an unflushed deletion lost in a crash leaves only a hidden old copy).
-    pub fn commit_unsynced(mut self) -> Vec<PathBuf> {
+    /// Keeps the new binaries and deletes the replaced ones. Returns the installed paths. Not
+    /// flushed here either: the caller flushes the directory once after its last commit (an
+    /// unflushed deletion lost in a crash leaves only a hidden old copy).
+    pub fn commit(mut self) -> Vec<PathBuf> {
         self.committed = true;
         for step in &self.steps {
             if let Some(backup) = &step.backup {

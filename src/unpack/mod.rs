@@ -20,7 +20,7 @@ use crate::index::format::is_valid_binary_name;
 use crate::install::set_executable;
 
 use entry::display_entry_name;
-use tar_gz::{unpack_bytes_with_limit, unpack_with_limit};
+use tar_gz::{unpack_source, unpack_with_limit};
 
 /// The most bytes an archive's gzip stream may inflate to: every entry (written or skipped),
 /// headers, padding and whatever follows the end of the tar.
@@ -143,7 +143,7 @@ pub fn unpack_selected_bytes(
     listed: &[String],
     wanted: &[String],
 ) -> Result<Vec<StagedBinary>, UnpackError> {
-    unpack_bytes_with_limit(bytes, archive, staging, listed, wanted, MAX_UNPACKED_BYTES)
+    unpack_source(bytes, archive, staging, listed, wanted, MAX_UNPACKED_BYTES)
 }
 
 /// Stages a release of format `bin` (one raw executable, size and sha256 already checked) under

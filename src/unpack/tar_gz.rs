@@ -30,19 +30,9 @@ pub(super) fn unpack_with_limit(
     unpack_source(source, archive, staging, listed, expected_binaries, limit)
 }
 
-/// [`unpack_with_limit`] over an archive already in memory; `archive` only names it in errors.
-pub(super) fn unpack_bytes_with_limit(
-    bytes: &[u8],
-    archive: &Path,
-    staging: &Path,
-    listed: &[String],
-    expected_binaries: &[String],
-    limit: u64,
-) -> Result<Vec<StagedBinary>, UnpackError> {
-    unpack_source(bytes, archive, staging, listed, expected_binaries, limit)
-}
-
-fn unpack_source(
+/// [`unpack_with_limit`] over any buffered reader (an archive in memory is `&[u8]`);
+/// `archive` names it in errors.
+pub(super) fn unpack_source(
     source: impl BufRead,
     archive: &Path,
     staging: &Path,

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{Context, Ecosystem, Fallback, Placement, Staged, result};
 use crate::error::{PackageError, Subject};
-use crate::install::{place_binaries, sync_dir};
+use crate::install::{install_binaries, sync_dir};
 use crate::ops::summary;
 use crate::report::{PackageResult, Source};
 use crate::source::{Candidate, Check, Origin};
@@ -141,7 +141,7 @@ impl<'a> Context<'a> {
             let placement = ecosystem.check(&mut record, s).and_then(|p| match p {
                 Placement::Already => Ok(None),
                 Placement::New { replaces } => {
-                    let transaction = place_binaries(&s.binaries, bin_dir).map_err(|source| {
+                    let transaction = install_binaries(&s.binaries, bin_dir).map_err(|source| {
                         PackageError::Install {
                             subject: Box::new(s.subject.clone()),
                             source,
@@ -183,7 +183,7 @@ impl<'a> Context<'a> {
         }
         let committed: Vec<_> = placed
             .into_iter()
-            .map(|(i, s, transaction, replaces)| (i, s, transaction.commit_unsynced(), replaces))
+            .map(|(i, s, transaction, replaces)| (i, s, transaction.commit(), replaces))
             .collect();
         sync_dir(bin_dir);
         for (i, s, paths, replaces) in committed {
