@@ -103,6 +103,11 @@ fn assert_nothing_installed(s: &Scenario, run: &Run) {
         !s.bin_dir().join("qi-fallback").exists(),
         "a binary was installed:\n{run}"
     );
+    assert_no_leftovers(s, run);
+}
+
+/// No staging directory and no `.partial` download is left anywhere under the scenario.
+fn assert_no_leftovers(s: &Scenario, run: &Run) {
     let leftovers: Vec<_> = s
         .disk_state()
         .into_iter()
@@ -522,12 +527,7 @@ fn refused_redirects_are_named_and_the_next_source_is_tried() {
         assert_eq!(run.json_lines()[0]["origin"], "index", "{run}");
         assert_eq!(s.run_installed("qi-tool"), "qi-tool 1.0.0", "{run}");
         std::fs::remove_file(s.bin_dir().join("qi-tool")).unwrap();
-        let leftovers: Vec<_> = s
-            .disk_state()
-            .into_iter()
-            .filter(|(p, _)| p.contains(".quickinstall-tmp-") || p.ends_with(".partial"))
-            .collect();
-        assert!(leftovers.is_empty(), "left behind {leftovers:?}:\n{run}");
+        assert_no_leftovers(&s, &run);
     }
 }
 
