@@ -81,11 +81,29 @@ fn process_is_alive(pid: u32) -> Option<bool> {
     Some(pid == std::process::id() || proc.join(pid.to_string()).exists())
 }
 
+/// A new temp dir for one package's download and staged binaries, inside `root` (created if
+/// missing): the same file system as `root/bin`, so installing is a rename, and a full disk
+/// shows up here, before any installed binary is touched. Named `<TEMP_PREFIX><pid>-<random>`;
+/// stale ones an interrupted run left are swept first (once per root in a process).
+///
+/// Binaries are written straight into it, beside the archive when it is a file: archive names
+/// start with a dot, which no binary name may (`is_valid_binary_name`), so the two cannot meet.
+pub(crate) fn temp_dir_in(root: &Path) -> Result<TempDir, PackageError> {
+    let prepare = |source| PackageError::Prepare {
+        path: root.to_owned(),
+        source,
+    };
+    std::fs::create_dir_all(root).map_err(prepare)?;
+    remove_stale_temp_dirs(root);
+    tempfile::Builder::new()
+        .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
+        .tempdir_in(root)
+        .map_err(prepare)
+}
+
 /// Downloads `release` from `location` (size and sha256 checked while streaming) into a
-/// temporary directory inside `root`, then unpacks the `wanted` binaries (a subset of the
-/// release's) into a staging directory there. The directory lives as long as the returned
-/// [`TempDir`]; inside `root` means the same file system as `root/bin`, so installing is a
-/// rename, and a full disk shows up here, before any installed binary is touched.
+/// temporary directory inside `root` ([`temp_dir_in`]), then unpacks the `wanted` binaries (a
+/// subset of the release's) into that directory. It lives as long as the returned [`TempDir`].
 #[allow(clippy::too_many_arguments)] // each is a distinct input of one step; a struct would only rename them
 pub fn stage_release(
     fetcher: &Fetcher,
@@ -97,16 +115,7 @@ pub fn stage_release(
     location: &Location,
     wanted: &[String],
 ) -> Result<(TempDir, Vec<StagedBinary>), PackageError> {
-    let prepare = |source| PackageError::Prepare {
-        path: root.to_owned(),
-        source,
-    };
-    std::fs::create_dir_all(root).map_err(prepare)?;
-    remove_stale_temp_dirs(root);
-    let dir = tempfile::Builder::new()
-        .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
-        .tempdir_in(root)
-        .map_err(prepare)?;
+    let dir = temp_dir_in(root)?;
     let cached = cache.and_then(|c| cached_archive(c, release, dir.path(), fetcher.timeout()));
     let from_cache = cached.is_some();
     let archive = match cached {
@@ -123,7 +132,7 @@ pub fn stage_release(
                     .download_verified_to_memory(location, release.size, &release.sha256, &set)
                     .map(Fetched::Memory)
             } else {
-                let name = "archive.tar.gz";
+                let name = ".archive.tar.gz";
                 fetcher
                     .download_verified(
                         location,
@@ -142,18 +151,17 @@ pub fn stage_release(
             })?
         }
     };
-    let staging = dir.path().join("staging");
-    std::fs::create_dir(&staging).map_err(prepare)?;
+    let staging = dir.path();
     let staged = match (&archive, release.binaries.first()) {
         // Format `bin`: the verified file is the one executable, copied in, never unpacked
         // (never held in memory, see above).
         (Fetched::File(path), Some(name)) if release.is_bin() => {
-            stage_raw_binary(path, &staging, name)
+            stage_raw_binary(path, staging, name)
         }
-        (Fetched::File(path), _) => unpack_selected(path, &staging, &release.binaries, wanted),
+        (Fetched::File(path), _) => unpack_selected(path, staging, &release.binaries, wanted),
         (Fetched::Memory(bytes), _) => {
             let label = dir.path().join("archive.tar.gz");
-            unpack_selected_bytes(bytes, &label, &staging, &release.binaries, wanted)
+            unpack_selected_bytes(bytes, &label, staging, &release.binaries, wanted)
         }
     };
     let binaries = staged.map_err(|source| PackageError::Unpack {
@@ -194,7 +202,7 @@ fn cached_archive(
     if !meta.is_file() {
         return None;
     }
-    let copy = dir.join("cached.tar.gz");
+    let copy = dir.join(".cached.tar.gz");
     match copy_hashed(&mut file, &copy, timeout) {
         Some((len, sum)) if len == release.size && sum == release.sha256 => Some(copy),
         Some(_) => {

@@ -107,8 +107,10 @@ pub enum EntryProblem {
     Unexpected,
 }
 
-/// Unpacks `archive` (a `.tar.gz`) into `staging`, an existing empty directory, returning the
-/// binaries of `expected_binaries` in that order. On any error, nothing written stays behind.
+/// Unpacks `archive` (a `.tar.gz`) into `staging`, an existing directory that holds no file
+/// named like a binary (the archive itself may be there: its name starts with a dot),
+/// returning the binaries of `expected_binaries` in that order. On any error, nothing written
+/// stays behind.
 pub fn unpack_archive(
     archive: &Path,
     staging: &Path,

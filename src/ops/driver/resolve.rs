@@ -164,7 +164,7 @@ impl<'a> Context<'a> {
         let Some((dir, staged)) = self.stage_signed(subject, &candidate, None)? else {
             return Err(unlockable("its archive is not there"));
         };
-        let archive = dir.path().join("archive");
+        let archive = dir.path().join(super::signed::ARCHIVE_NAME);
         let (size, sha256) = file_sha256(&archive).map_err(|e| PackageError::Prepare {
             path: archive.clone(),
             source: e,

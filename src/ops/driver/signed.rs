@@ -17,6 +17,9 @@ use crate::error::{PackageError, Subject};
 use crate::source::{Binaries, Candidate, Check};
 use crate::unpack::{StagedBinary, UnpackError, unpack_selected};
 
+/// The downloaded archive's name in the temp dir: a leading dot, so no binary can share it.
+pub(super) const ARCHIVE_NAME: &str = ".archive";
+
 impl<'a> Context<'a> {
     /// Fetches, verifies and unpacks a signature-checked (or, when allowed, unsigned)
     /// candidate. `Ok(None)`: the archive is not there (the next source may be tried).
@@ -119,23 +122,14 @@ impl<'a> Context<'a> {
             }
             None => Box::new(Unchecked),
         };
-        let root = &self.request.root;
-        let prepare = |source| PackageError::Prepare {
-            path: root.to_owned(),
-            source,
-        };
-        std::fs::create_dir_all(root).map_err(prepare)?;
-        let dir = tempfile::Builder::new()
-            .prefix(".quickinstall-tmp-")
-            .tempdir_in(root)
-            .map_err(prepare)?;
+        let dir = crate::ops::stage::temp_dir_in(&self.request.root)?;
         let progress = self
             .reporter
             .download(&format!("`{} {}`", subject.name, subject.version), 0);
         let downloaded = self.fetcher.download_checked(
             &candidate.location,
             dir.path(),
-            "archive",
+            ARCHIVE_NAME,
             cap,
             check.as_mut(),
             &|n| progress.set(n),
@@ -165,15 +159,15 @@ impl<'a> Context<'a> {
                 source,
             })
         };
-        let staging = dir.path().join("staging");
+        // Written beside the archive (see `temp_dir_in`).
+        let staging = dir.path();
         if let Binaries::Paths { format, paths } = &candidate.binaries {
-            std::fs::create_dir(&staging).map_err(prepare)?;
             let chosen: Vec<(String, String)> = paths
                 .iter()
                 .filter(|(name, _)| wanted.is_none_or(|w| w.contains(name)))
                 .cloned()
                 .collect();
-            let binaries = super::extract::extract(&archive, *format, &chosen, &staging)
+            let binaries = super::extract::extract(&archive, *format, &chosen, staging)
                 .map_err(unpack_error)?;
             return Ok(Some((dir, binaries)));
         }
@@ -197,10 +191,8 @@ impl<'a> Context<'a> {
                 },
             }));
         }
-        let staging = dir.path().join("staging");
-        std::fs::create_dir(&staging).map_err(prepare)?;
         let binaries =
-            unpack_selected(&archive, &staging, &listed, &wanted).map_err(unpack_error)?;
+            unpack_selected(&archive, staging, &listed, &wanted).map_err(unpack_error)?;
         Ok(Some((dir, binaries)))
     }
 }
