@@ -1,8 +1,11 @@
 //! Bytes over HTTP(S) or from local files: small documents into memory with a size cap, archives
 //! streamed to `<dir>/<name>.partial` while hashing, then size- and sha256-checked and renamed.
+//! An archive of at most [`IN_MEMORY_MAX`] bytes may stream into memory instead, handed over
+//! only once checked.
 //!
-//! Archives checked by a caller's [`StreamCheck`] (a minisign signature) stream the same way,
-//! under a size cap.
+//! Archives checked by a caller's [`StreamCheck`] (a minisign signature) stream to a
+//! `.partial` the same way, under a size cap. Where the bytes go is a `sink`, and its type fixes
+//! what a download returns (a path, or the bytes); what they must satisfy is a `stream` check.
 //!
 //! This layer moves bytes only: it never parses index files and never touches install dirs.
 //! Transient failures (connect/reset errors, timeouts, 5xx) are retried from scratch, a bounded
@@ -12,8 +15,9 @@
 mod error;
 mod location;
 mod pace;
-mod partial;
 pub mod redirect;
+mod sink;
+mod stream;
 
 #[cfg(test)]
 mod tests;
@@ -29,9 +33,10 @@ pub use self::error::DownloadError;
 use self::error::{Failure, body_failure, status_failure, transport_failure};
 pub use self::location::Location;
 use self::pace::{LOW_SPEED_LIMIT, Paced, deadline_for};
-pub use self::partial::StreamCheck;
-use self::partial::{Downloaded, Expect, Sink, Target};
 use self::redirect::MAX_REDIRECTS;
+use self::sink::{FileSink, MemorySink, Sink};
+pub use self::stream::StreamCheck;
+use self::stream::{Capped, Check, Exact, Target};
 
 /// Streaming buffer size: large enough for few syscalls, small enough to never matter in memory.
 const CHUNK: usize = 64 * 1024;
@@ -224,24 +229,12 @@ impl Fetcher {
         expected_sha256: &str,
         progress: &dyn Fn(u64),
     ) -> Result<PathBuf, DownloadError> {
-        if !is_plain_file_name(file_name) {
-            return Err(DownloadError::BadFileName {
-                name: file_name.to_owned(),
-            });
-        }
         let target = Target {
-            sink: Sink::File {
-                partial: dir.join(format!("{file_name}.partial")),
-                dest: dir.join(file_name),
-            },
+            sink: file_sink(dir, file_name)?,
+            check: Exact::new(expected_size, expected_sha256),
             url: loc.to_string(),
-            expect: Expect::Exact {
-                size: expected_size,
-                sha256: expected_sha256.to_ascii_lowercase(),
-            },
         };
-        self.stream_to(loc, target, expected_size, progress)
-            .map(Downloaded::into_path)
+        self.stream_to(loc, target, progress)
     }
 
     /// [`Fetcher::download_verified`] into memory, for an archive of at most
@@ -262,20 +255,11 @@ impl Fetcher {
             });
         }
         let target = Target {
-            sink: Sink::Memory,
+            sink: MemorySink,
+            check: Exact::new(expected_size, expected_sha256),
             url: loc.to_string(),
-            expect: Expect::Exact {
-                size: expected_size,
-                sha256: expected_sha256.to_ascii_lowercase(),
-            },
         };
-        match self.stream_to(loc, target, expected_size, progress)? {
-            Downloaded::Memory(bytes) => Ok(bytes),
-            // A memory sink hands back bytes; read a file back should that ever change.
-            Downloaded::File(path) => {
-                read_small_file(&path, IN_MEMORY_MAX).map(Option::unwrap_or_default)
-            }
-        }
+        self.stream_to(loc, target, progress)
     }
 
     /// Streams an archive of at most `cap` bytes into `<dir>/<file_name>.partial`, feeding
@@ -292,32 +276,22 @@ impl Fetcher {
         check: &mut dyn StreamCheck,
         progress: &dyn Fn(u64),
     ) -> Result<PathBuf, DownloadError> {
-        if !is_plain_file_name(file_name) {
-            return Err(DownloadError::BadFileName {
-                name: file_name.to_owned(),
-            });
-        }
         let target = Target {
-            sink: Sink::File {
-                partial: dir.join(format!("{file_name}.partial")),
-                dest: dir.join(file_name),
-            },
+            sink: file_sink(dir, file_name)?,
+            check: Capped { cap, check },
             url: loc.to_string(),
-            expect: Expect::Capped { cap, check },
         };
-        self.stream_to(loc, target, cap, progress)
-            .map(Downloaded::into_path)
+        self.stream_to(loc, target, progress)
     }
 
-    /// Streams `loc` into `target` (retrying transient failures from scratch); `expected` sizes
-    /// the whole-body deadline.
-    fn stream_to(
+    /// Streams `loc` into `target` (retrying transient failures from scratch); the check's
+    /// limit sizes the whole-body deadline.
+    fn stream_to<S: Sink, C: Check<S::Written>>(
         &self,
         loc: &Location,
-        mut target: Target<'_>,
-        expected: u64,
+        mut target: Target<S, C>,
         progress: &dyn Fn(u64),
-    ) -> Result<Downloaded, DownloadError> {
+    ) -> Result<S::Output, DownloadError> {
         match loc {
             Location::File(path) => {
                 let source = File::open(path).map_err(|e| {
@@ -357,7 +331,7 @@ impl Fetcher {
                 let body = response.into_body();
                 let announced = body.content_length();
                 let timeout = self.timeout;
-                let reader = self.paced(body.into_reader(), expected);
+                let reader = self.paced(body.into_reader(), target.limit());
                 target.stream(reader, announced, progress, |e| {
                     body_failure(url, e, timeout)
                 })
@@ -527,7 +501,21 @@ fn read_small_file(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, DownloadE
     Ok(Some(bytes))
 }
 
-/// A single path component: no separators, not `.`/`..`, so the file lands in `dir` itself.
+/// `<dir>/<file_name>.partial`, renamed to `<dir>/<file_name>`; `file_name` must be one plain
+/// path component, so the file lands in `dir` itself.
+fn file_sink(dir: &Path, file_name: &str) -> Result<FileSink, DownloadError> {
+    if !is_plain_file_name(file_name) {
+        return Err(DownloadError::BadFileName {
+            name: file_name.to_owned(),
+        });
+    }
+    Ok(FileSink {
+        partial: dir.join(format!("{file_name}.partial")),
+        dest: dir.join(file_name),
+    })
+}
+
+/// A single path component: no separators, not `.`/`..`.
 fn is_plain_file_name(name: &str) -> bool {
     !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
 }

@@ -369,6 +369,71 @@ fn a_small_archive_downloads_into_memory_only_when_it_verifies() {
 }
 
 #[test]
+fn a_size_lie_into_memory_is_a_size_mismatch_and_is_not_retried() {
+    let server = Server::start(vec![
+        Reply::Full(200, ARCHIVE),
+        Reply::UntilClose(ARCHIVE),
+        Reply::UntilClose(&ARCHIVE[..10]),
+    ]);
+    let fetcher = quick_fetcher(2);
+    let loc = server.location("a.tar.gz");
+    let len = ARCHIVE.len() as u64;
+    let to_memory = |size: u64, sha: &str| {
+        fetcher
+            .download_verified_to_memory(&loc, size, sha, &|_| {})
+            .unwrap_err()
+    };
+    // Content-Length says more than the index: refused before the body is read.
+    let err = to_memory(10, &sha256(&ARCHIVE[..10]));
+    assert!(
+        matches!(err, DownloadError::SizeMismatch { expected: 10, actual: Some(n), .. } if n == len),
+        "{err}"
+    );
+    // No Content-Length, and the body runs on: stopped one byte past the expected size.
+    let err = to_memory(10, &sha256(&ARCHIVE[..10]));
+    assert!(
+        matches!(
+            err,
+            DownloadError::SizeMismatch {
+                expected: 10,
+                actual: None,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // No Content-Length, and the body ends early.
+    let err = to_memory(len, &sha256(ARCHIVE));
+    assert!(
+        matches!(err, DownloadError::SizeMismatch { expected, actual: Some(10), .. } if expected == len),
+        "{err}"
+    );
+    assert!(err.is_verification_failure());
+    assert_eq!(fetcher.requests_sent(), 3);
+}
+
+#[test]
+fn a_local_archive_reads_into_memory_only_when_it_verifies() {
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("a.tar.gz"), ARCHIVE).unwrap();
+    let base = Location::File(src.path().to_owned());
+    let fetcher = quick_fetcher(0);
+    let size = ARCHIVE.len() as u64;
+    let to_memory = |name: &str, sha: &str| {
+        fetcher.download_verified_to_memory(&base.join(name), size, sha, &|_| {})
+    };
+    assert_eq!(to_memory("a.tar.gz", &sha256(ARCHIVE)).unwrap(), ARCHIVE);
+    let err = to_memory("a.tar.gz", &sha256(b"x")).unwrap_err();
+    assert!(
+        matches!(err, DownloadError::ChecksumMismatch { .. }),
+        "{err}"
+    );
+    let err = to_memory("gone.tar.gz", &sha256(ARCHIVE)).unwrap_err();
+    assert!(matches!(err, DownloadError::NotFound { .. }), "{err}");
+    assert_eq!(entries(src.path()), ["a.tar.gz"]);
+}
+
+#[test]
 fn replaces_a_stale_partial_file() {
     let server = Server::start(vec![Reply::Full(200, ARCHIVE)]);
     let dir = tempfile::tempdir().unwrap();
