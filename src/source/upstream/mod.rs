@@ -78,19 +78,37 @@ fn fetch_manifest(
     version: &str,
     cksum: Option<&str>,
 ) -> Result<Manifest, Problem> {
-    let cksum = match cksum {
-        Some(c) => c.to_owned(),
-        None => registry
-            .versions(fetcher, name)
-            .map_err(|e| Problem::Miss(format!("the registry could not be asked ({e})")))?
-            .into_iter()
-            .find(|v| v.version.to_string() == version)
-            .map(|v| v.cksum)
-            .ok_or_else(|| Problem::Miss("the registry does not list this version".into()))?,
+    let url = || {
+        registry
+            .crate_url(fetcher, name, version)
+            .map_err(|e| Problem::Miss(format!("the registry's download URL is unknown ({e})")))
     };
-    let url = registry
-        .crate_url(fetcher, name, version)
-        .map_err(|e| Problem::Miss(format!("the registry's download URL is unknown ({e})")))?;
+    // An exact pin resolved without the registry: its checksum and the download URL (which
+    // may need the registry's `config.json`) are asked for at once.
+    let (cksum, url) = match cksum {
+        Some(c) => (c.to_owned(), url()?),
+        None => std::thread::scope(|scope| {
+            let url = scope.spawn(url);
+            let cksum = registry
+                .versions(fetcher, name)
+                .map_err(|e| Problem::Miss(format!("the registry could not be asked ({e})")))
+                .and_then(|versions| {
+                    versions
+                        .into_iter()
+                        .find(|v| v.version.to_string() == version)
+                        .map(|v| v.cksum)
+                        .ok_or_else(|| {
+                            Problem::Miss("the registry does not list this version".into())
+                        })
+                });
+            let url = url.join().unwrap_or_else(|_| {
+                Err(Problem::Miss(
+                    "the registry's download URL lookup panicked".into(),
+                ))
+            });
+            Ok::<_, Problem>((cksum?, url?))
+        })?,
+    };
     // Streamed to a file, never held whole: sixteen lookups at once (`--jobs`) would otherwise
     // hold up to sixteen `.crate`s in memory. The system's temp dir (TMPDIR), not the install
     // root: this runs in phase one, which `--dry-run` also runs and which must not create or

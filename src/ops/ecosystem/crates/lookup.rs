@@ -3,6 +3,8 @@
 //! signature probe and the `.crate` download for upstream metadata at once, the first time
 //! either is needed. The first candidate goes to the driver, which verifies and stages it.
 
+use std::thread::ScopedJoinHandle;
+
 use super::{Crates, Recorded};
 use crate::cli::CrateSpec;
 use crate::error::PackageError;
@@ -97,118 +99,121 @@ impl Crates<'_> {
             registry_cksum: registry_cksum.as_deref(),
         };
         // 2. Each source in the user's order; the first that has it is taken. The pool's
-        //    signature probe and the `.crate` download for upstream metadata run at once, the
-        //    first time either is needed (not at all when the index has it).
-        let mut fetched = fetched;
-        let mut remote: Option<(Option<Answer>, Option<Answer>)> = None;
-        for (position, origin) in self.request.sources.iter().enumerate() {
-            if matches!(origin, Origin::Quickinstall | Origin::Upstream) && remote.is_none() {
-                let later = &self.request.sources[position..];
-                remote = Some(self.ask_remote(
-                    registry,
-                    &query,
-                    later.contains(&Origin::Quickinstall) && public,
-                    later.contains(&Origin::Upstream),
-                ));
-            }
-            let answer = match origin {
-                Origin::Index if !index_allowed => Answer::DontHave(format!(
-                    "{only_crates_io} (name one that has it with --release-index or QUICKINSTALL_INDEX)"
-                )),
-                Origin::Index => match fetched.take() {
-                    Some(Ok(result)) => {
-                        let glibc = || self.d.glibc();
-                        source::index::answer(
-                            &self.d.index,
-                            result,
-                            &query,
-                            self.d.reporter,
-                            &mut { glibc },
-                        )
-                    }
-                    Some(Err(_)) => Answer::DontHave("the release index lookup panicked".into()),
-                    None => Answer::DontHave("the release index was not asked".into()),
-                },
-                Origin::Quickinstall if !public => Answer::DontHave(only_crates_io.to_owned()),
-                Origin::Quickinstall => remote
-                    .as_mut()
-                    .and_then(|r| r.0.take())
-                    .unwrap_or_else(|| Answer::DontHave("the pool was not asked".into())),
-                Origin::Upstream => remote
-                    .as_mut()
-                    .and_then(|r| r.1.take())
-                    .unwrap_or_else(|| Answer::DontHave("the crate was not asked".into())),
-                Origin::Build => continue,
-            };
-            let miss = match answer {
-                Answer::Have(candidate) => match self.d.take(
-                    &spec.name,
-                    &version,
-                    *candidate,
-                    Recorded {
-                        version: semver.clone(),
-                        req_text: spec.req_text.clone(),
-                    },
-                ) {
-                    Ok(plan) => return plan,
-                    Err(why) => why,
-                },
-                Answer::DontHave(why) => why,
-                Answer::Fail(e) => return failed(Some(version), e),
-            };
-            self.d.reporter.verbose(
-                1,
-                &format!("`{} {version}`: {}: {miss}", spec.name, origin.as_str()),
-            );
-            misses.push((origin.as_str().to_owned(), miss));
-        }
-        let why = if misses.is_empty() {
-            Why::because("--sources names no prebuilt source")
-        } else {
-            Why::per_source(&self.request.targets, misses)
-        };
-        // Nothing could have served it: say why even where a miss of the index alone is
-        // said briefly.
-        let explain = !index_allowed && !self.request.sources.contains(&Origin::Upstream);
-        self.no_prebuilt_because(spec, Some(version), why, explain)
-    }
-
-    /// The pool's and the crate's answers, asked at once (each only when `pool`/`upstream`).
-    fn ask_remote(
-        &self,
-        registry: &crate::registry::crates::Registry,
-        query: &Query,
-        pool: bool,
-        upstream: bool,
-    ) -> (Option<Answer>, Option<Answer>) {
+        //    signature probe and the `.crate` download for upstream metadata start together,
+        //    the first time either is needed (not at all when the index has it), and each
+        //    answer is waited for only when its source's turn comes: the pool's hit is taken
+        //    (and its archive fetched) while the `.crate` may still be on its way.
         std::thread::scope(|scope| {
-            let pool = pool.then(|| {
-                scope.spawn(|| {
-                    quickinstall_pool::probe(
-                        &self.d.fetcher,
-                        &self.request.pool,
-                        query,
-                        self.request.allow_unsigned,
-                        self.d.reporter,
-                    )
-                })
-            });
-            let upstream = upstream.then(|| {
+            let mut fetched = fetched;
+            let mut remote: Option<Remote<'_>> = None;
+            for (position, origin) in self.request.sources.iter().enumerate() {
+                if matches!(origin, Origin::Quickinstall | Origin::Upstream) && remote.is_none() {
+                    let later = &self.request.sources[position..];
+                    remote = Some(self.ask_remote(
+                        scope,
+                        registry,
+                        &query,
+                        later.contains(&Origin::Quickinstall) && public,
+                        later.contains(&Origin::Upstream),
+                    ));
+                }
+                let answer = match origin {
+                    Origin::Index if !index_allowed => Answer::DontHave(format!(
+                        "{only_crates_io} (name one that has it with --release-index or QUICKINSTALL_INDEX)"
+                    )),
+                    Origin::Index => match fetched.take() {
+                        Some(Ok(result)) => {
+                            let glibc = || self.d.glibc();
+                            source::index::answer(
+                                &self.d.index,
+                                result,
+                                &query,
+                                self.d.reporter,
+                                &mut { glibc },
+                            )
+                        }
+                        Some(Err(_)) => {
+                            Answer::DontHave("the release index lookup panicked".into())
+                        }
+                        None => Answer::DontHave("the release index was not asked".into()),
+                    },
+                    Origin::Quickinstall if !public => Answer::DontHave(only_crates_io.to_owned()),
+                    Origin::Quickinstall => {
+                        Remote::wait(remote.as_mut().and_then(|r| r.pool.take()), "the pool")
+                    }
+                    Origin::Upstream => {
+                        Remote::wait(remote.as_mut().and_then(|r| r.upstream.take()), "the crate")
+                    }
+                    Origin::Build => continue,
+                };
+                let miss = match answer {
+                    Answer::Have(candidate) => match self.d.take(
+                        &spec.name,
+                        &version,
+                        *candidate,
+                        Recorded {
+                            version: semver.clone(),
+                            req_text: spec.req_text.clone(),
+                        },
+                    ) {
+                        Ok(plan) => return plan,
+                        Err(why) => why,
+                    },
+                    Answer::DontHave(why) => why,
+                    Answer::Fail(e) => return failed(Some(version.clone()), e),
+                };
                 self.d.reporter.verbose(
                     1,
-                    &format!(
-                        "reading `{} {}`'s [package.metadata.binstall] from its .crate",
-                        query.name, query.version
-                    ),
+                    &format!("`{} {version}`: {}: {miss}", spec.name, origin.as_str()),
                 );
-                source::upstream::probe(&self.d.fetcher, registry, query, query.registry_cksum)
-            });
-            let pool = pool.map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Answer::DontHave("the pool lookup panicked".into()))
-            });
-            (pool, upstream)
+                misses.push((origin.as_str().to_owned(), miss));
+            }
+            let why = if misses.is_empty() {
+                Why::because("--sources names no prebuilt source")
+            } else {
+                Why::per_source(&self.request.targets, misses)
+            };
+            // Nothing could have served it: say why even where a miss of the index alone is
+            // said briefly.
+            let explain = !index_allowed && !self.request.sources.contains(&Origin::Upstream);
+            self.no_prebuilt_because(spec, Some(version.clone()), why, explain)
         })
+    }
+
+    /// Starts asking the pool and the crate (each only when `pool`/`upstream`), each on its
+    /// own thread of `scope`.
+    fn ask_remote<'scope, 'env>(
+        &'env self,
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        registry: &'env crate::registry::crates::Registry,
+        query: &'env Query<'env>,
+        pool: bool,
+        upstream: bool,
+    ) -> Remote<'scope> {
+        let pool = pool.then(|| {
+            scope.spawn(move || {
+                quickinstall_pool::probe(
+                    &self.d.fetcher,
+                    &self.request.pool,
+                    query,
+                    self.request.allow_unsigned,
+                    self.d.reporter,
+                )
+            })
+        });
+        let upstream = upstream.then(|| {
+            self.d.reporter.verbose(
+                1,
+                &format!(
+                    "reading `{} {}`'s [package.metadata.binstall] from its .crate",
+                    query.name, query.version
+                ),
+            );
+            scope.spawn(move || {
+                source::upstream::probe(&self.d.fetcher, registry, query, query.registry_cksum)
+            })
+        });
+        Remote { pool, upstream }
     }
 
     /// The exact version to install, and the registry's checksum of its `.crate` when the
@@ -298,5 +303,22 @@ impl Crates<'_> {
                     && bins.iter().all(|b| bin_dir.join(b).is_file())
             })
             .map(|(_, bins)| bins.iter().cloned().collect())
+    }
+}
+
+/// The pool's and the crate's answers while they are being asked.
+struct Remote<'scope> {
+    pool: Option<ScopedJoinHandle<'scope, Answer>>,
+    upstream: Option<ScopedJoinHandle<'scope, Answer>>,
+}
+
+impl Remote<'_> {
+    /// The answer of `asked` (`what`: "the pool", "the crate"), once it is in.
+    fn wait(asked: Option<ScopedJoinHandle<'_, Answer>>, what: &str) -> Answer {
+        match asked.map(ScopedJoinHandle::join) {
+            Some(Ok(answer)) => answer,
+            Some(Err(_)) => Answer::DontHave(format!("{what} lookup panicked")),
+            None => Answer::DontHave(format!("{what} was not asked")),
+        }
     }
 }
