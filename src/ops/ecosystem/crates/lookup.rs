@@ -1,7 +1,8 @@
 //! Phase one for one crate: the version from the registry and, at the same time, the index's
 //! package file (neither needs the other); then each source in `--sources` order, the pool's
 //! signature probe and the `.crate` download for upstream metadata at once, the first time
-//! either is needed. The first candidate goes to the driver, which verifies and stages it.
+//! either is needed, each answer waited for only when its source's turn comes. The first
+//! candidate goes to the driver, which verifies and stages it.
 
 use std::thread::ScopedJoinHandle;
 
