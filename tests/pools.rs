@@ -62,6 +62,12 @@ impl Pool {
             std::fs::write(self.file(&format!("{path}.sig")), sig.to_string()).unwrap();
         }
     }
+
+    /// Publishes a one-binary archive of `name` that prints `says`, signed with the pool's key.
+    fn publish_signed(&self, name: &str, version: &str, says: &str) {
+        let archive = script_archive(name, says);
+        self.publish(name, version, &archive, Some(&self.key.sk));
+    }
 }
 
 /// A one-binary archive as cargo-quickinstall makes them: the binary flat at the top.
@@ -121,12 +127,7 @@ fn assert_no_leftovers(s: &Scenario, run: &Run) {
 #[test]
 fn index_miss_installs_the_signed_pool_archive() {
     let (s, pool) = setup();
-    pool.publish(
-        "qi-fallback",
-        "0.1.0",
-        &script_archive("qi-fallback", "from the pool"),
-        Some(&pool.key.sk),
-    );
+    pool.publish_signed("qi-fallback", "0.1.0", "from the pool");
     let run = install_fallback_crate(&s, &[]);
     run.assert_success();
     run.stderr_line_with(&[
@@ -165,12 +166,7 @@ fn index_miss_installs_the_signed_pool_archive() {
 #[test]
 fn a_pool_hit_is_taken_without_waiting_for_the_crate_download() {
     let (mut s, pool) = setup();
-    pool.publish(
-        "qi-fallback",
-        "0.1.0",
-        &script_archive("qi-fallback", "from the pool"),
-        Some(&pool.key.sk),
-    );
+    pool.publish_signed("qi-fallback", "0.1.0", "from the pool");
     // The same pool files behind a script that notes when the archive is asked for.
     let archive_path = Pool::archive_path("qi-fallback", "0.1.0");
     let asked = Arc::new((Mutex::new(false), Condvar::new()));
@@ -225,12 +221,7 @@ fn a_pool_hit_is_taken_without_waiting_for_the_crate_download() {
 #[test]
 fn default_order_prefers_the_index_and_sources_flag_reorders() {
     let (s, pool) = setup();
-    pool.publish(
-        "qi-tool",
-        "1.0.0",
-        &script_archive("qi-tool", "pool qi-tool"),
-        Some(&pool.key.sk),
-    );
+    pool.publish_signed("qi-tool", "1.0.0", "pool qi-tool");
     let run = s
         .quickinstall()
         .args(["qi-tool", "--json", "--target", &world().target])
@@ -360,12 +351,7 @@ fn assert_pool_verification_failure(s: &Scenario, fragments: &[&str]) -> Run {
 fn bad_signature_is_a_verification_failure() {
     let (s, pool) = setup();
     let archive = script_archive("qi-fallback", "tampered");
-    pool.publish(
-        "qi-fallback",
-        "0.1.0",
-        &script_archive("qi-fallback", "genuine"),
-        Some(&pool.key.sk),
-    );
+    pool.publish_signed("qi-fallback", "0.1.0", "genuine");
     // The signature of the genuine archive stays; the archive is swapped.
     std::fs::write(
         pool.file(&Pool::archive_path("qi-fallback", "0.1.0")),
@@ -391,12 +377,7 @@ fn signature_by_another_key_is_a_verification_failure() {
 #[test]
 fn garbage_signature_file_is_a_verification_failure() {
     let (s, pool) = setup();
-    pool.publish(
-        "qi-fallback",
-        "0.1.0",
-        &script_archive("qi-fallback", "x"),
-        Some(&pool.key.sk),
-    );
+    pool.publish_signed("qi-fallback", "0.1.0", "x");
     let sig = format!("{}.sig", Pool::archive_path("qi-fallback", "0.1.0"));
     pool.server
         .set(&sig, Respond::Body(b"not a signature\n".to_vec()));
@@ -486,12 +467,7 @@ fn install_tool_pool_first(s: &Scenario) -> Run {
 #[test]
 fn rate_limit_is_named_and_the_next_source_is_tried_without_waiting() {
     let (s, pool) = setup();
-    pool.publish(
-        "qi-tool",
-        "1.0.0",
-        &script_archive("qi-tool", "x"),
-        Some(&pool.key.sk),
-    );
+    pool.publish_signed("qi-tool", "1.0.0", "x");
     let sig = format!("{}.sig", Pool::archive_path("qi-tool", "1.0.0"));
     pool.server.set(
         &sig,
@@ -568,12 +544,7 @@ fn github_like_redirect_to_an_object_store_installs_over_one_connection() {
 #[test]
 fn refused_redirects_are_named_and_the_next_source_is_tried() {
     let (s, pool) = setup();
-    pool.publish(
-        "qi-tool",
-        "1.0.0",
-        &script_archive("qi-tool", "from the pool"),
-        Some(&pool.key.sk),
-    );
+    pool.publish_signed("qi-tool", "1.0.0", "from the pool");
     let path = Pool::archive_path("qi-tool", "1.0.0");
     let itself = format!("{}/{path}", pool.base());
     let cases = [
@@ -601,12 +572,7 @@ fn refused_redirects_are_named_and_the_next_source_is_tried() {
 #[test]
 fn a_redirect_chain_past_five_hops_is_not_followed() {
     let (s, pool) = setup();
-    pool.publish(
-        "qi-fallback",
-        "0.1.0",
-        &script_archive("qi-fallback", "x"),
-        Some(&pool.key.sk),
-    );
+    pool.publish_signed("qi-fallback", "0.1.0", "x");
     let path = Pool::archive_path("qi-fallback", "0.1.0");
     pool.server.set(
         &path,
@@ -640,12 +606,7 @@ fn a_pool_on_plain_http_to_another_host_is_not_asked() {
 #[test]
 fn dry_run_names_the_pool_and_its_key() {
     let (s, pool) = setup();
-    pool.publish(
-        "qi-fallback",
-        "0.1.0",
-        &script_archive("qi-fallback", "x"),
-        Some(&pool.key.sk),
-    );
+    pool.publish_signed("qi-fallback", "0.1.0", "x");
     let run = s
         .quickinstall()
         .args([
