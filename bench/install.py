@@ -52,6 +52,28 @@ def timed(cmd, env=None, shell=False):
     return elapsed
 
 
+def timed_cpu(cmd, env):
+    """Runs cmd, returns (wall seconds, CPU seconds: user + system, from wait4's rusage)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([str(c) for c in cmd], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"benchmark command failed ({status}): {cmd}\n{stderr.decode(errors='replace')}")
+    return elapsed, usage.ru_utime + usage.ru_stime
+
+
+def process_cpu_seconds(pid):
+    """User + system CPU a process has used so far (Linux's /proc), or None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def peak_rss_kib(cmd, env):
     """Peak RSS of cmd, measured by GNU time. (wait4 from Python would count the forked
     Python image the child starts as, ~14 MiB, not the program.)"""
@@ -168,7 +190,7 @@ def bench(work: Path, args):
     (registry / "config.json").write_text(json.dumps({"dl": registry_url + "dl"}))
     try:
         report(work, qi, index_url, registry_url, pub, ilog, rlog, crates, args,
-               (index_url2, registry_url2))
+               (index_url2, registry_url2, (iproc2.pid, rproc2.pid)))
     finally:
         for p in (iproc, rproc, iproc2, rproc2):
             p.kill()
@@ -235,21 +257,42 @@ def report(work, qi, index_url, registry_url, pub, ilog, rlog, crates, args, dis
     # Every run installs into a fresh root, removed only after all rounds: deleting a run's
     # binaries just before the next run (on a file system mounted with `discard`) would leave
     # that I/O in flight during the timed run, ten times more of it before a ten-crate run.
+    # Also counted: the CPU each run used, the client's (rusage) and the servers' (/proc), per
+    # run: on few cores, the ten-crate run's extra CPU is what no overlapping of waits can hide.
     def ten_vs_slowest(servers=None):
         singles = {spec: [] for spec in smalls}
         tens = []
+        cpu = {"single": [], "ten": [], "servers single": [], "servers ten": []}
+        pids = servers[2] if servers else ()
         roots = work / "d-roots"
+
+        def one(specs, root, kind):
+            before = [process_cpu_seconds(p) for p in pids]
+            wall, used = timed_cpu(*qi_cmd(specs, root, servers))
+            after = [process_cpu_seconds(p) for p in pids]
+            cpu[kind].append(used)
+            if None not in before + after:
+                cpu[f"servers {kind}"].append(sum(after) - sum(before))
+            return wall
+
         for r in range(args.runs):
             for i, spec in enumerate(smalls):
-                singles[spec].append(qi_install([spec], roots / f"s-{r}-{i}", servers))
-            tens.append(qi_install(smalls, roots / f"ten-{r}", servers))
+                singles[spec].append(one([spec], roots / f"s-{r}-{i}", "single"))
+            tens.append(one(smalls, roots / f"ten-{r}", "ten"))
         shutil.rmtree(roots, ignore_errors=True)
         os.sync()
+        cpu_ms = {k: statistics.mean(v) * 1000 for k, v in cpu.items() if v}
         return (statistics.median(tens),
-                max(statistics.median(times) for times in singles.values()))
+                max(statistics.median(times) for times in singles.values()), cpu_ms)
 
-    t_ten, t_slowest = ten_vs_slowest()
-    t_ten_d, t_slowest_d = ten_vs_slowest(distant)
+    t_ten, t_slowest, _ = ten_vs_slowest()
+    t_ten_d, t_slowest_d, cpu_d = ten_vs_slowest(distant)
+    if "servers ten" in cpu_d:
+        servers_cpu = (f"; servers {cpu_d['servers single']:.1f} ms / "
+                       f"{cpu_d['servers ten']:.1f} ms")
+    else:
+        servers_cpu = ""
+    cpu_row = (f"client {cpu_d['single']:.1f} ms / {cpu_d['ten']:.1f} ms{servers_cpu}")
 
     # Issue 6: five tools in one call on a cold runner (empty cache) and on a cached one (the
     # same --cache-dir, a fresh install root each time).
@@ -277,6 +320,8 @@ def report(work, qi, index_url, registry_url, pub, ilog, rlog, crates, args, dis
         (f"(d) the same with {RTT_MS} ms server latency per request (a distant host)",
          f"{t_ten_d*1000:.1f} ms / {t_slowest_d*1000:.1f} ms", t_ten_d / t_slowest_d,
          "<= 1.3 (issue 13)"),
+        ("(d) CPU per run at that latency (mean), one crate / ten crates", cpu_row, None,
+         "(no target)"),
     ]
     print(f"\nquickinstall benchmark ({args.runs} runs each, medians; loopback; "
           f"{os.cpu_count()} cores)\n")
