@@ -102,7 +102,7 @@ pub(crate) fn temp_dir_in(root: &Path) -> Result<TempDir, PackageError> {
 }
 
 /// Downloads `release` from `location` (size and sha256 checked while streaming) into a
-/// temporary directory inside `root` ([`temp_dir_in`]), then unpacks the `wanted` binaries (a
+/// temporary directory inside `root` (`temp_dir_in`), then unpacks the `wanted` binaries (a
 /// subset of the release's) into that directory. It lives as long as the returned [`TempDir`].
 #[allow(clippy::too_many_arguments)] // each is a distinct input of one step; a struct would only rename them
 pub fn stage_release(
