@@ -65,6 +65,23 @@ def timed_cpu(cmd, env):
     return elapsed, usage.ru_utime + usage.ru_stime
 
 
+def cpu_ticks():
+    """The machine's CPU time so far, as /proc/stat's first line counts it (Linux), or None."""
+    try:
+        return [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def stolen_share(before, after):
+    """The share of CPU time between two cpu_ticks() that a virtual machine's host took
+    ("steal"), or None where it is not counted."""
+    if before is None or after is None or len(before) < 8:
+        return None
+    spent = [b - a for a, b in zip(before, after)]
+    return spent[7] / sum(spent) if sum(spent) else None
+
+
 def process_cpu_seconds(pid):
     """User + system CPU a process has used so far (Linux's /proc), or None elsewhere."""
     try:
@@ -275,18 +292,28 @@ def report(work, qi, index_url, registry_url, pub, ilog, rlog, crates, args, dis
                 cpu[f"servers {kind}"].append(sum(after) - sum(before))
             return wall
 
+        stolen_before = cpu_ticks()
         for r in range(args.runs):
             for i, spec in enumerate(smalls):
                 singles[spec].append(one([spec], roots / f"s-{r}-{i}", "single"))
             tens.append(one(smalls, roots / f"ten-{r}", "ten"))
+        stolen = stolen_share(stolen_before, cpu_ticks())
         shutil.rmtree(roots, ignore_errors=True)
         os.sync()
         cpu_ms = {k: statistics.mean(v) * 1000 for k, v in cpu.items() if v}
+        # Each round's ten against the slowest single of the same round: how much the ratio
+        # moves from round to round on this machine.
+        rounds = sorted(tens[r] / max(times[r] for times in singles.values())
+                        for r in range(args.runs))
         return (statistics.median(tens),
-                max(statistics.median(times) for times in singles.values()), cpu_ms)
+                max(statistics.median(times) for times in singles.values()), cpu_ms,
+                (rounds, stolen))
 
-    t_ten, t_slowest, _ = ten_vs_slowest()
-    t_ten_d, t_slowest_d, cpu_d = ten_vs_slowest(distant)
+    t_ten, t_slowest, _, _ = ten_vs_slowest()
+    t_ten_d, t_slowest_d, cpu_d, (rounds_d, stolen_d) = ten_vs_slowest(distant)
+    spread_row = (f"median {statistics.median(rounds_d):.2f}x, from {rounds_d[0]:.2f}x to "
+                  f"{rounds_d[-1]:.2f}x" + (f"; {stolen_d:.0%} of the CPU time stolen by the "
+                                            f"host meanwhile" if stolen_d is not None else ""))
     if "servers ten" in cpu_d:
         servers_cpu = (f"; servers {cpu_d['servers single']:.1f} ms / "
                        f"{cpu_d['servers ten']:.1f} ms")
@@ -322,6 +349,8 @@ def report(work, qi, index_url, registry_url, pub, ilog, rlog, crates, args, dis
          "<= 1.3 (issue 13)"),
         ("(d) CPU per run at that latency (mean), one crate / ten crates", cpu_row, None,
          "(no target)"),
+        ("(d) the same ratio round by round (each round's ten / its slowest single)",
+         spread_row, None, "(no target)"),
     ]
     print(f"\nquickinstall benchmark ({args.runs} runs each, medians; loopback; "
           f"{os.cpu_count()} cores)\n")
