@@ -614,6 +614,33 @@ fn a_crate_not_matching_the_registry_cksum_fails_verification_and_leaves_no_temp
     );
 }
 
+/// An exact pin resolves without the registry, but upstream still needs the registry's
+/// checksum of the `.crate` (asked for at the same time as its download URL): with it the
+/// pinned crate installs, and a `.crate` that does not match it is refused.
+#[test]
+fn a_pinned_crate_is_checked_against_the_registry_cksum_too() {
+    let up = Upstream::new();
+    publish_signed_tgz(&up, "qi-up-pin", "pinned");
+    let run = up.install("qi-up-pin@=1.0.0", &["--sources", "upstream"]);
+    run.assert_success();
+    run.stderr_line_with(&["Installed", "qi-up-pin 1.0.0", "prebuilt from upstream"]);
+    assert_eq!(up.env.run_installed("qi-up-pin"), "pinned");
+    // The pin needed no version lookup; upstream asked for the checksum and the download URL.
+    let registry = &up.served.server;
+    assert_eq!(registry.requests_for("index/qi/-u/qi-up-pin"), 1, "{run}");
+    assert_eq!(registry.requests_for("index/config.json"), 1, "{run}");
+
+    publish_signed_tgz(&up, "qi-up-pin-swap", "genuine");
+    let dl = Upstream::crate_path("qi-up-pin-swap");
+    let genuine = up.env.path().join("registry").join(&dl);
+    let mut bytes = std::fs::read(&genuine).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&genuine, bytes).unwrap();
+    assert_upstream_verification_failure(&up, "qi-up-pin-swap@=1.0.0", &["registry lists"]);
+    assert!(!up.env.bin_dir().join("qi-up-pin-swap").exists());
+}
+
 /// A `.crate` body cut short (the connection closes before its `Content-Length`): named, the
 /// next source tried (nothing was verified, so it is not exit 3), no temp file left.
 #[test]
