@@ -164,17 +164,17 @@ def main():
             shutil.rmtree(work, ignore_errors=True)
 
 
-def bench(work: Path, args):
+def publish_fixtures(work: Path, crates):
+    """Builds each `(name, payload bytes)` fixture crate (version 0.1.0) with `build-index
+    build`, packs its `.crate` into a sparse registry at work/registry (downloads under
+    `dl/{name}/0.1.0/download`; the caller writes `config.json` once it has the URL), and
+    publishes the records into a signed index at work/index, with a key made here. Build
+    records stay in work/out. Returns (index, registry, public key file)."""
     bi = BIN / "build-index"
-    qi = BIN / "cargo-quickinstall"
     key, pub = work / "k.key", work / "k.pub"
     run([bi, "keygen", "--secret-key", key, "--public-key", pub], stdout=subprocess.DEVNULL)
     index, registry, out = work / "index", work / "registry", work / "out"
-    crates = [("qi-big", int(args.big_mib * 1024 * 1024))] + \
-        [(f"qi-small-{i}", 64 * 1024) for i in range(10)]
-    print(f"building {len(crates)} fixture crates with build-index…", flush=True)
     env = dict(os.environ, CARGO_TARGET_DIR=str(work / "cargo-target"))
-    lines = {}
     for seed, (name, size) in enumerate(crates):
         src = work / "src" / name
         write_crate(src, name, size, seed)
@@ -193,6 +193,15 @@ def bench(work: Path, args):
                                  "features": {}, "yanked": False}) + "\n")
     records = sorted(out.glob("*.json"))
     run([bi, "publish", "--index", index, "--secret-key", key, *records], stdout=subprocess.DEVNULL)
+    return index, registry, pub
+
+
+def bench(work: Path, args):
+    qi = BIN / "cargo-quickinstall"
+    crates = [("qi-big", int(args.big_mib * 1024 * 1024))] + \
+        [(f"qi-small-{i}", 64 * 1024) for i in range(10)]
+    print(f"building {len(crates)} fixture crates with build-index…", flush=True)
+    index, registry, pub = publish_fixtures(work, crates)
     # Building the fixtures left hundreds of MiB of dirty pages (cargo target dirs); written
     # back by the kernel during the runs, they would slow every fsync the installs make.
     os.sync()

@@ -17,7 +17,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -49,42 +48,10 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
 
 
-def publish_fixtures(work: Path, names):
-    """Builds each crate with build-index, publishes a signed index and a sparse registry."""
-    import hashlib
-    import json
-    bi = common.BIN / "build-index"
-    key, pub = work / "k.key", work / "k.pub"
-    common.run([bi, "keygen", "--secret-key", key, "--public-key", pub],
-               stdout=subprocess.DEVNULL)
-    index, registry, out = work / "index", work / "registry", work / "out"
-    env = dict(os.environ, CARGO_TARGET_DIR=str(work / "cargo-target"))
-    for seed, name in enumerate(names):
-        src = work / "src" / name
-        common.write_crate(src, name, 64 * 1024, seed)
-        common.run([bi, "build", "--path", src, "--out", out], env=env,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        common.run(["cargo", "package", "--manifest-path", src / "Cargo.toml", "--no-verify",
-                    "--allow-dirty", "--quiet", "--target-dir", work / "pkg"], env=env)
-        crate_file = work / "pkg" / "package" / f"{name}-0.1.0.crate"
-        dl = registry / "dl" / name / "0.1.0"
-        dl.mkdir(parents=True)
-        shutil.copy(crate_file, dl / "download")
-        cksum = hashlib.sha256(crate_file.read_bytes()).hexdigest()
-        p = registry / common.sparse_path(name)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(json.dumps({"name": name, "vers": "0.1.0", "deps": [], "cksum": cksum,
-                                 "features": {}, "yanked": False}) + "\n")
-    records = sorted(out.glob("*.json"))
-    common.run([bi, "publish", "--index", index, "--secret-key", key, *records],
-               stdout=subprocess.DEVNULL)
-    return index, registry, pub
-
-
 def bench(work: Path, args):
     names = [f"qi-lock-{i}" for i in range(TOOLS)]
     print(f"building {TOOLS} fixture crates with build-index…", flush=True)
-    index, registry, pub = publish_fixtures(work, names)
+    index, registry, pub = common.publish_fixtures(work, [(n, 64 * 1024) for n in names])
     ilog, rlog = work / "index.log", work / "registry.log"
     iproc, index_url = common.start_server(index, ilog, args.latency_ms)
     rproc, registry_url = common.start_server(registry, rlog, args.latency_ms)
@@ -134,7 +101,7 @@ def bench(work: Path, args):
         return what, t, "/".join(map(str, reqs))
 
     rows = [
-        row(f"ten tools resolved the normal way (`a@^0.1 …`), cold cache", normal),
+        row("ten tools resolved the normal way (`a@^0.1 …`), cold cache", normal),
         row("the same ten from quickinstall.lock (`--locked-tools`), cold cache", locked),
         row("`--locked-tools` again on the same machine (warm archive cache)", cached),
         row("ten tools resolved the normal way, `--jobs 1`", normal_1),

@@ -33,7 +33,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -92,37 +91,17 @@ def main():
 
 
 def bench(work: Path, args):
-    bi, qi = base.BIN / "build-index", base.BIN / "cargo-quickinstall"
-    key, pub = work / "k.key", work / "k.pub"
-    base.run([bi, "keygen", "--secret-key", key, "--public-key", pub], stdout=subprocess.DEVNULL)
-    index, registry, out, pool = work / "index", work / "registry", work / "out", work / "pool"
+    qi = base.BIN / "cargo-quickinstall"
+    out, pool = work / "out", work / "pool"
     names = [f"qi-src-{i}" for i in range(10)]
     print(f"building {len(names)} fixture crates with build-index…", flush=True)
-    env = dict(os.environ, CARGO_TARGET_DIR=str(work / "cargo-target"))
-    import hashlib
-    for seed, name in enumerate(names):
-        src = work / "src" / name
-        base.write_crate(src, name, 64 * 1024, seed)
-        base.run([bi, "build", "--path", src, "--out", out], env=env,
-                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base.run(["cargo", "package", "--manifest-path", src / "Cargo.toml", "--no-verify",
-                  "--allow-dirty", "--quiet", "--target-dir", work / "pkg"], env=env)
-        crate_file = work / "pkg" / "package" / f"{name}-0.1.0.crate"
-        dl = registry / "dl" / name / "0.1.0"
-        dl.mkdir(parents=True)
-        shutil.copy(crate_file, dl / "download")
-        cksum = hashlib.sha256(crate_file.read_bytes()).hexdigest()
-        p = registry / base.sparse_path(name)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(json.dumps({"name": name, "vers": "0.1.0", "deps": [], "cksum": cksum,
-                                 "features": {}, "yanked": False}) + "\n")
+    index, registry, pub = base.publish_fixtures(work, [(n, 64 * 1024) for n in names])
+    for name in names:
         # What the real client asks for the latest version (crates.io's API, not the index).
         api = registry / "api" / "v1" / "crates" / name
         api.parent.mkdir(parents=True, exist_ok=True)
         api.write_text(json.dumps({"crate": {"name": name, "max_stable_version": "0.1.0"}}))
     records = sorted(out.glob("*.json"))
-    base.run([bi, "publish", "--index", index, "--secret-key", key, *records],
-             stdout=subprocess.DEVNULL)
 
     # The pool: the index's archives under cargo-quickinstall's layout, minisign-signed.
     mkey, mpub = work / "m.key", work / "m.pub"
