@@ -11,45 +11,14 @@
 set -euo pipefail
 set -f
 
-if command -v cygpath >/dev/null 2>&1; then
-    unix_path() { cygpath -u "$1"; }
-    native_path() { cygpath -w "$1"; }
-    list_sep=';'
-else
-    unix_path() { printf '%s\n' "$1"; }
-    native_path() { printf '%s\n' "$1"; }
-    list_sep=':'
-fi
-cargo_bin="$(unix_path "${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}")/bin"
-if [ -n "${GOBIN:-}" ]; then
-    go_bin="$(unix_path "$GOBIN")"
-elif [ -n "${GOPATH:-}" ]; then
-    go_bin="$(unix_path "${GOPATH%%"$list_sep"*}")/bin"
-else
-    go_bin="$HOME/go/bin"
-fi
-PATH="$PATH:$cargo_bin"
+# shellcheck source=action/common.sh
+. "$(dirname "$0")/common.sh"
 
 if [ -z "${QI_MANIFEST:-}" ]; then
     echo "quickinstall: the \`manifest\` input is empty" >&2
     exit 2
 fi
-flags=(--locked-tools --manifest "$QI_MANIFEST")
-if [ -n "${QI_INDEX:-}" ]; then
-    flags+=(--release-index "$QI_INDEX")
-fi
-for key in $(printf '%s' "${QI_TRUSTED_KEYS:-}" | tr ',' ' '); do
-    flags+=(--trusted-key "$key")
-done
-if [ -n "${QI_CACHE_DIR:-}" ]; then flags+=(--cache-dir "$QI_CACHE_DIR"); fi
-case "${QI_TELEMETRY:-true}" in
-true) ;;
-false) flags+=(--no-telemetry) ;;
-*)
-    echo "quickinstall: \`telemetry\` must be true or false, not \`$QI_TELEMETRY\`" >&2
-    exit 2
-    ;;
-esac
+flags=(--locked-tools --manifest "$QI_MANIFEST" ${client_flags[@]+"${client_flags[@]}"})
 
 status=0
 cargo-quickinstall "${flags[@]}" || status=$?

@@ -14,29 +14,9 @@
 set -euo pipefail
 set -f # tool entries are words, never globs
 
-# On Windows runners this is Git Bash: the runner hands Windows paths (`C:\...`), bash's PATH
-# wants `/c/...`, and GITHUB_PATH and Windows programs (python) want `C:\...`. cygpath converts;
-# elsewhere there is none and paths pass unchanged.
-if command -v cygpath >/dev/null 2>&1; then
-    unix_path() { cygpath -u "$1"; }
-    native_path() { cygpath -w "$1"; }
-    list_sep=';'
-else
-    unix_path() { printf '%s\n' "$1"; }
-    native_path() { printf '%s\n' "$1"; }
-    list_sep=':'
-fi
-
 here="$(cd "$(dirname "$0")" && pwd)"
-cargo_bin="$(unix_path "${CARGO_INSTALL_ROOT:-${CARGO_HOME:-$HOME/.cargo}}")/bin"
-# Where gquick installs, decided as `go install` does: GOBIN, else GOPATH's first entry, else ~/go.
-if [ -n "${GOBIN:-}" ]; then
-    go_bin="$(unix_path "$GOBIN")"
-elif [ -n "${GOPATH:-}" ]; then
-    go_bin="$(unix_path "${GOPATH%%"$list_sep"*}")/bin"
-else
-    go_bin="$HOME/go/bin"
-fi
+# shellcheck source=action/common.sh
+. "$here/common.sh"
 # A Python that runs: on Windows `python3` may be the Store's placeholder, `python` the real one.
 py=''
 for candidate in python3 python; do
@@ -45,8 +25,6 @@ for candidate in python3 python; do
         break
     fi
 done
-# A bootstrap in the previous step put the clients here; GITHUB_PATH only applies from the next step.
-PATH="$PATH:$cargo_bin"
 
 crates=()
 go_pkgs=()
@@ -61,27 +39,13 @@ if [ "${#crates[@]}" -eq 0 ] && [ "${#go_pkgs[@]}" -eq 0 ]; then
     exit 2
 fi
 
-flags=()
-if [ -n "${QI_INDEX:-}" ]; then
-    flags+=(--release-index "$QI_INDEX")
-fi
-for key in $(printf '%s' "${QI_TRUSTED_KEYS:-}" | tr ',' ' '); do
-    flags+=(--trusted-key "$key")
-done
+# `${a[@]+...}` keeps bash 3.2 from calling an empty array unbound under `set -u`.
+flags=(${client_flags[@]+"${client_flags[@]}"})
 case "${QI_FALLBACK:-true}" in
 true) ;;
 false) flags+=(--no-fallback) ;;
 *)
     echo "quickinstall: \`fallback\` must be true or false, not \`$QI_FALLBACK\`" >&2
-    exit 2
-    ;;
-esac
-if [ -n "${QI_CACHE_DIR:-}" ]; then flags+=(--cache-dir "$QI_CACHE_DIR"); fi
-case "${QI_TELEMETRY:-true}" in
-true) ;;
-false) flags+=(--no-telemetry) ;;
-*)
-    echo "quickinstall: \`telemetry\` must be true or false, not \`$QI_TELEMETRY\`" >&2
     exit 2
     ;;
 esac
