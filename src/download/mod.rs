@@ -527,7 +527,8 @@ fn write_failure(path: &Path, source: io::Error) -> Failure {
     })
 }
 
-fn to_hex(bytes: &[u8]) -> String {
+/// Lower-case hex of `bytes` (a sha256 as the index, registries and lock files write it).
+pub(crate) fn to_hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes.iter().fold(String::with_capacity(64), |mut s, b| {
         let _ = write!(s, "{b:02x}");

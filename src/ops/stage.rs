@@ -253,12 +253,7 @@ fn copy_hashed(file: &mut File, dest: &Path, timeout: Duration) -> Option<(u64, 
         out.write_all(chunk).ok()?;
         len += n as u64;
     }
-    let sum = hasher.finalize().iter().fold(String::new(), |mut s, b| {
-        use std::fmt::Write as _;
-        let _ = write!(s, "{b:02x}");
-        s
-    });
-    Some((len, sum))
+    Some((len, crate::download::to_hex(&hasher.finalize())))
 }
 
 /// A verified archive: a file in the staging directory, or (small enough) in memory.

@@ -206,21 +206,13 @@ impl Manifest {
             hasher.update(tool.fingerprint());
             hasher.update("\n");
         }
-        hex(&hasher.finalize())
+        crate::download::to_hex(&hasher.finalize())
     }
 
     /// The tool named `name` (a crate name or Go package path).
     pub fn tool(&self, name: &str) -> Option<&Tool> {
         self.tools.iter().find(|t| t.name == name)
     }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 type Refusal = (String, String);

@@ -204,5 +204,5 @@ fn file_sha256(path: &Path) -> std::io::Result<(u64, String)> {
         hasher.update(chunk);
         size += n as u64;
     }
-    Ok((size, crate::toolset::manifest::hex(&hasher.finalize())))
+    Ok((size, crate::download::to_hex(&hasher.finalize())))
 }

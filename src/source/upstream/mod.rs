@@ -178,12 +178,7 @@ impl StreamCheck for CksumCheck<'_> {
     }
 
     fn finish(&mut self, _written: &Path) -> Result<(), String> {
-        let actual: String = self
-            .hasher
-            .finalize_reset()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let actual = crate::download::to_hex(&self.hasher.finalize_reset());
         if actual.eq_ignore_ascii_case(self.expected) {
             Ok(())
         } else {
