@@ -199,10 +199,7 @@ impl PackageError {
             },
             Self::ArchiveRefused { origin, signed, .. } => Some(refused_archive_hint(*origin, *signed)),
             // The bytes matched the signed size and sha256: what was signed is itself bad.
-            Self::Unpack { .. } => Some(
-                "the archive matched its signed checksum, so it was published this way; report it to the index's maintainers"
-                    .into(),
-            ),
+            Self::Unpack { .. } => Some(refused_archive_hint(crate::source::Origin::Index, true)),
             e if e.is_verification() => Some(
                 "the index or its mirror served bytes that do not match what was signed; retry later, and report it if it persists"
                     .into(),
