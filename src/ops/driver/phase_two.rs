@@ -110,7 +110,7 @@ impl<'a> Context<'a> {
             return Vec::new();
         }
         // Held here until every binary is placed (moved out of them), then removed on another
-        // thread while the record is written: ten packages are twenty directory removals.
+        // thread while the record is written: one directory removal per package.
         let staging_dirs: Vec<_> = staged
             .iter_mut()
             .filter_map(|(_, s)| s.dir.take())
