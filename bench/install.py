@@ -42,26 +42,21 @@ def run(cmd, **kw):
 
 def timed(cmd, env=None, shell=False):
     """Runs cmd, returns its wall time in seconds."""
-    start = time.perf_counter()
-    proc = subprocess.run(cmd if shell else [str(c) for c in cmd], env=env, shell=shell,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    elapsed = time.perf_counter() - start
-    if proc.returncode != 0:
-        sys.exit(f"benchmark command failed ({proc.returncode}): {cmd}\n"
-                 f"{proc.stderr.decode(errors='replace')}")
-    return elapsed
+    return timed_cpu(cmd, env, shell)[0]
 
 
-def timed_cpu(cmd, env):
-    """Runs cmd, returns (wall seconds, CPU seconds: user + system, from wait4's rusage)."""
+def timed_cpu(cmd, env=None, shell=False):
+    """Runs cmd, returns (wall seconds, CPU seconds: user + system of it and the children it
+    waited for, from wait4's rusage)."""
     start = time.perf_counter()
-    proc = subprocess.Popen([str(c) for c in cmd], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd if shell else [str(c) for c in cmd], env=env, shell=shell,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     stderr = proc.stderr.read()
     _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"benchmark command failed ({status}): {cmd}\n{stderr.decode(errors='replace')}")
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        sys.exit(f"benchmark command failed ({code}): {cmd}\n{stderr.decode(errors='replace')}")
     return elapsed, usage.ru_utime + usage.ru_stime
 
 
@@ -285,6 +280,8 @@ def report(work, qi, index_url, registry_url, pub, ilog, rlog, crates, args, dis
     # that I/O in flight during the timed run, ten times more of it before a ten-crate run.
     # Also counted: the CPU each run used, the client's (rusage) and the servers' (/proc), per
     # run: on few cores, the ten-crate run's extra CPU is what no overlapping of waits can hide.
+    # /proc counts in clock ticks (10 ms), so the servers' figure means something only as the
+    # mean of many runs.
     def ten_vs_slowest(servers=None):
         singles = {spec: [] for spec in smalls}
         tens = []
