@@ -40,6 +40,7 @@ pub mod resolve;
 pub mod source;
 pub mod stats;
 pub mod target;
+pub(crate) mod temp_dir;
 pub mod toolset;
 pub mod unpack;
 pub mod utc;

@@ -218,6 +218,91 @@ fn a_pool_hit_is_taken_without_waiting_for_the_crate_download() {
     );
 }
 
+/// A pool hit does not wait at all for the `.crate` download begun beside it: here the
+/// registry's download server never answers (a stalled static.crates.io) and the client's
+/// timeout is two minutes, yet the install ends as soon as the pool's archive is in. The pool's
+/// signature is answered only once the `.crate` has been asked for, so that download is surely
+/// under way. Its temp dir, left in TMPDIR when the process ended, is swept by a later run once
+/// stale (its owner gone).
+#[test]
+fn a_pool_hit_does_not_wait_for_a_stalled_crate_download() {
+    let (mut s, pool) = setup();
+    pool.publish_signed("qi-fallback", "0.1.0", "from the pool");
+    let tmp = s.env.path().join("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    s.env.set("TMPDIR", &tmp);
+    // Stalls every `.crate` request while `stall` holds; notes that one came.
+    let stall = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let crate_asked = Arc::new((Mutex::new(false), Condvar::new()));
+    let (stalling, note) = (Arc::clone(&stall), Arc::clone(&crate_asked));
+    let downloads = TestServer::scripted(move |_| {
+        *note.0.lock().unwrap() = true;
+        note.1.notify_all();
+        if stalling.load(std::sync::atomic::Ordering::SeqCst) {
+            Respond::Stall
+        } else {
+            Respond::Status(404)
+        }
+    });
+    let config = serde_json::json!({ "dl": format!("{}dl", downloads.url()) });
+    s.registry.server.set(
+        "index/config.json",
+        Respond::Body(config.to_string().into_bytes()),
+    );
+    let (dir, gate) = (pool.dir.path().to_owned(), Arc::clone(&crate_asked));
+    let gated_pool = TestServer::scripted(move |r| {
+        if r.path.ends_with(".sig") {
+            let (lock, cvar) = &*gate;
+            let _ = cvar
+                .wait_timeout_while(lock.lock().unwrap(), Duration::from_secs(10), |a| !*a)
+                .unwrap();
+        }
+        match std::fs::read(dir.join(&r.path)) {
+            Ok(bytes) => Respond::Reply(200, bytes),
+            Err(_) => Respond::Status(404),
+        }
+    });
+    s.env.set(
+        "QUICKINSTALL_QUICKINSTALL_POOL",
+        gated_pool.url().trim_end_matches('/'),
+    );
+    let run = s
+        .quickinstall()
+        .args(["qi-fallback", "--no-fallback", "--json", "--timeout", "120"])
+        .args(["--target", &world().target])
+        .run_within(Duration::from_secs(30));
+    run.assert_success();
+    assert_eq!(run.json_lines()[0]["origin"], "quickinstall", "{run}");
+    assert_eq!(s.run_installed("qi-fallback"), "from the pool");
+    assert!(
+        *crate_asked.0.lock().unwrap(),
+        "the .crate was never asked for:\n{run}"
+    );
+    let left: Vec<PathBuf> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(
+        left.len(),
+        1,
+        "expected the stalled download's temp dir: {left:?}\n{run}"
+    );
+    let name = left[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("quickinstall-crate-"), "{name}");
+
+    // An hour later, another run that reads a `.crate` sweeps it: its owner is gone.
+    let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    std::fs::File::open(&left[0])
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    stall.store(false, std::sync::atomic::Ordering::SeqCst);
+    let run = install_fallback_crate(&s, &["--force", "--sources", "upstream,quickinstall"]);
+    run.assert_success();
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "left in TMPDIR {left:?}:\n{run}");
+}
+
 #[test]
 fn default_order_prefers_the_index_and_sources_flag_reorders() {
     let (s, pool) = setup();

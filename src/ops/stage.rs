@@ -20,66 +20,9 @@ use crate::index::format::Release;
 use crate::report::Reporter;
 use crate::unpack::{StagedBinary, stage_raw_binary, unpack_selected, unpack_selected_bytes};
 
-/// Temp dirs in the install root are named `<TEMP_PREFIX><pid>-<random>`, so a later run can
-/// tell whose they are.
+/// Temp dirs in the install root are named `<TEMP_PREFIX><pid>-<random>` ([`crate::temp_dir`]), so
+/// a later run can tell whose they are.
 const TEMP_PREFIX: &str = ".quickinstall-tmp-";
-
-/// A temp dir younger than this is never removed by another run: its owner may still be starting.
-const STALE_AFTER: Duration = Duration::from_secs(5 * 60);
-
-/// Where the owner cannot be checked (no `/proc`), or the name holds no pid (older clients), a
-/// temp dir is removed only after this long.
-const ABANDONED_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
-
-/// Removes temp dirs an interrupted run left in `root` (a SIGKILL or power loss skips the
-/// `TempDir` drop): those older than [`STALE_AFTER`] whose owner process is gone, and any older
-/// than [`ABANDONED_AFTER`] whose owner cannot be told. Once per root in a process (a run
-/// staging ten packages reads the directory once). Best effort, never an error.
-fn remove_stale_temp_dirs(root: &Path) {
-    static SWEPT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
-    match SWEPT.lock() {
-        Ok(mut swept) if !swept.iter().any(|r| r == root) => swept.push(root.to_owned()),
-        _ => return,
-    }
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_PREFIX)) else {
-            continue;
-        };
-        // Not followed: a symlink named like ours is not ours.
-        let Ok(meta) = std::fs::symlink_metadata(entry.path()) else {
-            continue;
-        };
-        let age = meta
-            .modified()
-            .ok()
-            .and_then(|m| m.elapsed().ok())
-            .unwrap_or_default();
-        if !meta.is_dir() || age < STALE_AFTER {
-            continue;
-        }
-        let owner = rest.split('-').next().and_then(|p| p.parse::<u32>().ok());
-        let gone = match owner.map(process_is_alive) {
-            Some(Some(alive)) => !alive,
-            _ => age >= ABANDONED_AFTER,
-        };
-        if gone {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
-/// Whether process `pid` exists, where the system can say (Linux's `/proc`).
-fn process_is_alive(pid: u32) -> Option<bool> {
-    let proc = Path::new("/proc");
-    if !proc.join("self").exists() {
-        return None;
-    }
-    Some(pid == std::process::id() || proc.join(pid.to_string()).exists())
-}
 
 /// A new temp dir for one package's download and staged binaries, inside `root` (created if
 /// missing): the same file system as `root/bin`, so installing is a rename, and a full disk
@@ -93,12 +36,12 @@ pub(crate) fn temp_dir_in(root: &Path) -> Result<TempDir, PackageError> {
         path: root.to_owned(),
         source,
     };
-    std::fs::create_dir_all(root).map_err(prepare)?;
-    remove_stale_temp_dirs(root);
-    tempfile::Builder::new()
-        .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
-        .tempdir_in(root)
-        .map_err(prepare)
+    // Asked first: `mkdir` on a root that exists still locks its parent, which ten packages
+    // staging at once would each wait on.
+    if !root.is_dir() {
+        std::fs::create_dir_all(root).map_err(prepare)?;
+    }
+    crate::temp_dir::owned_in(root, TEMP_PREFIX).map_err(prepare)
 }
 
 /// Downloads `release` from `location` (size and sha256 checked while streaming) into a

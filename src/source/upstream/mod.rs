@@ -113,17 +113,15 @@ fn fetch_manifest(
     // hold up to sixteen `.crate`s in memory. The system's temp dir (TMPDIR), not the install
     // root: this runs in phase one, which `--dry-run` also runs and which must not create or
     // need a writable root; the file is read here and never moved anywhere. The directory is
-    // removed when `dir` drops, on every path out of this function.
+    // removed when `dir` drops, on every path out of this function; one the process ended
+    // before that (a download no longer needed is not waited for) is swept by a later run.
     let tmp = std::env::temp_dir();
-    let dir = tempfile::Builder::new()
-        .prefix("quickinstall-crate-")
-        .tempdir_in(&tmp)
-        .map_err(|e| {
-            Problem::Miss(format!(
-                "no temporary directory for the .crate could be made in `{}` ({e})",
-                tmp.display()
-            ))
-        })?;
+    let dir = crate::temp_dir::owned_in(&tmp, "quickinstall-crate-").map_err(|e| {
+        Problem::Miss(format!(
+            "no temporary directory for the .crate could be made in `{}` ({e})",
+            tmp.display()
+        ))
+    })?;
     let mut check = CksumCheck {
         hasher: Sha256::new(),
         expected: &cksum,

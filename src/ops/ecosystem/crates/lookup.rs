@@ -2,9 +2,10 @@
 //! package file (neither needs the other); then each source in `--sources` order, the pool's
 //! signature probe and the `.crate` download for upstream metadata at once, the first time
 //! either is needed, each answer waited for only when its source's turn comes. The first
-//! candidate goes to the driver, which verifies and stages it.
+//! candidate goes to the driver, which verifies and stages it; a `.crate` download still running
+//! then is not waited for.
 
-use std::thread::ScopedJoinHandle;
+use std::thread::{JoinHandle, ScopedJoinHandle};
 
 use super::{Crates, Recorded};
 use crate::cli::CrateSpec;
@@ -103,7 +104,8 @@ impl Crates<'_> {
         //    signature probe and the `.crate` download for upstream metadata start together,
         //    the first time either is needed (not at all when the index has it), and each
         //    answer is waited for only when its source's turn comes: the pool's hit is taken
-        //    (and its archive fetched) while the `.crate` may still be on its way.
+        //    (and its archive fetched) while the `.crate` may still be on its way, and the
+        //    lookup returns without it.
         std::thread::scope(|scope| {
             let mut fetched = fetched;
             let mut remote: Option<Remote<'_>> = None;
@@ -139,12 +141,20 @@ impl Crates<'_> {
                         None => Answer::DontHave("the release index was not asked".into()),
                     },
                     Origin::Quickinstall if !public => Answer::DontHave(only_crates_io.to_owned()),
-                    Origin::Quickinstall => {
-                        Remote::wait(remote.as_mut().and_then(|r| r.pool.take()), "the pool")
-                    }
-                    Origin::Upstream => {
-                        Remote::wait(remote.as_mut().and_then(|r| r.upstream.take()), "the crate")
-                    }
+                    Origin::Quickinstall => Remote::answer(
+                        remote
+                            .as_mut()
+                            .and_then(|r| r.pool.take())
+                            .map(|h| h.join()),
+                        "the pool",
+                    ),
+                    Origin::Upstream => Remote::answer(
+                        remote
+                            .as_mut()
+                            .and_then(|r| r.upstream.take())
+                            .map(|h| h.join()),
+                        "the crate",
+                    ),
                     Origin::Build => continue,
                 };
                 let miss = match answer {
@@ -182,7 +192,10 @@ impl Crates<'_> {
     }
 
     /// Starts asking the pool and the crate (each only when `pool`/`upstream`), each on its
-    /// own thread of `scope`.
+    /// own thread: the pool's in `scope`, the crate's on its own, so that a source earlier in
+    /// the order that has the crate does not wait for a `.crate` download a stalled registry
+    /// holds up (the download ends on its own, or with the process; its temp dir is then swept
+    /// by a later run).
     fn ask_remote<'scope, 'env>(
         &'env self,
         scope: &'scope std::thread::Scope<'scope, 'env>,
@@ -210,8 +223,19 @@ impl Crates<'_> {
                     query.name, query.version
                 ),
             );
-            scope.spawn(move || {
-                source::upstream::probe(&self.d.fetcher, registry, query, query.registry_cksum)
+            let (fetcher, registry) = (self.d.fetcher.clone(), registry.clone());
+            let (name, version) = (query.name.to_owned(), query.version.to_owned());
+            let (targets, explicit_target) = (query.targets.to_vec(), query.explicit_target);
+            let cksum = query.registry_cksum.map(str::to_owned);
+            std::thread::spawn(move || {
+                let query = Query {
+                    name: &name,
+                    version: &version,
+                    targets: &targets,
+                    explicit_target,
+                    registry_cksum: cksum.as_deref(),
+                };
+                source::upstream::probe(&fetcher, &registry, &query, query.registry_cksum)
             })
         });
         Remote { pool, upstream }
@@ -307,16 +331,18 @@ impl Crates<'_> {
     }
 }
 
-/// The pool's and the crate's answers while they are being asked.
+/// The pool's and the crate's answers while they are being asked. Dropping `upstream` unjoined
+/// leaves its thread to end on its own.
 struct Remote<'scope> {
     pool: Option<ScopedJoinHandle<'scope, Answer>>,
-    upstream: Option<ScopedJoinHandle<'scope, Answer>>,
+    upstream: Option<JoinHandle<Answer>>,
 }
 
 impl Remote<'_> {
-    /// The answer of `asked` (`what`: "the pool", "the crate"), once it is in.
-    fn wait(asked: Option<ScopedJoinHandle<'_, Answer>>, what: &str) -> Answer {
-        match asked.map(ScopedJoinHandle::join) {
+    /// The answer of a lookup that was joined (`what`: "the pool", "the crate"), or why there
+    /// is none.
+    fn answer(joined: Option<std::thread::Result<Answer>>, what: &str) -> Answer {
+        match joined {
             Some(Ok(answer)) => answer,
             Some(Err(_)) => Answer::DontHave(format!("{what} lookup panicked")),
             None => Answer::DontHave(format!("{what} was not asked")),
