@@ -158,66 +158,6 @@ fn index_miss_installs_the_signed_pool_archive() {
     assert!(tracker.contains("qi-fallback 0.1.0"), "{tracker}");
 }
 
-/// A pool hit ahead of upstream in the order is taken as soon as its signature is in: its
-/// archive is fetched while the `.crate` download (upstream's metadata, asked at the same time)
-/// is still unanswered. Here the `.crate` is answered only once the archive was asked for, or
-/// after 5 s (well within the client's timeouts): a client that waited for both answers first
-/// would let it run out.
-#[test]
-fn a_pool_hit_is_taken_without_waiting_for_the_crate_download() {
-    let (mut s, pool) = setup();
-    pool.publish_signed("qi-fallback", "0.1.0", "from the pool");
-    // The same pool files behind a script that notes when the archive is asked for.
-    let archive_path = Pool::archive_path("qi-fallback", "0.1.0");
-    let asked = Arc::new((Mutex::new(false), Condvar::new()));
-    let (dir, note) = (pool.dir.path().to_owned(), Arc::clone(&asked));
-    let noting_pool = TestServer::scripted(move |r| match std::fs::read(dir.join(&r.path)) {
-        Ok(bytes) => {
-            if r.path == archive_path {
-                *note.0.lock().unwrap() = true;
-                note.1.notify_all();
-            }
-            Respond::Reply(200, bytes)
-        }
-        Err(_) => Respond::Status(404),
-    });
-    s.env.set(
-        "QUICKINSTALL_QUICKINSTALL_POOL",
-        noting_pool.url().trim_end_matches('/'),
-    );
-    // The registry's downloads, held until then; what released them is kept.
-    let released = Arc::new(Mutex::new(Vec::new()));
-    let (gate, seen) = (Arc::clone(&asked), Arc::clone(&released));
-    let downloads = TestServer::scripted(move |_| {
-        let (lock, cvar) = &*gate;
-        let (asked, _) = cvar
-            .wait_timeout_while(lock.lock().unwrap(), Duration::from_secs(5), |a| !*a)
-            .unwrap();
-        seen.lock().unwrap().push(*asked);
-        Respond::Status(404)
-    });
-    let config = serde_json::json!({ "dl": format!("{}dl", downloads.url()) });
-    s.registry.server.set(
-        "index/config.json",
-        Respond::Body(config.to_string().into_bytes()),
-    );
-    let run = install_fallback_crate(&s, &[]);
-    run.assert_success();
-    run.stderr_line_with(&[
-        "Installed",
-        "qi-fallback 0.1.0",
-        "prebuilt from quickinstall",
-    ]);
-    assert_eq!(s.run_installed("qi-fallback"), "from the pool");
-    // The `.crate` was asked for (upstream runs beside the pool) and was still waiting when
-    // the pool's archive was fetched.
-    assert_eq!(
-        *released.lock().unwrap(),
-        vec![true],
-        "the .crate download was answered before the pool's archive was asked for:\n{run}"
-    );
-}
-
 /// A pool hit does not wait at all for the `.crate` download begun beside it: here the
 /// registry's download server never answers (a stalled static.crates.io) and the client's
 /// timeout is two minutes, yet the install ends as soon as the pool's archive is in. The pool's
