@@ -31,10 +31,17 @@ const MAX_CRATE_BYTES: u64 = 16 << 20;
 /// The largest upstream archive accepted.
 pub const MAX_ARCHIVE_BYTES: u64 = 256 << 20;
 
-/// Asks the crate: download the `.crate` (checked against `cksum`), read its manifest, and
-/// render the declared URL for the first target that has one.
-pub fn probe(fetcher: &Fetcher, registry: &Registry, query: &Query, cksum: Option<&str>) -> Answer {
-    let manifest = match fetch_manifest(fetcher, registry, query.name, query.version, cksum) {
+/// Asks the crate: download the `.crate` (checked against the registry's `cksum`, asked for here
+/// when `query` has none), read its manifest, and render the declared URL for the first target
+/// that has one.
+pub fn probe(fetcher: &Fetcher, registry: &Registry, query: &Query) -> Answer {
+    let manifest = match fetch_manifest(
+        fetcher,
+        registry,
+        query.name,
+        query.version,
+        query.registry_cksum,
+    ) {
         Ok(m) => m,
         Err(Problem::Verify(why)) => {
             return Answer::Fail(crate::error::PackageError::Unverified {

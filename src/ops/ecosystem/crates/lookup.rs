@@ -235,7 +235,7 @@ impl Crates<'_> {
                     explicit_target,
                     registry_cksum: cksum.as_deref(),
                 };
-                source::upstream::probe(&fetcher, &registry, &query, query.registry_cksum)
+                source::upstream::probe(&fetcher, &registry, &query)
             })
         });
         Remote { pool, upstream }
