@@ -107,6 +107,12 @@ impl Delegation {
         now: u64,
         allow_expired: bool,
     ) -> Result<Self, DelegationError> {
+        Self::verify_signature(block, roots)?.check(index, now, allow_expired)
+    }
+
+    /// The first half of [`Self::verify`]: the statement of `block`, once its signature is
+    /// found to be made by one of `roots`. What the statement grants is not looked at.
+    pub fn verify_signature(block: &str, roots: &[PublicKey]) -> Result<Self, DelegationError> {
         let signature = Signature::decode(block).map_err(|_| DelegationError::Malformed)?;
         let statement = signature.trusted_comment();
         let mut outcome = Err(DelegationError::UntrustedRoot);
@@ -121,28 +127,38 @@ impl Delegation {
             }
         }
         outcome?;
-        let delegation = Self::parse(statement).ok_or(DelegationError::UnknownStatement)?;
-        if now < delegation.not_before {
+        Self::parse(statement).ok_or(DelegationError::UnknownStatement)
+    }
+
+    /// The second half of [`Self::verify`]: that this (signature-checked) grant holds at `now`
+    /// for `index`.
+    pub fn check(
+        self,
+        index: &str,
+        now: u64,
+        allow_expired: bool,
+    ) -> Result<Self, DelegationError> {
+        if now < self.not_before {
             return Err(DelegationError::NotYetValid {
-                key: delegation.key,
-                not_before: delegation.not_before,
+                key: self.key,
+                not_before: self.not_before,
                 now,
             });
         }
-        if now > delegation.not_after && !allow_expired {
+        if now > self.not_after && !allow_expired {
             return Err(DelegationError::Expired {
-                key: delegation.key,
-                not_after: delegation.not_after,
+                key: self.key,
+                not_after: self.not_after,
                 now,
             });
         }
-        if delegation.index != index {
+        if self.index != index {
             return Err(DelegationError::WrongIndex {
                 expected: index.to_owned(),
-                found: delegation.index,
+                found: self.index,
             });
         }
-        Ok(delegation)
+        Ok(self)
     }
 }
 
