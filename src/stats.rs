@@ -12,6 +12,7 @@
 use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use crate::env::Env;
@@ -188,7 +189,9 @@ pub struct Telemetry {
 struct Active {
     client: Client,
     endpoint: String,
-    agent: ureq::Agent,
+    /// Made by the first ping to go out, from the certificates the run's downloads already
+    /// read ([`crate::download::roots`]): ten pings at once would otherwise each read them.
+    agent: Arc<OnceLock<ureq::Agent>>,
     done_tx: Sender<()>,
     done_rx: Receiver<()>,
     outstanding: Cell<usize>,
@@ -217,27 +220,12 @@ impl Telemetry {
             let base = endpoint.trim_end_matches("/record-install");
             show_notice_once(env, base, reporter);
         }
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .user_agent(format!(
-                "{}/{}",
-                settings.client.name(),
-                env!("CARGO_PKG_VERSION")
-            ))
-            .timeout_global(Some(REQUEST_TIMEOUT))
-            .tls_config(
-                ureq::tls::TlsConfig::builder()
-                    .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-                    .build(),
-            )
-            .build()
-            .new_agent();
         let (done_tx, done_rx) = mpsc::channel();
         Self {
             active: Some(Active {
                 client: settings.client,
                 endpoint,
-                agent,
+                agent: Arc::new(OnceLock::new()),
                 done_tx,
                 done_rx,
                 outstanding: Cell::new(0),
@@ -259,7 +247,8 @@ impl Telemetry {
             return;
         }
         let body = Ping::new(active.client, name, version, target, outcome).to_json();
-        let agent = active.agent.clone();
+        let agent = Arc::clone(&active.agent);
+        let client = active.client;
         let endpoint = active.endpoint.clone();
         let done = active.done_tx.clone();
         let spawned = std::thread::Builder::new()
@@ -267,6 +256,7 @@ impl Telemetry {
             .spawn(move || {
                 // Whatever happens is ignored: a ping never shows an error.
                 let _ = agent
+                    .get_or_init(|| ping_agent(client, &endpoint))
                     .post(&endpoint)
                     .header("Content-Type", "application/json")
                     .send(body.as_str());
@@ -281,6 +271,23 @@ impl Telemetry {
     pub fn finish(self) {
         drop(self);
     }
+}
+
+/// The agent pings to `endpoint` go out on.
+fn ping_agent(client: Client, endpoint: &str) -> ureq::Agent {
+    // A plain-HTTP endpoint (a loopback test server) has no use for the system's certificates.
+    let roots = if crate::download::is_https(endpoint) {
+        crate::download::roots::system()
+    } else {
+        ureq::tls::RootCerts::PlatformVerifier
+    };
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .user_agent(format!("{}/{}", client.name(), env!("CARGO_PKG_VERSION")))
+        .timeout_global(Some(REQUEST_TIMEOUT))
+        .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
+        .build()
+        .new_agent()
 }
 
 impl Drop for Telemetry {

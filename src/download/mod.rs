@@ -16,6 +16,7 @@ mod error;
 mod location;
 mod pace;
 pub mod redirect;
+pub mod roots;
 mod sink;
 mod stream;
 
@@ -25,8 +26,8 @@ mod tests;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 pub use self::error::DownloadError;
@@ -77,12 +78,81 @@ impl Default for NetConfig {
 /// and shared by every source, so each host's connections are kept alive across lookups.
 #[derive(Clone, Debug)]
 pub struct Fetcher {
-    agent: ureq::Agent,
+    agents: Arc<Agents>,
     timeout: Duration,
     retries: u32,
     /// Bytes per second a body must average over each `timeout` period; 0 = no limit.
     low_speed_limit: u64,
     requests: Arc<AtomicU64>,
+}
+
+/// A fetcher's two ureq agents, each made on first use: one for `http://` URLs, one for
+/// `https://` ones. Only the second needs the system's certificates ([`roots`]), so a run that
+/// fetches only from plain-HTTP loopback servers never reads them, and one that fetches over
+/// HTTPS reads them once however many connections it opens at once.
+#[derive(Debug)]
+struct Agents {
+    config: NetConfig,
+    proxy: Option<ureq::Proxy>,
+    /// Trusted instead of the system's certificates (cargo's `http.cainfo`).
+    roots: Option<ureq::tls::RootCerts>,
+    plain: OnceLock<ureq::Agent>,
+    tls: OnceLock<ureq::Agent>,
+}
+
+/// Whether `url`'s scheme is `https`.
+pub(crate) fn is_https(url: &str) -> bool {
+    url.get(..6)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https:"))
+}
+
+impl Agents {
+    /// The agent for `url`, by its scheme.
+    fn for_url(&self, url: &str) -> &ureq::Agent {
+        if is_https(url) {
+            self.tls.get_or_init(|| {
+                let roots = self.roots.clone().unwrap_or_else(roots::system);
+                self.build(roots)
+            })
+        } else {
+            // TLS here only to an `https://` proxy: rare enough for the platform verifier,
+            // which reads the system's certificates itself when (and only if) it is used.
+            self.plain.get_or_init(|| {
+                let roots = self.roots.clone();
+                self.build(roots.unwrap_or(ureq::tls::RootCerts::PlatformVerifier))
+            })
+        }
+    }
+
+    fn build(&self, roots: ureq::tls::RootCerts) -> ureq::Agent {
+        let timeout = Some(self.config.timeout);
+        ureq::Agent::config_builder()
+            // Statuses are classified here (404 → None, 5xx → retry), not by ureq.
+            .http_status_as_error(false)
+            // Redirects are followed by `send`, which checks every hop (https only, plain
+            // http only to loopback, no downgrade, bounded); ureq would follow any.
+            .max_redirects(0)
+            .proxy(self.proxy.clone())
+            .user_agent(self.config.user_agent.as_str())
+            .timeout_connect(timeout)
+            // Headers must be complete within `timeout` of sending the request: a server
+            // dripping header bytes cannot hold us forever.
+            .timeout_recv_response(timeout)
+            // Inactivity, not a deadline: each read may wait `timeout`, however long the body.
+            .timeout_per_read(timeout)
+            .timeout_per_write(timeout)
+            // Per connection, zeroed when first used: ureq's 128 KiB each way cost a run of ten
+            // packages (twenty connections) ~5 MiB of page faults. Requests are a few hundred
+            // bytes; the input buffer must still hold the largest response head (64 KiB).
+            .output_buffer_size(16 * 1024)
+            .input_buffer_size(64 * 1024)
+            .max_response_header_size(64 * 1024)
+            // The system's certificate store, as cargo trusts: behind a corporate proxy with
+            // its own CA, a fixed root list would refuse every registry.
+            .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
+            .build()
+            .new_agent()
+    }
 }
 
 impl Fetcher {
@@ -107,7 +177,7 @@ impl Fetcher {
                     .map_err(|e| format!("cargo's http.proxy `{url}` is not a proxy URL: {e}"))?,
             ),
         };
-        let mut roots = ureq::tls::RootCerts::PlatformVerifier;
+        let mut roots = None;
         if let Some(path) = cainfo {
             let pem = fs::read(path).map_err(|e| {
                 format!(
@@ -127,53 +197,42 @@ impl Fetcher {
                     path.display()
                 ));
             }
-            roots = ureq::tls::RootCerts::new_with_certs(&certs);
+            roots = Some(ureq::tls::RootCerts::new_with_certs(&certs));
         }
         Ok(Self::with_proxy_and_roots(config, proxy, roots))
     }
 
     fn with_proxy(config: &NetConfig, proxy: Option<ureq::Proxy>) -> Self {
-        Self::with_proxy_and_roots(config, proxy, ureq::tls::RootCerts::PlatformVerifier)
+        Self::with_proxy_and_roots(config, proxy, None)
     }
 
+    /// `roots`: the certificates to trust instead of the system's (cargo's `http.cainfo`).
     fn with_proxy_and_roots(
         config: &NetConfig,
         proxy: Option<ureq::Proxy>,
-        roots: ureq::tls::RootCerts,
+        roots: Option<ureq::tls::RootCerts>,
     ) -> Self {
-        let timeout = Some(config.timeout);
-        let agent = ureq::Agent::config_builder()
-            // Statuses are classified here (404 → None, 5xx → retry), not by ureq.
-            .http_status_as_error(false)
-            // Redirects are followed by `send`, which checks every hop (https only, plain
-            // http only to loopback, no downgrade, bounded); ureq would follow any.
-            .max_redirects(0)
-            .proxy(proxy)
-            .user_agent(config.user_agent.as_str())
-            .timeout_connect(timeout)
-            // Headers must be complete within `timeout` of sending the request: a server
-            // dripping header bytes cannot hold us forever.
-            .timeout_recv_response(timeout)
-            // Inactivity, not a deadline: each read may wait `timeout`, however long the body.
-            .timeout_per_read(timeout)
-            .timeout_per_write(timeout)
-            // Per connection, zeroed when first used: ureq's 128 KiB each way cost a run of ten
-            // packages (twenty connections) ~5 MiB of page faults. Requests are a few hundred
-            // bytes; the input buffer must still hold the largest response head (64 KiB).
-            .output_buffer_size(16 * 1024)
-            .input_buffer_size(64 * 1024)
-            .max_response_header_size(64 * 1024)
-            // Trust the system's certificate store, as cargo does: behind a corporate proxy
-            // with its own CA, a fixed root list would refuse every registry.
-            .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
-            .build()
-            .new_agent();
         Self {
-            agent,
+            agents: Arc::new(Agents {
+                config: config.clone(),
+                proxy,
+                roots,
+                plain: OnceLock::new(),
+                tls: OnceLock::new(),
+            }),
             timeout: config.timeout,
             retries: config.retries,
             low_speed_limit: LOW_SPEED_LIMIT,
             requests: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Starts reading the system's certificates in the background when one of `urls` (the
+    /// hosts a run is about to ask) is `https://`, so the first TLS handshake does not wait for
+    /// them ([`roots::warm`]).
+    pub fn warm_up_for<'u>(&self, urls: impl IntoIterator<Item = &'u str>) {
+        if self.agents.roots.is_none() && urls.into_iter().any(is_https) {
+            roots::warm();
         }
     }
 
@@ -377,7 +436,8 @@ impl Fetcher {
         loop {
             self.requests.fetch_add(1, Ordering::Relaxed);
             let response = self
-                .agent
+                .agents
+                .for_url(&current)
                 .get(&current)
                 .call()
                 .map_err(|e| transport_failure(&current, e, self.timeout))?;
