@@ -24,5 +24,6 @@ mod producer;
 mod snapshots;
 mod stats;
 mod targets;
+mod tls;
 mod trust;
 mod upstream;

@@ -299,6 +299,11 @@ fn is_transient_io(e: &io::Error) -> bool {
 
 /// A plain reason for a transport failure, without Debug output or OS error codes.
 fn network_reason(error: &ureq::Error) -> String {
+    if let Some(why) = refused_certificate(error) {
+        return format!(
+            "its TLS certificate was refused ({why}); a proxy or mirror that signs with its own certificate authority needs that CA's PEM in `SSL_CERT_FILE` (or in cargo's `http.cainfo`)"
+        );
+    }
     match error {
         ureq::Error::HostNotFound => "the host name could not be resolved".to_owned(),
         ureq::Error::ConnectionFailed => "the connection failed".to_owned(),
@@ -312,6 +317,20 @@ fn network_reason(error: &ureq::Error) -> String {
             _ => plain_io(e),
         },
         other => other.to_string(),
+    }
+}
+
+/// Why the server's certificate was refused, when that is the failure. ureq hands rustls's
+/// handshake errors back either as they are or inside an `io::Error`.
+fn refused_certificate(error: &ureq::Error) -> Option<&rustls::CertificateError> {
+    let tls = match error {
+        ureq::Error::Rustls(tls) => tls,
+        ureq::Error::Io(e) => e.get_ref()?.downcast_ref::<rustls::Error>()?,
+        _ => return None,
+    };
+    match tls {
+        rustls::Error::InvalidCertificate(why) => Some(why),
+        _ => None,
     }
 }
 
