@@ -420,7 +420,11 @@ impl Fetcher {
         let mut reader = self
             .paced(body.into_reader(), expected)
             .take(limit.saturating_add(1));
-        let mut bytes = Vec::new();
+        // Sized from the announcement (at most `limit`, checked above): a sparse-index file of
+        // a few hundred KiB would otherwise grow by doubling, and each growth past the
+        // allocator's mmap threshold moves pages, which stops every thread of the run.
+        let mut bytes =
+            Vec::with_capacity(announced.map_or(0, |n| usize::try_from(n).unwrap_or(0)));
         match reader.read_to_end(&mut bytes) {
             Ok(read) if read as u64 > limit => Err(too_large(url, limit)),
             Ok(_) => Ok(Some(bytes)),
