@@ -227,15 +227,6 @@ impl Fetcher {
         }
     }
 
-    /// Starts reading the system's certificates in the background when one of `urls` (the
-    /// hosts a run is about to ask) is `https://`, so the first TLS handshake does not wait for
-    /// them ([`roots::warm`]).
-    pub fn warm_up_for<'u>(&self, urls: impl IntoIterator<Item = &'u str>) {
-        if self.agents.roots.is_none() && urls.into_iter().any(is_https) {
-            roots::warm();
-        }
-    }
-
     /// Sets the low-speed limit (cargo's `http.low-speed-limit`, bytes/s; 0 turns it off): a
     /// body averaging less over a whole `timeout` period is abandoned, and retried.
     #[must_use]

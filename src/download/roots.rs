@@ -5,9 +5,10 @@
 //! starts before that is done builds them too (ureq's own comment calls this init "racey"). With
 //! the platform verifier, each build reads the whole system store again: on Linux that is every
 //! file in `/etc/ssl/certs`, about 4 ms here. A run of ten crates opens twenty connections at once,
-//! so it read the store up to twenty times, on two cores, before its first request went out.
-//! Handing ureq the certificates themselves, read once, leaves each build the ~0.15 ms it takes
-//! to index them.
+//! so it read the store up to twenty times, on two cores, before its handshakes could go on.
+//! Handing ureq the certificates themselves, read once, leaves each build the fraction of a
+//! millisecond it takes to index (and hash) them. The read now comes before the first
+//! connection's name lookup rather than after its TCP connect: the same wait, in another place.
 //!
 //! On Linux and the BSDs the platform verifier is webpki over exactly these certificates
 //! (`rustls-native-certs`, honouring `SSL_CERT_FILE` and `SSL_CERT_DIR`), so trust is unchanged.
@@ -23,18 +24,6 @@ static SYSTEM: OnceLock<RootCerts> = OnceLock::new();
 /// meanwhile wait for that read rather than making their own); later calls share them.
 pub fn system() -> RootCerts {
     SYSTEM.get_or_init(read).clone()
-}
-
-/// Starts reading the system's roots on a thread of their own, so that the first HTTPS
-/// connection, which needs them once its TCP connection is up, finds them read. For runs that
-/// are about to make one: a run that never does would read them for nothing.
-pub fn warm() {
-    if SYSTEM.get().is_none() {
-        // Best effort: without the thread, the first connection reads them itself.
-        let _ = std::thread::Builder::new()
-            .name("tls-roots".into())
-            .spawn(|| drop(system()));
-    }
 }
 
 #[cfg(all(

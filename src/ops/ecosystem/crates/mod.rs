@@ -132,10 +132,6 @@ fn context<'a>(
         request.net.cainfo.as_deref(),
     )
     .map_err(UsageError)?;
-    if request.offline.is_none() {
-        let registry_url = request.source.sparse_url.as_deref();
-        fetcher.warm_up_for([request.index.as_str()].into_iter().chain(registry_url));
-    }
     let options = Options {
         root: request.root.clone(),
         bin_dir: request.root.join("bin"),

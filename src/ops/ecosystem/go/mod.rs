@@ -22,7 +22,7 @@ use crate::install::cargo_tracker::TrackerError;
 use crate::ops::driver::{
     self, Context, Ecosystem, Fallback, FallbackOutcome, Options, Placement, Plan, Staged,
 };
-use crate::registry::goproxy::routing::{GOPROXY_HINT, ProxyEntry};
+use crate::registry::goproxy::routing::GOPROXY_HINT;
 use crate::registry::goproxy::{GoEnv, GoResolveError, resolve};
 use crate::report::Reporter;
 use crate::source::index::Query;
@@ -89,11 +89,6 @@ fn context<'a>(
         retries: 2,
         user_agent: format!("gquick/{}", env!("CARGO_PKG_VERSION")),
     });
-    let proxies = go.proxies.iter().filter_map(|(entry, _)| match entry {
-        ProxyEntry::Url(url) => Some(url.as_str()),
-        ProxyEntry::Direct | ProxyEntry::Off => None,
-    });
-    fetcher.warm_up_for(proxies.chain([request.index.as_str()]));
     let index = IndexSource {
         base,
         keys: request.keys.clone(),
