@@ -147,8 +147,9 @@ impl Agents {
             .output_buffer_size(16 * 1024)
             .input_buffer_size(64 * 1024)
             .max_response_header_size(64 * 1024)
-            // The system's certificate store, as cargo trusts: behind a corporate proxy with
-            // its own CA, a fixed root list would refuse every registry.
+            // The system's certificate store (or cargo's `http.cainfo`), as cargo trusts:
+            // behind a corporate proxy with its own CA, a fixed root list would refuse every
+            // registry.
             .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
             .build()
             .new_agent()
