@@ -1,18 +1,20 @@
-//! The anonymous install ping: one small JSON POST per install attempt to the stats service,
-//! which tells the build farm what people want built next.
+//! The anonymous install ping: one small JSON record per install attempt, sent to the stats
+//! service, which tells the build farm what people want built next.
 //!
 //! What is sent is exactly a [`Ping`] (defined once, in [`ping`], for the client and the
 //! service): kind, package name, version, target, outcome, client name and version; nothing
 //! about the user, the machine or its paths. This module decides whether to
-//! send at all ([`Settings`], [`decide`]), shows the one-time notice, and sends each ping from its
-//! own thread ([`Telemetry`]); at exit it waits at most [`WAIT_AT_EXIT`] in total for them and
-//! then abandons the rest. A ping never reports an error: its failure is invisible by design.
+//! send at all ([`Settings`], [`decide`]), shows the one-time notice, and sends a run's pings
+//! together, in one request on a connection opened when the run starts ([`Telemetry`]); at exit
+//! it waits at most [`WAIT_AT_EXIT`] in total for them and then abandons the rest. A ping never
+//! reports an error: its failure is invisible by design.
 //! It does not know how installs work; the operations tell it outcomes.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::env::Env;
@@ -179,9 +181,12 @@ fn show_notice_once(env: &Env, base_url: &str, reporter: &Reporter) {
     }
 }
 
-/// Pings in flight for one run. Dropping it (or [`Telemetry::finish`]) waits at most
-/// [`WAIT_AT_EXIT`] in total for them; threads still running after that are abandoned, and end
-/// with the process.
+/// One run's pings. They are kept as the outcomes come and sent together, in one request
+/// (a list, [`ping::body`]), by [`Telemetry::flush`] or at the end of the run; the connection
+/// they go out on is opened when the run starts, so at the end they cost one round trip, not
+/// three (TCP, TLS, the request). Dropping it (or [`Telemetry::finish`]) sends what is left
+/// and waits at most [`WAIT_AT_EXIT`] in total for the requests in flight; threads still running
+/// after that are abandoned, and end with the process.
 pub struct Telemetry {
     active: Option<Active>,
 }
@@ -189,12 +194,26 @@ pub struct Telemetry {
 struct Active {
     client: Client,
     endpoint: String,
-    /// Made by the first ping to go out, from the certificates the run's downloads already
-    /// read ([`crate::download::roots`]): ten pings at once would otherwise each read them.
-    agent: Arc<OnceLock<ureq::Agent>>,
+    link: Arc<Link>,
+    /// Recorded, not yet sent.
+    pending: RefCell<Vec<Ping>>,
     done_tx: Sender<()>,
     done_rx: Receiver<()>,
     outstanding: Cell<usize>,
+}
+
+/// The run's way to the stats service: its agent (whose pool keeps the connection), and the
+/// thread opening that connection at the start, which a send waits for rather than opening a
+/// second one.
+struct Link {
+    agent: OnceLock<ureq::Agent>,
+    opening: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Link {
+    fn agent(&self, client: Client, endpoint: &str) -> &ureq::Agent {
+        self.agent.get_or_init(|| ping_agent(client, endpoint))
+    }
 }
 
 impl Telemetry {
@@ -220,12 +239,18 @@ impl Telemetry {
             let base = endpoint.trim_end_matches("/record-install");
             show_notice_once(env, base, reporter);
         }
+        let link = Arc::new(Link {
+            agent: OnceLock::new(),
+            opening: Mutex::new(None),
+        });
+        let client = settings.client;
         let (done_tx, done_rx) = mpsc::channel();
         Self {
             active: Some(Active {
-                client: settings.client,
+                client,
                 endpoint,
-                agent: Arc::new(OnceLock::new()),
+                link,
+                pending: RefCell::new(Vec::new()),
                 done_tx,
                 done_rx,
                 outstanding: Cell::new(0),
@@ -237,7 +262,34 @@ impl Telemetry {
         self.active.is_some()
     }
 
-    /// Sends one ping in the background; returns at once. Nothing is sent for a version that
+    /// Starts opening the connection the pings will go out on, in the background: a
+    /// `GET /healthz`, which carries nothing and leaves the connection in the agent's pool.
+    /// For runs with something to ping: one whose every package is private makes no contact.
+    pub fn connect_early(&self) {
+        let Some(active) = &self.active else {
+            return;
+        };
+        let Ok(mut slot) = active.link.opening.lock() else {
+            return;
+        };
+        if slot.is_some() || active.link.agent.get().is_some() {
+            return;
+        }
+        let link = Arc::clone(&active.link);
+        let (client, endpoint) = (active.client, active.endpoint.clone());
+        let healthz = format!("{}/healthz", endpoint.trim_end_matches("/record-install"));
+        let opening = std::thread::Builder::new()
+            .name("stats-connect".into())
+            .spawn(move || {
+                if let Ok(response) = link.agent(client, &endpoint).get(&healthz).call() {
+                    // Read to its end, the connection goes back to the pool.
+                    let _ = response.into_body().read_to_vec();
+                }
+            });
+        *slot = opening.ok();
+    }
+
+    /// Keeps one ping, to be sent with the run's others. Nothing is kept for a version that
     /// was never resolved (a Go query like `latest` handed to `go install` as is).
     pub fn record(&self, name: &str, version: &str, target: &str, outcome: Outcome) {
         let Some(active) = &self.active else {
@@ -246,28 +298,46 @@ impl Telemetry {
         if !is_exact_version(active.client.kind(), version) {
             return;
         }
-        let body = Ping::new(active.client, name, version, target, outcome).to_json();
-        let agent = Arc::clone(&active.agent);
-        let client = active.client;
-        let endpoint = active.endpoint.clone();
-        let done = active.done_tx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("stats-ping".into())
-            .spawn(move || {
-                // Whatever happens is ignored: a ping never shows an error.
-                let _ = agent
-                    .get_or_init(|| ping_agent(client, &endpoint))
-                    .post(&endpoint)
-                    .header("Content-Type", "application/json")
-                    .send(body.as_str());
-                let _ = done.send(());
-            });
-        if spawned.is_ok() {
-            active.outstanding.set(active.outstanding.get() + 1);
+        let ping = Ping::new(active.client, name, version, target, outcome);
+        active.pending.borrow_mut().push(ping);
+    }
+
+    /// Sends the pings kept so far, together, in the background; returns at once. Called
+    /// before a long step (a build from source) so they do not wait for its end.
+    pub fn flush(&self) {
+        let Some(active) = &self.active else {
+            return;
+        };
+        let pending = std::mem::take(&mut *active.pending.borrow_mut());
+        for chunk in pending.chunks(ping::MAX_PINGS_PER_REQUEST) {
+            let body = ping::body(chunk);
+            let link = Arc::clone(&active.link);
+            let (client, endpoint) = (active.client, active.endpoint.clone());
+            let done = active.done_tx.clone();
+            let spawned = std::thread::Builder::new()
+                .name("stats-ping".into())
+                .spawn(move || {
+                    // The connection being opened is the one to use: wait for it.
+                    let opening = link.opening.lock().ok().and_then(|mut o| o.take());
+                    if let Some(handle) = opening {
+                        let _ = handle.join();
+                    }
+                    // Whatever happens is ignored: a ping never shows an error.
+                    let _ = link
+                        .agent(client, &endpoint)
+                        .post(&endpoint)
+                        .header("Content-Type", "application/json")
+                        .send(body.as_str());
+                    let _ = done.send(());
+                });
+            if spawned.is_ok() {
+                active.outstanding.set(active.outstanding.get() + 1);
+            }
         }
     }
 
-    /// Waits for pings in flight, at most [`WAIT_AT_EXIT`] in total.
+    /// Sends what is left and waits for the requests in flight, at most [`WAIT_AT_EXIT`] in
+    /// total.
     pub fn finish(self) {
         drop(self);
     }
@@ -292,6 +362,7 @@ fn ping_agent(client: Client, endpoint: &str) -> ureq::Agent {
 
 impl Drop for Telemetry {
     fn drop(&mut self) {
+        self.flush();
         let Some(active) = &self.active else {
             return;
         };

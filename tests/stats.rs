@@ -33,18 +33,25 @@ fn quickinstall_to(s: &Scenario, url: &str) -> TestCommand {
         .env("QUICKINSTALL_PUBLIC_REGISTRY", s.registry.sparse_url())
 }
 
-/// The bodies of the pings received, checking each was a JSON POST to `/record-install`.
+/// The pings received, checking each request was the connection's opening `GET /healthz` or a
+/// JSON POST to `/record-install` (one ping, or a list of them).
 fn pings(stats: &StatsServer) -> Vec<Value> {
-    stats
-        .received()
-        .iter()
-        .map(|r| {
-            assert_eq!(r.method, "POST");
-            assert_eq!(r.path, "/record-install");
-            assert_eq!(r.content_type.as_deref(), Some("application/json"));
-            r.json()
-        })
-        .collect()
+    let mut pings = Vec::new();
+    for r in stats.received() {
+        if r.method == "GET" {
+            assert_eq!(r.path, "/healthz");
+            assert!(r.body.is_empty());
+            continue;
+        }
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.path, "/record-install");
+        assert_eq!(r.content_type.as_deref(), Some("application/json"));
+        match r.json() {
+            Value::Array(list) => pings.extend(list),
+            one => pings.push(one),
+        }
+    }
+    pings
 }
 
 /// The target of the one `--json` result line.
@@ -87,6 +94,50 @@ fn a_real_client_ping_is_stored_by_the_real_service() {
         json!({"qi-hello": {"total": 1, "prebuilt": 1}}),
         "{run}"
     );
+    // Two crates: their pings go together, as a list, which the service takes whole.
+    let run = quickinstall_to(&s, service.url())
+        .args(["qi-hello", "qi-tool", "--force"])
+        .run();
+    run.assert_exit(0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let want = json!({
+        "qi-hello": {"total": 2, "prebuilt": 2},
+        "qi-tool": {"total": 1, "prebuilt": 1},
+    });
+    let mut counts = service.counts();
+    while counts != want && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        counts = service.counts();
+    }
+    assert_eq!(counts, want, "{run}");
+}
+
+#[test]
+fn a_runs_pings_go_out_together_on_the_connection_opened_at_its_start() {
+    let s = Scenario::new();
+    let stats = StatsServer::record();
+    let run = quickinstall(&s, &stats).args(["qi-hello", "qi-tool"]).run();
+    run.assert_exit(0);
+    let requests: Vec<(String, String)> = stats
+        .received()
+        .into_iter()
+        .map(|r| (r.method, r.path))
+        .collect();
+    assert_eq!(
+        requests,
+        [
+            ("GET".to_owned(), "/healthz".to_owned()),
+            ("POST".to_owned(), "/record-install".to_owned()),
+        ],
+        "{run}"
+    );
+    assert_eq!(
+        stats.received()[1].json().as_array().map(Vec::len),
+        Some(2),
+        "{run}"
+    );
+    // The POST went on the connection the GET opened.
+    assert_eq!(stats.connections(), 1, "{run}");
 }
 
 #[test]

@@ -92,6 +92,46 @@ fn valid_pings_are_counted_with_totals_and_kind_filter() {
 }
 
 #[test]
+fn a_list_of_pings_is_stored_whole_or_refused_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("stats.db"), &["--rate-limit", "0"]);
+    let list = |pings: &[String]| format!("[{}]", pings.join(","));
+    let good = list(&[
+        ping("crate", "bat", "prebuilt"),
+        ping("crate", "sd", "not-in-index"),
+    ]);
+    assert_eq!(post(&server.addr, &good).0, 204);
+    // One bad ping refuses the list, and nothing of it is stored.
+    let bad = list(&[
+        ping("crate", "bat", "prebuilt"),
+        ping("crate", "bad name", "prebuilt"),
+    ]);
+    let (status, reason) = post(&server.addr, &bad);
+    assert_eq!(status, 400, "{reason}");
+    assert!(reason.contains("ping 2"), "{reason}");
+    assert_eq!(post(&server.addr, "[]").0, 400);
+    assert_eq!(
+        counts(&server.addr, SINCE),
+        serde_json::json!({
+            "bat": {"total": 1, "prebuilt": 1},
+            "sd": {"total": 1, "not-in-index": 1},
+        })
+    );
+}
+
+#[test]
+fn a_list_takes_one_rate_limit_token_per_ping() {
+    let dir = tempfile::tempdir().unwrap();
+    // A burst of 2 at 1/s: a list of three is more than a fresh client may send at once.
+    let server = start(&dir.path().join("stats.db"), &["--rate-limit", "1"]);
+    let three = format!("[{}]", vec![ping("crate", "just", "prebuilt"); 3].join(","));
+    assert_eq!(post(&server.addr, &three).0, 429);
+    drop(server);
+    let server = start(&dir.path().join("stats.db"), &["--rate-limit", "0"]);
+    assert_eq!(counts(&server.addr, SINCE), serde_json::json!({}));
+}
+
+#[test]
 fn keep_alive_serves_several_requests_on_one_connection() {
     let dir = tempfile::tempdir().unwrap();
     let server = start(&dir.path().join("stats.db"), &[]);
@@ -141,7 +181,8 @@ fn every_kind_of_invalid_input_is_refused_and_not_stored() {
         assert_eq!(status, 400, "{body}");
         assert_eq!(reason.lines().count(), 1, "one-line reason: {reason:?}");
     }
-    let big = format!("{good}{}", " ".repeat(1100));
+    // Past the limit (64 KiB: room for a run's 64 pings), refused before it is read.
+    let big = format!("{good}{}", " ".repeat(64 * 1024));
     assert_eq!(post(&server.addr, &big).0, 413);
     let wrong_type = format!(
         "POST /record-install HTTP/1.1\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{good}",

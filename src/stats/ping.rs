@@ -5,6 +5,9 @@
 //! (`deny_unknown_fields`), so a field added here is added to both sides in one change. Field
 //! values are checked (names, versions, targets) by the service, not here; this module only
 //! fixes the shape and the spelling of each enum on the wire.
+//!
+//! A request's body is one ping (a JSON object) or a run's pings together (a JSON array of 1
+//! to [`MAX_PINGS_PER_REQUEST`] of them): [`body`].
 
 use serde::{Deserialize, Serialize};
 
@@ -85,6 +88,20 @@ impl Client {
     }
 }
 
+/// The most pings one request carries; a run with more sends several requests.
+pub const MAX_PINGS_PER_REQUEST: usize = 64;
+
+/// The body of one request carrying `pings` (1 to [`MAX_PINGS_PER_REQUEST`]): the ping itself
+/// when there is one, else an array of them.
+pub fn body(pings: &[Ping]) -> String {
+    let result = match pings {
+        [one] => serde_json::to_string(one),
+        many => serde_json::to_string(many),
+    };
+    // Structs of strings and unit enums always serialise.
+    result.unwrap_or_default()
+}
+
 /// The body of one ping: exactly these fields, nothing about the user or the machine.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -159,6 +176,26 @@ mod tests {
         assert_eq!(back, ping);
         let extra = ping.to_json().replace('}', r#","ip":"10.0.0.1"}"#);
         assert!(serde_json::from_str::<Ping>(&extra).is_err());
+    }
+
+    #[test]
+    fn one_ping_is_sent_as_an_object_and_several_as_an_array() {
+        let ping = |name: &str| {
+            Ping::new(
+                Client::CargoQuickinstall,
+                name,
+                "1.0.0",
+                "x86_64-unknown-linux-musl",
+                Outcome::Prebuilt,
+            )
+        };
+        let one: serde_json::Value = serde_json::from_str(&body(&[ping("a")])).unwrap();
+        assert_eq!(
+            one,
+            serde_json::from_str::<serde_json::Value>(&ping("a").to_json()).unwrap()
+        );
+        let two: Vec<Ping> = serde_json::from_str(&body(&[ping("a"), ping("b")])).unwrap();
+        assert_eq!(two, vec![ping("a"), ping("b")]);
     }
 
     #[test]

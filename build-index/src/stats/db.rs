@@ -89,12 +89,22 @@ pub struct WriterHandle {
 impl WriterHandle {
     /// Queues `ping` and waits until its transaction is committed (true) or failed (false).
     /// The writer commits a queued ping even when this future is dropped before the answer.
-    pub async fn record(&self, ping: Ping) -> bool {
-        let (ack, done) = oneshot::channel();
-        if self.tx.send(Job { ping, ack }).is_err() {
-            return false;
+    /// Queues `pings` together (so the writer takes them into one transaction when it is
+    /// free) and waits until all are committed; `false` if any could not be.
+    pub async fn record_all(&self, pings: Vec<Ping>) -> bool {
+        let mut acks = Vec::with_capacity(pings.len());
+        for ping in pings {
+            let (ack, done) = oneshot::channel();
+            if self.tx.send(Job { ping, ack }).is_err() {
+                return false;
+            }
+            acks.push(done);
         }
-        done.await.unwrap_or(false)
+        let mut all = true;
+        for done in acks {
+            all &= done.await.unwrap_or(false);
+        }
+        all
     }
 }
 
@@ -230,9 +240,8 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        assert!(rt.block_on(handle.record(ping("a"))));
-        assert!(rt.block_on(handle.record(ping("a"))));
-        assert!(rt.block_on(handle.record(ping("b"))));
+        assert!(rt.block_on(handle.record_all(vec![ping("a")])));
+        assert!(rt.block_on(handle.record_all(vec![ping("a"), ping("b")])));
         let query = CountsQuery {
             since: "1970-01-01".into(),
             kind: None,

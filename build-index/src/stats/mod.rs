@@ -1,7 +1,7 @@
 //! `build-index stats serve`: the anonymous install-count service.
 //!
-//! `POST /record-install` takes one ping ([`validate`]), hands it to the single SQLite writer
-//! ([`db`]) and answers 204 only once its transaction is committed. `GET /counts?since=DAY`
+//! `POST /record-install` takes one ping, or a run's pings as a list ([`validate`]), hands them
+//! to the single SQLite writer ([`db`]) and answers 204 only once their transaction is committed. `GET /counts?since=DAY`
 //! sums the counters per name and outcome; `GET /healthz` answers 200. HTTP/1.1 on hyper and
 //! tokio ([`http`]); connections, their caps and deadlines, and the graceful stop in [`conn`];
 //! per-client rate limiting in memory ([`ratelimit`]), by `X-Forwarded-For` only behind the
@@ -235,7 +235,7 @@ impl App {
                 if self.limited(client) {
                     return http::text(429, "too many requests from this address");
                 }
-                self.record(request).await
+                self.record(request, client).await
             }
             "/counts" if method != Method::GET => http::wrong_method(&path, "GET"),
             "/counts" => {
@@ -259,7 +259,7 @@ impl App {
             .is_some_and(|l| !l.allow(client, Instant::now()))
     }
 
-    async fn record(&self, request: Request<Incoming>) -> Response {
+    async fn record(&self, request: Request<Incoming>, client: IpAddr) -> Response {
         if http::content_type(request.headers()).as_deref() != Some("application/json") {
             return http::text(415, "the body must be sent as application/json");
         }
@@ -267,10 +267,15 @@ impl App {
             Ok(body) => body,
             Err(refusal) => return refusal,
         };
-        match validate::parse_ping(&body) {
+        match validate::parse_pings(&body) {
             Err(reason) => http::text(400, &reason),
-            Ok(ping) => {
-                if self.writer.record(ping).await {
+            Ok(pings) => {
+                // The request took one of the client's tokens; each further ping takes one
+                // more, so a list is limited as its pings sent one by one would be.
+                if (1..pings.len()).any(|_| self.limited(client)) {
+                    return http::text(429, "too many requests from this address");
+                }
+                if self.writer.record_all(pings).await {
                     http::empty(204)
                 } else {
                     http::text(500, "the ping could not be stored")

@@ -2,18 +2,52 @@
 //!
 //! A ping is accepted only when it is a JSON object with exactly the contract's fields (the
 //! library's [`Ping`], the very type the clients send), each valid: a crates.io crate name or
-//! a Go module path, a semantic version, a target triple, a known outcome and a known client. Anything else is refused with a one-line reason. This
-//! module does not store anything (see `db`) nor speak HTTP (see `http`).
+//! a Go module path, a semantic version, a target triple, a known outcome and a known client.
+//! A body holds one ping or a list of them (a run's, sent together), taken whole or refused
+//! whole. Anything else is refused with a one-line reason. This module does not store anything
+//! (see `db`) nor speak HTTP (see `http`).
 
 use quickinstall::index::format::{is_valid_target, parse_version};
 use quickinstall::index::path::{is_valid_crate_name, is_valid_module_path};
-pub use quickinstall::stats::ping::{Kind, Ping};
+pub use quickinstall::stats::ping::{Kind, MAX_PINGS_PER_REQUEST, Ping};
 
-/// The largest ping body accepted, in bytes.
-pub const MAX_BODY: usize = 1024;
+/// The largest body accepted, in bytes: room for [`MAX_PINGS_PER_REQUEST`] pings of the
+/// longest names the checks allow.
+pub const MAX_BODY: usize = 64 * 1024;
 
 /// The longest version or client version accepted (semver allows unbounded pre-release text).
 const MAX_VERSION: usize = 100;
+
+/// Parses and checks a request's body: one ping (an object) or several (an array of 1 to
+/// [`MAX_PINGS_PER_REQUEST`]). One bad ping refuses the whole body, naming its place.
+pub fn parse_pings(body: &[u8]) -> Result<Vec<Ping>, String> {
+    let is_array = body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'[');
+    if !is_array {
+        return parse_ping(body).map(|ping| vec![ping]);
+    }
+    if body.len() > MAX_BODY {
+        return Err(format!("the body is larger than {MAX_BODY} bytes"));
+    }
+    let pings: Vec<Ping> = serde_json::from_slice(body).map_err(|e| {
+        format!(
+            "the body is not a valid list of pings: {}",
+            one_line(&e.to_string())
+        )
+    })?;
+    if pings.is_empty() || pings.len() > MAX_PINGS_PER_REQUEST {
+        return Err(format!(
+            "a list of pings holds 1 to {MAX_PINGS_PER_REQUEST}, not {}",
+            pings.len()
+        ));
+    }
+    for (i, ping) in pings.iter().enumerate() {
+        check_ping(ping).map_err(|reason| format!("ping {}: {reason}", i + 1))?;
+    }
+    Ok(pings)
+}
 
 /// Parses and checks a ping body; the error is a one-line reason for the client.
 pub fn parse_ping(body: &[u8]) -> Result<Ping, String> {
@@ -183,6 +217,39 @@ mod tests {
         }
         let big = format!("{}{}", GOOD, " ".repeat(MAX_BODY));
         assert!(parse_ping(big.as_bytes()).unwrap_err().contains("larger"));
+    }
+
+    #[test]
+    fn a_list_of_pings_is_taken_whole_or_refused_whole() {
+        let two = format!("[{GOOD},{}]", GOOD.replace("ripgrep", "fd-find"));
+        let pings = parse_pings(two.as_bytes()).unwrap();
+        assert_eq!(
+            pings.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+            ["ripgrep", "fd-find"]
+        );
+        assert_eq!(parse_pings(GOOD.as_bytes()).unwrap().len(), 1);
+        // One bad ping refuses the list, and says which.
+        let bad = format!("[{GOOD},{}]", GOOD.replace("14.1.0", "latest"));
+        assert!(
+            parse_pings(bad.as_bytes())
+                .unwrap_err()
+                .starts_with("ping 2:")
+        );
+        let extra = format!("[{GOOD},{}]", GOOD.replace('}', r#","ip":"1.2.3.4"}"#));
+        assert!(parse_pings(extra.as_bytes()).is_err());
+        // Empty, too long, nested or mixed lists are refused.
+        let many = format!("[{}]", vec![GOOD; MAX_PINGS_PER_REQUEST + 1].join(","));
+        assert!(many.len() <= MAX_BODY);
+        for body in [
+            "[]".to_owned(),
+            many,
+            format!("[[{GOOD}]]"),
+            format!("[{GOOD},1]"),
+        ] {
+            assert!(parse_pings(body.as_bytes()).is_err(), "{body}");
+        }
+        let big = format!("[{GOOD}{}]", " ".repeat(MAX_BODY));
+        assert!(parse_pings(big.as_bytes()).unwrap_err().contains("larger"));
     }
 
     #[test]

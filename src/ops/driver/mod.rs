@@ -65,6 +65,12 @@ pub trait Ecosystem: Sync {
         true
     }
 
+    /// Whether any request may end in a ping: only then is the stats service contacted
+    /// before there is something to send.
+    fn may_ping_any(&self) -> bool {
+        true
+    }
+
     /// Opens the install record for phase two.
     fn open_record(&self) -> Result<Self::Record, Arc<TrackerError>>;
     /// Checks one staged package against what is installed: already there (a concurrent
@@ -228,6 +234,9 @@ pub fn run<E: Ecosystem>(context: &Context, ecosystem: &E, env: &Env) -> ExitSta
         env,
         context.reporter,
     );
+    if ecosystem.may_ping_any() {
+        telemetry.connect_early();
+    }
     let ping = |name: &str, version: Option<&str>, target: Option<&str>, outcome| {
         let target = target.or(request.targets.first().map(String::as_str));
         if let (Some(outcome), Some(version), Some(target)) = (outcome, version, target)
@@ -290,6 +299,10 @@ pub fn run<E: Ecosystem>(context: &Context, ecosystem: &E, env: &Env) -> ExitSta
         }
         took[i] += batch;
         results[i] = Some(result);
+    }
+    if !fallbacks.is_empty() {
+        // Builds take minutes: the outcomes known so far go out meanwhile.
+        telemetry.flush();
     }
     for (i, fallback) in fallbacks {
         let started = Instant::now();

@@ -238,6 +238,14 @@ impl Ecosystem for Modules<'_> {
         !self.go.is_private(name)
     }
 
+    /// A package inside a private module is private too (GOPRIVATE matches path prefixes).
+    fn may_ping_any(&self) -> bool {
+        self.request
+            .specs
+            .iter()
+            .any(|spec| self.may_ping(&spec.package))
+    }
+
     fn open_record(&self) -> Result<(), Arc<TrackerError>> {
         Ok(())
     }
