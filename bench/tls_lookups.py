@@ -9,7 +9,8 @@ Each run is `cargo-quickinstall <crates> --sources build --dry-run`: only the sp
 lookups at index.crates.io, one new TLS connection per crate, nothing downloaded or installed,
 and no stats ping. Runs alternate between the binaries given (default: target/release, built
 first), so a drift in the network touches each alike. Reports the median wall time and client
-CPU (rusage) of each. Reaches the internet (index.crates.io); the figures move with the network.
+CPU (rusage) of each, and the runs that took over a second (a name lookup the resolver dropped
+waits glibc's 5 s). Reaches the internet (index.crates.io); the figures move with the network.
 """
 import argparse
 import os
@@ -65,7 +66,10 @@ def main():
     for (binary, label), runs in results.items():
         wall = statistics.median(w for w, _ in runs)
         cpu = statistics.median(c for _, c in runs)
-        print(f"{binary}\n    {label}: {wall:.1f} ms wall, {cpu:.1f} ms client CPU")
+        slowest = max(w for w, _ in runs)
+        stalled = sum(1 for w, _ in runs if w > 1000)
+        print(f"{binary}\n    {label}: {wall:.1f} ms wall, {cpu:.1f} ms client CPU; slowest run "
+              f"{slowest:.0f} ms, {stalled} of {len(runs)} over 1 s (a stalled name lookup)")
 
 
 if __name__ == "__main__":

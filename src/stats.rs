@@ -351,13 +351,13 @@ fn ping_agent(client: Client, endpoint: &str) -> ureq::Agent {
     } else {
         ureq::tls::RootCerts::PlatformVerifier
     };
-    ureq::Agent::config_builder()
+    let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .user_agent(format!("{}/{}", client.name(), env!("CARGO_PKG_VERSION")))
         .timeout_global(Some(REQUEST_TIMEOUT))
         .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
-        .build()
-        .new_agent()
+        .build();
+    crate::download::new_agent(config)
 }
 
 impl Drop for Telemetry {

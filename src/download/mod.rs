@@ -12,6 +12,7 @@
 //! number of times; a rate limit is reported at once. Redirects are followed here, not by ureq,
 //! so every hop is held to [`redirect`]'s rules.
 
+mod dns;
 mod error;
 mod location;
 mod pace;
@@ -126,7 +127,7 @@ impl Agents {
 
     fn build(&self, roots: ureq::tls::RootCerts) -> ureq::Agent {
         let timeout = Some(self.config.timeout);
-        ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             // Statuses are classified here (404 → None, 5xx → retry), not by ureq.
             .http_status_as_error(false)
             // Redirects are followed by `send`, which checks every hop (https only, plain
@@ -151,9 +152,18 @@ impl Agents {
             // behind a corporate proxy with its own CA, a fixed root list would refuse every
             // registry.
             .tls_config(ureq::tls::TlsConfig::builder().root_certs(roots).build())
-            .build()
-            .new_agent()
+            .build();
+        new_agent(config)
     }
+}
+
+/// An agent on `config` whose connections look each host up once per run ([`dns`]).
+pub(crate) fn new_agent(config: ureq::config::Config) -> ureq::Agent {
+    ureq::Agent::with_parts(
+        config,
+        ureq::unversioned::transport::DefaultConnector::default(),
+        dns::RunResolver,
+    )
 }
 
 impl Fetcher {
