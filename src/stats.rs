@@ -346,7 +346,7 @@ impl Telemetry {
 /// The agent pings to `endpoint` go out on.
 fn ping_agent(client: Client, endpoint: &str) -> ureq::Agent {
     // A plain-HTTP endpoint (a loopback test server) has no use for the system's certificates.
-    let roots = if crate::download::is_https(endpoint) {
+    let roots = if crate::download::redirect::has_scheme(endpoint, "https") {
         crate::download::roots::system()
     } else {
         ureq::tls::RootCerts::PlatformVerifier

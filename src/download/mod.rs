@@ -101,16 +101,10 @@ struct Agents {
     tls: OnceLock<ureq::Agent>,
 }
 
-/// Whether `url`'s scheme is `https`.
-pub(crate) fn is_https(url: &str) -> bool {
-    url.get(..6)
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("https:"))
-}
-
 impl Agents {
     /// The agent for `url`, by its scheme.
     fn for_url(&self, url: &str) -> &ureq::Agent {
-        if is_https(url) {
+        if redirect::has_scheme(url, "https") {
             self.tls.get_or_init(|| {
                 let roots = self.roots.clone().unwrap_or_else(roots::system);
                 self.build(roots)

@@ -89,7 +89,8 @@ fn scheme_of(url: &str) -> Option<&str> {
     .then_some(scheme)
 }
 
-fn has_scheme(url: &str, scheme: &str) -> bool {
+/// Whether `url` starts with `scheme://`, in any case.
+pub(crate) fn has_scheme(url: &str, scheme: &str) -> bool {
     url.get(..scheme.len() + 3)
         .is_some_and(|p| p.eq_ignore_ascii_case(&format!("{scheme}://")))
 }
