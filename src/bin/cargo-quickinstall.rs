@@ -83,7 +83,7 @@ fn main() -> ExitCode {
             return exit(ExitStatus::Usage);
         }
     };
-    let reporter = Reporter::new(&env, request.quiet)
+    let reporter = Reporter::new(&env, request.run.quiet)
         .with_color(request.net.color.as_deref())
         .with_verbosity(request.verbose);
     if let Some(mode) = toolset_mode {

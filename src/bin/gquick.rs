@@ -53,7 +53,7 @@ fn main() -> ExitCode {
                 Ok(r) => r,
                 Err(e) => return usage(e.0),
             };
-            let reporter = Reporter::new(&env, request.quiet);
+            let reporter = Reporter::new(&env, request.run.quiet);
             exit(ecosystem::go::run(&request, &env, &reporter))
         }
         GoCommand::List { json } => {
@@ -91,7 +91,7 @@ fn main() -> ExitCode {
                 Ok(r) => r,
                 Err(e) => return usage(e.0),
             };
-            let reporter = Reporter::new(&env, request.quiet);
+            let reporter = Reporter::new(&env, request.run.quiet);
             exit(list_go::upgrade(request, &names, all, &env, &reporter))
         }
     }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use super::UsageError;
 use crate::env::Env;
 use crate::index::signature::TrustedKeys;
+use crate::target;
 
 /// The project's published release index (GitHub Pages). Self-host one with `build-index`.
 pub const DEFAULT_INDEX: &str = "https://quickinstall-dev.github.io/quickinstall/";
@@ -67,10 +68,75 @@ pub struct CommonOptions {
     pub no_cache: bool,
 }
 
+/// How a run goes, whichever ecosystem it installs for: [`CommonOptions`] completed from the
+/// environment and validated.
+#[derive(Debug, Clone)]
+pub struct RunSettings {
+    /// Targets to try, most preferred first.
+    pub targets: Vec<String>,
+    /// `--target` was given: build for it in a fallback too.
+    pub explicit_target: Option<String>,
+    /// The release index's URL.
+    pub index: String,
+    pub keys: TrustedKeys,
+    /// Build from source when nothing prebuilt installs.
+    pub fallback: bool,
+    pub force: bool,
+    pub jobs: usize,
+    pub dry_run: bool,
+    pub json: bool,
+    pub quiet: bool,
+    pub timeout_secs: u64,
+    /// Where the client keeps its own state (rollback protection).
+    pub state_dir: PathBuf,
+    /// `--no-telemetry` was given.
+    pub no_telemetry: bool,
+    /// Where verified archives are cached; `None` with `--no-cache`.
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl RunSettings {
+    /// `default_timeout` applies when neither `--timeout` nor `QUICKINSTALL_TIMEOUT` is set.
+    pub(crate) fn new(
+        options: CommonOptions,
+        default_timeout: u64,
+        state_dir: PathBuf,
+        env: &Env,
+    ) -> Result<Self, UsageError> {
+        let targets = match &options.target {
+            Some(t) if crate::index::format::is_valid_target(t) => vec![t.clone()],
+            Some(t) => return Err(UsageError(format!("`{t}` is not a target triple"))),
+            None => target::host_targets(),
+        };
+        Ok(Self {
+            targets,
+            keys: trusted_keys(&options, env)?,
+            cache_dir: cache_dir(&options, env),
+            timeout_secs: timeout_secs(options.timeout, default_timeout, env)?,
+            index: index_url(options.index, env),
+            explicit_target: options.target,
+            fallback: !options.no_fallback,
+            force: options.force,
+            jobs: options.jobs.max(1),
+            dry_run: options.dry_run,
+            json: options.json,
+            quiet: options.quiet,
+            state_dir,
+            no_telemetry: options.no_telemetry,
+        })
+    }
+
+    /// The run narrowed to `target`, as if `--target` named it.
+    pub fn only_target(&mut self, target: &str) {
+        self.targets = vec![target.to_owned()];
+        self.explicit_target = Some(target.to_owned());
+    }
+}
+
 /// The archive cache: `--cache-dir`, else `QUICKINSTALL_CACHE_DIR`, else
 /// `quickinstall/archives` in [`Env::cache_home`] (`%LOCALAPPDATA%` on Windows, else
 /// `$XDG_CACHE_HOME` or `~/.cache`); none with `--no-cache`.
-pub(crate) fn cache_dir(options: &CommonOptions, env: &Env) -> Option<PathBuf> {
+fn cache_dir(options: &CommonOptions, env: &Env) -> Option<PathBuf> {
     if options.no_cache {
         return None;
     }
@@ -91,7 +157,7 @@ pub(crate) fn cache_dir(options: &CommonOptions, env: &Env) -> Option<PathBuf> {
 }
 
 /// The release index: the flag, else `QUICKINSTALL_INDEX`, else the project's.
-pub(crate) fn index_url(flag: Option<String>, env: &Env) -> String {
+fn index_url(flag: Option<String>, env: &Env) -> String {
     flag.or_else(|| env.get("QUICKINSTALL_INDEX").map(str::to_owned))
         .unwrap_or_else(|| DEFAULT_INDEX.to_owned())
 }
@@ -100,7 +166,7 @@ pub(crate) fn index_url(flag: Option<String>, env: &Env) -> String {
 /// the keys trusted directly from `--trusted-key`/`QUICKINSTALL_TRUSTED_KEYS` (each repeatable
 /// and comma-separated; a base64 public key or the path of a `.pub` file), with the index
 /// identity, expiry override and test clock from the environment.
-pub(crate) fn trusted_keys(options: &CommonOptions, env: &Env) -> Result<TrustedKeys, UsageError> {
+fn trusted_keys(options: &CommonOptions, env: &Env) -> Result<TrustedKeys, UsageError> {
     let mut keys = TrustedKeys::builtin();
     for spec in key_specs(&options.trusted_keys, env.list("QUICKINSTALL_TRUSTED_KEYS")) {
         keys.add_text(&key_text(&spec, env)?)
@@ -149,8 +215,8 @@ fn key_text(spec: &str, env: &Env) -> Result<String, UsageError> {
 }
 
 /// Seconds without progress before a request is abandoned: the flag, else
-/// `QUICKINSTALL_TIMEOUT`, else 15; at least 1.
-pub(crate) fn timeout_secs(flag: Option<u64>, env: &Env) -> Result<u64, UsageError> {
+/// `QUICKINSTALL_TIMEOUT`, else `default`; at least 1.
+fn timeout_secs(flag: Option<u64>, default: u64, env: &Env) -> Result<u64, UsageError> {
     let secs = match flag {
         Some(t) => t,
         None => match env.get("QUICKINSTALL_TIMEOUT") {
@@ -159,7 +225,7 @@ pub(crate) fn timeout_secs(flag: Option<u64>, env: &Env) -> Result<u64, UsageErr
                     "QUICKINSTALL_TIMEOUT=`{t}` is not a number of seconds"
                 ))
             })?,
-            None => 15,
+            None => default,
         },
     };
     Ok(secs.max(1))

@@ -7,13 +7,11 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::cli::{CommonOptions, UsageError, index_url, timeout_secs, trusted_keys};
+use crate::cli::{CommonOptions, RunSettings, UsageError};
 use crate::env::Env;
 use crate::goenv::GoSettings;
 use crate::index::path::is_valid_module_path;
-use crate::index::signature::TrustedKeys;
 use crate::install::go_bin;
-use crate::target;
 
 /// `gquick`: install prebuilt, signed Go tools, or build them with `go install` when none exists.
 #[derive(Parser, Debug)]
@@ -94,22 +92,9 @@ pub struct GoSpec {
 #[derive(Debug, Clone)]
 pub struct GoInstallRequest {
     pub specs: Vec<GoSpec>,
-    pub targets: Vec<String>,
-    pub explicit_target: Option<String>,
+    /// The options both clients share.
+    pub run: RunSettings,
     pub bin_dir: PathBuf,
-    pub index: String,
-    pub keys: TrustedKeys,
-    pub fallback: bool,
-    pub force: bool,
-    pub jobs: usize,
-    pub dry_run: bool,
-    pub json: bool,
-    pub quiet: bool,
-    pub timeout_secs: u64,
-    pub state_dir: PathBuf,
-    /// `--no-telemetry` was given.
-    pub no_telemetry: bool,
-    pub cache_dir: Option<PathBuf>,
     /// The Go settings, read once as `go env` reads them (the proxy list, private paths, the
     /// bin directory all come from here).
     pub go: GoSettings,
@@ -151,32 +136,12 @@ pub fn state_dir(env: &Env) -> PathBuf {
 
 impl GoInstallRequest {
     pub fn new(specs: Vec<GoSpec>, options: InstallOptions, env: &Env) -> Result<Self, UsageError> {
-        let targets = match &options.target {
-            Some(t) if crate::index::format::is_valid_target(t) => vec![t.clone()],
-            Some(t) => return Err(UsageError(format!("`{t}` is not a target triple"))),
-            None => target::host_targets(),
-        };
         let go = GoSettings::read(env);
         let bin_dir = go_bin::bin_dir(&go).map_err(|e| UsageError(e.to_string()))?;
-        let cache_dir = crate::cli::cache_dir(&options, env);
-        let keys = trusted_keys(&options, env)?;
         Ok(Self {
             specs,
-            targets,
-            explicit_target: options.target,
+            run: RunSettings::new(options, 15, state_dir(env), env)?,
             bin_dir,
-            index: index_url(options.index, env),
-            keys,
-            fallback: !options.no_fallback,
-            force: options.force,
-            jobs: options.jobs.max(1),
-            dry_run: options.dry_run,
-            json: options.json,
-            quiet: options.quiet,
-            timeout_secs: timeout_secs(options.timeout, env)?,
-            state_dir: state_dir(env),
-            no_telemetry: options.no_telemetry,
-            cache_dir,
             go,
         })
     }

@@ -14,7 +14,6 @@ use semver::VersionReq;
 use crate::cargo_config::CargoConfig;
 use crate::cargo_config::source::Requested;
 use crate::env::Env;
-use crate::index::signature::TrustedKeys;
 use crate::registry::crates::parse_version_arg;
 use crate::target;
 
@@ -23,8 +22,7 @@ mod crate_source;
 pub mod go;
 mod source_build;
 
-pub use common::{CommonOptions, DEFAULT_INDEX};
-pub(crate) use common::{cache_dir, index_url, timeout_secs, trusted_keys};
+pub use common::{CommonOptions, DEFAULT_INDEX, RunSettings};
 pub use crate_source::CrateSource;
 use source_build::source_build_args;
 pub use source_build::{AcceptedFlags, SourceBuild, SourceBuildOptions};
@@ -133,13 +131,11 @@ pub struct CrateSpec {
 #[derive(Debug, Clone)]
 pub struct InstallRequest {
     pub crates: Vec<CrateSpec>,
-    /// Targets to try, most preferred first.
-    pub targets: Vec<String>,
-    /// `--target` was given: build for it in a fallback too.
-    pub explicit_target: Option<String>,
+    /// The options both clients share. `run.fallback` is also off when `--sources` leaves out
+    /// `build`.
+    pub run: RunSettings,
     pub root: PathBuf,
     pub root_flag: Option<PathBuf>,
-    pub index: String,
     /// The release index was named (flag or `QUICKINSTALL_INDEX`): it may serve any registry.
     pub index_explicit: bool,
     /// Where the crates come from (cargo's configuration), and what that allows.
@@ -148,19 +144,6 @@ pub struct InstallRequest {
     pub offline: Option<String>,
     /// Proxy, CA bundle and retries from cargo's `[http]`/`[net]`.
     pub net: NetSettings,
-    pub keys: TrustedKeys,
-    pub fallback: bool,
-    pub force: bool,
-    pub jobs: usize,
-    pub dry_run: bool,
-    pub json: bool,
-    pub quiet: bool,
-    pub timeout_secs: u64,
-    pub state_dir: PathBuf,
-    /// `--no-telemetry` was given.
-    pub no_telemetry: bool,
-    /// Where verified archives are cached; `None` with `--no-cache`.
-    pub cache_dir: Option<PathBuf>,
     /// `--bin`: install only these binaries.
     pub bins: Vec<String>,
     /// `-v` count.
@@ -169,7 +152,7 @@ pub struct InstallRequest {
     pub upgrade_all: bool,
     /// A `cargo install` option nothing prebuilt can honour was given: run it as asked.
     pub source_build: Option<SourceBuild>,
-    /// `--sources`: the prebuilt sources to try, in order (`build` is [`Self::fallback`]).
+    /// `--sources`: the prebuilt sources to try, in order (`build` is [`RunSettings::fallback`]).
     pub sources: Vec<crate::source::Origin>,
     /// `--allow-unsigned`.
     pub allow_unsigned: bool,
@@ -222,11 +205,6 @@ impl InstallRequest {
         for spec in &args.crates {
             crates.push(parse_crate_spec(spec, args.version.as_deref())?);
         }
-        let targets = match &args.common.target {
-            Some(t) if crate::index::format::is_valid_target(t) => vec![t.clone()],
-            Some(t) => return Err(UsageError(format!("`{t}` is not a target triple"))),
-            None => target::host_targets(),
-        };
         let config_error = |e: crate::cargo_config::ConfigError| {
             UsageError(format!("{}\nhelp: {}", e.message, e.help))
         };
@@ -244,12 +222,9 @@ impl InstallRequest {
             .cargo_home()
             .unwrap_or_else(|_| root.clone())
             .join(".quickinstall");
-        let keys = trusted_keys(&args.common, env)?;
-        let cache_dir = cache_dir(&args.common, env);
-        let timeout_secs = match (args.common.timeout, env.get("QUICKINSTALL_TIMEOUT")) {
-            (None, None) => config.http_timeout.as_ref().map_or(15, |d| d.value.max(1)),
-            (flag, _) => timeout_secs(flag, env)?,
-        };
+        let index_explicit = args.common.index.is_some() || env.get("QUICKINSTALL_INDEX").is_some();
+        let default_timeout = config.http_timeout.as_ref().map_or(15, |d| d.value);
+        let mut run = RunSettings::new(args.common.clone(), default_timeout, state_dir, env)?;
         if let Some(name) = args.registry.as_deref().filter(|n| n.contains("://")) {
             return Err(UsageError(format!(
                 "--registry takes a registry's name from cargo's configuration, not the URL `{name}`\nhelp: use --index {name}"
@@ -267,7 +242,6 @@ impl InstallRequest {
             args: source_build_args(&args, &source),
         });
         let sources = crate::source::Origin::parse_list(&args.sources).map_err(UsageError)?;
-        let index_explicit = args.common.index.is_some() || env.get("QUICKINSTALL_INDEX").is_some();
         let net = NetSettings {
             proxy: config.http_proxy.as_ref().map(|d| d.value.clone()),
             cainfo: config.http_cainfo.as_ref().map(|d| d.value.clone()),
@@ -279,19 +253,16 @@ impl InstallRequest {
             .as_ref()
             .filter(|d| d.value)
             .map(|d| d.origin.clone());
+        run.fallback &= sources.contains(&crate::source::Origin::Build);
         Ok(Self {
             crates,
-            targets,
-            explicit_target: args.common.target,
+            run,
             root,
             root_flag: args.root,
-            index: index_url(args.common.index, env),
             index_explicit,
             source,
             offline,
             net,
-            keys,
-            fallback: !args.common.no_fallback && sources.contains(&crate::source::Origin::Build),
             sources: sources
                 .into_iter()
                 .filter(|o| *o != crate::source::Origin::Build)
@@ -299,15 +270,6 @@ impl InstallRequest {
             allow_unsigned: args.allow_unsigned,
             require_signed: args.require_signed,
             pool: crate::source::quickinstall_pool::PoolSettings::from_env(env),
-            force: args.common.force,
-            jobs: args.common.jobs.max(1),
-            dry_run: args.common.dry_run,
-            json: args.common.json,
-            quiet: args.common.quiet,
-            timeout_secs,
-            state_dir,
-            no_telemetry: args.common.no_telemetry,
-            cache_dir,
             bins: args.bins,
             verbose: args.verbose,
             upgrade_all: args.upgrade_all,
@@ -376,17 +338,17 @@ mod tests {
             ("QUICKINSTALL_TIMEOUT", "3"),
         ];
         let r = parse(&["a", "b@1.2.3"], &env).unwrap();
-        assert_eq!(r.index, "http://env-index/");
-        assert_eq!(r.timeout_secs, 3);
+        assert_eq!(r.run.index, "http://env-index/");
+        assert_eq!(r.run.timeout_secs, 3);
         assert_eq!(r.root, Path::new("/ch"));
-        assert_eq!(r.state_dir, Path::new("/ch/.quickinstall"));
+        assert_eq!(r.run.state_dir, Path::new("/ch/.quickinstall"));
         assert_eq!(r.crates[1].req_text.as_deref(), Some("=1.2.3"));
         let r = parse(&["a", "--release-index", "file:///i", "--root", "/r"], &env).unwrap();
-        assert_eq!(r.index, "file:///i");
+        assert_eq!(r.run.index, "file:///i");
         assert_eq!(r.root, Path::new("/r"));
         let r = parse(&["a"], &[("CARGO_HOME", "/ch")]).unwrap();
-        assert_eq!(r.index, DEFAULT_INDEX);
-        assert!(r.fallback);
+        assert_eq!(r.run.index, DEFAULT_INDEX);
+        assert!(r.run.fallback);
     }
 
     #[test]
@@ -394,7 +356,7 @@ mod tests {
         let env = [("CARGO_HOME", "/ch")];
         // --index is a registry now; the release index is --release-index.
         let r = parse(&["a", "--index", "sparse+http://reg/"], &env).unwrap();
-        assert_eq!(r.index, DEFAULT_INDEX);
+        assert_eq!(r.run.index, DEFAULT_INDEX);
         assert_eq!(r.source.sparse_url.as_deref(), Some("http://reg/"));
         assert_eq!(r.source.fallback_args, ["--index", "sparse+http://reg/"]);
         assert!(!r.source.public);
@@ -416,7 +378,7 @@ mod tests {
             &env,
         )
         .unwrap();
-        assert!(r.no_telemetry);
+        assert!(r.run.no_telemetry);
         assert!(r.source_build.is_none());
         // Source-only options go straight to cargo install with the same arguments.
         let r = parse(&["a", "--features", "x,y", "--bin", "b", "--force"], &env).unwrap();
@@ -458,6 +420,9 @@ mod tests {
             ("QUICKINSTALL_TRUSTED_KEYS", b64.as_str()),
         ];
         let r = parse(&["a", "--trusted-key", &b64], &env).unwrap();
-        assert_eq!(r.keys.len(), TrustedKeys::builtin().len() + 2);
+        assert_eq!(
+            r.run.keys.len(),
+            crate::index::signature::TrustedKeys::builtin().len() + 2
+        );
     }
 }

@@ -53,12 +53,11 @@ pub fn resolve(
         if let Some(sources) = &sources {
             // Validated with the manifest.
             let list = Origin::parse_list(sources).unwrap_or_default();
-            sub.fallback = request.fallback && list.contains(&Origin::Build);
+            sub.run.fallback = request.run.fallback && list.contains(&Origin::Build);
             sub.sources = list.into_iter().filter(|o| *o != Origin::Build).collect();
         }
         if let Some(t) = &target {
-            sub.targets = vec![t.clone()];
-            sub.explicit_target = Some(t.clone());
+            sub.run.only_target(t);
         }
         sub.crates = members
             .iter()
@@ -148,7 +147,7 @@ fn artifact_of(
             Artifact {
                 target: target
                     .map(str::to_owned)
-                    .or_else(|| request.targets.first().cloned())
+                    .or_else(|| request.run.targets.first().cloned())
                     .unwrap_or_default(),
                 origin: "build".into(),
                 url: None,
@@ -260,7 +259,7 @@ pub fn install(
 ) -> Result<ExitStatus, ToolsetError> {
     let mut groups: BTreeMap<Vec<String>, Vec<CrateSpec>> = BTreeMap::new();
     for tool in read.lock.tools.iter().filter(|t| t.kind == "crate") {
-        let artifact = choose_artifact(read, tool, &request.targets)?;
+        let artifact = choose_artifact(read, tool, &request.run.targets)?;
         let pinned = pin(read, tool, artifact)?;
         groups.entry(tool.bin.clone()).or_default().push(CrateSpec {
             name: tool.name.clone(),

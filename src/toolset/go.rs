@@ -38,8 +38,7 @@ pub fn resolve(
     for (target, members) in groups {
         let mut sub = request.clone();
         if let Some(t) = &target {
-            sub.targets = vec![t.clone()];
-            sub.explicit_target = Some(t.clone());
+            sub.run.only_target(t);
         }
         sub.specs = members
             .iter()
@@ -86,7 +85,7 @@ pub fn resolve(
                     Artifact {
                         target: target
                             .clone()
-                            .or_else(|| sub.targets.first().cloned())
+                            .or_else(|| sub.run.targets.first().cloned())
                             .unwrap_or_default(),
                         origin: "build".into(),
                         url: None,
@@ -133,7 +132,7 @@ pub fn install(
 ) -> Result<ExitStatus, ToolsetError> {
     let mut specs = Vec::new();
     for tool in read.lock.tools.iter().filter(|t| t.kind == "go") {
-        let artifact = choose_artifact(read, tool, &request.targets)?;
+        let artifact = choose_artifact(read, tool, &request.run.targets)?;
         let from = format!("{}:{}", read.path.display(), read.line_of_tool(&tool.name));
         let bad = |what: &str| {
             ToolsetError::new(

@@ -28,7 +28,8 @@ pub mod resolve;
 mod signed;
 mod take;
 
-use crate::download::Fetcher;
+use crate::cli::RunSettings;
+use crate::download::{Fetcher, Location};
 use crate::env::Env;
 use crate::error::{ExitStatus, PackageError, Subject};
 use crate::fallback::SourceBuild;
@@ -167,13 +168,8 @@ pub struct Options {
     /// Where staging directories go (same file system as `bin_dir`).
     pub root: PathBuf,
     pub bin_dir: PathBuf,
-    pub cache_dir: Option<PathBuf>,
-    pub targets: Vec<String>,
-    pub explicit_target: Option<String>,
-    pub jobs: usize,
-    pub dry_run: bool,
-    pub json: bool,
-    pub force: bool,
+    /// The options both clients share: targets, index and keys, jobs, output, cache.
+    pub run: RunSettings,
     /// `--bin`: install only these binaries.
     pub bins: Vec<String>,
     /// `--require-signed`.
@@ -181,8 +177,6 @@ pub struct Options {
     /// Telemetry: which client, and whether its packages are public at all.
     pub client: Client,
     pub public: bool,
-    pub no_telemetry: bool,
-    pub quiet: bool,
 }
 
 /// Shared, read-only context of one run: what every phase-one worker and phase two use.
@@ -196,19 +190,23 @@ pub struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
+    /// The context of a run that reads the release index at `index` (parsed from
+    /// `request.run.index`) with `request.run.keys`.
     pub fn new(
         request: Options,
         reporter: &'a Reporter,
         fetcher: Fetcher,
-        index: IndexSource,
-        state_dir: &std::path::Path,
+        index: Location,
     ) -> Self {
         Self {
-            seen: (!request.dry_run).then(|| SeenStore::new(state_dir)),
+            seen: (!request.run.dry_run).then(|| SeenStore::new(&request.run.state_dir)),
+            index: IndexSource {
+                base: index,
+                keys: request.run.keys.clone(),
+            },
             request,
             reporter,
             fetcher,
-            index,
             glibc: OnceLock::new(),
         }
     }
@@ -226,10 +224,10 @@ pub fn run<E: Ecosystem>(context: &Context, ecosystem: &E, env: &Env) -> ExitSta
     let telemetry = Telemetry::start(
         &stats::Settings {
             client: request.client,
-            no_telemetry: request.no_telemetry,
-            dry_run: request.dry_run,
+            no_telemetry: request.run.no_telemetry,
+            dry_run: request.run.dry_run,
             public: request.public,
-            quiet: request.quiet,
+            quiet: request.run.quiet,
         },
         env,
         context.reporter,
@@ -238,7 +236,7 @@ pub fn run<E: Ecosystem>(context: &Context, ecosystem: &E, env: &Env) -> ExitSta
         telemetry.connect_early();
     }
     let ping = |name: &str, version: Option<&str>, target: Option<&str>, outcome| {
-        let target = target.or(request.targets.first().map(String::as_str));
+        let target = target.or(request.run.targets.first().map(String::as_str));
         if let (Some(outcome), Some(version), Some(target)) = (outcome, version, target)
             && ecosystem.may_ping(name)
         {
@@ -317,13 +315,18 @@ pub fn run<E: Ecosystem>(context: &Context, ecosystem: &E, env: &Env) -> ExitSta
         ping(
             &fallback.name,
             fallback.version.as_deref(),
-            request.explicit_target.as_deref(),
+            request.run.explicit_target.as_deref(),
             outcome,
         );
         results[i] = Some(result);
     }
     let results = summary::with_seconds(results, &took);
-    let status = summary::summarise(request.json, context.reporter, &results, ecosystem.noun());
+    let status = summary::summarise(
+        request.run.json,
+        context.reporter,
+        &results,
+        ecosystem.noun(),
+    );
     context.reporter.verbose(
         2,
         &format!(
@@ -339,7 +342,7 @@ pub fn run<E: Ecosystem>(context: &Context, ecosystem: &E, env: &Env) -> ExitSta
 /// time it took (resolve, verify, download, unpack). With `--dry-run` nothing is downloaded and
 /// each prebuilt plan is [`Plan::DryRun`] holding the chosen [`Candidate`]: a resolve-only run.
 pub fn plan_all<E: Ecosystem>(context: &Context, ecosystem: &E) -> Vec<(Plan<E::Extra>, Duration)> {
-    parallel::map_in_order(ecosystem.specs(), context.request.jobs, |spec| {
+    parallel::map_in_order(ecosystem.specs(), context.request.run.jobs, |spec| {
         let started = Instant::now();
         (ecosystem.plan(spec), started.elapsed())
     })

@@ -41,7 +41,7 @@ impl<'a> Context<'a> {
     /// A `--dry-run` plan line: stdout, unless `--json` keeps stdout for the JSON objects
     /// (then it is a note on stderr).
     fn plan_line(&self, line: &str) {
-        if self.request.json {
+        if self.request.run.json {
             self.reporter.note(line);
         } else {
             self.reporter.data(line);
@@ -254,7 +254,7 @@ impl<'a> Context<'a> {
         };
         // A short headline, what each source answered one line each, then the command.
         let (headline, details) = (&why.headline, why.details());
-        if self.request.dry_run {
+        if self.request.run.dry_run {
             self.plan_line(&format!(
                 "would build `{label}` from source ({headline}) with `{command}`{details}"
             ));

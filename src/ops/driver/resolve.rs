@@ -169,7 +169,7 @@ impl<'a> Context<'a> {
             path: archive.clone(),
             source: e,
         })?;
-        if let Some(cache) = &self.request.cache_dir {
+        if let Some(cache) = &self.request.run.cache_dir {
             crate::ops::stage::keep_in_cache(cache, &archive, &sha256);
         }
         Ok(Resolved::Prebuilt {

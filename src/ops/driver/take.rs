@@ -74,7 +74,7 @@ impl<'a> Context<'a> {
                 origin.as_str()
             ),
         );
-        if self.request.dry_run {
+        if self.request.run.dry_run {
             return Ok(Plan::DryRun {
                 subject,
                 candidate: Box::new(candidate),
@@ -89,7 +89,7 @@ impl<'a> Context<'a> {
                     &self.fetcher,
                     self.reporter,
                     &self.request.root,
-                    self.request.cache_dir.as_deref(),
+                    self.request.run.cache_dir.as_deref(),
                     &subject,
                     release,
                     &candidate.location,

@@ -52,7 +52,7 @@ impl Crates<'_> {
                         1,
                         &format!(
                             "asking the release index {} about `{}`",
-                            self.request.index, spec.name
+                            self.request.run.index, spec.name
                         ),
                     );
                     self.d.index.package(
@@ -73,7 +73,7 @@ impl Crates<'_> {
         let version = semver.to_string();
         if let Some(bins) = self
             .already_installed(&spec.name, &version)
-            .filter(|_| !self.request.force)
+            .filter(|_| !self.request.run.force)
         {
             return Plan::Already {
                 name: spec.name.clone(),
@@ -96,8 +96,8 @@ impl Crates<'_> {
         let query = Query {
             name: &spec.name,
             version: &version,
-            targets: &self.request.targets,
-            explicit_target: self.request.explicit_target.is_some(),
+            targets: &self.request.run.targets,
+            explicit_target: self.request.run.explicit_target.is_some(),
             registry_cksum: registry_cksum.as_deref(),
         };
         // 2. Each source in the user's order; the first that has it is taken. The pool's
@@ -182,7 +182,7 @@ impl Crates<'_> {
             let why = if misses.is_empty() {
                 Why::because("--sources names no prebuilt source")
             } else {
-                Why::per_source(&self.request.targets, misses)
+                Why::per_source(&self.request.run.targets, misses)
             };
             // Nothing could have served it: say why even where a miss of the index alone is
             // said briefly.
@@ -283,7 +283,7 @@ impl Crates<'_> {
             1,
             &format!("no prebuilt of `{}`: {}", spec.name, why.headline),
         );
-        if self.request.fallback {
+        if self.request.run.fallback {
             return Plan::Fallback(Fallback {
                 name: spec.name.clone(),
                 req: version
@@ -294,7 +294,7 @@ impl Crates<'_> {
                 why,
             });
         }
-        let targets = self.request.targets.join(", ");
+        let targets = self.request.run.targets.join(", ");
         let (targets, details) = if !explain && self.request.sources == [Origin::Index] {
             (format!("{targets} in the release index"), String::new())
         } else if why.lines.is_empty() {

@@ -22,7 +22,6 @@ use crate::download::{Fetcher, Location, NetConfig};
 use crate::env::Env;
 use crate::error::{ExitStatus, PackageError};
 use crate::fallback::{self, FallbackOptions, SourceBuild};
-use crate::index::fetch::IndexSource;
 use crate::install::cargo_tracker::{self, CargoTracker, PackageId, TrackerError};
 use crate::install::transaction::same_contents;
 use crate::ops::driver::resolve::{ResolveError, Resolved};
@@ -53,13 +52,13 @@ pub fn run(request: &InstallRequest, env: &Env, reporter: &Reporter) -> ExitStat
         &format!(
             "crates come from {}; release index {}{}; targets considered, in order: {}",
             request.source.describe,
-            request.index,
+            request.run.index,
             if request.source.public || request.index_explicit {
                 ""
             } else {
                 " (not used for this source)"
             },
-            request.targets.join(", ")
+            request.run.targets.join(", ")
         ),
     );
     let (context, registry) = match context(request, reporter) {
@@ -88,9 +87,9 @@ pub fn resolve_only(
     reporter: &Reporter,
 ) -> Vec<Result<Resolved, ResolveError>> {
     let mut request = request.clone();
-    request.dry_run = true;
+    request.run.dry_run = true;
     // Already installed or not, the lock records what would be installed.
-    request.force = true;
+    request.run.force = true;
     let (context, registry) = match context(&request, reporter) {
         Ok(c) => c,
         Err(e) => {
@@ -121,10 +120,10 @@ fn context<'a>(
         Some(url) => Some(Registry::from_url(url).map_err(|e| UsageError(e.to_string()))?),
         None => None,
     };
-    let base = Location::parse(&request.index).map_err(|e| UsageError(e.to_string()))?;
+    let base = Location::parse(&request.run.index).map_err(|e| UsageError(e.to_string()))?;
     let fetcher = Fetcher::with_cargo_http(
         &NetConfig {
-            timeout: Duration::from_secs(request.timeout_secs),
+            timeout: Duration::from_secs(request.run.timeout_secs),
             retries: request.net.retries,
             user_agent: format!("cargo-quickinstall/{}", env!("CARGO_PKG_VERSION")),
         },
@@ -135,26 +134,14 @@ fn context<'a>(
     let options = Options {
         root: request.root.clone(),
         bin_dir: request.root.join("bin"),
-        cache_dir: request.cache_dir.clone(),
-        targets: request.targets.clone(),
-        explicit_target: request.explicit_target.clone(),
-        jobs: request.jobs,
-        dry_run: request.dry_run,
-        json: request.json,
-        force: request.force,
+        run: request.run.clone(),
         bins: request.bins.clone(),
         require_signed: request.require_signed,
         client: Client::CargoQuickinstall,
         // Only crates.io's crates (or a declared mirror's) are counted; offline, nothing.
         public: request.source.public && request.offline.is_none(),
-        no_telemetry: request.no_telemetry,
-        quiet: request.quiet,
     };
-    let index = IndexSource {
-        base,
-        keys: request.keys.clone(),
-    };
-    let context = Context::new(options, reporter, fetcher, index, &request.state_dir);
+    let context = Context::new(options, reporter, fetcher, base);
     Ok((context, registry))
 }
 
@@ -224,7 +211,7 @@ impl Ecosystem for Crates<'_> {
         let id = self.id_of(staged);
         // What was staged: the release's binaries, or those `--bin` asked for.
         let bins: BTreeSet<String> = staged.binaries.iter().map(|b| b.name.clone()).collect();
-        if !self.request.force {
+        if !self.request.run.force {
             if tracker.bins_of(&id) == bins && bins.iter().all(|b| bin_dir.join(b).is_file()) {
                 return Ok(Placement::Already);
             }
@@ -286,11 +273,11 @@ impl Ecosystem for Crates<'_> {
             f.req.as_deref(),
             &FallbackOptions {
                 root: Some(&self.request.root),
-                target: self.request.explicit_target.as_deref(),
+                target: self.request.run.explicit_target.as_deref(),
                 registry_args: &self.request.source.fallback_args,
                 bins: &self.request.bins,
-                force: self.request.force,
-                quiet: self.request.quiet,
+                force: self.request.run.force,
+                quiet: self.request.run.quiet,
                 verbose: self.request.verbose,
             },
         );
@@ -303,7 +290,7 @@ impl Ecosystem for Crates<'_> {
     }
 
     fn fallback_outcome(&self, f: &Fallback, built: bool) -> FallbackOutcome {
-        let target = self.request.explicit_target.clone();
+        let target = self.request.run.explicit_target.clone();
         if !built {
             return FallbackOutcome {
                 version: f.version.clone(),

@@ -22,7 +22,7 @@ pub(super) fn source_build(
         program: env.cargo(),
         args: build.args.clone(),
     };
-    if !request.fallback {
+    if !request.run.fallback {
         reporter.error(
             &format!(
                 "{} asks for a build from source, which --no-fallback forbids",
@@ -32,7 +32,7 @@ pub(super) fn source_build(
         );
         return ExitStatus::Failure;
     }
-    if request.dry_run {
+    if request.run.dry_run {
         reporter.data(&format!(
             "would build from source ({} needs `cargo install`) with `{command}`",
             build.because

@@ -27,7 +27,7 @@ impl Crates<'_> {
         let version = pinned.version.to_string();
         if let Some(bins) = self
             .already_installed(&spec.name, &version)
-            .filter(|_| !self.request.force)
+            .filter(|_| !self.request.run.force)
         {
             return Plan::Already {
                 name: spec.name.clone(),

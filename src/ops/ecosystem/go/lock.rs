@@ -51,8 +51,8 @@ pub fn resolve_only(
     reporter: &Reporter,
 ) -> Vec<Result<GoResolved, ResolveError>> {
     let mut request = request.clone();
-    request.dry_run = true;
-    request.force = true;
+    request.run.dry_run = true;
+    request.run.force = true;
     let Ok((context, go)) = context(&request, reporter) else {
         return request
             .specs
@@ -122,7 +122,7 @@ impl Modules<'_> {
                 why: Why::because(format!("{} locks it as a build from source", pinned.from)),
             });
         };
-        if !self.request.force
+        if !self.request.run.force
             && self
                 .installed_module(&pinned.bin)
                 .is_some_and(|(m, v)| m == pinned.module && v == pinned.version)

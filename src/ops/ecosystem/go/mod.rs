@@ -16,7 +16,6 @@ use crate::download::{Fetcher, Location, NetConfig};
 use crate::error::{ExitStatus, PackageError};
 use crate::fallback::{self, SourceBuild};
 use crate::gobuildinfo::read_build_info;
-use crate::index::fetch::IndexSource;
 use crate::index::format::{PackageKind, Release};
 use crate::install::cargo_tracker::TrackerError;
 use crate::ops::driver::{
@@ -59,7 +58,7 @@ fn context<'a>(
             return Err(ExitStatus::Usage);
         }
     };
-    let base = match Location::parse(&request.index) {
+    let base = match Location::parse(&request.run.index) {
         Ok(base) => base,
         Err(e) => {
             reporter.error(&e.to_string(), None);
@@ -69,31 +68,19 @@ fn context<'a>(
     let options = Options {
         root: request.bin_dir.clone(),
         bin_dir: request.bin_dir.clone(),
-        cache_dir: request.cache_dir.clone(),
-        targets: request.targets.clone(),
-        explicit_target: request.explicit_target.clone(),
-        jobs: request.jobs,
-        dry_run: request.dry_run,
-        json: request.json,
-        force: request.force,
+        run: request.run.clone(),
         bins: Vec::new(),
         require_signed: false,
         client: Client::Gquick,
         // Privacy is per module (GOPRIVATE/GONOPROXY/GONOSUMDB), checked at each ping.
         public: true,
-        no_telemetry: request.no_telemetry,
-        quiet: request.quiet,
     };
     let fetcher = Fetcher::new(&NetConfig {
-        timeout: Duration::from_secs(request.timeout_secs),
+        timeout: Duration::from_secs(request.run.timeout_secs),
         retries: 2,
         user_agent: format!("gquick/{}", env!("CARGO_PKG_VERSION")),
     });
-    let index = IndexSource {
-        base,
-        keys: request.keys.clone(),
-    };
-    let context = Context::new(options, reporter, fetcher, index, &request.state_dir);
+    let context = Context::new(options, reporter, fetcher, base);
     Ok((context, go))
 }
 
@@ -108,7 +95,7 @@ impl Modules<'_> {
     /// `go install` (exactly `version`, or the query when nothing resolved), or with
     /// `--no-fallback` a failure.
     fn no_prebuilt(&self, spec: &GoSpec, version: &str, why: &str) -> Plan<()> {
-        if self.request.fallback {
+        if self.request.run.fallback {
             return Plan::Fallback(Fallback {
                 name: spec.package.clone(),
                 version: Some(version.to_owned()),
@@ -122,7 +109,10 @@ impl Modules<'_> {
             error: PackageError::NoPrebuilt {
                 name: spec.package.clone(),
                 version: version.to_owned(),
-                targets: format!("{} in the release index", self.request.targets.join(", ")),
+                targets: format!(
+                    "{} in the release index",
+                    self.request.run.targets.join(", ")
+                ),
                 fallback: "go install",
                 details: String::new(),
             },
@@ -172,16 +162,15 @@ impl Ecosystem for Modules<'_> {
             Ok(r) => r,
             // No usable proxy (GOPROXY=off or direct, or every proxy down): `go install` can
             // still fetch from version control; without a fallback, say why nothing resolved.
-            Err(e @ GoResolveError::NoProxy { .. }) if self.request.fallback => {
+            Err(e @ GoResolveError::NoProxy { .. }) if self.request.run.fallback => {
                 return self.no_prebuilt(spec, &spec.query, &e.to_string());
             }
             Err(e) => return failed(e.into()),
         };
         let bin_guess = crate::index::path::go_command_name(&resolved.package).to_owned();
-        if let Some((module, version)) = self
-            .installed_module(&bin_guess)
-            .filter(|(m, v)| !self.request.force && *m == resolved.module && *v == resolved.version)
-        {
+        if let Some((module, version)) = self.installed_module(&bin_guess).filter(|(m, v)| {
+            !self.request.run.force && *m == resolved.module && *v == resolved.version
+        }) {
             return Plan::Already {
                 name: module,
                 version,
@@ -197,8 +186,8 @@ impl Ecosystem for Modules<'_> {
         let query = Query {
             name: &resolved.module,
             version: &resolved.version,
-            targets: &self.request.targets,
-            explicit_target: self.request.explicit_target.is_some(),
+            targets: &self.request.run.targets,
+            explicit_target: self.request.run.explicit_target.is_some(),
             registry_cksum: None,
         };
         let glibc = || self.d.glibc();
@@ -256,7 +245,7 @@ impl Ecosystem for Modules<'_> {
         let bin_dir = &self.request.bin_dir;
         for bin in &staged.binaries {
             let dest = bin_dir.join(&bin.name);
-            if !dest.exists() || self.request.force {
+            if !dest.exists() || self.request.run.force {
                 continue;
             }
             match read_build_info(&dest).ok().flatten() {
