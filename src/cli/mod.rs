@@ -108,12 +108,14 @@ pub struct Args {
     /// Refuse anything not verified by a signature (an `upstream (unsigned)` release)
     #[arg(long, conflicts_with = "allow_unsigned")]
     pub require_signed: bool,
+    // Before the groups with headings of their own: a flattened group's heading carries over
+    // to the fields after it, and these are the ordinary options.
+    #[command(flatten)]
+    pub common: CommonOptions,
     #[command(flatten)]
     pub source_build: SourceBuildOptions,
     #[command(flatten)]
     pub accepted: AcceptedFlags,
-    #[command(flatten)]
-    pub common: CommonOptions,
 }
 
 /// One crate to install.
@@ -321,6 +323,65 @@ mod tests {
     use std::path::Path;
 
     use super::*;
+
+    /// The help's sections: each heading with the flags listed under it.
+    fn help_sections() -> Vec<(String, String)> {
+        use clap::CommandFactory;
+        let help = Args::command().render_help().to_string();
+        let mut sections: Vec<(String, String)> = Vec::new();
+        for line in help.lines() {
+            match sections.last_mut() {
+                Some((_, body)) if line.starts_with(' ') => {
+                    body.push_str(line);
+                    body.push('\n');
+                }
+                _ if line.ends_with(':') && !line.starts_with(' ') => {
+                    sections.push((line.trim_end_matches(':').to_owned(), String::new()));
+                }
+                _ => {}
+            }
+        }
+        sections
+    }
+
+    #[test]
+    fn the_help_lists_the_ordinary_options_under_options_not_under_compatibility() {
+        let sections = help_sections();
+        let section = |name: &str| {
+            sections
+                .iter()
+                .find(|(heading, _)| heading.starts_with(name))
+                .map(|(_, body)| body.clone())
+                .unwrap_or_else(|| panic!("no `{name}` section in {sections:#?}"))
+        };
+        let options = section("Options");
+        let compatibility = section("Accepted for compatibility");
+        for flag in [
+            "--target",
+            "--force",
+            "--jobs",
+            "--dry-run",
+            "--json",
+            "--no-fallback",
+        ] {
+            assert!(
+                options.contains(flag),
+                "{flag} missing from Options:\n{options}"
+            );
+            assert!(
+                !compatibility.contains(flag),
+                "{flag} listed as having no effect:\n{compatibility}"
+            );
+        }
+        for flag in [
+            "--locked",
+            "--no-confirm",
+            "--no-binstall",
+            "--try-upstream",
+        ] {
+            assert!(compatibility.contains(flag), "{flag}:\n{compatibility}");
+        }
+    }
 
     fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<InstallRequest, UsageError> {
         let args =
