@@ -6,7 +6,9 @@
 //! threads, so every method takes `&self`.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::collections::HashSet;
 use std::io::{IsTerminal, Write};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -22,6 +24,8 @@ pub struct Reporter {
     /// `-v` count: 1 for the decisions (URLs asked, targets, cache, why not), 2 for more.
     verbosity: u8,
     bars: Option<MultiProgress>,
+    /// The keys of the warnings said once per run ([`Reporter::warn_once`]).
+    said: Mutex<HashSet<String>>,
 }
 
 /// How a package got into the bin directory, as `--json`'s `source` spells it.
@@ -90,6 +94,7 @@ impl Reporter {
             color: tty && !env.no_color(),
             verbosity: 0,
             bars,
+            said: Mutex::default(),
         }
     }
 
@@ -126,6 +131,7 @@ impl Reporter {
             color: false,
             verbosity: 0,
             bars: None,
+            said: Mutex::default(),
         }
     }
 
@@ -148,6 +154,19 @@ impl Reporter {
     pub fn status(&self, label: &str, message: &str) {
         if !self.quiet {
             self.line(label, "32", message);
+        }
+    }
+
+    /// A warning said once per run for `key` (a source that cannot be reached, whatever the
+    /// number of packages that found it so): later ones with the same key are dropped, the
+    /// packages' own "no prebuilt" lines still name it.
+    pub fn warn_once(&self, key: &str, message: &str) {
+        let first = self
+            .said
+            .lock()
+            .map_or(true, |mut said| said.insert(key.to_owned()));
+        if first {
+            self.warn(message);
         }
     }
 
@@ -188,17 +207,26 @@ impl Reporter {
         }
     }
 
-    /// Starts showing a download. Without a terminal, one plain line instead of a bar.
-    pub fn download(&self, what: &str, total: u64) -> Progress {
+    /// Starts showing a download of `total` bytes (`None`: not known before it ends). Without
+    /// a terminal, one plain line instead of a bar.
+    pub fn download(&self, what: &str, total: Option<u64>) -> Progress {
         match &self.bars {
             Some(bars) => {
-                let bar = bars.add(ProgressBar::new(total));
-                bar.set_style(
-                    ProgressStyle::with_template(
+                let (bar, template) = match total {
+                    Some(total) => (
+                        ProgressBar::new(total),
                         "{prefix:>12} {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
-                    )
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
+                    ),
+                    None => (
+                        ProgressBar::no_length(),
+                        "{prefix:>12} {msg} {bytes} {bytes_per_sec}",
+                    ),
+                };
+                let bar = bars.add(bar);
+                bar.set_style(
+                    ProgressStyle::with_template(template)
+                        .unwrap_or_else(|_| ProgressStyle::default_bar())
+                        .progress_chars("=> "),
                 );
                 bar.set_prefix("Downloading");
                 bar.set_message(what.to_owned());
@@ -206,7 +234,11 @@ impl Reporter {
                 Progress { bar: Some(bar) }
             }
             None => {
-                self.status("Downloading", &format!("{what} ({})", human_bytes(total)));
+                let line = match total {
+                    Some(total) => format!("{what} ({})", human_bytes(total)),
+                    None => what.to_owned(),
+                };
+                self.status("Downloading", &line);
                 Progress { bar: None }
             }
         }

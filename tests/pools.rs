@@ -135,6 +135,9 @@ fn index_miss_installs_the_signed_pool_archive() {
         "qi-fallback 0.1.0",
         "prebuilt from quickinstall",
     ]);
+    // The pool gives no size in advance: the line says none rather than "0 B".
+    let downloading = run.stderr_line_with(&["Downloading", "`qi-fallback 0.1.0`"]);
+    assert!(!downloading.contains("B)"), "{downloading}\n{run}");
     let json = &run.json_lines()[0];
     assert_eq!(json["source"], "prebuilt", "{run}");
     assert_eq!(json["origin"], "quickinstall", "{run}");
@@ -511,6 +514,35 @@ fn rate_limit_is_named_and_the_next_source_is_tried_without_waiting() {
     // Asked once, not retried, and nowhere near the minute the server asked for.
     assert_eq!(pool.server.requests_for(&sig), 1, "{run}");
     assert!(took < std::time::Duration::from_secs(5), "{took:?}\n{run}");
+}
+
+#[test]
+fn an_unreachable_pool_is_warned_about_once_whatever_the_number_of_crates() {
+    let (mut s, _pool) = setup();
+    // A loopback port nobody listens on: every connection is refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    s.env.set("QUICKINSTALL_QUICKINSTALL_POOL", base);
+    let run = s
+        .quickinstall()
+        .args(["qi-tool", "qi-hello", "--json", "--target", &world().target])
+        .args(["--sources", "quickinstall,index"])
+        .run();
+    run.assert_success();
+    let warnings: Vec<_> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:") && l.contains("quickinstall pool could not be asked"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}\n{run}");
+    // Both came from the next source.
+    let origins: Vec<_> = run
+        .json_lines()
+        .iter()
+        .map(|j| j["origin"].clone())
+        .collect();
+    assert_eq!(origins, ["index", "index"], "{run}");
 }
 
 #[test]

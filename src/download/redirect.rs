@@ -58,25 +58,31 @@ pub fn resolve(base: &str, location: &str) -> Option<String> {
         return Some(location.to_owned());
     }
     let scheme = scheme_of(base)?;
-    let after_scheme = base.get(scheme.len() + 3..)?;
     if let Some(rest) = location.strip_prefix("//") {
         return Some(format!("{scheme}://{rest}"));
     }
-    let authority_end = after_scheme
-        .find(['/', '?', '#'])
-        .unwrap_or(after_scheme.len());
-    let origin = base.get(..scheme.len() + 3 + authority_end)?;
+    let origin = origin(base)?;
     if location.starts_with('/') {
         return Some(format!("{origin}{location}"));
     }
     // Relative to the base's directory (its query and fragment dropped).
-    let path = after_scheme.get(authority_end..).unwrap_or_default();
+    let path = base.get(origin.len()..).unwrap_or_default();
     let path = path.split(['?', '#']).next().unwrap_or_default();
     let dir = path
         .rfind('/')
         .map_or("/", |i| path.get(..=i).unwrap_or("/"));
     let dir = if dir.is_empty() { "/" } else { dir };
     Some(format!("{origin}{dir}{location}"))
+}
+
+/// `scheme://authority` of an absolute URL, as written (what one server answers for).
+pub(crate) fn origin(url: &str) -> Option<&str> {
+    let scheme = scheme_of(url)?;
+    let after_scheme = url.get(scheme.len() + 3..)?;
+    let authority_end = after_scheme
+        .find(['/', '?', '#'])
+        .unwrap_or(after_scheme.len());
+    url.get(..scheme.len() + 3 + authority_end)
 }
 
 /// `scheme` of `scheme://…`, as written, when the URL starts with one.
@@ -122,6 +128,17 @@ mod tests {
         );
         assert!(allowed_hop("http://127.0.0.1/a", "http://example.org/b").is_err());
         assert!(allowed_hop("http://127.0.0.1/a", "ftp://127.0.0.1/b").is_err());
+    }
+
+    #[test]
+    fn the_origin_is_scheme_and_authority() {
+        assert_eq!(
+            origin("https://h.example:8443/a/b?c#d"),
+            Some("https://h.example:8443")
+        );
+        assert_eq!(origin("http://127.0.0.1:1"), Some("http://127.0.0.1:1"));
+        assert_eq!(origin("https://h.example?q"), Some("https://h.example"));
+        assert_eq!(origin("not a url"), None);
     }
 
     #[test]

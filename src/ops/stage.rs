@@ -66,7 +66,7 @@ pub fn stage_release(
         None => {
             let progress = reporter.download(
                 &format!("`{} {}`", subject.name, subject.version),
-                release.size,
+                Some(release.size),
             );
             let set = |n| progress.set(n);
             // A small archive stays in memory: no file to create, write, read back and delete.

@@ -33,7 +33,7 @@ pub fn answer(
         Ok(Some(p)) => p,
         Ok(None) => return Answer::DontHave("it is not in the release index".into()),
         Err(e) if e.is_unreachable() => {
-            reporter.warn(&e.to_string());
+            reporter.warn_once(&format!("index {}", index.base), &e.to_string());
             return Answer::DontHave("the release index could not be reached".into());
         }
         Err(e) => return Answer::Fail(e.into()),

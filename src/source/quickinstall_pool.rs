@@ -136,6 +136,6 @@ fn unavailable(error: &DownloadError, reporter: &Reporter) -> String {
         }
         other => format!("the quickinstall pool could not be asked ({other})"),
     };
-    reporter.warn(&why);
+    reporter.warn_once("quickinstall pool", &why);
     why
 }

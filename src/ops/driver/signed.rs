@@ -125,7 +125,7 @@ impl<'a> Context<'a> {
         let dir = crate::ops::stage::temp_dir_in(&self.request.root)?;
         let progress = self
             .reporter
-            .download(&format!("`{} {}`", subject.name, subject.version), 0);
+            .download(&format!("`{} {}`", subject.name, subject.version), None);
         let downloaded = self.fetcher.download_checked(
             &candidate.location,
             dir.path(),

@@ -119,9 +119,15 @@ impl<'a> Context<'a> {
             Err(PackageError::FromSource { origin, error })
                 if matches!(*error, PackageError::Download { .. }) && !error.is_verification() =>
             {
-                let why = format!("{origin} source: {error}");
-                self.reporter.warn(&why);
-                Err(why)
+                // Said once per server: ten crates whose releases are on one unreachable host
+                // make one warning. The "no prebuilt" line names the source already.
+                let url = candidate.location.to_string();
+                let server = crate::download::redirect::origin(&url).unwrap_or(&url);
+                self.reporter.warn_once(
+                    &format!("{origin} {server}"),
+                    &format!("{origin} source: {error}"),
+                );
+                Err(error.to_string())
             }
             Err(e) => Ok(Plan::Failed {
                 name: name.to_owned(),
