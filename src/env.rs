@@ -189,6 +189,14 @@ impl Env {
             .unwrap_or_else(|| OsString::from("cargo"))
     }
 
+    /// Whether `dir` is one of `PATH`'s entries, compared as cargo compares them (the path as
+    /// written, not resolved).
+    pub fn on_path(&self, dir: &Path) -> bool {
+        self.vars
+            .get("PATH")
+            .is_some_and(|path| std::env::split_paths(path).any(|entry| entry == dir))
+    }
+
     /// A comma-separated list variable, split and trimmed.
     pub fn list(&self, name: &str) -> Vec<String> {
         self.get(name)

@@ -33,6 +33,38 @@ fn installs_prebuilt_binaries_that_run() {
 }
 
 #[test]
+fn says_when_the_bin_dir_is_not_on_path_as_cargo_install_does() {
+    let mut s = Scenario::new();
+    let warning = format!(
+        "warning: be sure to add `{}` to your PATH to be able to run the installed binaries",
+        s.bin_dir().display()
+    );
+    let said =
+        |run: &crate::support::env::Run| run.stderr.lines().filter(|l| *l == warning).count();
+    // The scenario's PATH has the bin dir, as a machine set up for cargo does: nothing said.
+    let run = s.quickinstall().arg("qi-tool").run();
+    run.assert_success();
+    assert_eq!(said(&run), 0, "{run}");
+    let without: Vec<_> = std::env::split_paths(&crate::support::env::parent_var("PATH").unwrap())
+        .filter(|d| *d != s.bin_dir())
+        .collect();
+    s.env.set("PATH", std::env::join_paths(without).unwrap());
+    // Once per run, after two installs; not when nothing was installed, nor with --quiet.
+    let run = s.quickinstall().args(["qi-hello", "qi-tool"]).run();
+    run.assert_success();
+    assert_eq!(said(&run), 1, "{run}");
+    let run = s.quickinstall().arg("qi-hello").run();
+    run.stderr_has(&["already installed"]);
+    assert_eq!(said(&run), 0, "{run}");
+    let run = s
+        .quickinstall()
+        .args(["--quiet", "--force", "qi-hello"])
+        .run();
+    run.assert_success();
+    assert_eq!(said(&run), 0, "{run}");
+}
+
+#[test]
 fn works_when_cargo_runs_it_as_a_subcommand() {
     let s = Scenario::new();
     s.quickinstall()
@@ -104,18 +136,20 @@ fn the_version_flag_picks_an_exact_version() {
 }
 
 #[test]
-fn an_exact_pin_skips_the_registry_and_fetches_only_what_it_needs() {
+fn an_exact_pin_asks_the_registry_only_beside_the_archive() {
     let s = Scenario::new();
     s.quickinstall()
         .args(["qi-hello", "--version", "=0.2.0"])
         .run()
         .assert_success();
     assert_eq!(s.run_installed("qi-hello"), "qi-hello 0.2.0");
-    assert_eq!(
-        s.registry.server.requests(),
-        0,
-        "the registry was asked: {:?}",
-        s.registry.server.paths()
+    // No lookup before the archive: the signed bundle names it. The registry is asked once,
+    // whether the version is yanked, while the archive comes.
+    let asked = s.registry.server.paths();
+    assert_eq!(asked.len(), 1, "{asked:?}");
+    assert!(
+        asked[0].ends_with(&crate::support::registry::sparse_path("qi-hello")),
+        "{asked:?}"
     );
     // One request for the signed bundle, one for the archive.
     let mut expected = vec![
@@ -124,6 +158,33 @@ fn an_exact_pin_skips_the_registry_and_fetches_only_what_it_needs() {
     ];
     expected.sort();
     assert_eq!(s.index.paths(), expected);
+}
+
+#[test]
+fn an_exact_pin_of_a_yanked_version_is_refused_as_cargo_install_refuses_it() {
+    let s = Scenario::new();
+    let before = s.disk_state();
+    for pin in ["qi-yanked@0.1.0", "qi-yanked@=0.1.0"] {
+        let run = s.quickinstall().arg(pin).run();
+        run.assert_exit(1);
+        run.stderr_line_with(&["`qi-yanked 0.1.0` has been yanked from the registry"]);
+        run.stderr_line_with(&["help:", "yanked version is not installed"]);
+        assert_eq!(s.disk_state(), before, "{run}");
+    }
+    // A registry that cannot be asked does not stop a signed install: it is said aloud.
+    let mut s = Scenario::new();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("sparse+http://{}/", closed.local_addr().unwrap());
+    drop(closed);
+    s.env.set("QUICKINSTALL_REGISTRY", url);
+    let run = s.quickinstall().arg("qi-tool@1.0.0").run();
+    run.assert_success();
+    run.stderr_line_with(&[
+        "warning:",
+        "whether `qi-tool 1.0.0` is yanked",
+        "installing it anyway",
+    ]);
+    assert_eq!(s.run_installed("qi-tool"), "qi-tool 1.0.0");
 }
 
 #[test]

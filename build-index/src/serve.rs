@@ -10,7 +10,7 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Longest request line or header line accepted.
 const MAX_LINE: u64 = 8 * 1024;
@@ -108,22 +108,37 @@ fn handle(stream: TcpStream, root: &Path, log: bool, latency: Duration) -> io::R
             Some(Ok(request)) => request,
             Some(Err(())) => {
                 respond_status(&mut writer, 400, "Bad Request", false)?;
-                log_line(log, "-", "-", 400, 0);
+                log_line(log, SystemTime::now(), "-", "-", 400, 0);
                 return Ok(());
             }
         };
         // A body on GET/HEAD is not expected; refusing it keeps the framing simple and safe.
         if request.has_body {
             respond_status(&mut writer, 400, "Bad Request", false)?;
-            log_line(log, &request.method, &request.target, 400, 0);
+            log_line(
+                log,
+                SystemTime::now(),
+                &request.method,
+                &request.target,
+                400,
+                0,
+            );
             return Ok(());
         }
         let keep = request.keep_alive;
+        let arrived = SystemTime::now();
         if !latency.is_zero() {
             thread::sleep(latency);
         }
         let (status, bytes) = respond(&mut writer, &request, root)?;
-        log_line(log, &request.method, &request.target, status, bytes);
+        log_line(
+            log,
+            arrived,
+            &request.method,
+            &request.target,
+            status,
+            bytes,
+        );
         writer.flush()?;
         if !keep {
             return Ok(());
@@ -131,10 +146,18 @@ fn handle(stream: TcpStream, root: &Path, log: bool, latency: Duration) -> io::R
     }
 }
 
+/// One request's line: when it arrived (seconds since the Unix epoch, to the microsecond, so
+/// the logs of two servers on one machine can be merged in order), then what was asked and
+/// answered.
 #[allow(clippy::print_stderr)] // request logging to stderr is what --log asks for
-fn log_line(log: bool, method: &str, target: &str, status: u16, bytes: u64) {
+fn log_line(log: bool, arrived: SystemTime, method: &str, target: &str, status: u16, bytes: u64) {
     if log {
-        eprintln!("{method} {target} {status} {bytes}");
+        let at = arrived.duration_since(UNIX_EPOCH).unwrap_or_default();
+        eprintln!(
+            "{}.{:06} {method} {target} {status} {bytes}",
+            at.as_secs(),
+            at.subsec_micros()
+        );
     }
 }
 

@@ -5,6 +5,8 @@
 //! follows `cargo install`: the newest version matching the requirement that is neither yanked
 //! nor (unless asked for explicitly) a prerelease.
 
+use std::collections::HashMap;
+
 use semver::{Version, VersionReq};
 use serde::Deserialize;
 
@@ -25,6 +27,9 @@ pub struct Registry {
     is_crates_io: bool,
     /// `config.json`'s `dl`, once asked (one request per run, not per crate).
     dl: std::sync::Arc<std::sync::OnceLock<String>>,
+    /// The versions each crate's file listed, once read: a run that reads it twice (an exact
+    /// pin's yank check after the upstream source's checksum) asks once.
+    listed: std::sync::Arc<std::sync::Mutex<HashMap<String, Vec<RegistryVersion>>>>,
 }
 
 /// One published version as the registry lists it.
@@ -50,6 +55,15 @@ pub enum RegistryError {
     },
     #[error("every version of `{name}` matching `{req}` is yanked")]
     AllYanked { name: String, req: String },
+    /// An exact version asked for by name that the registry marks yanked: `cargo install`
+    /// refuses it too.
+    #[error("`{name} {version}` has been yanked from the registry `{registry}`")]
+    Yanked {
+        name: String,
+        version: String,
+        registry: String,
+        newest: Option<String>,
+    },
     /// The index file lists the crate under another case: cargo requires the exact name.
     #[error("crate `{name}` was not found in the registry `{registry}`; it lists `{canonical}`")]
     WrongCase {
@@ -72,6 +86,7 @@ impl Registry {
             url: CRATES_IO_SPARSE.to_owned(),
             is_crates_io: true,
             dl: std::sync::Arc::default(),
+            listed: std::sync::Arc::default(),
         }
     }
 
@@ -93,6 +108,7 @@ impl Registry {
             url: bare,
             is_crates_io: false,
             dl: std::sync::Arc::default(),
+            listed: std::sync::Arc::default(),
         })
     }
 
@@ -170,8 +186,23 @@ impl Registry {
         Location::parse(&url).map_err(|_| RegistryError::BadUrl { url })
     }
 
-    /// Every version of `name` (one request).
+    /// Every version of `name` (one request, the first time it is asked in a run).
     pub fn versions(
+        &self,
+        fetcher: &Fetcher,
+        name: &str,
+    ) -> Result<Vec<RegistryVersion>, RegistryError> {
+        if let Some(versions) = self.listed.lock().ok().and_then(|l| l.get(name).cloned()) {
+            return Ok(versions);
+        }
+        let versions = self.read_versions(fetcher, name)?;
+        if let Ok(mut listed) = self.listed.lock() {
+            listed.insert(name.to_owned(), versions.clone());
+        }
+        Ok(versions)
+    }
+
+    fn read_versions(
         &self,
         fetcher: &Fetcher,
         name: &str,
@@ -215,6 +246,14 @@ impl RegistryError {
             Self::NotFound { name, .. } => Some(format!(
                 "check the name's spelling (`cargo search {name}` lists similar ones), or name the registry it comes from with --registry"
             )),
+            Self::Yanked { name, newest, .. } => Some(match newest {
+                Some(newest) => format!(
+                    "a yanked version is not installed, as with `cargo install`; the newest that is not yanked is `{name}@{newest}`"
+                ),
+                None => format!(
+                    "a yanked version is not installed, as with `cargo install`, and `{name}` has no other; `cargo info {name}` lists its versions"
+                ),
+            }),
             Self::NoMatch { name, .. } | Self::AllYanked { name, .. } => Some(format!(
                 "ask for another version: `{name}@X` takes cargo's requirements (`@1.2`, `@=1.2.3`); `cargo info {name}` lists its versions"
             )),
@@ -335,6 +374,38 @@ pub fn pinned_version(req: &VersionReq) -> Option<Version> {
     }
 }
 
+/// Whether `version`, asked for exactly, may be installed as `cargo install` judges it: the
+/// registry lists it and has not yanked it.
+pub fn check_exact(
+    name: &str,
+    registry: &str,
+    versions: &[RegistryVersion],
+    version: &Version,
+) -> Result<(), RegistryError> {
+    let newest = || {
+        versions
+            .iter()
+            .filter(|v| !v.yanked && v.version.pre.is_empty())
+            .map(|v| &v.version)
+            .max()
+            .map(ToString::to_string)
+    };
+    match versions.iter().find(|v| v.version == *version) {
+        Some(listed) if !listed.yanked => Ok(()),
+        Some(_) => Err(RegistryError::Yanked {
+            name: name.to_owned(),
+            version: version.to_string(),
+            registry: registry.to_owned(),
+            newest: newest(),
+        }),
+        None => Err(RegistryError::NoMatch {
+            name: name.to_owned(),
+            req: format!("={version}"),
+            newest: newest(),
+        }),
+    }
+}
+
 /// Picks the version to install: the newest non-yanked one matching `req` (any version when
 /// `None`); prereleases only when the requirement names one, as semver matching does.
 pub fn select_version<'a>(
@@ -381,6 +452,29 @@ mod tests {
             yanked,
             cksum: "00".repeat(32),
         }
+    }
+
+    #[test]
+    fn an_exact_version_must_be_listed_and_not_yanked() {
+        let versions = [v("1.0.0", false), v("1.1.0", true), v("1.2.0-rc.1", false)];
+        let exact = |s: &str| check_exact("t", "reg", &versions, &Version::parse(s).unwrap());
+        assert!(exact("1.0.0").is_ok());
+        assert!(exact("1.2.0-rc.1").is_ok());
+        let yanked = exact("1.1.0").unwrap_err();
+        assert_eq!(
+            yanked.to_string(),
+            "`t 1.1.0` has been yanked from the registry `reg`"
+        );
+        assert!(
+            yanked.hint().unwrap().contains("`t@1.0.0`"),
+            "{:?}",
+            yanked.hint()
+        );
+        let missing = exact("9.0.0").unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "no version of `t` matches `=9.0.0`; the newest is 1.0.0"
+        );
     }
 
     #[test]

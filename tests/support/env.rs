@@ -128,9 +128,11 @@ impl TestEnv {
         env.set("HOME", home);
         env.set("CARGO_HOME", cargo_home);
         env.set("CARGO_TARGET_DIR", target);
-        if let Some(path) = parent_var("PATH") {
-            env.set("PATH", path);
-        }
+        // As on a machine set up for cargo, the install dir is on PATH (last, so nothing
+        // installed shadows the tools the tests run).
+        let parent_path = parent_var("PATH").unwrap_or_default();
+        let dirs = std::env::split_paths(&parent_path).chain([env.bin_dir()]);
+        env.set("PATH", std::env::join_paths(dirs).unwrap());
         if let Some(rustup) = rustup_home() {
             env.set("RUSTUP_HOME", rustup);
         }

@@ -12,7 +12,8 @@ pub(crate) struct Args {
     index: PathBuf,
     #[arg(long, default_value = "127.0.0.1:0")]
     addr: String,
-    /// Log one line per request on stderr.
+    /// Log one line per request on stderr: its arrival (Unix seconds, to the microsecond),
+    /// method, path, status and body bytes.
     #[arg(long)]
     log: bool,
     /// Wait this many milliseconds before answering each request: emulates a distant

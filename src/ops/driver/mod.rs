@@ -86,6 +86,12 @@ pub trait Ecosystem: Sync {
     /// Writes the record; `Err` rolls every placed binary back.
     fn save(&self, record: Self::Record, changed: bool) -> Result<(), Arc<TrackerError>>;
 
+    /// Whether to say, as `cargo install` does, when binaries were installed into a directory
+    /// that is not on `PATH`.
+    fn warns_off_path(&self) -> bool {
+        false
+    }
+
     /// `--force`-less "already installed" line: what follows the name and version.
     fn already_note(&self, _bins: &[String]) -> String {
         String::new()
@@ -321,6 +327,22 @@ pub fn run<E: Ecosystem>(context: &Context, ecosystem: &E, env: &Env) -> ExitSta
         results[i] = Some(result);
     }
     let results = summary::with_seconds(results, &took);
+    // A build from source ran `cargo install`, which says this itself.
+    let prebuilt_placed = results
+        .iter()
+        .any(|r| r.ok && r.source == Some(Source::Prebuilt));
+    let built = results.iter().any(|r| r.source == Some(Source::Fallback));
+    if ecosystem.warns_off_path()
+        && prebuilt_placed
+        && !built
+        && !request.run.dry_run
+        && !env.on_path(&request.bin_dir)
+    {
+        context.reporter.warn(&format!(
+            "be sure to add `{}` to your PATH to be able to run the installed binaries",
+            request.bin_dir.display()
+        ));
+    }
     let status = summary::summarise(
         request.run.json,
         context.reporter,

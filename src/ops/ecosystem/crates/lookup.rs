@@ -3,7 +3,8 @@
 //! signature probe and the `.crate` download for upstream metadata at once, the first time
 //! either is needed, each answer waited for only when its source's turn comes. The first
 //! candidate goes to the driver, which verifies and stages it; a `.crate` download still running
-//! then is not waited for.
+//! then is not waited for. An exact pin (`crate@1.2.3`) skips the registry before the download;
+//! whether that version is yanked is asked beside the download, and a yanked one is refused.
 
 use std::thread::{JoinHandle, ScopedJoinHandle};
 
@@ -12,7 +13,9 @@ use crate::cli::CrateSpec;
 use crate::error::PackageError;
 use crate::index::format::PackageKind;
 use crate::ops::driver::{Fallback, Plan};
-use crate::registry::crates::{pinned_version, select_version};
+use crate::registry::crates::{
+    RegistryError, RegistryVersion, check_exact, pinned_version, select_version,
+};
 use crate::source::index::Query;
 use crate::source::{self, Answer, Origin, Why, quickinstall_pool};
 
@@ -106,9 +109,14 @@ impl Crates<'_> {
         //    answer is waited for only when its source's turn comes: the pool's hit is taken
         //    (and its archive fetched) while the `.crate` may still be on its way, and the
         //    lookup returns without it.
+        // An exact pin skipped the registry, saving a round trip before the archive. Whether
+        // the registry has yanked that version (`cargo install` refuses it then) is asked beside
+        // the archive's download instead, once a source has it.
+        let exact_pin = registry_cksum.is_none();
         std::thread::scope(|scope| {
             let mut fetched = fetched;
             let mut remote: Option<Remote<'_>> = None;
+            let mut listed = None;
             for (position, origin) in self.request.sources.iter().enumerate() {
                 if matches!(origin, Origin::Quickinstall | Origin::Upstream) && remote.is_none() {
                     let later = &self.request.sources[position..];
@@ -157,6 +165,9 @@ impl Crates<'_> {
                     ),
                     Origin::Build => continue,
                 };
+                if exact_pin && listed.is_none() && matches!(answer, Answer::Have(_)) {
+                    listed = Some(scope.spawn(|| registry.versions(&self.d.fetcher, &spec.name)));
+                }
                 let miss = match answer {
                     Answer::Have(candidate) => match self.d.take(
                         &spec.name,
@@ -167,7 +178,15 @@ impl Crates<'_> {
                             req_text: spec.req_text.clone(),
                         },
                     ) {
-                        Ok(plan) => return plan,
+                        Ok(plan) => {
+                            let listed = listed.take().map(ScopedJoinHandle::join);
+                            return match self.check_exact_pin(registry, listed, &spec.name, &semver)
+                            {
+                                // Dropping a staged plan removes its staging directory.
+                                Err(e) => failed(Some(version.clone()), e),
+                                Ok(()) => plan,
+                            };
+                        }
                         Err(why) => why,
                     },
                     Answer::DontHave(why) => why,
@@ -242,7 +261,8 @@ impl Crates<'_> {
     }
 
     /// The exact version to install, and the registry's checksum of its `.crate` when the
-    /// registry was asked (an exact pin needs no request).
+    /// registry was asked (an exact pin needs no request before the download; see
+    /// [`Self::check_exact_pin`]).
     fn resolve_version(
         &self,
         registry: &crate::registry::crates::Registry,
@@ -262,6 +282,34 @@ impl Crates<'_> {
         let versions = registry.versions(&self.d.fetcher, &spec.name)?;
         let v = select_version(&spec.name, &versions, spec.req.as_ref())?;
         Ok((v.version.clone(), Some(v.cksum.clone())))
+    }
+
+    /// The registry's judgement of an exact pin, asked beside its download (`listed`: `None`
+    /// when nothing was asked). A yanked or unlisted version is refused, as `cargo install`
+    /// refuses it; a registry that cannot be reached is said aloud and the signed source's
+    /// answer stands.
+    fn check_exact_pin(
+        &self,
+        registry: &crate::registry::crates::Registry,
+        listed: Option<std::thread::Result<Result<Vec<RegistryVersion>, RegistryError>>>,
+        name: &str,
+        version: &semver::Version,
+    ) -> Result<(), PackageError> {
+        match listed {
+            Some(Ok(Ok(versions))) => {
+                check_exact(name, &registry.display_url(), &versions, version)?;
+                Ok(())
+            }
+            Some(Ok(Err(RegistryError::Download { source, .. }))) => {
+                self.d.reporter.warn(&format!(
+                    "could not ask {} whether `{name} {version}` is yanked ({source}); installing it anyway",
+                    registry.display_url()
+                ));
+                Ok(())
+            }
+            Some(Ok(Err(e))) => Err(e.into()),
+            Some(Err(_)) | None => Ok(()),
+        }
     }
 
     /// No prebuilt and no version resolved: `cargo install` with the requirement as given.

@@ -183,6 +183,10 @@ impl Ecosystem for Crates<'_> {
         "crates"
     }
 
+    fn warns_off_path(&self) -> bool {
+        true
+    }
+
     fn specs(&self) -> &[CrateSpec] {
         &self.request.crates
     }
