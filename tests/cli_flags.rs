@@ -227,3 +227,37 @@ fn completions_for_each_shell() {
     // gquick with nothing at all still prints its help and fails as before.
     s.command(env!("CARGO_BIN_EXE_gquick")).run().assert_exit(2);
 }
+
+#[test]
+fn binstall_strategies_name_the_sources_with_the_index_first() {
+    let s = Scenario::new();
+    // A prebuilt strategy: the release index is tried first, and has it.
+    let run = s
+        .quickinstall()
+        .args(["--strategies", "quick-install,compile", "--json", "qi-tool"])
+        .run();
+    run.assert_success();
+    assert_eq!(run.json_lines()[0]["origin"], "index", "{run}");
+    // `compile` alone: a build, whatever the index has.
+    let run = s
+        .quickinstall()
+        .args(["--strategies", "compile", "--dry-run", "--force", "qi-tool"])
+        .run();
+    run.assert_success()
+        .stdout_has(&["would build `qi-tool 1.0.0` from source"]);
+    // An unknown strategy, or both spellings at once: usage errors.
+    let run = s
+        .quickinstall()
+        .args(["--strategies", "guess", "qi-tool"])
+        .run();
+    run.assert_exit(2).stderr_has(&[
+        "unknown strategy `guess`",
+        "crate-meta-data, quick-install and compile",
+    ]);
+    let run = s
+        .quickinstall()
+        .args(["--strategies", "compile", "--sources", "index", "qi-tool"])
+        .run();
+    run.assert_exit(2)
+        .stderr_has(&["--strategies", "--sources"]);
+}

@@ -101,6 +101,16 @@ pub struct Args {
         default_value = "index,quickinstall,upstream,build"
     )]
     pub sources: Vec<String>,
+    /// cargo-binstall's spelling of --sources: `crate-meta-data` (upstream), `quick-install`
+    /// (quickinstall), `compile` (build); the release index goes first when any prebuilt
+    /// strategy is named
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        conflicts_with = "sources"
+    )]
+    pub strategies: Vec<String>,
     /// Also install archives that carry no signature (a quickinstall pool asset built before
     /// signing began), with the trust of TLS alone; said aloud in the output
     #[arg(long)]
@@ -243,7 +253,12 @@ impl InstallRequest {
             because,
             args: source_build_args(&args, &source),
         });
-        let sources = crate::source::Origin::parse_list(&args.sources).map_err(UsageError)?;
+        let sources = if args.strategies.is_empty() {
+            crate::source::Origin::parse_list(&args.sources)
+        } else {
+            crate::source::Origin::from_strategies(&args.strategies)
+        }
+        .map_err(UsageError)?;
         let net = NetSettings {
             proxy: config.http_proxy.as_ref().map(|d| d.value.clone()),
             cainfo: config.http_cainfo.as_ref().map(|d| d.value.clone()),

@@ -74,6 +74,30 @@ impl Origin {
         }
         Ok(list)
     }
+
+    /// cargo-binstall's `--strategies crate-meta-data,quick-install,compile`, as sources in
+    /// that order. The release index, which cargo-binstall does not have, goes first whenever
+    /// a prebuilt strategy is named (`--strategies compile` alone stays a build).
+    pub fn from_strategies(names: &[String]) -> Result<Vec<Self>, String> {
+        let mut sources = Vec::new();
+        for name in names.iter().map(|n| n.trim()) {
+            let source = match name {
+                "crate-meta-data" => "upstream",
+                "quick-install" => "quickinstall",
+                "compile" => "build",
+                other => {
+                    return Err(format!(
+                        "--strategies: unknown strategy `{other}`\nhelp: cargo-binstall's strategies are crate-meta-data, quick-install and compile; --sources also names the release index"
+                    ));
+                }
+            };
+            sources.push(source.to_owned());
+        }
+        if sources.iter().any(|s| s != "build") {
+            sources.insert(0, "index".to_owned());
+        }
+        Self::parse_list(&sources).map_err(|e| e.replacen("--sources", "--strategies", 1))
+    }
 }
 
 /// What must be true of a candidate's bytes before anything parses them.
@@ -184,5 +208,31 @@ mod tests {
         );
         assert!(list("index,index").is_err());
         assert!(list("pypi").is_err());
+    }
+
+    #[test]
+    fn binstall_strategies_become_sources_with_the_index_first() {
+        let strategies =
+            |s: &str| Origin::from_strategies(&s.split(',').map(str::to_owned).collect::<Vec<_>>());
+        assert_eq!(
+            strategies("crate-meta-data,quick-install,compile").unwrap(),
+            [
+                Origin::Index,
+                Origin::Upstream,
+                Origin::Quickinstall,
+                Origin::Build
+            ]
+        );
+        assert_eq!(strategies("compile").unwrap(), [Origin::Build]);
+        let unknown = strategies("quick-install,guess").unwrap_err();
+        assert!(
+            unknown.starts_with("--strategies: unknown strategy `guess`"),
+            "{unknown}"
+        );
+        let twice = strategies("compile,compile").unwrap_err();
+        assert!(
+            twice.starts_with("--strategies: `build` is named twice"),
+            "{twice}"
+        );
     }
 }
