@@ -87,6 +87,18 @@ fn cargo_install_list_shows_the_install() {
 }
 
 #[test]
+fn list_shows_what_cargo_install_list_shows() {
+    let s = Scenario::new();
+    s.quickinstall().arg("qi-hello").run().assert_success();
+    let ours = s.quickinstall().arg("--list").run();
+    ours.assert_success();
+    let cargo = s.cargo().args(["install", "--list"]).run();
+    assert_eq!(ours.stdout, cargo.stdout, "{ours}");
+    assert!(ours.stdout.contains("qi-hello v0.2.0"), "{ours}");
+    assert!(ours.stdout.contains("    qi-hello-admin"), "{ours}");
+}
+
+#[test]
 fn cargo_uninstall_removes_the_install() {
     let s = Scenario::new();
     s.quickinstall().arg("qi-hello").run().assert_success();

@@ -53,6 +53,25 @@ fn main() -> ExitCode {
         let _ = std::io::Write::write_all(&mut std::io::stdout(), &script);
         return exit(ExitStatus::Success);
     }
+    if args.list {
+        // cargo's tracker records our installs as its own: its listing is the listing.
+        let mut list = std::process::Command::new(env.cargo());
+        list.args(["install", "--list"]);
+        if let Some(root) = &args.root {
+            list.arg("--root").arg(root);
+        }
+        return match list.status() {
+            Ok(status) if status.success() => exit(ExitStatus::Success),
+            Ok(_) => exit(ExitStatus::Failure),
+            Err(e) => {
+                reporter_for_usage.error(
+                    &format!("could not run `cargo install --list`: {e}"),
+                    Some("install cargo (rustup.rs), or name it with $CARGO"),
+                );
+                exit(ExitStatus::Failure)
+            }
+        };
+    }
     // cargo's own configuration: which registry, where to install, proxy, offline…
     let config = match CargoConfig::load(&env) {
         Ok(c) => c,

@@ -42,7 +42,7 @@ pub struct Args {
     /// `^1.2`, `~1`, `>=1, <2` are requirements, as with `cargo install`)
     #[arg(
         value_name = "CRATE[@VERSION]",
-        required_unless_present_any = ["upgrade_all", "print_version", "completions", "git", "path", "sync", "locked_tools", "update"]
+        required_unless_present_any = ["upgrade_all", "print_version", "completions", "git", "path", "sync", "locked_tools", "update", "list"]
     )]
     pub crates: Vec<String>,
     /// Version requirement for the (single) crate given
@@ -78,6 +78,9 @@ pub struct Args {
     /// The `quickinstall.toml` to use, instead of the first one found upward from here
     #[arg(long, value_name = "PATH", help_heading = "Project tools")]
     pub manifest: Option<PathBuf>,
+    /// List the installed crates and their binaries, ours included: runs `cargo install --list`
+    #[arg(long, conflicts_with_all = ["crates", "version", "upgrade_all", "sync", "locked_tools", "update"])]
+    pub list: bool,
     /// Print this client's own version (`--version` is the crate's, as with `cargo install`)
     #[arg(short = 'V', long)]
     pub print_version: bool,
