@@ -193,8 +193,8 @@ fn an_exact_pin_of_a_yanked_version_is_refused_as_cargo_install_refuses_it() {
     run.assert_success();
     run.stderr_line_with(&[
         "warning:",
-        "whether `qi-tool 1.0.0` is yanked",
-        "installing it anyway",
+        "whether the versions asked for exactly are yanked (`qi-tool 1.0.0`",
+        "installing them anyway",
     ]);
     assert_eq!(s.run_installed("qi-tool"), "qi-tool 1.0.0");
 }

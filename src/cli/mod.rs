@@ -79,7 +79,7 @@ pub struct Args {
     #[arg(long, value_name = "PATH", help_heading = "Project tools")]
     pub manifest: Option<PathBuf>,
     /// List the installed crates and their binaries, ours included: runs `cargo install --list`
-    #[arg(long, conflicts_with_all = ["crates", "version", "upgrade_all", "sync", "locked_tools", "update"])]
+    #[arg(long, conflicts_with_all = ["crates", "version", "upgrade_all", "sync", "locked_tools", "update", "json"])]
     pub list: bool,
     /// Print this client's own version (`--version` is the crate's, as with `cargo install`)
     #[arg(short = 'V', long)]

@@ -103,16 +103,16 @@ impl Crates<'_> {
             explicit_target: self.request.run.explicit_target.is_some(),
             registry_cksum: registry_cksum.as_deref(),
         };
+        // An exact pin skipped the registry, saving a round trip before the archive. Whether
+        // the registry has yanked that version (`cargo install` refuses it then) is asked beside
+        // the archive's download instead, once a source has it.
+        let exact_pin = registry_cksum.is_none();
         // 2. Each source in the user's order; the first that has it is taken. The pool's
         //    signature probe and the `.crate` download for upstream metadata start together,
         //    the first time either is needed (not at all when the index has it), and each
         //    answer is waited for only when its source's turn comes: the pool's hit is taken
         //    (and its archive fetched) while the `.crate` may still be on its way, and the
         //    lookup returns without it.
-        // An exact pin skipped the registry, saving a round trip before the archive. Whether
-        // the registry has yanked that version (`cargo install` refuses it then) is asked beside
-        // the archive's download instead, once a source has it.
-        let exact_pin = registry_cksum.is_none();
         std::thread::scope(|scope| {
             let mut fetched = fetched;
             let mut remote: Option<Remote<'_>> = None;
@@ -301,10 +301,13 @@ impl Crates<'_> {
                 Ok(())
             }
             Some(Ok(Err(RegistryError::Download { source, .. }))) => {
-                self.d.reporter.warn(&format!(
-                    "could not ask {} whether `{name} {version}` is yanked ({source}); installing it anyway",
-                    registry.display_url()
-                ));
+                let registry = registry.display_url();
+                self.d.reporter.warn_once(
+                    &format!("yank check {registry}"),
+                    &format!(
+                        "could not ask {registry} whether the versions asked for exactly are yanked (`{name} {version}`: {source}); installing them anyway"
+                    ),
+                );
                 Ok(())
             }
             Some(Ok(Err(e))) => Err(e.into()),
