@@ -65,6 +65,10 @@ pub struct CargoConfig {
     pub net_retry: Option<Defined<u32>>,
     pub net_offline: Option<Defined<bool>>,
     pub term_color: Option<Defined<String>>,
+    /// `term.quiet` / `CARGO_TERM_QUIET`: quiet unless `--verbose` is given.
+    pub term_quiet: Option<Defined<bool>>,
+    /// `term.verbose` / `CARGO_TERM_VERBOSE`: `-v` unless `--quiet` is given.
+    pub term_verbose: Option<Defined<bool>>,
     pub build_target: Option<Defined<String>>,
     /// The files read, deepest first.
     pub files: Vec<PathBuf>,
@@ -133,6 +137,8 @@ struct NetSection {
 #[serde(default)]
 struct TermSection {
     color: Option<String>,
+    quiet: Option<bool>,
+    verbose: Option<bool>,
 }
 
 #[derive(Deserialize, Default)]
@@ -260,6 +266,12 @@ impl CargoConfig {
             }),
         );
         set(&mut self.term_color, f.term.color.map(text));
+        let flag = |v: bool| Defined {
+            value: v,
+            origin: origin.clone(),
+        };
+        set(&mut self.term_quiet, f.term.quiet.map(flag));
+        set(&mut self.term_verbose, f.term.verbose.map(flag));
         let target = match f.build.target {
             None => None,
             Some(toml::Value::String(t)) => Some(t),
@@ -305,6 +317,14 @@ impl CargoConfig {
             var("CARGO_NET_OFFLINE").map(boolean).transpose()?,
         );
         set(&mut self.term_color, var("CARGO_TERM_COLOR"));
+        set(
+            &mut self.term_quiet,
+            var("CARGO_TERM_QUIET").map(boolean).transpose()?,
+        );
+        set(
+            &mut self.term_verbose,
+            var("CARGO_TERM_VERBOSE").map(boolean).transpose()?,
+        );
         set(&mut self.build_target, var("CARGO_BUILD_TARGET"));
         Ok(())
     }

@@ -62,6 +62,7 @@ fn deeper_files_win_tables_merge_and_environment_wins_over_all() {
             ("CARGO_HTTP_TIMEOUT", "3"),
             ("CARGO_NET_OFFLINE", "true"),
             ("CARGO_TERM_COLOR", "always"),
+            ("CARGO_TERM_QUIET", "true"),
             ("CARGO_BUILD_TARGET", "x86_64-unknown-linux-musl"),
         ],
         &[("/w/p/.cargo/config.toml", deep)],
@@ -79,6 +80,7 @@ fn deeper_files_win_tables_merge_and_environment_wins_over_all() {
     assert_eq!(c.http_timeout.as_ref().unwrap().value, 3);
     assert!(c.offline());
     assert_eq!(c.term_color.as_ref().unwrap().value, "always");
+    assert!(c.term_quiet.as_ref().unwrap().value);
     assert_eq!(
         c.build_target.as_ref().unwrap().value,
         "x86_64-unknown-linux-musl"

@@ -239,7 +239,19 @@ impl InstallRequest {
             .join(".quickinstall");
         let index_explicit = args.common.index.is_some() || env.get("QUICKINSTALL_INDEX").is_some();
         let default_timeout = config.http_timeout.as_ref().map_or(15, |d| d.value);
-        let mut run = RunSettings::new(args.common.clone(), default_timeout, state_dir, env)?;
+        // cargo's term.quiet and term.verbose, each overridden by either flag.
+        let flags_say = args.common.quiet || args.verbose > 0;
+        let configured = |d: &Option<crate::cargo_config::Defined<bool>>| {
+            !flags_say && d.as_ref().is_some_and(|d| d.value)
+        };
+        let mut common = args.common.clone();
+        common.quiet |= configured(&config.term_quiet);
+        let verbose = if configured(&config.term_verbose) && !common.quiet {
+            1
+        } else {
+            args.verbose
+        };
+        let mut run = RunSettings::new(common, default_timeout, state_dir, env)?;
         if let Some(name) = args.registry.as_deref().filter(|n| n.contains("://")) {
             return Err(UsageError(format!(
                 "--registry takes a registry's name from cargo's configuration, not the URL `{name}`\nhelp: use --index {name}"
@@ -291,7 +303,7 @@ impl InstallRequest {
             require_signed: args.require_signed,
             pool: crate::source::quickinstall_pool::PoolSettings::from_env(env),
             bins: args.bins,
-            verbose: args.verbose,
+            verbose,
             upgrade_all: args.upgrade_all,
             source_build,
         })
@@ -407,6 +419,34 @@ mod tests {
                 .map_err(|e| UsageError(e.to_string()))?;
         let env = Env::from_pairs(Path::new("/w"), env.iter().copied());
         InstallRequest::new(args, &env, &CargoConfig::default())
+    }
+
+    #[test]
+    fn cargo_term_quiet_and_verbose_apply_unless_a_flag_says_otherwise() {
+        let parse_with = |args: &[&str], var: (&str, &str)| {
+            let pairs = [("CARGO_HOME", "/ch"), var];
+            let env = Env::from_pairs(Path::new("/w"), pairs);
+            let config = CargoConfig::from_texts(&env, &[], Vec::new()).unwrap();
+            let args = Args::try_parse_from(
+                std::iter::once("cargo-quickinstall").chain(args.iter().copied()),
+            )
+            .unwrap();
+            InstallRequest::new(args, &env, &config).unwrap()
+        };
+        let quiet = ("CARGO_TERM_QUIET", "true");
+        assert!(parse_with(&["a"], quiet).run.quiet);
+        let r = parse_with(&["a", "-v"], quiet);
+        assert!(!r.run.quiet);
+        assert_eq!(r.verbose, 1);
+        let verbose = ("CARGO_TERM_VERBOSE", "true");
+        assert_eq!(parse_with(&["a"], verbose).verbose, 1);
+        let r = parse_with(&["a", "--quiet"], verbose);
+        assert_eq!(r.verbose, 0);
+        assert!(r.run.quiet);
+        assert_eq!(
+            parse_with(&["a"], ("CARGO_TERM_VERBOSE", "false")).verbose,
+            0
+        );
     }
 
     #[test]
