@@ -32,6 +32,8 @@ pub const SETTINGS: &[&str] = &[
     "GOBIN",
     "GOPATH",
     "GOTOOLCHAIN",
+    "GOOS",
+    "GOARCH",
 ];
 
 /// Where the user's go env file is, as `go env GOENV` reports it.
@@ -115,6 +117,31 @@ impl GoSettings {
     /// Where the user's go env file is (`go env GOENV`).
     pub fn env_file(&self) -> &EnvFile {
         &self.env_file
+    }
+
+    /// `GOOS/GOARCH` when either names a platform other than this host's: `go install` then
+    /// cross-builds, into a `GOOS_GOARCH` directory of its own.
+    pub fn cross_platform(&self) -> Option<String> {
+        let (host_os, host_arch) = self.host_platform();
+        let os = self.get("GOOS").unwrap_or(host_os);
+        let arch = self.get("GOARCH").unwrap_or(host_arch);
+        (os != host_os || arch != host_arch).then(|| format!("{os}/{arch}"))
+    }
+
+    /// This host's platform as Go names it (`GOHOSTOS`, `GOHOSTARCH`).
+    fn host_platform(&self) -> (&'static str, &'static str) {
+        let os = match std::env::consts::OS {
+            "macos" => "darwin",
+            other => other,
+        };
+        let arch = match std::env::consts::ARCH {
+            "x86_64" => "amd64",
+            "aarch64" => "arm64",
+            "x86" => "386",
+            "powerpc64" => "ppc64",
+            other => other,
+        };
+        (os, arch)
     }
 
     /// `GOPROXY`, else [`DEFAULT_GOPROXY`].
@@ -290,6 +317,27 @@ mod tests {
         assert_eq!(s.gotoolchain(), "auto");
         assert_eq!(s.goinsecure(), Some("g.example"));
         assert_eq!(s.goflags(), None);
+    }
+
+    #[test]
+    fn goos_or_goarch_naming_another_platform_is_a_cross_build() {
+        let host = settings(&[], "", "");
+        assert_eq!(host.cross_platform(), None);
+        let (os, arch) = (host.host_platform().0, host.host_platform().1);
+        // The host's own names, spelled out, are no cross build.
+        assert_eq!(
+            settings(&[("GOOS", os), ("GOARCH", arch)], "", "").cross_platform(),
+            None
+        );
+        let other_arch = if arch == "arm64" { "amd64" } else { "arm64" };
+        assert_eq!(
+            settings(&[], &format!("GOARCH={other_arch}\n"), "").cross_platform(),
+            Some(format!("{os}/{other_arch}"))
+        );
+        assert_eq!(
+            settings(&[("GOOS", "plan9")], "", "").cross_platform(),
+            Some(format!("plan9/{arch}"))
+        );
     }
 
     #[test]

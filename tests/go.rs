@@ -540,6 +540,53 @@ fn private_modules_never_reach_the_index_server() {
     assert_eq!(run_gobin(&s.env, "qi-alpha"), "qi-alpha v1.1.0");
 }
 
+/// GOARCH naming another platform (here in the go env file, as `go env -w GOARCH=…` leaves
+/// it): the host's prebuilt would be the wrong binary, so `go install` cross-builds it, into
+/// the `GOOS_GOARCH` directory under GOPATH's bin where go puts cross builds.
+#[test]
+fn a_goarch_for_another_platform_goes_to_go_install() {
+    let s = GoScenario::new();
+    let host_arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let other = if host_arch == "arm64" {
+        "amd64"
+    } else {
+        "arm64"
+    };
+    let goenv = s.env.path().join("go-env-file");
+    std::fs::write(&goenv, format!("GOARCH={other}\n")).unwrap();
+    let gopath = s.env.path().join("cross-gopath");
+    let run = s
+        .gquick()
+        .args(["install", "example.com/qitool/cmd/qi-alpha@latest"])
+        .env("GOENV", &goenv)
+        .env_remove("GOBIN")
+        .env("GOPATH", &gopath)
+        .run();
+    run.assert_success();
+    run.stderr_line_with(&[
+        "Building",
+        &format!("GOOS/GOARCH ask for a linux/{other} build"),
+    ]);
+    assert_eq!(s.index.requests(), 0, "the index was asked:\n{run}");
+    let cross = gopath.join(format!("bin/linux_{other}/qi-alpha"));
+    assert!(cross.is_file(), "no {}:\n{run}", cross.display());
+    assert!(!gopath.join("bin/qi-alpha").exists(), "{run}");
+    // --target chooses a prebuilt's platform instead: the index is asked.
+    let host = quickinstall::target::host_targets()[0].clone();
+    let run = s
+        .gquick()
+        .args(["install", "--no-fallback", "--target", &host])
+        .arg("example.com/qitool/cmd/qi-alpha@latest")
+        .env("GOENV", &goenv)
+        .run();
+    run.assert_success();
+    assert!(s.index.requests() > 0, "{run}");
+}
+
 #[test]
 fn goflags_reach_the_fallback_untouched() {
     let s = GoScenario::new();

@@ -141,6 +141,19 @@ impl Ecosystem for Modules<'_> {
     }
 
     fn plan(&self, spec: &GoSpec) -> Plan<()> {
+        // The user's Go settings ask for another platform's binary, which `go install` builds
+        // and puts where it puts cross builds; `--target` chooses a prebuilt's platform instead.
+        if let Some(platform) = self.request.go.cross_platform()
+            && self.request.run.explicit_target.is_none()
+        {
+            return self.no_prebuilt(
+                spec,
+                &spec.query,
+                &format!(
+                    "GOOS/GOARCH ask for a {platform} build, which `go install` makes (or pass --target for a prebuilt)"
+                ),
+            );
+        }
         // A resolution fixed in advance (a lock file): no proxy, no index.
         if let Some(pinned) = &spec.pinned {
             return self.plan_pinned(spec, pinned);
