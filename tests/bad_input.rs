@@ -396,3 +396,24 @@ fn refuses_a_name_in_the_wrong_case_and_names_the_canonical_one() {
         .assert_success();
     assert!(!s.bin_dir().join("qi-hello").exists());
 }
+
+/// A private registry with `auth-required` answers 401 without cargo's token, which we do not
+/// send: the crate is left to `cargo install`, which has it, and the reason is said.
+#[test]
+fn a_registry_asking_for_credentials_is_left_to_cargo_install() {
+    let s = Scenario::new();
+    let file = format!(
+        "index/{}",
+        crate::support::registry::sparse_path("qi-hello")
+    );
+    s.registry.server.set(&file, Respond::Status(401));
+    let run = s.quickinstall().args(["--dry-run", "qi-hello"]).run();
+    run.assert_success();
+    run.stdout_has(&["would build `qi-hello", "cargo install qi-hello"]);
+    run.stdout_has(&["asks for credentials (HTTP 401), which cargo has"]);
+    let before = s.disk_state();
+    let run = s.quickinstall().args(["--no-fallback", "qi-hello"]).run();
+    run.assert_exit(1)
+        .stderr_has(&["asks for credentials (HTTP 401)", "--no-fallback"]);
+    assert_eq!(s.disk_state(), before, "{run}");
+}

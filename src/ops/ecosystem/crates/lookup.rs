@@ -10,6 +10,7 @@ use std::thread::{JoinHandle, ScopedJoinHandle};
 
 use super::{Crates, Recorded};
 use crate::cli::CrateSpec;
+use crate::download::DownloadError;
 use crate::error::PackageError;
 use crate::index::format::PackageKind;
 use crate::ops::driver::{Fallback, Plan};
@@ -71,6 +72,18 @@ impl Crates<'_> {
         });
         let (semver, registry_cksum) = match resolved {
             Ok(v) => v,
+            // A registry that wants credentials (a private one with `auth-required`): cargo
+            // has them, we send none, so `cargo install` resolves and builds it.
+            Err(PackageError::Registry(RegistryError::Download {
+                source: DownloadError::Status { status, .. },
+                ..
+            })) if matches!(status, 401 | 403) => {
+                let why = format!(
+                    "{} asks for credentials (HTTP {status}), which cargo has and quickinstall does not send",
+                    registry.display_url()
+                );
+                return self.no_prebuilt_unresolved(spec, Why::because(why));
+            }
             Err(e) => return failed(None, e),
         };
         let version = semver.to_string();
