@@ -122,26 +122,10 @@ impl GoSettings {
     /// `GOOS/GOARCH` when either names a platform other than this host's: `go install` then
     /// cross-builds, into a `GOOS_GOARCH` directory of its own.
     pub fn cross_platform(&self) -> Option<String> {
-        let (host_os, host_arch) = self.host_platform();
+        let (host_os, host_arch) = host_platform();
         let os = self.get("GOOS").unwrap_or(host_os);
         let arch = self.get("GOARCH").unwrap_or(host_arch);
         (os != host_os || arch != host_arch).then(|| format!("{os}/{arch}"))
-    }
-
-    /// This host's platform as Go names it (`GOHOSTOS`, `GOHOSTARCH`).
-    fn host_platform(&self) -> (&'static str, &'static str) {
-        let os = match std::env::consts::OS {
-            "macos" => "darwin",
-            other => other,
-        };
-        let arch = match std::env::consts::ARCH {
-            "x86_64" => "amd64",
-            "aarch64" => "arm64",
-            "x86" => "386",
-            "powerpc64" => "ppc64",
-            other => other,
-        };
-        (os, arch)
     }
 
     /// `GOPROXY`, else [`DEFAULT_GOPROXY`].
@@ -266,6 +250,22 @@ fn find_goroot(env: &Env, user: &BTreeMap<String, String>) -> Option<PathBuf> {
         .or_else(|| above(&fs::canonicalize(&go).ok()?).filter(|root| is_goroot(root)))
 }
 
+/// This host's platform as Go names it (`GOHOSTOS`, `GOHOSTARCH`).
+fn host_platform() -> (&'static str, &'static str) {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64",
+        other => other,
+    };
+    (os, arch)
+}
+
 fn read_text(path: &Path) -> String {
     fs::read(path)
         .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
@@ -323,7 +323,7 @@ mod tests {
     fn goos_or_goarch_naming_another_platform_is_a_cross_build() {
         let host = settings(&[], "", "");
         assert_eq!(host.cross_platform(), None);
-        let (os, arch) = (host.host_platform().0, host.host_platform().1);
+        let (os, arch) = host_platform();
         // The host's own names, spelled out, are no cross build.
         assert_eq!(
             settings(&[("GOOS", os), ("GOARCH", arch)], "", "").cross_platform(),

@@ -382,28 +382,30 @@ pub fn check_exact(
     versions: &[RegistryVersion],
     version: &Version,
 ) -> Result<(), RegistryError> {
-    let newest = || {
-        versions
-            .iter()
-            .filter(|v| !v.yanked && v.version.pre.is_empty())
-            .map(|v| &v.version)
-            .max()
-            .map(ToString::to_string)
-    };
     match versions.iter().find(|v| v.version == *version) {
         Some(listed) if !listed.yanked => Ok(()),
         Some(_) => Err(RegistryError::Yanked {
             name: name.to_owned(),
             version: version.to_string(),
             registry: registry.to_owned(),
-            newest: newest(),
+            newest: newest_stable(versions),
         }),
         None => Err(RegistryError::NoMatch {
             name: name.to_owned(),
             req: format!("={version}"),
-            newest: newest(),
+            newest: newest_stable(versions),
         }),
     }
+}
+
+/// The newest version neither yanked nor a prerelease, for a `help:` that names one.
+fn newest_stable(versions: &[RegistryVersion]) -> Option<String> {
+    versions
+        .iter()
+        .filter(|v| !v.yanked && v.version.pre.is_empty())
+        .map(|v| &v.version)
+        .max()
+        .map(ToString::to_string)
 }
 
 /// Picks the version to install: the newest non-yanked one matching `req` (any version when
@@ -420,16 +422,10 @@ pub fn select_version<'a>(
     let req_text = req.map_or_else(|| "*".to_owned(), ToString::to_string);
     let candidates: Vec<&RegistryVersion> = versions.iter().filter(|v| matches(v)).collect();
     if candidates.is_empty() {
-        let newest = versions
-            .iter()
-            .filter(|v| !v.yanked && v.version.pre.is_empty())
-            .map(|v| &v.version)
-            .max()
-            .map(ToString::to_string);
         return Err(RegistryError::NoMatch {
             name: name.to_owned(),
             req: req_text,
-            newest,
+            newest: newest_stable(versions),
         });
     }
     candidates
