@@ -261,3 +261,22 @@ fn binstall_strategies_name_the_sources_with_the_index_first() {
     run.assert_exit(2)
         .stderr_has(&["--strategies", "--sources"]);
 }
+
+#[test]
+fn cargo_term_quiet_silences_the_status_lines_unless_verbose_is_asked_for() {
+    let s = Scenario::new();
+    let run = s
+        .quickinstall()
+        .arg("qi-tool")
+        .env("CARGO_TERM_QUIET", "true")
+        .run();
+    run.assert_success();
+    assert_eq!(run.stderr, "", "{run}");
+    let run = s
+        .quickinstall()
+        .args(["-v", "--force", "qi-tool"])
+        .env("CARGO_TERM_QUIET", "true")
+        .run();
+    run.assert_success()
+        .stderr_has(&["Installed `qi-tool 1.0.0`", "verbose:"]);
+}
