@@ -128,6 +128,35 @@ impl GoSettings {
         (os != host_os || arch != host_arch).then(|| format!("{os}/{arch}"))
     }
 
+    /// The first flag in `GOFLAGS` that changes what `go install` builds (`-tags`,
+    /// `-ldflags`, `-race`, …): a prebuilt is then not that binary. Flags that change only how
+    /// go works (`-mod`, `-modcacherw`, `-trimpath`, `-x`, `-p`…) are not among them.
+    pub fn build_changing_goflag(&self) -> Option<String> {
+        const CHANGING: &[&str] = &[
+            "tags",
+            "ldflags",
+            "gcflags",
+            "asmflags",
+            "gccgoflags",
+            "race",
+            "msan",
+            "asan",
+            "cover",
+            "coverpkg",
+            "covermode",
+            "buildmode",
+            "linkshared",
+            "compiler",
+            "pgo",
+            "overlay",
+        ];
+        self.goflags()?.split_whitespace().find_map(|flag| {
+            let name = flag.trim_start_matches('-');
+            let name = name.split_once('=').map_or(name, |(n, _)| n);
+            (flag.starts_with('-') && CHANGING.contains(&name)).then(|| flag.to_owned())
+        })
+    }
+
     /// `GOPROXY`, else [`DEFAULT_GOPROXY`].
     pub fn goproxy(&self) -> &str {
         self.get("GOPROXY").unwrap_or(DEFAULT_GOPROXY)
@@ -338,6 +367,16 @@ mod tests {
             settings(&[("GOOS", "plan9")], "", "").cross_platform(),
             Some(format!("plan9/{arch}"))
         );
+    }
+
+    #[test]
+    fn goflags_that_change_the_build_are_told_from_those_that_do_not() {
+        let flag = |v: &str| settings(&[("GOFLAGS", v)], "", "").build_changing_goflag();
+        assert_eq!(flag("-mod=mod -trimpath -modcacherw -x"), None);
+        assert_eq!(flag("-mod=mod -tags=netgo"), Some("-tags=netgo".into()));
+        assert_eq!(flag("--ldflags=-s"), Some("--ldflags=-s".into()));
+        assert_eq!(flag("-race"), Some("-race".into()));
+        assert_eq!(settings(&[], "", "").build_changing_goflag(), None);
     }
 
     #[test]

@@ -587,6 +587,25 @@ fn a_goarch_for_another_platform_goes_to_go_install() {
     assert!(s.index.requests() > 0, "{run}");
 }
 
+/// Build tags in GOFLAGS change the binary `go install` makes: the prebuilt is not it.
+#[test]
+fn goflags_with_build_tags_go_to_go_install() {
+    let s = GoScenario::new();
+    let run = s
+        .gquick()
+        .args(["install", "example.com/qitool/cmd/qi-alpha@latest"])
+        .env("GOFLAGS", "-mod=mod -tags=qitag")
+        .run();
+    run.assert_success();
+    run.stderr_line_with(&["Building", "GOFLAGS has `-tags=qitag`"]);
+    assert_eq!(s.index.requests(), 0, "the index was asked:\n{run}");
+    let info = go(&s.env)
+        .args(["version", "-m"])
+        .arg(gobin(&s.env).join("qi-alpha"))
+        .run();
+    info.assert_success().stdout_has(&["-tags=qitag"]);
+}
+
 #[test]
 fn goflags_reach_the_fallback_untouched() {
     let s = GoScenario::new();

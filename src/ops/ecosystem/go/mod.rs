@@ -154,6 +154,15 @@ impl Ecosystem for Modules<'_> {
                 ),
             );
         }
+        // GOFLAGS that change what go builds (build tags, linker flags): the prebuilt was built
+        // without them.
+        if let Some(flag) = self.request.go.build_changing_goflag() {
+            return self.no_prebuilt(
+                spec,
+                &spec.query,
+                &format!("GOFLAGS has `{flag}`, which changes what `go install` builds"),
+            );
+        }
         // A resolution fixed in advance (a lock file): no proxy, no index.
         if let Some(pinned) = &spec.pinned {
             return self.plan_pinned(spec, pinned);
