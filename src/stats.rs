@@ -346,11 +346,7 @@ impl Telemetry {
 /// The agent pings to `endpoint` go out on.
 fn ping_agent(client: Client, endpoint: &str) -> ureq::Agent {
     // A plain-HTTP endpoint (a loopback test server) has no use for the system's certificates.
-    let roots = if crate::download::redirect::has_scheme(endpoint, "https") {
-        crate::download::roots::system()
-    } else {
-        ureq::tls::RootCerts::PlatformVerifier
-    };
+    let roots = crate::download::roots::for_url(endpoint);
     let config = ureq::Agent::config_builder()
         .http_status_as_error(false)
         .user_agent(format!("{}/{}", client.name(), env!("CARGO_PKG_VERSION")))

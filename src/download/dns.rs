@@ -97,16 +97,16 @@ impl<R: Resolver> Resolver for SharedResolver<R> {
             let fresh = |l: &Arc<Lookup>| {
                 l.started.elapsed() < KEEP_ANSWER && l.answer.get() != Some(&None)
             };
-            if !lookups.get(&key).is_some_and(fresh) {
-                let lookup = Lookup {
-                    started: Instant::now(),
-                    answer: OnceLock::new(),
-                };
-                lookups.insert(key.clone(), Arc::new(lookup));
-            }
-            match lookups.get(&key) {
+            match lookups.get(&key).filter(|l| fresh(l)) {
                 Some(lookup) => Arc::clone(lookup),
-                None => return self.inner.resolve(uri, config, timeout),
+                None => {
+                    let lookup = Arc::new(Lookup {
+                        started: Instant::now(),
+                        answer: OnceLock::new(),
+                    });
+                    lookups.insert(key, Arc::clone(&lookup));
+                    lookup
+                }
             }
         };
         let mut failure = None;

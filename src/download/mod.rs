@@ -104,19 +104,15 @@ struct Agents {
 impl Agents {
     /// The agent for `url`, by its scheme.
     fn for_url(&self, url: &str) -> &ureq::Agent {
-        if redirect::has_scheme(url, "https") {
-            self.tls.get_or_init(|| {
-                let roots = self.roots.clone().unwrap_or_else(roots::system);
-                self.build(roots)
-            })
+        let slot = if redirect::has_scheme(url, "https") {
+            &self.tls
         } else {
-            // TLS here only to an `https://` proxy: rare enough for the platform verifier,
-            // which reads the system's certificates itself when (and only if) it is used.
-            self.plain.get_or_init(|| {
-                let roots = self.roots.clone();
-                self.build(roots.unwrap_or(ureq::tls::RootCerts::PlatformVerifier))
-            })
-        }
+            &self.plain
+        };
+        slot.get_or_init(|| {
+            let roots = self.roots.clone();
+            self.build(roots.unwrap_or_else(|| roots::for_url(url)))
+        })
     }
 
     fn build(&self, roots: ureq::tls::RootCerts) -> ureq::Agent {

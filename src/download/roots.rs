@@ -20,6 +20,17 @@ use ureq::tls::RootCerts;
 
 static SYSTEM: OnceLock<RootCerts> = OnceLock::new();
 
+/// The roots a connection to `url` trusts when cargo's `http.cainfo` names none: the system's
+/// for `https://`; for plain `http://` the platform verifier, which reads the system's store
+/// itself when (and only if) TLS is used after all (an `https://` proxy).
+pub fn for_url(url: &str) -> RootCerts {
+    if crate::download::redirect::has_scheme(url, "https") {
+        system()
+    } else {
+        RootCerts::PlatformVerifier
+    }
+}
+
 /// The system's roots as ureq takes them. The first call reads them (callers that come
 /// meanwhile wait for that read rather than making their own); later calls share them.
 pub fn system() -> RootCerts {
