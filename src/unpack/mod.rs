@@ -11,6 +11,7 @@ mod guards;
 mod tar_gz;
 #[cfg(test)]
 mod tests;
+mod whole;
 
 use std::fs::{self, File};
 use std::io;
@@ -20,7 +21,7 @@ use crate::index::format::is_valid_binary_name;
 use crate::install::set_executable;
 
 use entry::display_entry_name;
-use tar_gz::{unpack_source, unpack_with_limit};
+use tar_gz::{unpack_bytes, unpack_with_limit};
 
 /// The most bytes an archive's gzip stream may inflate to: every entry (written or skipped),
 /// headers, padding and whatever follows the end of the tar.
@@ -145,7 +146,7 @@ pub fn unpack_selected_bytes(
     listed: &[String],
     wanted: &[String],
 ) -> Result<Vec<StagedBinary>, UnpackError> {
-    unpack_source(bytes, archive, staging, listed, wanted, MAX_UNPACKED_BYTES)
+    unpack_bytes(bytes, archive, staging, listed, wanted, MAX_UNPACKED_BYTES)
 }
 
 /// Stages a release of format `bin` (one raw executable, size and sha256 already checked) under

@@ -12,6 +12,7 @@ use flate2::bufread::GzDecoder;
 
 use super::entry::{Disposition, classify, display_entry_name};
 use super::guards::{Capped, WrittenFiles};
+use super::whole;
 use super::{EntryProblem, StagedBinary, UnpackError};
 use crate::install::set_executable;
 
@@ -30,6 +31,22 @@ pub(super) fn unpack_with_limit(
     unpack_source(source, archive, staging, listed, expected_binaries, limit)
 }
 
+/// [`unpack_with_limit`] over an archive held in memory (already verified); `archive` names
+/// it in errors. Inflated whole where [`whole::inflate`] takes it, else streamed.
+pub(super) fn unpack_bytes(
+    bytes: &[u8],
+    archive: &Path,
+    staging: &Path,
+    listed: &[String],
+    expected_binaries: &[String],
+    limit: u64,
+) -> Result<Vec<StagedBinary>, UnpackError> {
+    match whole::inflate(bytes, limit) {
+        Some(tar) => unpack_tar(tar, archive, staging, listed, expected_binaries, limit),
+        None => unpack_source(bytes, archive, staging, listed, expected_binaries, limit),
+    }
+}
+
 /// [`unpack_with_limit`] over any buffered reader (an archive in memory is `&[u8]`);
 /// `archive` names it in errors.
 pub(super) fn unpack_source(
@@ -40,9 +57,28 @@ pub(super) fn unpack_source(
     expected_binaries: &[String],
     limit: u64,
 ) -> Result<Vec<StagedBinary>, UnpackError> {
+    unpack_tar(
+        GzDecoder::new(source),
+        archive,
+        staging,
+        listed,
+        expected_binaries,
+        limit,
+    )
+}
+
+/// The walk over `tar_stream`, the archive's inflated bytes.
+fn unpack_tar(
+    tar_stream: impl Read,
+    archive: &Path,
+    staging: &Path,
+    listed: &[String],
+    expected_binaries: &[String],
+    limit: u64,
+) -> Result<Vec<StagedBinary>, UnpackError> {
     let mut written = WrittenFiles::default();
     let staged = unpack_into(
-        source,
+        tar_stream,
         archive,
         staging,
         listed,
@@ -55,7 +91,7 @@ pub(super) fn unpack_source(
 }
 
 fn unpack_into(
-    source: impl BufRead,
+    tar_stream: impl Read,
     archive: &Path,
     staging: &Path,
     listed: &[String],
@@ -68,7 +104,7 @@ fn unpack_into(
     // skipped entry must not inflate without bound.
     let inflated = Rc::new(Cell::new(0u64));
     let stream = Capped {
-        inner: GzDecoder::new(source),
+        inner: tar_stream,
         inflated: Rc::clone(&inflated),
         limit,
     };
@@ -90,6 +126,7 @@ fn unpack_into(
     };
     let mut tar = tar::Archive::new(stream);
     let mut seen = HashSet::new();
+    let mut to_sync = Vec::new();
 
     for entry in tar.entries().map_err(corrupt)? {
         let mut entry = entry.map_err(corrupt)?;
@@ -133,17 +170,19 @@ fn unpack_into(
             path: path.clone(),
             source,
         })?;
-        // Flushed here, while other crates are still downloading: the install step then only
-        // links and renames (and a full disk shows up now, before anything is replaced).
-        out.sync_all().map_err(|source| UnpackError::Write {
-            path: path.clone(),
-            source,
-        })?;
+        to_sync.push((out, path));
     }
 
     // Read the gzip stream to its end so its CRC and length are checked: a stream cut after the
     // tar's last entry would otherwise pass unnoticed.
+    // That also ends the stream, so a leased buffer goes back before the waits for the disk.
     io::copy(&mut tar.into_inner(), &mut io::sink()).map_err(corrupt)?;
+    // Flushed here, while other crates are still downloading: the install step then only
+    // links and renames (and a full disk shows up now, before anything is replaced).
+    for (out, path) in to_sync {
+        out.sync_all()
+            .map_err(|source| UnpackError::Write { path, source })?;
+    }
 
     expected_binaries
         .iter()

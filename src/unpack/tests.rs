@@ -440,3 +440,54 @@ fn an_archive_in_memory_unpacks_like_the_same_file() {
     assert!(matches!(err, UnpackError::Corrupt { .. }), "{err}");
     assert_eq!(staging_entries(&t), Vec::<String>::new());
 }
+
+#[test]
+fn an_archive_in_memory_is_judged_like_the_same_file_however_it_is_inflated() {
+    // In memory, an archive is inflated in one piece where it can be, streamed otherwise: bytes
+    // after the gzip member, a trailer that claims too little or too much, a flipped CRC and a
+    // cap below the tar's length must each end as they do for the same file.
+    let tar = tar_bytes(&[file("LICENSE", b"mit"), file("rg", &[9u8; 70_000])]);
+    let gz = gzip(&tar);
+    let at = gz.len() - 4;
+    let with_trailer = |claim: u32| {
+        let mut b = gz.clone();
+        b[at..].copy_from_slice(&claim.to_le_bytes());
+        b
+    };
+    let mut trailing = gz.clone();
+    trailing.extend_from_slice(b"trailing bytes");
+    let mut crc = gz.clone();
+    crc[at - 1] ^= 0x40;
+    let whole = tar.len() as u64;
+    let cases = [
+        ("intact", gz.clone(), whole),
+        ("trailing bytes", trailing, whole),
+        ("short trailer", with_trailer(1000), whole),
+        (
+            "long trailer",
+            with_trailer(tar.len() as u32 + 512),
+            whole + 512,
+        ),
+        ("flipped CRC", crc, whole),
+        ("cap below the tar", gz.clone(), whole - 1),
+    ];
+    let listed = names(&["rg"]);
+    for (case, bytes, limit) in cases {
+        let f = fixture(&bytes);
+        let from_file = unpack_with_limit(&f.archive, &f.staging, &listed, &listed, limit)
+            .map(|staged| fs::read(&staged[0].path).unwrap())
+            .map_err(|e| e.to_string());
+        let m = fixture(b"");
+        let from_memory =
+            super::tar_gz::unpack_bytes(&bytes, &f.archive, &m.staging, &listed, &listed, limit)
+                .map(|staged| fs::read(&staged[0].path).unwrap())
+                .map_err(|e| e.to_string());
+        assert_eq!(from_memory, from_file, "{case}");
+        if case == "intact" {
+            assert_eq!(from_memory, Ok(vec![9u8; 70_000]));
+        }
+        if from_memory.is_err() {
+            assert_eq!(staging_entries(&m), Vec::<String>::new(), "{case}");
+        }
+    }
+}
