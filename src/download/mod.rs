@@ -47,6 +47,9 @@ const CHUNK: usize = 64 * 1024;
 /// most 16 MiB held at once.
 pub const IN_MEMORY_MAX: u64 = 1 << 20;
 
+/// Idle connections kept per host; more than the default `--jobs` (16).
+const IDLE_PER_HOST: usize = 32;
+
 /// Error bodies up to this size are read and dropped so the connection goes back to the pool.
 const DRAIN_LIMIT: u64 = 64 * 1024;
 
@@ -138,6 +141,12 @@ impl Agents {
             .output_buffer_size(16 * 1024)
             .input_buffer_size(64 * 1024)
             .max_response_header_size(64 * 1024)
+            // Every package's lookup leaves a connection to the index idle just before its
+            // archive is asked for on the same host: ureq keeps 3 per host, so with more
+            // packages at once some archives waited for a new connection (and, over TLS, two
+            // more round trips). Enough for `--jobs` packages' lookups on one host.
+            .max_idle_connections_per_host(IDLE_PER_HOST)
+            .max_idle_connections(2 * IDLE_PER_HOST)
             // The system's certificate store (or cargo's `http.cainfo`), as cargo trusts:
             // behind a corporate proxy with its own CA, a fixed root list would refuse every
             // registry.

@@ -273,6 +273,35 @@ fn two_requests_reuse_one_connection() {
 }
 
 #[test]
+fn every_package_looked_up_at_once_finds_its_connection_kept_for_the_archive() {
+    // The default `--jobs` packages look up on one host at once, then each asks for its
+    // archive there: all their connections must still be open, not only ureq's default three.
+    const JOBS: usize = 16;
+    let slow = || Reply::Drip(b"ok", Duration::from_millis(40));
+    let server = Server::start((0..2 * JOBS).map(|_| slow()).collect());
+    let fetcher = quick_fetcher(0);
+    let looked_up = std::sync::Barrier::new(JOBS);
+    std::thread::scope(|scope| {
+        for i in 0..JOBS {
+            let (fetcher, server, looked_up) = (&fetcher, &server, &looked_up);
+            scope.spawn(move || {
+                let lookup = server.location(&format!("lookup/{i}"));
+                assert!(fetcher.get_small(&lookup, 1024).unwrap().is_some());
+                looked_up.wait();
+                let archive = server.location(&format!("archive/{i}"));
+                assert!(fetcher.get_small(&archive, 1024).unwrap().is_some());
+            });
+        }
+    });
+    assert_eq!(fetcher.requests_sent(), 2 * JOBS as u64);
+    assert!(
+        server.connections() <= JOBS,
+        "{} connections for {JOBS} lookups and their archives",
+        server.connections()
+    );
+}
+
+#[test]
 fn silent_server_ends_in_timeout() {
     let server = Server::start(vec![Reply::Silent]);
     let err = fetcher(0, Duration::from_secs(1))
