@@ -1,8 +1,10 @@
 //! The unpacker (`src/unpack.rs`): any bytes as a `.tar.gz` unpacked into a fresh scratch
 //! directory, both as a crate archive (every listed binary wanted) and as a Go module's (one of
-//! two wanted). Checks the contract: on refusal nothing stays in the staging directory and the
-//! message is printable (no newline or terminal escape from a crafted name); on
-//! success it holds exactly the wanted binaries, as regular executable files, in that order.
+//! two wanted), from a file and from memory (where it is inflated whole when it can be).
+//! Checks the contract: on refusal nothing stays in the staging directory and the message is
+//! printable (no newline or terminal escape from a crafted name); on success it holds exactly
+//! the wanted binaries, as regular executable files, in that order; and memory and file agree,
+//! on the message as on the bytes written.
 
 #![no_main]
 
@@ -14,7 +16,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use quickinstall::unpack::{StagedBinary, UnpackError, unpack_archive, unpack_selected};
+use quickinstall::unpack::{
+    StagedBinary, UnpackError, unpack_archive, unpack_selected, unpack_selected_bytes,
+};
 
 fuzz_target!(|data: &[u8]| {
     let dir = scratch::dir("qi-fuzz-unpack-");
@@ -29,12 +33,27 @@ fuzz_target!(|data: &[u8]| {
 
     let some = dir.path().join("some");
     fs::create_dir(&some).expect("staging");
-    check(
-        &some,
-        &wanted,
-        unpack_selected(&archive, &some, &listed, &wanted),
-    );
+    let from_file = unpack_selected(&archive, &some, &listed, &wanted);
+    let file_outcome = outcome(&from_file);
+    check(&some, &wanted, from_file);
+
+    let memory = dir.path().join("memory");
+    fs::create_dir(&memory).expect("staging");
+    let from_memory = unpack_selected_bytes(data, &archive, &memory, &listed, &wanted);
+    assert_eq!(outcome(&from_memory), file_outcome, "memory and file disagree");
+    check(&memory, &wanted, from_memory);
 });
+
+/// The error's text, or each staged binary's contents.
+fn outcome(result: &Result<Vec<StagedBinary>, UnpackError>) -> Result<Vec<Vec<u8>>, String> {
+    match result {
+        Ok(staged) => Ok(staged
+            .iter()
+            .map(|b| fs::read(&b.path).expect("staged file"))
+            .collect()),
+        Err(e) => Err(e.to_string()),
+    }
+}
 
 fn check(staging: &Path, wanted: &[String], result: Result<Vec<StagedBinary>, UnpackError>) {
     let mut present: Vec<String> = fs::read_dir(staging)
