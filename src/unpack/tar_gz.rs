@@ -1,5 +1,6 @@
 //! The walk over a `.tar.gz`: each entry classified, listed binaries written into staging,
-//! every inflated byte charged against the cap, the gzip trailer checked at the end.
+//! every inflated byte charged against the cap, the gzip trailer checked (at the end when
+//! streamed, before the walk when inflated whole).
 
 use std::cell::Cell;
 use std::collections::HashSet;
@@ -173,9 +174,10 @@ fn unpack_into(
         to_sync.push((out, path));
     }
 
-    // Read the gzip stream to its end so its CRC and length are checked: a stream cut after the
-    // tar's last entry would otherwise pass unnoticed.
-    // That also ends the stream, so a leased buffer goes back before the waits for the disk.
+    // Read the stream to its end: a gzip stream's CRC and length are checked there (a whole
+    // inflate checked them before the walk), so a stream cut after the tar's last entry does
+    // not pass unnoticed, and what follows the tar is charged to the cap. Dropping the stream
+    // then gives a leased buffer back before the waits for the disk.
     io::copy(&mut tar.into_inner(), &mut io::sink()).map_err(corrupt)?;
     // Flushed here, while other crates are still downloading: the install step then only
     // links and renames (and a full disk shows up now, before anything is replaced).
