@@ -47,9 +47,6 @@ const CHUNK: usize = 64 * 1024;
 /// most 16 MiB held at once.
 pub const IN_MEMORY_MAX: u64 = 1 << 20;
 
-/// Idle connections kept per host; more than the default `--jobs` (16).
-const IDLE_PER_HOST: usize = 32;
-
 /// Error bodies up to this size are read and dropped so the connection goes back to the pool.
 const DRAIN_LIMIT: u64 = 64 * 1024;
 
@@ -65,6 +62,9 @@ pub struct NetConfig {
     pub retries: u32,
     /// The `User-Agent` header sent with every request.
     pub user_agent: String,
+    /// How many packages the run works on at once (`--jobs`): each host keeps that many
+    /// connections alive between requests.
+    pub parallel: usize,
 }
 
 impl Default for NetConfig {
@@ -73,6 +73,7 @@ impl Default for NetConfig {
             timeout: Duration::from_secs(15),
             retries: 2,
             user_agent: concat!("quickinstall/", env!("CARGO_PKG_VERSION")).to_owned(),
+            parallel: 16,
         }
     }
 }
@@ -144,9 +145,9 @@ impl Agents {
             // Every package's lookup leaves a connection to the index idle just before its
             // archive is asked for on the same host: ureq keeps 3 per host, so with more
             // packages at once some archives waited for a new connection (and, over TLS, two
-            // more round trips). Enough for `--jobs` packages' lookups on one host.
-            .max_idle_connections_per_host(IDLE_PER_HOST)
-            .max_idle_connections(2 * IDLE_PER_HOST)
+            // more round trips). One per package on each host (index, registry, pool, ...).
+            .max_idle_connections_per_host(self.config.parallel.max(3))
+            .max_idle_connections(4 * self.config.parallel.max(3))
             // The system's certificate store (or cargo's `http.cainfo`), as cargo trusts:
             // behind a corporate proxy with its own CA, a fixed root list would refuse every
             // registry.

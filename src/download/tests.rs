@@ -274,12 +274,16 @@ fn two_requests_reuse_one_connection() {
 
 #[test]
 fn every_package_looked_up_at_once_finds_its_connection_kept_for_the_archive() {
-    // The default `--jobs` packages look up on one host at once, then each asks for its
-    // archive there: all their connections must still be open, not only ureq's default three.
-    const JOBS: usize = 16;
+    // `--jobs` packages look up on one host at once, then each asks for its archive there:
+    // all their connections must still be open, not only ureq's default three.
+    const JOBS: usize = 20;
     let slow = || Reply::Drip(b"ok", Duration::from_millis(40));
     let server = Server::start((0..2 * JOBS).map(|_| slow()).collect());
-    let fetcher = quick_fetcher(0);
+    let config = NetConfig {
+        parallel: JOBS,
+        ..NetConfig::default()
+    };
+    let fetcher = Fetcher::with_proxy(&config, None);
     let looked_up = std::sync::Barrier::new(JOBS);
     std::thread::scope(|scope| {
         for i in 0..JOBS {

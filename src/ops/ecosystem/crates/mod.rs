@@ -126,6 +126,7 @@ fn context<'a>(
             timeout: Duration::from_secs(request.run.timeout_secs),
             retries: request.net.retries,
             user_agent: format!("cargo-quickinstall/{}", env!("CARGO_PKG_VERSION")),
+            parallel: request.run.jobs,
         },
         request.net.proxy.as_deref(),
         request.net.cainfo.as_deref(),

@@ -79,6 +79,7 @@ fn context<'a>(
         timeout: Duration::from_secs(request.run.timeout_secs),
         retries: 2,
         user_agent: format!("gquick/{}", env!("CARGO_PKG_VERSION")),
+        parallel: request.run.jobs,
     });
     let context = Context::new(options, reporter, fetcher, base);
     Ok((context, go))
