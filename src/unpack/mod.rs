@@ -21,7 +21,7 @@ use crate::index::format::is_valid_binary_name;
 use crate::install::set_executable;
 
 use entry::display_entry_name;
-use tar_gz::{unpack_bytes, unpack_with_limit};
+use tar_gz::Unpack;
 
 /// The most bytes an archive's gzip stream may inflate to: every entry (written or skipped),
 /// headers, padding and whatever follows the end of the tar.
@@ -117,13 +117,7 @@ pub fn unpack_archive(
     staging: &Path,
     expected_binaries: &[String],
 ) -> Result<Vec<StagedBinary>, UnpackError> {
-    unpack_with_limit(
-        archive,
-        staging,
-        expected_binaries,
-        expected_binaries,
-        MAX_UNPACKED_BYTES,
-    )
+    unpack_selected(archive, staging, expected_binaries, expected_binaries)
 }
 
 /// Like [`unpack_archive`] for an archive holding several commands (a Go module's) of which
@@ -134,7 +128,7 @@ pub fn unpack_selected(
     listed: &[String],
     wanted: &[String],
 ) -> Result<Vec<StagedBinary>, UnpackError> {
-    unpack_with_limit(archive, staging, listed, wanted, MAX_UNPACKED_BYTES)
+    capped(archive, staging, listed, wanted).file()
 }
 
 /// [`unpack_selected`] over an archive held in memory (a small one, already verified);
@@ -146,7 +140,23 @@ pub fn unpack_selected_bytes(
     listed: &[String],
     wanted: &[String],
 ) -> Result<Vec<StagedBinary>, UnpackError> {
-    unpack_bytes(bytes, archive, staging, listed, wanted, MAX_UNPACKED_BYTES)
+    capped(archive, staging, listed, wanted).bytes(bytes)
+}
+
+/// An unpack under [`MAX_UNPACKED_BYTES`].
+fn capped<'a>(
+    archive: &'a Path,
+    staging: &'a Path,
+    listed: &'a [String],
+    wanted: &'a [String],
+) -> Unpack<'a> {
+    Unpack {
+        archive,
+        staging,
+        listed,
+        wanted,
+        limit: MAX_UNPACKED_BYTES,
+    }
 }
 
 /// Stages a release of format `bin` (one raw executable, size and sha256 already checked) under

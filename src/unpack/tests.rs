@@ -9,7 +9,7 @@ use flate2::write::GzEncoder;
 use tar::{Builder, EntryType, Header};
 
 use super::entry::{Disposition, classify};
-use super::tar_gz::unpack_with_limit;
+use super::tar_gz::Unpack;
 use super::*;
 
 /// One entry of a test archive: raw name bytes (written into the header as-is), kind, data.
@@ -119,6 +119,23 @@ fn refused(specs: &[Spec], expected: &[&str]) -> UnpackError {
         "staging not empty"
     );
     err
+}
+
+/// Unpacks `archive`'s file with `limit` as the cap, every listed binary wanted.
+fn unpack_with_limit(
+    archive: &Path,
+    staging: &Path,
+    listed: &[String],
+    limit: u64,
+) -> Result<Vec<StagedBinary>, UnpackError> {
+    Unpack {
+        archive,
+        staging,
+        listed,
+        wanted: listed,
+        limit,
+    }
+    .file()
 }
 
 fn entry_problem(err: &UnpackError) -> (String, EntryProblem) {
@@ -289,7 +306,7 @@ fn refuses_an_archive_that_unpacks_beyond_the_cap() {
     let specs = [file("rg", &[1u8; 600]), file("rga", &[2u8; 600])];
     let f = fixture(&gzip(&tar_bytes(&specs)));
     let expected = names(&["rg", "rga"]);
-    let err = unpack_with_limit(&f.archive, &f.staging, &expected, &expected, 1000).unwrap_err();
+    let err = unpack_with_limit(&f.archive, &f.staging, &expected, 1000).unwrap_err();
     assert!(
         matches!(err, UnpackError::TooLarge { limit: 1000, .. }),
         "{err}"
@@ -300,9 +317,9 @@ fn refuses_an_archive_that_unpacks_beyond_the_cap() {
     let tar = tar_bytes(&specs);
     let f = fixture(&gzip(&tar));
     let whole = tar.len() as u64;
-    assert!(unpack_with_limit(&f.archive, &f.staging, &expected, &expected, whole).is_ok());
+    assert!(unpack_with_limit(&f.archive, &f.staging, &expected, whole).is_ok());
     let f = fixture(&gzip(&tar));
-    assert!(unpack_with_limit(&f.archive, &f.staging, &expected, &expected, whole - 1).is_err());
+    assert!(unpack_with_limit(&f.archive, &f.staging, &expected, whole - 1).is_err());
 }
 
 #[test]
@@ -313,8 +330,7 @@ fn skipped_entries_count_toward_the_cap() {
     let specs = [file("rg", b"ok"), file("LICENSE", &bomb)];
     let f = fixture(&gzip(&tar_bytes(&specs)));
     let expected = names(&["rg"]);
-    let err =
-        unpack_with_limit(&f.archive, &f.staging, &expected, &expected, 16 * 1024).unwrap_err();
+    let err = unpack_with_limit(&f.archive, &f.staging, &expected, 16 * 1024).unwrap_err();
     assert!(
         matches!(err, UnpackError::TooLarge { limit: 16384, .. }),
         "{err}"
@@ -474,14 +490,20 @@ fn an_archive_in_memory_is_judged_like_the_same_file_however_it_is_inflated() {
     let listed = names(&["rg"]);
     for (case, bytes, limit) in cases {
         let f = fixture(&bytes);
-        let from_file = unpack_with_limit(&f.archive, &f.staging, &listed, &listed, limit)
+        let from_file = unpack_with_limit(&f.archive, &f.staging, &listed, limit)
             .map(|staged| fs::read(&staged[0].path).unwrap())
             .map_err(|e| e.to_string());
         let m = fixture(b"");
-        let from_memory =
-            super::tar_gz::unpack_bytes(&bytes, &f.archive, &m.staging, &listed, &listed, limit)
-                .map(|staged| fs::read(&staged[0].path).unwrap())
-                .map_err(|e| e.to_string());
+        let from_memory = Unpack {
+            archive: &f.archive,
+            staging: &m.staging,
+            listed: &listed,
+            wanted: &listed,
+            limit,
+        }
+        .bytes(&bytes)
+        .map(|staged| fs::read(&staged[0].path).unwrap())
+        .map_err(|e| e.to_string());
         assert_eq!(from_memory, from_file, "{case}");
         if case == "intact" {
             assert_eq!(from_memory, Ok(vec![9u8; 70_000]));
