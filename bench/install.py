@@ -28,6 +28,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -386,9 +387,31 @@ def report(work, qi, index_url, registry_url, pub, ilog, rlog, crates, args, dis
     ]
     print(f"\nquickinstall benchmark ({args.runs} runs each, medians; loopback; "
           f"{os.cpu_count()} cores)\n")
+    print(fixtures_line(work, [name for name, _ in crates[1:]]) + "\n")
     for what, value, ratio, target in rows:
         r = f" = {ratio:.2f}x" if ratio is not None else ""
         print(f"{what}\n    {value}{r}   (target {target})")
+
+
+def fixtures_line(work: Path, smalls):
+    """What the (d) figures install: the small fixtures' target and their archives' size packed
+    and unpacked. `build-index build` falls back to the host's glibc target where the musl one
+    is not installed; those binaries are twice the size, so the figures are not comparable with
+    a run on musl fixtures (the CPU after the archives arrive is mostly inflating them)."""
+    records = [json.loads(next((work / "out").glob(f"{name}-0.1.0-*.json")).read_text())
+               for name in smalls]
+    targets = sorted({r["target"] for r in records})
+    packed = statistics.mean(r["size"] for r in records)
+    unpacked = []
+    for r in records:
+        with tarfile.open(work / "out" / r["archive"]) as tar:
+            unpacked.append(sum(m.size for m in tar.getmembers()))
+    line = (f"fixtures for (d): {', '.join(targets)}; archives {packed / 1024:.0f} KiB packed, "
+            f"{statistics.mean(unpacked) / 1024:.0f} KiB unpacked (mean of {len(records)})")
+    if not all(t.endswith("-musl") for t in targets):
+        line += ("\n    (not the static musl build the clients prefer: `rustup target add "
+                 "x86_64-unknown-linux-musl` for figures comparable with the README's)")
+    return line
 
 
 GO_MODULE = "example.com/qibench"

@@ -13,7 +13,7 @@
 //! any error) goes to the streaming walk, whose cap and errors are the reference.
 
 use std::io::{self, Read};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 
 /// The largest inflated size (the gzip trailer's claim) taken in one piece.
 const WHOLE_MAX: u64 = 64 << 20;
@@ -57,6 +57,13 @@ static POOL: Mutex<Pool> = Mutex::new(Pool {
 });
 static RETURNED: Condvar = Condvar::new();
 
+/// The cores this process may use, asked once: on Linux, `available_parallelism` reads the
+/// cgroup's CPU quota from `/proc` and `/sys` on every call, and each inflate leases a buffer.
+fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+}
+
 fn pool() -> MutexGuard<'static, Pool> {
     // The pool holds plain buffers: a panic elsewhere while it was locked leaves it usable.
     POOL.lock().unwrap_or_else(PoisonError::into_inner)
@@ -66,7 +73,7 @@ impl Inflated {
     /// A spare buffer, a new one while fewer than one per core exist, or else the next one
     /// returned: inflating is pure CPU, so more at once than cores only costs memory.
     fn lease() -> Self {
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = cores();
         let mut pool = pool();
         loop {
             if let Some(buf) = pool.spare.pop() {
@@ -183,7 +190,7 @@ mod tests {
                 });
             }
         });
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let cores = cores();
         assert!(
             pool().exist <= cores,
             "{} buffers for {cores} cores",
