@@ -29,9 +29,15 @@ pub(super) fn inflate(archive: &[u8], limit: u64) -> Option<Inflated> {
     if claimed > limit.min(WHOLE_MAX) {
         return None;
     }
+    let len = usize::try_from(claimed).ok()?;
     let mut lease = Inflated::lease();
-    // Zeroing a reused buffer is a memset; a fresh one is zero pages already.
-    lease.buf.resize(usize::try_from(claimed).ok()?, 0);
+    if lease.buf.capacity() < len {
+        // Allocated zeroed: fresh pages come zeroed from the system, with no memset over them
+        // (`resize` on an empty buffer would write every zero).
+        lease.buf = vec![0; len];
+    } else {
+        lease.buf.resize(len, 0);
+    }
     let n = libdeflater::Decompressor::new()
         .gzip_decompress(archive, &mut lease.buf)
         .ok()?;
