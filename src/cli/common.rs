@@ -38,7 +38,7 @@ pub struct CommonOptions {
     pub force: bool,
     /// How many packages to resolve and download at once (mostly waiting on the network, so
     /// more than the cores)
-    #[arg(long, short, value_name = "N", default_value_t = 16)]
+    #[arg(long, short, value_name = "N", default_value_t = crate::download::DEFAULT_PARALLEL)]
     pub jobs: usize,
     /// Print what would be fetched and where it would go; change nothing
     #[arg(long)]

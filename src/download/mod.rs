@@ -67,13 +67,17 @@ pub struct NetConfig {
     pub parallel: usize,
 }
 
+/// Packages worked on at once unless `--jobs` says otherwise: an install mostly waits on the
+/// network, so more than the cores.
+pub const DEFAULT_PARALLEL: usize = 16;
+
 impl Default for NetConfig {
     fn default() -> Self {
         Self {
             timeout: Duration::from_secs(15),
             retries: 2,
             user_agent: concat!("quickinstall/", env!("CARGO_PKG_VERSION")).to_owned(),
-            parallel: 16,
+            parallel: DEFAULT_PARALLEL,
         }
     }
 }
@@ -121,6 +125,8 @@ impl Agents {
 
     fn build(&self, roots: ureq::tls::RootCerts) -> ureq::Agent {
         let timeout = Some(self.config.timeout);
+        // ureq's own default, or one idle connection per package worked on, if more.
+        let per_host = self.config.parallel.max(3);
         let config = ureq::Agent::config_builder()
             // Statuses are classified here (404 → None, 5xx → retry), not by ureq.
             .http_status_as_error(false)
@@ -146,8 +152,8 @@ impl Agents {
             // archive is asked for on the same host: ureq keeps 3 per host, so with more
             // packages at once some archives waited for a new connection (and, over TLS, two
             // more round trips). One per package on each host (index, registry, pool, ...).
-            .max_idle_connections_per_host(self.config.parallel.max(3))
-            .max_idle_connections(4 * self.config.parallel.max(3))
+            .max_idle_connections_per_host(per_host)
+            .max_idle_connections(4 * per_host)
             // The system's certificate store (or cargo's `http.cainfo`), as cargo trusts:
             // behind a corporate proxy with its own CA, a fixed root list would refuse every
             // registry.

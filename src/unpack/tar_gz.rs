@@ -19,7 +19,6 @@ use crate::install::set_executable;
 
 /// One unpack: the archive (named in errors), the staging directory, the binaries the index
 /// lists and those of them wanted, and the most bytes its stream may inflate to.
-#[derive(Clone, Copy)]
 pub(super) struct Unpack<'a> {
     pub(super) archive: &'a Path,
     pub(super) staging: &'a Path,
