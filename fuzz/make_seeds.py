@@ -316,6 +316,10 @@ def trackers():
     put("cargo_tracker", "unknown-keys", v1 + "[other]\nx = 1\n\0" + v2)
     put("cargo_tracker", "git-source",
         '[v1]\n"tool 1.0.0 (git+https://example.com/tool#0123abcd)" = ["tool"]\n')
+    # The version the target installs, already recorded with one more binary: as in cargo,
+    # the reinstall adds to its binaries rather than replacing them.
+    put("cargo_tracker", "same-package-more-bins",
+        f'[v1]\n"qi-hello 0.2.0 ({CRATES_IO})" = [\n    "qi-hello",\n    "qi-hello-admin",\n]\n')
 
 
 def pings():
