@@ -40,7 +40,11 @@ fuzz_target!(|data: &[u8]| {
     let memory = dir.path().join("memory");
     fs::create_dir(&memory).expect("staging");
     let from_memory = unpack_selected_bytes(data, &archive, &memory, &listed, &wanted);
-    assert_eq!(outcome(&from_memory), file_outcome, "memory and file disagree");
+    assert_eq!(
+        outcome(&from_memory),
+        file_outcome,
+        "memory and file disagree"
+    );
     check(&memory, &wanted, from_memory);
 });
 
